@@ -1,0 +1,156 @@
+//! The command-line front end a workspace's xtask calls, so a downstream project's own xtask is
+//! a few lines:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! #[derive(Parser)]
+//! struct Xtask {
+//!     #[command(subcommand)]
+//!     command: sea_build::cli::Command,
+//! }
+//! fn main() -> std::process::ExitCode {
+//!     sea_build::cli::exit(sea_build::cli::run(Xtask::parse().command))
+//! }
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::Env;
+use crate::node::{LockFile, NodeFetcher, Platform, VersionSpec};
+use crate::progress::{Event, Reporter};
+
+/// The commands sea-build offers.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Download, verify and cache node binaries, and pin them in sea.lock.
+    Fetch(FetchArgs),
+}
+
+/// Arguments of `fetch`.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The node version: exact (24.11.1), major (24), `lts`, `latest`, `local`, or a path to a
+    /// node binary or archive.
+    #[arg(long = "node", value_name = "VERSION")]
+    pub node: VersionSpec,
+    /// A target: a Node platform (linux-x64, darwin-arm64, win-x64, ...), a Rust target triple,
+    /// or `host`. Repeat for several.
+    #[arg(long = "target", value_name = "TARGET", default_value = "host")]
+    pub targets: Vec<Platform>,
+    /// Resolve the version anew instead of using what sea.lock pins.
+    #[arg(long)]
+    pub update: bool,
+    /// Use only the cache and local paths.
+    #[arg(long)]
+    pub offline: bool,
+    /// The Cargo.toml of the workspace whose sea.lock to use (default: the current workspace).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<Utf8PathBuf>,
+}
+
+/// Runs `command`.
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Fetch(args) => fetch(args),
+    }
+}
+
+/// Prints `result`'s error (with its causes) the way Cargo does and turns it into an exit code.
+pub fn exit(result: Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The root directory of the workspace `manifest_path` (or the current directory) belongs to,
+/// as Cargo sees it.
+pub fn workspace_root(manifest_path: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = std::process::Command::new(&cargo);
+    command.args(["locate-project", "--workspace", "--message-format", "plain"]);
+    if let Some(path) = manifest_path {
+        command.arg("--manifest-path").arg(path);
+    }
+    let output = command.output().with_context(|| format!("could not run `{cargo} locate-project`"))?;
+    if !output.status.success() {
+        anyhow::bail!("`cargo locate-project` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let manifest = Utf8PathBuf::from(String::from_utf8(output.stdout).context("the workspace path is not UTF-8")?.trim());
+    Ok(manifest.parent().context("the workspace manifest has no parent directory")?.to_owned())
+}
+
+fn fetch(args: FetchArgs) -> Result<()> {
+    let root = workspace_root(args.manifest_path.as_deref())?;
+    let lock_path = root.join("sea.lock");
+    let mut lock = LockFile::read(&lock_path)?;
+    let env = Env::from_process();
+    let fetcher = NodeFetcher::from_env(&env)?.project_dir(&root).update(args.update).reporter(Arc::new(Terminal::default()));
+    let fetcher = if args.offline { fetcher.offline(true) } else { fetcher };
+    let mut rows = Vec::new();
+    for platform in &args.targets {
+        let node = fetcher.fetch(&args.node, *platform, Some((&lock, &lock_path)))?;
+        lock.record(&args.node, &node);
+        rows.push(node);
+    }
+    let before = LockFile::read(&lock_path)?;
+    if before != lock || !lock_path.exists() {
+        lock.write(&lock_path)?;
+        eprintln!("wrote {lock_path}");
+    }
+    for node in rows {
+        println!("{} {}", node.platform, node.version);
+        println!("  source          {}{}", node.source, if node.downloaded { " (downloaded now)" } else { " (cached)" });
+        if let Some(sha) = &node.archive_sha256 {
+            println!("  archive sha256  {sha}");
+        }
+        println!("  binary sha256   {}", node.binary_sha256);
+        println!("  path            {}", node.path);
+    }
+    Ok(())
+}
+
+/// Draws progress on the terminal: steps as lines, downloads as a progress bar.
+#[derive(Default)]
+pub struct Terminal {
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Reporter for Terminal {
+    fn report(&self, event: Event<'_>) {
+        let mut bar = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Event::Step(step) => eprintln!("{:>12} {step}", "sea-build"),
+            Event::Warning(message) => eprintln!("warning: {message}"),
+            Event::DownloadStarted { what, total } => {
+                let new = match total {
+                    Some(total) => indicatif::ProgressBar::new(total),
+                    None => indicatif::ProgressBar::new_spinner(),
+                };
+                new.set_style(
+                    indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                new.set_message(what.chars().take(40).collect::<String>());
+                *bar = Some(new);
+            }
+            Event::DownloadProgress { done } => {
+                if let Some(bar) = bar.as_ref() {
+                    bar.set_position(done);
+                }
+            }
+            Event::DownloadFinished => {
+                if let Some(bar) = bar.take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The SEA fuse: the string node checks at start-up to decide whether it is a SEA.
+//!
+//! Every node build with SEA support contains `NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:0`
+//! exactly once (on Linux in `.rodata`). Injection sets the byte after the colon to `'1'`;
+//! node then looks for the `NODE_SEA_BLOB` resource and runs it. A set fuse therefore means
+//! the binary was already injected.
+
+use anyhow::{Result, bail};
+
+/// The fuse text without its `:0` / `:1` suffix.
+///
+/// ```
+/// assert!(sea_build::inject::fuse::FUSE_SENTINEL.starts_with("NODE_SEA_FUSE_"));
+/// ```
+pub const FUSE_SENTINEL: &str = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+
+/// What [`find_fuse`] found: whether the fuse is set, and the offset of its `'0'`/`'1'` byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FuseState {
+    /// `…:0`: a plain node binary, ready for injection.
+    Unset {
+        /// Offset of the `'0'` byte in the image.
+        offset: usize,
+    },
+    /// `…:1`: the binary already is a SEA (or was meant to be).
+    Set {
+        /// Offset of the `'1'` byte in the image.
+        offset: usize,
+    },
+}
+
+impl FuseState {
+    /// Offset of the fuse's state byte (the `'0'` or `'1'` after the colon).
+    ///
+    /// ```
+    /// use sea_build::inject::fuse::FuseState;
+    /// assert_eq!(FuseState::Set { offset: 7 }.offset(), 7);
+    /// ```
+    pub fn offset(self) -> usize {
+        match self {
+            FuseState::Unset { offset } | FuseState::Set { offset } => offset,
+        }
+    }
+
+    /// True when the fuse reads `:1`.
+    ///
+    /// ```
+    /// use sea_build::inject::fuse::FuseState;
+    /// assert!(!FuseState::Unset { offset: 0 }.is_set());
+    /// ```
+    pub fn is_set(self) -> bool {
+        matches!(self, FuseState::Set { .. })
+    }
+}
+
+/// Locates the fuse in `image` and reports its state.
+///
+/// Exactly one occurrence of `FUSE_SENTINEL:` is required, followed by `'0'` or `'1'`.
+/// The whole image is scanned (to rule out a second occurrence); 120 MB take a few
+/// milliseconds.
+///
+/// ```
+/// use sea_build::inject::fuse::{FUSE_SENTINEL, FuseState, find_fuse};
+/// let image = format!("\x7fELF....{FUSE_SENTINEL}:0....");
+/// let offset = 8 + FUSE_SENTINEL.len() + 1;
+/// assert_eq!(find_fuse(image.as_bytes())?, FuseState::Unset { offset });
+/// assert!(find_fuse(b"no fuse here").is_err());
+/// # anyhow::Ok(())
+/// ```
+pub fn find_fuse(image: &[u8]) -> Result<FuseState> {
+    let needle = fuse_prefix();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = find_from(image, &needle, from) {
+        found.push(at);
+        from = at + 1;
+    }
+    let at = match found.as_slice() {
+        [] => bail!(
+            "not a node binary with SEA support (fuse {FUSE_SENTINEL}:0 not found): use an \
+             official node build >= 20.6 as the base executable"
+        ),
+        [at] => *at,
+        many => bail!(
+            "the fuse {FUSE_SENTINEL} occurs {} times (at offsets {}) but node expects it exactly \
+             once: the image is not a plain node binary (is it a SEA whose blob contains the fuse \
+             text?); start from a fresh node binary",
+            many.len(),
+            many.iter()
+                .map(|at| format!("{at:#x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let offset = at + needle.len();
+    match image.get(offset) {
+        Some(b'0') => Ok(FuseState::Unset { offset }),
+        Some(b'1') => Ok(FuseState::Set { offset }),
+        Some(other) => bail!(
+            "the fuse {FUSE_SENTINEL}: at offset {at:#x} is followed by byte {other:#04x} instead \
+             of '0' or '1': the binary is damaged or not an official node build"
+        ),
+        None => bail!(
+            "the image ends right after the fuse {FUSE_SENTINEL}: (offset {at:#x}) without its \
+             state byte: the binary is truncated; download it again"
+        ),
+    }
+}
+
+/// Offset of the fuse's `'0'` byte, or an error when the fuse is missing, ambiguous or
+/// already set (an already injected binary).
+///
+/// Injectors that stream their output use this to write `'1'` at that offset instead of
+/// mutating the image.
+///
+/// ```
+/// use sea_build::inject::fuse::{FUSE_SENTINEL, unset_fuse_offset};
+/// let image = format!("{FUSE_SENTINEL}:0");
+/// assert_eq!(unset_fuse_offset(image.as_bytes())?, FUSE_SENTINEL.len() + 1);
+/// let injected = format!("{FUSE_SENTINEL}:1");
+/// assert!(unset_fuse_offset(injected.as_bytes()).is_err());
+/// # anyhow::Ok(())
+/// ```
+pub fn unset_fuse_offset(image: &[u8]) -> Result<usize> {
+    match find_fuse(image)? {
+        FuseState::Unset { offset } => Ok(offset),
+        FuseState::Set { offset } => bail!(
+            "the binary already carries a SEA blob (the fuse {FUSE_SENTINEL}:1 at offset \
+             {offset:#x} is already set, so it was already injected): inject into a fresh node \
+             binary"
+        ),
+    }
+}
+
+/// Sets the fuse of `image` in place (`:0` becomes `:1`).
+///
+/// Fails when the fuse is missing, occurs more than once, or is already set.
+///
+/// ```
+/// use sea_build::inject::fuse::{FUSE_SENTINEL, FuseState, find_fuse, flip_fuse};
+/// let mut image = format!("..{FUSE_SENTINEL}:0..").into_bytes();
+/// flip_fuse(&mut image)?;
+/// assert!(find_fuse(&image)?.is_set());
+/// assert!(flip_fuse(&mut image).is_err(), "flipping twice means injecting twice");
+/// # anyhow::Ok(())
+/// ```
+pub fn flip_fuse(image: &mut [u8]) -> Result<()> {
+    let offset = unset_fuse_offset(image)?;
+    match image.get_mut(offset) {
+        Some(byte) => *byte = b'1',
+        // find_fuse only reports offsets it has read; kept as an error instead of an index.
+        None => bail!("internal error: fuse offset {offset:#x} outside the image"),
+    }
+    Ok(())
+}
+
+/// `FUSE_SENTINEL` followed by the colon; the state byte comes right after.
+fn fuse_prefix() -> Vec<u8> {
+    let mut needle = FUSE_SENTINEL.as_bytes().to_vec();
+    needle.push(b':');
+    needle
+}
+
+const LOW_SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// High bit set in every byte of `word` that is zero; no false positives (no carries
+/// cross bytes because each byte sum stays below 0x100).
+fn zero_byte_mask(word: u64) -> u64 {
+    !(((word & LOW_SEVEN_BITS).wrapping_add(LOW_SEVEN_BITS)) | word | LOW_SEVEN_BITS)
+}
+
+/// Eight bytes starting at `at`, little-endian, or `None` past the end.
+fn word_at(haystack: &[u8], at: usize) -> Option<u64> {
+    let bytes = haystack.get(at..)?.first_chunk::<8>()?;
+    Some(u64::from_le_bytes(*bytes))
+}
+
+/// First occurrence of `needle` in `haystack` at or after `from`.
+///
+/// Scans eight positions per step, keeping only those where both the needle's first
+/// and last bytes match (word-at-a-time, no `unsafe`), then compares the candidates.
+/// That is several times faster than a byte loop on 120 MB images.
+fn find_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let (&first, &last) = (needle.first()?, needle.last()?);
+    let last_distance = needle.len() - 1;
+    let first_pattern = ONES.wrapping_mul(u64::from(first));
+    let last_pattern = ONES.wrapping_mul(u64::from(last));
+    let matches_at = |at: usize| {
+        at.checked_add(needle.len())
+            .and_then(|end| haystack.get(at..end))
+            .is_some_and(|window| window == needle)
+    };
+
+    let mut at = from;
+    while let (Some(head), Some(tail)) = (
+        word_at(haystack, at),
+        at.checked_add(last_distance)
+            .and_then(|tail_at| word_at(haystack, tail_at)),
+    ) {
+        let mut candidates =
+            zero_byte_mask(head ^ first_pattern) & zero_byte_mask(tail ^ last_pattern);
+        while candidates != 0 {
+            let candidate = at + (candidates.trailing_zeros() / 8) as usize;
+            if matches_at(candidate) {
+                return Some(candidate);
+            }
+            candidates &= candidates - 1;
+        }
+        at += 8;
+    }
+    // The last few positions, too close to the end for a whole word.
+    (at..haystack.len()).find(|&candidate| matches_at(candidate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image_with(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn finds_unset_and_set_fuse() {
+        let unset = image_with(&[b"abc", FUSE_SENTINEL.as_bytes(), b":0xyz"]);
+        let offset = 3 + FUSE_SENTINEL.len() + 1;
+        assert_eq!(find_fuse(&unset).unwrap(), FuseState::Unset { offset });
+        let set = image_with(&[b"abc", FUSE_SENTINEL.as_bytes(), b":1xyz"]);
+        assert_eq!(find_fuse(&set).unwrap(), FuseState::Set { offset });
+    }
+
+    #[test]
+    fn finds_fuse_at_every_alignment_and_at_the_edges() {
+        for before in 0..20 {
+            for after in 0..20 {
+                let mut image = vec![b'N'; before];
+                image.extend_from_slice(FUSE_SENTINEL.as_bytes());
+                image.extend_from_slice(b":0");
+                image.extend(std::iter::repeat_n(b'2', after));
+                let offset = before + FUSE_SENTINEL.len() + 1;
+                assert_eq!(
+                    find_fuse(&image).unwrap(),
+                    FuseState::Unset { offset },
+                    "before {before} after {after}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn search_agrees_with_naive_search() {
+        let needle = b"ab:a";
+        let haystack = b"xxab:ab:aab:a-ab:ab:a";
+        let naive: Vec<usize> = haystack
+            .windows(needle.len())
+            .enumerate()
+            .filter(|(_, window)| window == needle)
+            .map(|(at, _)| at)
+            .collect();
+        let mut fast = Vec::new();
+        let mut from = 0;
+        while let Some(at) = find_from(haystack, needle, from) {
+            fast.push(at);
+            from = at + 1;
+        }
+        assert_eq!(fast, naive);
+        assert_eq!(find_from(b"", needle, 0), None);
+        assert_eq!(find_from(haystack, b"", 0), None);
+        assert_eq!(find_from(haystack, needle, usize::MAX), None);
+    }
+
+    #[test]
+    fn missing_fuse_is_an_error() {
+        let error = find_fuse(b"plain bytes").unwrap_err().to_string();
+        assert!(
+            error.contains("not a node binary with SEA support"),
+            "{error}"
+        );
+        // The sentinel alone (without colon) is not a fuse.
+        assert!(find_fuse(FUSE_SENTINEL.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn two_fuses_are_an_error() {
+        let image = image_with(&[
+            FUSE_SENTINEL.as_bytes(),
+            b":0",
+            FUSE_SENTINEL.as_bytes(),
+            b":1",
+        ]);
+        let error = find_fuse(&image).unwrap_err().to_string();
+        assert!(error.contains("2 times"), "{error}");
+    }
+
+    #[test]
+    fn odd_state_byte_or_truncation_is_an_error() {
+        let odd = image_with(&[FUSE_SENTINEL.as_bytes(), b":7"]);
+        assert!(find_fuse(&odd).unwrap_err().to_string().contains("0x37"));
+        let truncated = image_with(&[FUSE_SENTINEL.as_bytes(), b":"]);
+        assert!(
+            find_fuse(&truncated)
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
+    }
+
+    #[test]
+    fn flip_sets_once_then_refuses() {
+        let mut image = image_with(&[b"..", FUSE_SENTINEL.as_bytes(), b":0.."]);
+        flip_fuse(&mut image).unwrap();
+        assert_eq!(
+            image,
+            image_with(&[b"..", FUSE_SENTINEL.as_bytes(), b":1.."])
+        );
+        let error = flip_fuse(&mut image).unwrap_err().to_string();
+        assert!(error.contains("already"), "{error}");
+    }
+}

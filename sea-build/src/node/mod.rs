@@ -1,0 +1,394 @@
+//! Node acquisition: resolve a version spec, find the binary in the cache or fetch it from a
+//! source, verify it (source checksum, `sea.lock`), and cache it.
+//!
+//! ```no_run
+//! use sea_build::{Env, node::{NodeFetcher, LockFile}};
+//! let env = Env::from_process();
+//! let fetcher = NodeFetcher::from_env(&env)?;
+//! let node = fetcher.fetch(&"22".parse()?, "linux-x64".parse()?, None)?;
+//! println!("node {} at {} (sha256 {})", node.version, node.path, node.binary_sha256);
+//! # anyhow::Ok(())
+//! ```
+
+mod archive;
+mod cache;
+mod http;
+mod local;
+mod lock;
+mod npmrc;
+mod platform;
+mod source;
+mod version;
+
+use std::fmt::Write as _;
+use std::io::{BufReader, Read, Write};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result, anyhow, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+
+pub use archive::ArchiveKind;
+pub use cache::{Cache, CacheRecord};
+pub use lock::{LockFile, LockedNode};
+pub use platform::{Arch, Os, Platform};
+pub use source::{OFFICIAL_DIST, SourceKind};
+pub use version::{Release, Version, VersionSpec, resolve};
+
+use cache::{EntryKey, EntryLock, Lookup};
+use http::{HashingWriter, Http};
+use source::{Dist, Npm, Source};
+
+use crate::Env;
+use crate::progress::{Event, Reporter, Silent};
+
+/// A node binary ready to build from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeBinary {
+    /// Its version.
+    pub version: Version,
+    /// The platform it runs on.
+    pub platform: Platform,
+    /// Where it came from: `dist`, `npm`, `path` or `local`.
+    pub source: String,
+    /// The archive's URL or path, when it came from one.
+    pub origin: Option<String>,
+    /// SHA-256 of the archive it came from, when it came from one.
+    pub archive_sha256: Option<String>,
+    /// SHA-256 of the binary.
+    pub binary_sha256: String,
+    /// The binary itself (in the cache, or where the user put it). Never modify it: copy it.
+    pub path: Utf8PathBuf,
+    /// Whether this call downloaded it (false: it was cached or local).
+    pub downloaded: bool,
+}
+
+/// Fetches, verifies and caches node binaries.
+///
+/// Configuration comes from the environment ([`NodeFetcher::from_env`]) and can be overridden
+/// with the builder methods:
+///
+/// | variable | meaning |
+/// |---|---|
+/// | `SEA_BUILD_NODE_SOURCES` | source order, default `dist,npm` |
+/// | `SEA_BUILD_NODE_MIRROR`, `NODEJS_ORG_MIRROR` | base URL of a dist mirror |
+/// | `npm_config_registry` (and `.npmrc`) | the npm registry, as npm itself finds it |
+/// | `SEA_BUILD_CACHE_DIR` | the cache directory |
+/// | `SEA_BUILD_OFFLINE`, `CARGO_NET_OFFLINE` | use only the cache and local paths |
+/// | `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY` | proxies |
+pub struct NodeFetcher {
+    env: Env,
+    cache: Cache,
+    sources: Vec<SourceKind>,
+    dist_base: String,
+    offline: bool,
+    update: bool,
+    project_dir: Option<Utf8PathBuf>,
+    reporter: Arc<dyn Reporter>,
+    http: OnceLock<Http>,
+    npm: OnceLock<Result<Arc<Npm>, String>>,
+}
+
+impl NodeFetcher {
+    /// A fetcher configured from `env` (see the table above).
+    pub fn from_env(env: &Env) -> Result<NodeFetcher> {
+        let sources = match env.var("SEA_BUILD_NODE_SOURCES") {
+            Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<Vec<_>>>()?,
+            None => vec![SourceKind::Dist, SourceKind::Npm],
+        };
+        let dist_base = env.var("SEA_BUILD_NODE_MIRROR").or_else(|| env.var("NODEJS_ORG_MIRROR")).unwrap_or_else(|| OFFICIAL_DIST.to_owned());
+        Ok(NodeFetcher {
+            cache: Cache::from_env(env)?,
+            sources,
+            dist_base,
+            offline: env.flag("SEA_BUILD_OFFLINE") || env.flag("CARGO_NET_OFFLINE"),
+            update: false,
+            project_dir: None,
+            reporter: Arc::new(Silent),
+            http: OnceLock::new(),
+            npm: OnceLock::new(),
+            env: env.clone(),
+        })
+    }
+
+    /// Sends progress to `reporter`.
+    pub fn reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Uses only the cache and local paths when `offline`.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// Resolves versions anew instead of using what `sea.lock` pins.
+    pub fn update(mut self, update: bool) -> Self {
+        self.update = update;
+        self
+    }
+
+    /// Tries these sources, in this order.
+    pub fn sources(mut self, sources: Vec<SourceKind>) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    /// Uses this cache.
+    pub fn cache(mut self, cache: Cache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The project whose `.npmrc` applies (npm reads the project's before the user's).
+    pub fn project_dir(mut self, dir: impl Into<Utf8PathBuf>) -> Self {
+        self.project_dir = Some(dir.into());
+        self
+    }
+
+    /// The cache in use.
+    pub fn cache_dir(&self) -> &Utf8Path {
+        self.cache.root()
+    }
+
+    /// Whether only the cache and local paths are used.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Finds the node binary `spec` names for `platform`. With a lock (its contents and path),
+    /// a pinned request uses the pinned version, and the result must match the pinned hashes.
+    pub fn fetch(&self, spec: &VersionSpec, platform: Platform, lock: Option<(&LockFile, &Utf8Path)>) -> Result<NodeBinary> {
+        let node = match spec {
+            VersionSpec::Local => self.local(platform)?,
+            VersionSpec::Path(path) => self.from_path(path, platform)?,
+            _ => self.release(spec, platform, lock)?,
+        };
+        if let Some((lock, path)) = lock {
+            lock.check(spec, &node, path)?;
+        }
+        Ok(node)
+    }
+
+    fn step(&self, message: &str) {
+        self.reporter.report(Event::Step(message));
+    }
+
+    fn http(&self) -> &Http {
+        self.http.get_or_init(Http::new)
+    }
+
+    fn source(&self, kind: SourceKind) -> Result<Arc<dyn Source>> {
+        Ok(match kind {
+            SourceKind::Dist => Arc::new(Dist::new(&self.dist_base)?),
+            SourceKind::Npm => {
+                let npm = self.npm.get_or_init(|| npmrc::registry(&self.env, self.project_dir.as_deref()).map(|url| Arc::new(Npm::new(url))).map_err(|e| format!("{e:#}")));
+                npm.clone().map_err(|e| anyhow!(e))?
+            }
+        })
+    }
+
+    fn release(&self, spec: &VersionSpec, platform: Platform, lock: Option<(&LockFile, &Utf8Path)>) -> Result<NodeBinary> {
+        let pinned = lock.and_then(|(lock, _)| lock.pinned(spec, platform)).filter(|_| !self.update);
+        let known = pinned.map(|p| p.version).or(match spec {
+            VersionSpec::Exact(version) => Some(*version),
+            _ => None,
+        });
+        let cached = match known {
+            Some(version) => Some(version),
+            None if self.offline => self.cache.versions(platform).into_iter().filter(|v| spec.matches(*v)).max(),
+            None => None,
+        };
+        if let Some(version) = cached {
+            if let Some(node) = self.cached(version, platform)? {
+                return Ok(node);
+            }
+        }
+        if self.offline {
+            let needed = known.map_or_else(|| format!("node {spec} for {platform}"), |v| format!("{}", self.cache.binary_path(v, platform)));
+            bail!(
+                "offline (SEA_BUILD_OFFLINE or CARGO_NET_OFFLINE is set), and the cache in {} lacks {needed}. Prefetch it while online with `cargo xtask fetch --node {spec} --target {platform}`, or give a local node binary or archive as the node version",
+                self.cache.root()
+            );
+        }
+        if self.sources.is_empty() {
+            bail!("no node sources are configured (SEA_BUILD_NODE_SOURCES is empty): set it to `dist,npm`, or give a local node binary or archive as the node version");
+        }
+        let mut failures = Vec::new();
+        for kind in &self.sources {
+            let attempt = self.source(*kind).and_then(|source| self.from_source(&*source, spec, known, platform).with_context(|| source.describe()));
+            match attempt {
+                Ok(node) => return Ok(node),
+                Err(error) => failures.push(error),
+            }
+        }
+        let mut message = format!("could not get node {spec} for {platform}; every source failed:");
+        for failure in &failures {
+            let _ = write!(message, "\n  - {failure:#}");
+        }
+        message.push_str(
+            "\nConfigure the sources with SEA_BUILD_NODE_SOURCES (e.g. `npm` or `dist,npm`), a dist mirror with SEA_BUILD_NODE_MIRROR or NODEJS_ORG_MIRROR, the npm registry with npm_config_registry or .npmrc, or give a local node binary or archive as the node version.",
+        );
+        Err(anyhow!(message))
+    }
+
+    fn cached(&self, version: Version, platform: Platform) -> Result<Option<NodeBinary>> {
+        match self.cache.lookup(&EntryKey::Release(version), platform)? {
+            Lookup::Hit { record, binary } => Ok(Some(from_record(record, binary, platform))),
+            Lookup::Miss => Ok(None),
+            Lookup::Corrupt(why) => {
+                self.reporter.report(Event::Warning(&format!("ignoring a damaged cache entry: {why}")));
+                Ok(None)
+            }
+        }
+    }
+
+    fn from_source(&self, source: &dyn Source, spec: &VersionSpec, known: Option<Version>, platform: Platform) -> Result<NodeBinary> {
+        let version = match known {
+            Some(version) => version,
+            None => {
+                self.step(&format!("resolving node {spec} for {platform} from {}", source.kind().name()));
+                let releases = source.releases(self.http(), platform)?;
+                resolve(spec, &releases).ok_or_else(|| {
+                    let newest = releases.iter().map(|r| r.version).max().map_or("none".to_owned(), |v| v.to_string());
+                    anyhow!("no release matches `{spec}` for {platform} (newest there: {newest})")
+                })?
+            }
+        };
+        if let Some(node) = self.cached(version, platform)? {
+            return Ok(node);
+        }
+        let key = EntryKey::Release(version);
+        let entry = self.cache.lock(&key, platform)?;
+        // Another thread or process may have fetched it while we waited for the lock.
+        match self.cache.lookup(&key, platform)? {
+            Lookup::Hit { record, binary } => return Ok(from_record(record, binary, platform)),
+            Lookup::Corrupt(_) => entry.invalidate()?,
+            Lookup::Miss => {}
+        }
+        self.step(&format!("downloading node {version} for {platform} from {}", source.kind().name()));
+        let downloaded = source.download(self.http(), version, platform, entry.temp_file()?, &*self.reporter)?;
+        let origin = Origin { source: source.kind().name(), url: &downloaded.url, archive_sha256: &downloaded.sha256, version: Some(version) };
+        let archive = downloaded.archive.reopen().with_context(|| format!("could not reopen the download of {}", downloaded.url))?;
+        let mut node = extract_into(&entry, archive, downloaded.kind, platform, origin)?;
+        node.downloaded = true;
+        Ok(node)
+    }
+
+    fn local(&self, platform: Platform) -> Result<NodeBinary> {
+        if !platform.is_host() {
+            bail!("`local` means the node on this machine's PATH, which cannot build for {platform}: choose a version such as `24`, or a path to a {platform} node binary");
+        }
+        let path = local::node_on_path(&self.env)?;
+        let bytes = std::fs::read(&path).with_context(|| format!("could not read {path}"))?;
+        local::check_node_binary(&bytes, &path, platform)?;
+        Ok(NodeBinary {
+            version: local::binary_version(&bytes, &path, platform)?,
+            platform,
+            source: "local".to_owned(),
+            origin: None,
+            archive_sha256: None,
+            binary_sha256: crate::digest::sha256_hex(&bytes),
+            path,
+            downloaded: false,
+        })
+    }
+
+    fn from_path(&self, path: &Utf8Path, platform: Platform) -> Result<NodeBinary> {
+        let mut head = [0u8; 8];
+        let mut file = std::fs::File::open(path).with_context(|| format!("could not open the node binary or archive {path}"))?;
+        let read = file.read(&mut head).with_context(|| format!("could not read {path}"))?;
+        let Some(kind) = ArchiveKind::sniff(&head[..read]) else {
+            let bytes = std::fs::read(path).with_context(|| format!("could not read {path}"))?;
+            local::check_node_binary(&bytes, path, platform)?;
+            return Ok(NodeBinary {
+                version: local::binary_version(&bytes, path, platform)?,
+                platform,
+                source: "path".to_owned(),
+                origin: Some(path.to_string()),
+                archive_sha256: None,
+                binary_sha256: crate::digest::sha256_hex(&bytes),
+                path: path.to_owned(),
+                downloaded: false,
+            });
+        };
+        drop(file);
+        let archive_sha256 = crate::digest::sha256_file(path)?;
+        let key = EntryKey::Archive(archive_sha256.clone());
+        if let Lookup::Hit { record, binary } = self.cache.lookup(&key, platform)? {
+            return Ok(from_record(record, binary, platform));
+        }
+        let entry = self.cache.lock(&key, platform)?;
+        self.step(&format!("extracting node for {platform} from {path}"));
+        let archive = std::fs::File::open(path).with_context(|| format!("could not open {path}"))?;
+        let origin = Origin { source: "path", url: path.as_str(), archive_sha256: &archive_sha256, version: None };
+        extract_into(&entry, archive, kind, platform, origin)
+    }
+}
+
+fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform) -> NodeBinary {
+    NodeBinary {
+        version: record.version,
+        platform,
+        source: record.source,
+        origin: Some(record.url),
+        archive_sha256: Some(record.archive_sha256),
+        binary_sha256: record.binary_sha256,
+        path: binary,
+        downloaded: false,
+    }
+}
+
+/// Where an archive came from, for the cache record.
+struct Origin<'a> {
+    source: &'a str,
+    url: &'a str,
+    archive_sha256: &'a str,
+    /// The version, when the source said; otherwise it is read from the binary.
+    version: Option<Version>,
+}
+
+/// Extracts the binary and license from a verified archive into the locked entry, checks that
+/// the binary is node for `platform`, and installs it.
+fn extract_into(entry: &EntryLock, archive: std::fs::File, kind: ArchiveKind, platform: Platform, origin: Origin<'_>) -> Result<NodeBinary> {
+    let name = origin.url;
+    let mut binary = HashingWriter::new(entry.temp_file()?, false);
+    let mut license: Option<tempfile::NamedTempFile> = None;
+    archive::extract_node(BufReader::with_capacity(1 << 20, archive), kind, platform, name, &mut |member, data| {
+        match member {
+            archive::Member::Binary => {
+                std::io::copy(data, &mut binary)?;
+            }
+            archive::Member::License => {
+                let mut file = entry.temp_file()?;
+                std::io::copy(data, &mut file)?;
+                license = Some(file);
+            }
+        }
+        Ok(())
+    })?;
+    binary.flush()?;
+    use sha2::Digest;
+    let binary_sha256 = crate::digest::hex(&binary.sha256.finalize_reset());
+    let binary = binary.inner;
+    let temp_path = Utf8Path::from_path(binary.path()).context("the cache directory is not UTF-8")?;
+    crate::fsutil::make_executable(temp_path)?;
+    let bytes = std::fs::read(temp_path).with_context(|| format!("could not read back {temp_path}"))?;
+    let shown = Utf8PathBuf::from(format!("the node binary in {name}"));
+    local::check_node_binary(&bytes, &shown, platform)?;
+    let version = match origin.version {
+        Some(version) => version,
+        None => local::binary_version(&bytes, temp_path, platform)?,
+    };
+    drop(bytes);
+    let record = CacheRecord {
+        version,
+        target: platform.node_name().to_owned(),
+        source: origin.source.to_owned(),
+        url: origin.url.to_owned(),
+        archive_sha256: origin.archive_sha256.to_owned(),
+        binary_sha256,
+    };
+    let path = entry.install(platform, binary, license, &record)?;
+    Ok(from_record(record, path, platform))
+}

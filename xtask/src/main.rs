@@ -1,0 +1,49 @@
+//! The workspace's tasks: sea-build's own commands (`fetch`, ...) plus the developer tasks
+//! `test` (install what the tests need, then run them).
+
+mod prerequisites;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use xshell::{Shell, cmd};
+
+/// cargo xtask: sea-build's commands and the workspace's developer tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version)]
+struct Xtask {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(clap::Subcommand)]
+enum Task {
+    #[command(flatten)]
+    Sea(sea_build::cli::Command),
+    /// Install the test prerequisites when missing (apt-get, as root), then run every test.
+    Test {
+        /// Arguments passed on to `cargo test` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    sea_build::cli::exit(run(Xtask::parse().command))
+}
+
+fn run(task: Task) -> Result<()> {
+    match task {
+        Task::Sea(command) => sea_build::cli::run(command),
+        Task::Test { args } => test(&args),
+    }
+}
+
+fn test(args: &[String]) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(sea_build::cli::workspace_root(None)?);
+    prerequisites::ensure(&sh)?;
+    cmd!(sh, "cargo test --workspace --locked {args...}").run()?;
+    Ok(())
+}

@@ -49,6 +49,9 @@ pub struct FetchArgs {
     /// The Cargo.toml of the workspace whose sea.lock to use (default: the current workspace).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<Utf8PathBuf>,
+    /// The lock file to read and write (default: sea.lock at the workspace root).
+    #[arg(long, value_name = "PATH", conflicts_with = "manifest_path")]
+    pub lock_file: Option<Utf8PathBuf>,
 }
 
 /// Runs `command`.
@@ -87,8 +90,11 @@ pub fn workspace_root(manifest_path: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
 }
 
 fn fetch(args: FetchArgs) -> Result<()> {
-    let root = workspace_root(args.manifest_path.as_deref())?;
-    let lock_path = root.join("sea.lock");
+    let lock_path = match args.lock_file {
+        Some(path) => path,
+        None => workspace_root(args.manifest_path.as_deref())?.join("sea.lock"),
+    };
+    let root = lock_path.parent().map_or_else(|| Utf8PathBuf::from("."), Utf8Path::to_owned);
     let mut lock = LockFile::read(&lock_path)?;
     let env = Env::from_process();
     let fetcher = NodeFetcher::from_env(&env)?.project_dir(&root).update(args.update).reporter(Arc::new(Terminal::default()));

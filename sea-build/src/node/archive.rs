@@ -131,10 +131,13 @@ fn walk_tar(reader: impl Read, name: &str, visit: &mut Visitor<'_>) -> Result<()
             // skipped, but its path is still checked.
             _ => EntryKind::Other,
         };
-        visit(&path, kind, &mut entry).with_context(|| format!("while reading {path} in {name}"))?;
+        visit(&path, kind, &mut Checked { inner: &mut entry, name }).with_context(|| format!("while reading {path} in {name}"))?;
         // Drain what the visitor left so a truncated member is noticed here, not silently.
         std::io::copy(&mut entry, &mut std::io::sink()).with_context(corrupt)?;
     }
+    // Reading the compressed stream to its very end makes the decoder check its trailer
+    // (gzip CRC and length, xz index): tar alone stops at its end marker and would miss a cut.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).with_context(corrupt)?;
     Ok(())
 }
 
@@ -153,11 +156,25 @@ fn walk_zip<R: Read + Seek>(reader: R, name: &str, visit: &mut Visitor<'_>) -> R
         } else {
             EntryKind::File
         };
-        visit(&path, kind, &mut file)?;
+        visit(&path, kind, &mut Checked { inner: &mut file, name })?;
         // Reading to the end makes the zip crate check the member's CRC.
         std::io::copy(&mut file, &mut std::io::sink()).with_context(corrupt)?;
     }
     Ok(())
+}
+
+/// A member's reader whose read errors say that the archive is damaged, whoever reads it.
+struct Checked<'a, R> {
+    inner: R,
+    name: &'a str,
+}
+
+impl<R: Read> Read for Checked<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buffer).map_err(|error| {
+            std::io::Error::new(error.kind(), format!("{} is truncated or corrupt ({error}): download it again (a partial download is never trusted)", self.name))
+        })
+    }
 }
 
 /// Refuses entry paths (and link targets) that are absolute or climb out of the archive.

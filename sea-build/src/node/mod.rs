@@ -219,7 +219,12 @@ impl NodeFetcher {
             let attempt = self.source(*kind).and_then(|source| self.from_source(&*source, spec, known, platform).with_context(|| source.describe()));
             match attempt {
                 Ok(node) => return Ok(node),
-                Err(error) => failures.push(error),
+                Err(error) => {
+                    if failures.len() + 1 < self.sources.len() {
+                        self.reporter.report(Event::Warning(&format!("{error:#}; trying the next source")));
+                    }
+                    failures.push(error);
+                }
             }
         }
         let mut message = format!("could not get node {spec} for {platform}; every source failed:");

@@ -19,14 +19,39 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::Env;
+use crate::config::{Sea, SeaMetadata};
 use crate::node::{LockFile, NodeFetcher, Platform, VersionSpec};
+use crate::pipeline::{Artifact, Pipeline};
+use crate::run::Processes;
 use crate::progress::{Event, Reporter};
 
 /// The commands sea-build offers.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Build every SEA the workspace declares into target/sea/<target>/.
+    Sea(SeaArgs),
     /// Download, verify and cache node binaries, and pin them in sea.lock.
     Fetch(FetchArgs),
+}
+
+/// Arguments of `sea`.
+#[derive(Debug, clap::Args)]
+pub struct SeaArgs {
+    /// Build only the SEAs of these packages.
+    #[arg(long = "package", short = 'p', value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+    /// The Cargo.toml of the workspace to build (default: the current workspace).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<Utf8PathBuf>,
+    /// Build for these targets instead of the declared ones.
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<Platform>,
+    /// Build from this node instead of the declared `node-version`.
+    #[arg(long = "node", value_name = "VERSION")]
+    pub node: Option<VersionSpec>,
+    /// Put the artifacts in DIR/<target>/ instead of target/sea/<target>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<Utf8PathBuf>,
 }
 
 /// Arguments of `fetch`.
@@ -57,6 +82,7 @@ pub struct FetchArgs {
 /// Runs `command`.
 pub fn run(command: Command) -> Result<()> {
     match command {
+        Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
     }
 }
@@ -87,6 +113,95 @@ pub fn workspace_root(manifest_path: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
     }
     let manifest = Utf8PathBuf::from(String::from_utf8(output.stdout).context("the workspace path is not UTF-8")?.trim());
     Ok(manifest.parent().context("the workspace manifest has no parent directory")?.to_owned())
+}
+
+/// A workspace's SEAs, as its packages declare them.
+pub struct Workspace {
+    /// The workspace root (where sea.lock lives).
+    pub root: Utf8PathBuf,
+    /// The target directory.
+    pub target_dir: Utf8PathBuf,
+    /// Every declared SEA.
+    pub seas: Vec<Sea>,
+}
+
+/// Reads the `[package.metadata.sea]` tables of the workspace at `manifest_path` (or the
+/// current one), keeping only `packages` when that is not empty.
+pub fn workspace_seas(manifest_path: Option<&Utf8Path>, packages: &[String]) -> Result<Workspace> {
+    let mut command = cargo_metadata::MetadataCommand::new();
+    command.no_deps();
+    if let Some(path) = manifest_path {
+        command.manifest_path(path);
+    }
+    let metadata = command.exec().context("`cargo metadata` failed")?;
+    for wanted in packages {
+        if !metadata.workspace_packages().iter().any(|p| p.name.as_str() == wanted) {
+            anyhow::bail!("the workspace at {} has no package `{wanted}`", metadata.workspace_root);
+        }
+    }
+    let mut seas = Vec::new();
+    for package in metadata.workspace_packages() {
+        if !packages.is_empty() && !packages.iter().any(|p| p.as_str() == package.name.as_str()) {
+            continue;
+        }
+        let Some(table) = package.metadata.get("sea") else { continue };
+        let origin = format!("[package.metadata.sea] of {}", package.manifest_path);
+        let declared: SeaMetadata = serde_json::from_value(table.clone()).with_context(|| format!("{origin} is not valid"))?;
+        let dir = package.manifest_path.parent().context("a manifest path has a parent")?;
+        seas.push(declared.resolve(&package.name, dir, &origin)?);
+    }
+    Ok(Workspace { root: metadata.workspace_root.clone(), target_dir: metadata.target_directory.clone(), seas })
+}
+
+fn sea(args: SeaArgs) -> Result<()> {
+    let workspace = workspace_seas(args.manifest_path.as_deref(), &args.packages)?;
+    if workspace.seas.is_empty() {
+        anyhow::bail!("no package in {} declares a SEA: add a [package.metadata.sea] table with at least `main`", workspace.root);
+    }
+    let lock_path = workspace.root.join("sea.lock");
+    let mut lock = LockFile::read(&lock_path)?;
+    let reporter = Terminal::default();
+    let fetcher = NodeFetcher::from_env(&Env::from_process())?.project_dir(&workspace.root).reporter(Arc::new(Terminal::default()));
+    let out_root = args.out.clone().unwrap_or_else(|| workspace.target_dir.join("sea"));
+    let mut built: Vec<Artifact> = Vec::new();
+    for declared in &workspace.seas {
+        let mut sea = declared.clone();
+        if let Some(node) = &args.node {
+            sea.node = node.clone();
+        }
+        let targets = if args.targets.is_empty() { sea.targets.clone() } else { args.targets.clone() };
+        for platform in targets {
+            let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)) };
+            let out_dir = out_root.join(platform.rust_triple());
+            let artifact = pipeline.build(&sea, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
+            built.push(artifact);
+        }
+        for artifact in &built {
+            lock.record(&sea.node, &artifact.node);
+        }
+    }
+    if LockFile::read(&lock_path)? != lock {
+        lock.write(&lock_path)?;
+        eprintln!("{:>12} {lock_path}", "wrote");
+    }
+    print_summary(&built, &workspace.root);
+    Ok(())
+}
+
+fn print_summary(built: &[Artifact], root: &Utf8Path) {
+    let rows: Vec<[String; 5]> = built
+        .iter()
+        .map(|a| {
+            let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
+            [shown, a.manifest.node_version.to_string(), if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(), a.manifest.cache_accepted.to_string(), a.manifest.artifact_sha256[..16].to_owned()]
+        })
+        .collect();
+    let header = ["artifact", "node", "code cache", "cache accepted", "sha256"].map(String::from);
+    let widths: Vec<usize> = (0..5).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
 }
 
 fn fetch(args: FetchArgs) -> Result<()> {

@@ -2,16 +2,24 @@
 //! part of a Cargo build: it fetches and verifies Node, generates the SEA blob with a V8 code
 //! cache, injects it into the node binary, and writes reproducible artifacts.
 //!
-//! The modules follow the pipeline: [`node`] (acquisition) → [`blob`] → [`inject`].
+//! The modules follow the pipeline: [`node`] (acquisition) → [`generate`] and [`blob`] →
+//! [`inject`] → [`pipeline`] (the per-target order); [`run`] is the process edge.
 
 pub mod blob;
+mod build_script;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod config;
 pub mod digest;
 mod env;
 mod fsutil;
+pub mod generate;
 pub mod inject;
 pub mod node;
+pub mod pipeline;
 pub mod progress;
+pub mod run;
 
+pub use build_script::Build;
+pub use config::{Sea, SeaMetadata};
 pub use env::Env;

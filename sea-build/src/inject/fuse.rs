@@ -161,55 +161,41 @@ fn fuse_prefix() -> Vec<u8> {
     needle
 }
 
-const LOW_SEVEN_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// High bit set in every byte of `word` that is zero; no false positives (no carries
-/// cross bytes because each byte sum stays below 0x100).
-fn zero_byte_mask(word: u64) -> u64 {
-    !(((word & LOW_SEVEN_BITS).wrapping_add(LOW_SEVEN_BITS)) | word | LOW_SEVEN_BITS)
-}
-
-/// Eight bytes starting at `at`, little-endian, or `None` past the end.
-fn word_at(haystack: &[u8], at: usize) -> Option<u64> {
-    let bytes = haystack.get(at..)?.first_chunk::<8>()?;
-    Some(u64::from_le_bytes(*bytes))
-}
+/// Positions compared per step of [`find_from`]; 32 one-byte comparisons into a `u32`
+/// mask is a shape the compiler turns into vector compares.
+const BLOCK: usize = 32;
 
 /// First occurrence of `needle` in `haystack` at or after `from`.
 ///
-/// Scans eight positions per step, keeping only those where both the needle's first
-/// and last bytes match (word-at-a-time, no `unsafe`), then compares the candidates.
-/// That is several times faster than a byte loop on 120 MB images.
+/// Keeps only positions where both the needle's first and last bytes match, a block of
+/// positions at a time, then compares those candidates in full. Much faster than a byte
+/// loop on 120 MB images, without `unsafe` or a dependency.
 fn find_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let (&first, &last) = (needle.first()?, needle.last()?);
-    let last_distance = needle.len() - 1;
-    let first_pattern = ONES.wrapping_mul(u64::from(first));
-    let last_pattern = ONES.wrapping_mul(u64::from(last));
     let matches_at = |at: usize| {
         at.checked_add(needle.len())
             .and_then(|end| haystack.get(at..end))
             .is_some_and(|window| window == needle)
     };
+    let heads = haystack.get(from..)?;
+    let tails = heads.get(needle.len() - 1..).unwrap_or_default();
 
     let mut at = from;
-    while let (Some(head), Some(tail)) = (
-        word_at(haystack, at),
-        at.checked_add(last_distance)
-            .and_then(|tail_at| word_at(haystack, tail_at)),
-    ) {
-        let mut candidates =
-            zero_byte_mask(head ^ first_pattern) & zero_byte_mask(tail ^ last_pattern);
+    for (head_block, tail_block) in heads.chunks_exact(BLOCK).zip(tails.chunks_exact(BLOCK)) {
+        let mut candidates = 0u32;
+        for (bit, (&head, &tail)) in head_block.iter().zip(tail_block).enumerate() {
+            candidates |= u32::from((head == first) & (tail == last)) << bit;
+        }
         while candidates != 0 {
-            let candidate = at + (candidates.trailing_zeros() / 8) as usize;
+            let candidate = at + candidates.trailing_zeros() as usize;
             if matches_at(candidate) {
                 return Some(candidate);
             }
             candidates &= candidates - 1;
         }
-        at += 8;
+        at += BLOCK;
     }
-    // The last few positions, too close to the end for a whole word.
+    // The last positions, too close to the end for a whole block.
     (at..haystack.len()).find(|&candidate| matches_at(candidate))
 }
 
@@ -251,7 +237,15 @@ mod tests {
     #[test]
     fn search_agrees_with_naive_search() {
         let needle = b"ab:a";
-        let haystack = b"xxab:ab:aab:a-ab:ab:a";
+        // Pseudo-random text over a tiny alphabet: many matches, some across blocks.
+        let mut state = 7u32;
+        let haystack: Vec<u8> = (0..1000)
+            .map(|_| {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                b"ab:"[(state >> 16) as usize % 3]
+            })
+            .collect();
+        let haystack = haystack.as_slice();
         let naive: Vec<usize> = haystack
             .windows(needle.len())
             .enumerate()
@@ -264,6 +258,7 @@ mod tests {
             fast.push(at);
             from = at + 1;
         }
+        assert!(naive.len() > 5);
         assert_eq!(fast, naive);
         assert_eq!(find_from(b"", needle, 0), None);
         assert_eq!(find_from(haystack, b"", 0), None);

@@ -1,0 +1,168 @@
+//! The build-script front end: [`Build`] builds a crate's SEA from its `build.rs`, the way cc-rs
+//! builds C code.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::config::SeaMetadata;
+use crate::node::{LockFile, NodeFetcher, Platform};
+use crate::pipeline::{Artifact, Pipeline};
+use crate::progress::CargoWarnings;
+use crate::run::Processes;
+use crate::Env;
+
+/// Builds the crate's SEA from `build.rs`.
+///
+/// Starts from the crate's `[package.metadata.sea]` table (if any); the methods override its
+/// fields. The SEA is built for the crate's own target (`TARGET`) into `OUT_DIR/sea/`, and the
+/// crate learns its path from `SEA_<NAME>_PATH` (name upper-cased, `-` as `_`):
+///
+/// ```no_run
+/// // build.rs
+/// fn main() {
+///     sea_build::Build::new().main("js/main.js").node_version("24").asset("greeting.txt", "js/greeting.txt").build();
+/// }
+/// // src/main.rs: let sea = env!("SEA_HELLO_PATH");
+/// ```
+///
+/// It prints `cargo::rerun-if-changed` for main, the assets, Cargo.toml and sea.lock, and
+/// `cargo::rerun-if-env-changed` for every variable it reads. Under `DOCS_RS` it builds nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Build {
+    name: Option<String>,
+    main: Option<Utf8PathBuf>,
+    node_version: Option<String>,
+    code_cache: Option<bool>,
+    assets: BTreeMap<String, Utf8PathBuf>,
+    exec_argv: Option<Vec<String>>,
+    exec_argv_extension: Option<String>,
+    verify_args: Option<Vec<String>>,
+}
+
+impl Build {
+    /// A builder that takes its defaults from `[package.metadata.sea]`.
+    pub fn new() -> Build {
+        Build::default()
+    }
+
+    /// The artifact's name (default: the package name).
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// The JavaScript entry point, relative to the crate directory.
+    pub fn main(mut self, path: impl Into<Utf8PathBuf>) -> Self {
+        self.main = Some(path.into());
+        self
+    }
+
+    /// The node version spec (`24`, `24.11.1`, `lts`, `local`, a path).
+    pub fn node_version(mut self, spec: &str) -> Self {
+        self.node_version = Some(spec.to_owned());
+        self
+    }
+
+    /// Whether to embed a V8 code cache (default: yes).
+    pub fn code_cache(mut self, enabled: bool) -> Self {
+        self.code_cache = Some(enabled);
+        self
+    }
+
+    /// Embeds the file at `path` (relative to the crate) as asset `key`.
+    pub fn asset(mut self, key: &str, path: impl Into<Utf8PathBuf>) -> Self {
+        self.assets.insert(key.to_owned(), path.into());
+        self
+    }
+
+    /// Adds an argument node starts with.
+    pub fn exec_arg(mut self, arg: &str) -> Self {
+        self.exec_argv.get_or_insert_with(Vec::new).push(arg.to_owned());
+        self
+    }
+
+    /// Who may extend the exec arguments: `none` (default), `env` or `cli`.
+    pub fn exec_argv_extension(mut self, who: &str) -> Self {
+        self.exec_argv_extension = Some(who.to_owned());
+        self
+    }
+
+    /// The arguments the artifact is run with to check its code cache.
+    pub fn verify_args(mut self, args: &[&str]) -> Self {
+        self.verify_args = Some(args.iter().map(|a| (*a).to_owned()).collect());
+        self
+    }
+
+    /// Builds the SEA and returns its path; on failure, panics with a message written for
+    /// Cargo's output.
+    pub fn build(&self) -> Utf8PathBuf {
+        match self.try_build() {
+            Ok(path) => path,
+            Err(error) => {
+                println!("cargo::warning=sea-build failed: {error:#}");
+                panic!("\n\nsea-build could not build the SEA:\n{error:#}\n\n");
+            }
+        }
+    }
+
+    /// Builds the SEA and returns its path.
+    pub fn try_build(&self) -> Result<Utf8PathBuf> {
+        let env = Env::for_build_script();
+        let manifest_dir: Utf8PathBuf = env.var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR is unset: call sea_build::Build from a build script")?.into();
+        let out_dir: Utf8PathBuf = env.var("OUT_DIR").context("OUT_DIR is unset: call sea_build::Build from a build script")?.into();
+        let package = env.var("CARGO_PKG_NAME").unwrap_or_else(|| "sea".to_owned());
+        let cargo_toml = manifest_dir.join("Cargo.toml");
+        println!("cargo::rerun-if-changed={cargo_toml}");
+        let sea = self.merged(&cargo_toml)?.resolve(&package, &manifest_dir, &cargo_toml.to_string())?;
+        for path in std::iter::once(&sea.main).chain(sea.assets.values()) {
+            println!("cargo::rerun-if-changed={}", manifest_dir.join(path));
+        }
+        let target: Platform = env.var("TARGET").context("TARGET is unset")?.parse()?;
+        let out = out_dir.join("sea");
+        let path = out.join(format!("{}{}", sea.name, if target.os == crate::node::Os::Windows { ".exe" } else { "" }));
+        println!("cargo::rustc-env=SEA_{}_PATH={path}", sea.name.to_ascii_uppercase().replace(['-', '.'], "_"));
+        if env.var_os("DOCS_RS").is_some() {
+            return Ok(path);
+        }
+        let lock_path = workspace_root(&manifest_dir).map(|root| root.join("sea.lock"));
+        let lock = match &lock_path {
+            Some(path) => {
+                println!("cargo::rerun-if-changed={path}");
+                Some(LockFile::read(path)?)
+            }
+            None => None,
+        };
+        let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir);
+        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: lock.as_ref().zip(lock_path.as_deref()) };
+        let artifact: Artifact = pipeline.build(&sea, target, &out)?;
+        Ok(artifact.path)
+    }
+
+    /// The crate's `[package.metadata.sea]` with this builder's fields on top.
+    fn merged(&self, cargo_toml: &Utf8Path) -> Result<SeaMetadata> {
+        let text = std::fs::read_to_string(cargo_toml).with_context(|| format!("could not read {cargo_toml}"))?;
+        let manifest: toml::Table = toml::from_str(&text).with_context(|| format!("{cargo_toml} is not valid TOML"))?;
+        let table = manifest.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("sea")).cloned();
+        let mut metadata: SeaMetadata = match table {
+            Some(table) => table.try_into().with_context(|| format!("[package.metadata.sea] of {cargo_toml} is not valid"))?,
+            None => SeaMetadata::default(),
+        };
+        let this = self.clone();
+        metadata.name = this.name.or(metadata.name);
+        metadata.main = this.main.or(metadata.main);
+        metadata.node_version = this.node_version.or(metadata.node_version);
+        metadata.code_cache = this.code_cache.or(metadata.code_cache);
+        metadata.assets.extend(this.assets);
+        metadata.exec_argv = this.exec_argv.unwrap_or(metadata.exec_argv);
+        metadata.exec_argv_extension = this.exec_argv_extension.or(metadata.exec_argv_extension);
+        metadata.verify_args = this.verify_args.unwrap_or(metadata.verify_args);
+        Ok(metadata)
+    }
+}
+
+/// The nearest ancestor of `dir` whose Cargo.toml has a `[workspace]` table.
+fn workspace_root(dir: &Utf8Path) -> Option<Utf8PathBuf> {
+    dir.ancestors().find(|d| std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|text| text.lines().any(|l| l.trim() == "[workspace]"))).map(Utf8Path::to_owned)
+}

@@ -1,0 +1,209 @@
+//! What a SEA is made of: the `[package.metadata.sea]` table of a crate's `Cargo.toml`, or the
+//! same fields given to [`crate::Build`] in `build.rs`.
+//!
+//! ```toml
+//! [package.metadata.sea]
+//! name = "hello"                   # default: the package name
+//! main = "js/main.js"              # required: one CommonJS file (ESM `.mjs` on node >= 25.7)
+//! node-version = "24"              # exact, major, "lts", "latest", "local" or a path
+//! targets = ["host"]               # Node platform names or Rust target triples
+//! code-cache = true
+//! assets = { "greeting.txt" = "js/greeting.txt" }
+//! exec-argv = []
+//! exec-argv-extension = "none"     # "none" (default), "env" or "cli": may NODE_OPTIONS add flags?
+//! verify-args = []                 # arguments the artifact is run with to check its cache
+//! ```
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::blob::ExecArgvExtension;
+use crate::node::{Platform, Version, VersionSpec};
+
+/// The `[package.metadata.sea]` table as written.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SeaMetadata {
+    /// The artifact's name; default: the package name.
+    pub name: Option<String>,
+    /// The entry point, relative to the package directory.
+    pub main: Option<Utf8PathBuf>,
+    /// The node version spec; default `lts`.
+    pub node_version: Option<String>,
+    /// Targets; default `["host"]`.
+    pub targets: Option<Vec<String>>,
+    /// Whether to embed a V8 code cache; default true.
+    pub code_cache: Option<bool>,
+    /// Assets: key (as `sea.getAsset` sees it) to path relative to the package directory.
+    #[serde(default)]
+    pub assets: BTreeMap<String, Utf8PathBuf>,
+    /// Arguments node starts with, before the user's.
+    #[serde(default)]
+    pub exec_argv: Vec<String>,
+    /// Whether NODE_OPTIONS (`env`) or the command line (`cli`) may extend `exec-argv`; default
+    /// `none`, which keeps a user's NODE_OPTIONS from rejecting the code cache.
+    pub exec_argv_extension: Option<String>,
+    /// Arguments the artifact is run with when checking that it accepts its code cache.
+    #[serde(default)]
+    pub verify_args: Vec<String>,
+}
+
+/// A SEA, fully resolved: everything the pipeline needs, paths relative to `package_dir`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sea {
+    /// The artifact's name (without `.exe`).
+    pub name: String,
+    /// The directory `main` and assets are relative to.
+    pub package_dir: Utf8PathBuf,
+    /// The entry point, relative to `package_dir`.
+    pub main: Utf8PathBuf,
+    /// Which node to build from.
+    pub node: VersionSpec,
+    /// What to build for.
+    pub targets: Vec<Platform>,
+    /// Whether to embed a V8 code cache.
+    pub code_cache: bool,
+    /// Assets: key to path relative to `package_dir`.
+    pub assets: BTreeMap<String, Utf8PathBuf>,
+    /// Arguments node starts with.
+    pub exec_argv: Vec<String>,
+    /// Who may extend `exec_argv`.
+    pub exec_argv_extension: ExecArgvExtension,
+    /// Arguments for the run-time cache check.
+    pub verify_args: Vec<String>,
+}
+
+impl SeaMetadata {
+    /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.
+    pub fn resolve(self, package: &str, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
+        let main = self.main.with_context(|| format!("{origin}: `main` is missing: name the JavaScript entry point, e.g. main = \"js/main.js\""))?;
+        let node = self.node_version.as_deref().unwrap_or("lts").parse().with_context(|| format!("{origin}: bad `node-version`"))?;
+        let targets = self.targets.unwrap_or_else(|| vec!["host".to_owned()]);
+        if targets.is_empty() {
+            bail!("{origin}: `targets` is empty: list at least one, e.g. [\"host\"]");
+        }
+        let targets = targets.iter().map(|t| t.parse::<Platform>().with_context(|| format!("{origin}: bad entry in `targets`"))).collect::<Result<Vec<_>>>()?;
+        let exec_argv_extension = match self.exec_argv_extension.as_deref().unwrap_or("none") {
+            "none" => ExecArgvExtension::None,
+            "env" => ExecArgvExtension::Env,
+            "cli" => ExecArgvExtension::Cli,
+            other => bail!("{origin}: `exec-argv-extension` is `{other}`: expected \"none\", \"env\" or \"cli\""),
+        };
+        let sea = Sea {
+            name: self.name.unwrap_or_else(|| package.to_owned()),
+            package_dir: package_dir.to_owned(),
+            main,
+            node,
+            targets,
+            code_cache: self.code_cache.unwrap_or(true),
+            assets: self.assets,
+            exec_argv: self.exec_argv,
+            exec_argv_extension,
+            verify_args: self.verify_args,
+        };
+        sea.check_files(origin)?;
+        Ok(sea)
+    }
+}
+
+impl Sea {
+    /// Fails unless `main` and every asset exist and stay inside the package.
+    pub fn check_files(&self, origin: &str) -> Result<()> {
+        if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') || self.name.is_empty() {
+            bail!("{origin}: the name `{}` is not a plain file name (letters, digits, `-`, `_`, `.`)", self.name);
+        }
+        let inside = |what: &str, path: &Utf8Path| -> Result<()> {
+            if path.is_absolute() || path.components().any(|c| c == camino::Utf8Component::ParentDir) {
+                bail!("{origin}: {what} `{path}` must be a path inside the package directory {} (relative, no `..`): the blob must not depend on where the checkout is", self.package_dir);
+            }
+            let full = self.package_dir.join(path);
+            if !full.is_file() {
+                bail!("{origin}: {what} `{path}` does not exist (looked for {full})");
+            }
+            Ok(())
+        };
+        inside("main", &self.main)?;
+        for (key, path) in &self.assets {
+            inside(&format!("asset `{key}`"), path)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `main` is an ES module (by extension: `.mjs`).
+    pub fn main_is_module(&self) -> bool {
+        self.main.extension() == Some("mjs")
+    }
+
+    /// Fails when `version` cannot honour a field, instead of letting node drop it silently.
+    pub fn check_node_supports(&self, version: Version) -> Result<()> {
+        let at_least = |major, minor| (version.major, version.minor) >= (major, minor);
+        let needs = |what: &str, since: &str| -> Result<()> { bail!("{what} needs node {since} or newer, but this SEA builds from node {version}: upgrade `node-version` or drop the field") };
+        if (version.major, version.minor) < (20, 6) {
+            needs("a SEA built by sea-build", "20.6")?;
+        }
+        if !self.assets.is_empty() && !(at_least(20, 12) && (version.major != 21 || version.minor >= 7)) {
+            needs("`assets`", "20.12 (21.7)")?;
+        }
+        if !self.exec_argv.is_empty() && !supports_exec_argv(version) {
+            needs("`exec-argv`", "22.20 / 24.7")?;
+        }
+        if self.main_is_module() && !at_least(25, 7) {
+            needs("an ES module main", "25.7")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `version` knows `execArgv` and `execArgvExtension` (22.20+, 24.7+, 25+).
+pub fn supports_exec_argv(version: Version) -> bool {
+    match version.major {
+        22 => version.minor >= 20,
+        24 => version.minor >= 7,
+        major => major >= 25,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sea(assets: bool, exec_argv: bool, main: &str) -> Sea {
+        Sea {
+            name: "x".into(),
+            package_dir: ".".into(),
+            main: main.into(),
+            node: VersionSpec::Lts,
+            targets: vec![],
+            code_cache: true,
+            assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
+            exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
+            exec_argv_extension: ExecArgvExtension::None,
+            verify_args: vec![],
+        }
+    }
+
+    #[test]
+    fn fields_newer_than_the_node_are_refused() {
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        assert!(sea(true, false, "m.js").check_node_supports(v("20.11.1")).is_err());
+        assert!(sea(true, false, "m.js").check_node_supports(v("20.12.0")).is_ok());
+        assert!(sea(false, true, "m.js").check_node_supports(v("24.6.0")).is_err());
+        assert!(sea(false, true, "m.js").check_node_supports(v("24.7.0")).is_ok());
+        assert!(sea(false, true, "m.js").check_node_supports(v("22.19.0")).is_err());
+        assert!(sea(false, true, "m.js").check_node_supports(v("23.11.0")).is_err());
+        assert!(sea(false, false, "m.mjs").check_node_supports(v("25.6.0")).is_err());
+        assert!(sea(false, false, "m.mjs").check_node_supports(v("25.7.0")).is_ok());
+        let error = sea(true, false, "m.js").check_node_supports(v("20.8.0")).unwrap_err().to_string();
+        assert!(error.contains("`assets` needs node 20.12"), "{error}");
+    }
+
+    #[test]
+    fn metadata_requires_main_and_rejects_unknown_fields() {
+        let error = SeaMetadata::default().resolve("p", ".".into(), "Cargo.toml").unwrap_err().to_string();
+        assert!(error.contains("`main` is missing"), "{error}");
+        let parsed: Result<SeaMetadata, _> = serde_json::from_value(serde_json::json!({"main": "m.js", "mian": 1}));
+        assert!(parsed.is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! The process edge: every program sea-build runs (node to generate a blob, an artifact to check
+//! its cache) goes through a [`Runner`], so tests can record or fake what would run.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use camino::Utf8PathBuf;
+
+/// A program to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// The executable.
+    pub program: Utf8PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The working directory (default: inherited).
+    pub cwd: Option<Utf8PathBuf>,
+    /// Start from an empty environment (plus `env`) instead of the inherited one.
+    pub clean_env: bool,
+    /// Variables to set.
+    pub env: Vec<(String, String)>,
+    /// Bytes for standard input (default: none, stdin is closed).
+    pub stdin: Option<Vec<u8>>,
+    /// How long it may run before it is killed.
+    pub timeout: Duration,
+}
+
+impl Invocation {
+    /// Runs `program` with `args`, in the inherited environment minus every `NODE_*` variable
+    /// (NODE_OPTIONS would change V8's flags and so the code cache), for at most two minutes.
+    pub fn new(program: impl Into<Utf8PathBuf>, args: impl IntoIterator<Item = impl Into<String>>) -> Invocation {
+        Invocation { program: program.into(), args: args.into_iter().map(Into::into).collect(), cwd: None, clean_env: false, env: Vec::new(), stdin: None, timeout: Duration::from_secs(120) }
+    }
+
+    /// The command line, for messages.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// What a program did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOutput {
+    /// Its exit code (`None` when killed by a signal or the timeout).
+    pub code: Option<i32>,
+    /// Whether it was killed for running too long.
+    pub timed_out: bool,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl RunOutput {
+    /// Whether it exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Standard error as text.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// Runs [`Invocation`]s.
+pub trait Runner: Send + Sync {
+    /// Runs one program to completion (or to its timeout).
+    fn run(&self, invocation: &Invocation) -> Result<RunOutput>;
+}
+
+/// Runs real processes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Processes;
+
+impl Runner for Processes {
+    fn run(&self, invocation: &Invocation) -> Result<RunOutput> {
+        let mut expression = duct::cmd(invocation.program.as_std_path(), &invocation.args).stdout_capture().stderr_capture().unchecked();
+        if let Some(cwd) = &invocation.cwd {
+            expression = expression.dir(cwd);
+        }
+        if invocation.clean_env {
+            expression = expression.full_env(invocation.env.iter().cloned());
+        } else {
+            for (name, _) in std::env::vars_os() {
+                if name.to_string_lossy().starts_with("NODE_") {
+                    expression = expression.env_remove(name);
+                }
+            }
+            for (name, value) in &invocation.env {
+                expression = expression.env(name, value);
+            }
+        }
+        expression = match &invocation.stdin {
+            Some(bytes) => expression.stdin_bytes(bytes.clone()),
+            None => expression.stdin_null(),
+        };
+        let handle = expression.start().with_context(|| format!("could not start {}", invocation.program))?;
+        let finished = handle.wait_timeout(invocation.timeout).with_context(|| format!("waiting for {} failed", invocation.program))?.cloned();
+        let Some(output) = finished else {
+            handle.kill().with_context(|| format!("could not stop {}", invocation.program))?;
+            return Ok(RunOutput { code: None, timed_out: true, ..RunOutput::default() });
+        };
+        Ok(RunOutput { code: output.status.code(), timed_out: false, stdout: output.stdout, stderr: output.stderr })
+    }
+}

@@ -32,6 +32,25 @@ pub enum Command {
     Sea(SeaArgs),
     /// Download, verify and cache node binaries, and pin them in sea.lock.
     Fetch(FetchArgs),
+    /// Prove that artifacts carry a code cache they accept (default: every one under target/sea).
+    VerifyCache(VerifyArgs),
+}
+
+/// Arguments of `verify-cache`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Artifacts to check (default: every artifact under target/sea/).
+    pub artifacts: Vec<Utf8PathBuf>,
+    /// Add KEY=VALUE to the otherwise empty environment of the run-time check.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+    /// The Cargo.toml of the workspace whose target/sea to search.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<Utf8PathBuf>,
+}
+
+fn parse_env_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }
 
 /// Arguments of `sea`.
@@ -84,6 +103,7 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
+        Command::VerifyCache(args) => verify_cache(args),
     }
 }
 
@@ -186,6 +206,67 @@ fn sea(args: SeaArgs) -> Result<()> {
     }
     print_summary(&built, &workspace.root);
     Ok(())
+}
+
+fn verify_cache(args: VerifyArgs) -> Result<()> {
+    let artifacts = if args.artifacts.is_empty() {
+        let metadata = {
+            let mut command = cargo_metadata::MetadataCommand::new();
+            command.no_deps();
+            if let Some(path) = &args.manifest_path {
+                command.manifest_path(path);
+            }
+            command.exec().context("`cargo metadata` failed")?
+        };
+        let found = artifacts_under(&metadata.target_directory.join("sea"))?;
+        if found.is_empty() {
+            anyhow::bail!("no artifacts under {}/sea: build them with `cargo xtask sea`", metadata.target_directory);
+        }
+        found
+    } else {
+        args.artifacts.clone()
+    };
+    let fetcher = NodeFetcher::from_env(&Env::from_process())?.reporter(Arc::new(Terminal::default()));
+    let mut failed = Vec::new();
+    for artifact in &artifacts {
+        let report = crate::verify::verify(artifact, &args.env, &fetcher, &Processes).with_context(|| format!("could not verify {artifact}"))?;
+        println!("{artifact}");
+        for check in &report.checks {
+            match &check.outcome {
+                Ok(detail) => println!("  ok    {:<28} {detail}", check.name),
+                Err(reason) => println!("  FAIL  {:<28} {reason}", check.name),
+            }
+        }
+        if !report.passed() {
+            failed.push(artifact.to_string());
+        }
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("the code cache of {} is not embedded or not accepted (see above)", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Every artifact (a file with a `.sea.json` manifest beside it) in the target directories
+/// below `root`.
+fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let mut found = Vec::new();
+    let Ok(targets) = root.read_dir_utf8() else { return Ok(found) };
+    for target in targets {
+        let target = target?;
+        if !target.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in target.path().read_dir_utf8()? {
+            let path = entry?.path().to_owned();
+            if let Some(stem) = path.as_str().strip_suffix(".sea.json") {
+                let exe = Utf8PathBuf::from(format!("{stem}.exe"));
+                found.push(if exe.exists() { exe } else { Utf8PathBuf::from(stem) });
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 fn print_summary(built: &[Artifact], root: &Utf8Path) {

@@ -19,6 +19,7 @@ pub mod node;
 pub mod pipeline;
 pub mod progress;
 pub mod run;
+pub mod verify;
 
 pub use build_script::Build;
 pub use config::{Sea, SeaMetadata};

@@ -222,10 +222,10 @@ impl Plan {
         out.write_all(b"1")?;
         out.write_all(after_fuse)?;
         write_zeros(out, self.padding)?;
-        out.write_all(&self.program_headers)?;
         out.write_all(&self.note_head)?;
         out.write_all(blob)?;
         write_zeros(out, self.note_padding as u64)?;
+        out.write_all(&self.program_headers)?;
         out.write_all(&self.section_names)?;
         write_zeros(out, self.section_headers_padding as u64)?;
         out.write_all(&self.section_headers)?;
@@ -343,9 +343,14 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     let name_len_padded = align_up_usize(name.len(), 4).ok_or_else(overflow)?;
     let desc_len_padded = align_up_usize(blob.len(), 4).ok_or_else(overflow)?;
     let note_len = (NOTE_HEADER_LEN + name_len_padded) as u64 + desc_len_padded as u64;
-    let note_offset = segment_offset + table_len;
-    let note_vaddr = segment_vaddr.checked_add(table_len).ok_or_else(overflow)?;
-    let segment_len = table_len + note_len;
+    // The note comes first: a segment starting with the program header table would tie
+    // with PT_PHDR (which precedes it in the table) at the same offset, and llvm-objcopy
+    // would then lay our PT_LOAD out as part of PT_PHDR, misaligned.
+    let (note_offset, note_vaddr) = (segment_offset, segment_vaddr);
+    let table_start = align_up(note_len, 8).ok_or_else(overflow)?;
+    let table_offset = segment_offset + table_start;
+    let table_vaddr = segment_vaddr.checked_add(table_start).ok_or_else(overflow)?;
+    let segment_len = table_start + table_len;
     segment_vaddr
         .checked_add(segment_len)
         .ok_or_else(overflow)?;
@@ -370,42 +375,32 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
         mem_size: note_len,
         align: 4,
     };
-    let last_index_of = |kind: u32| elf.program_headers.iter().rposition(|p| p.kind == kind);
-    let load_position = last_index_of(PT_LOAD).map_or(0, |index| index + 1);
-    let note_position = last_index_of(PT_NOTE).map(|index| index + 1);
-    let mut program_headers = Vec::with_capacity(program_header_count);
-    for (index, old) in elf.program_headers.iter().enumerate() {
-        if index == load_position {
-            program_headers.push(new_load);
-        }
-        if Some(index) == note_position {
-            program_headers.push(new_note);
-        }
-        let mut copy = *old;
-        if copy.kind == PT_PHDR {
-            copy.offset = segment_offset;
-            copy.vaddr = segment_vaddr;
-            copy.paddr = segment_vaddr;
-            copy.file_size = table_len;
-            copy.mem_size = table_len;
-        }
-        program_headers.push(copy);
-    }
-    if load_position == elf.program_headers.len() {
-        program_headers.push(new_load);
-    }
-    match note_position {
-        Some(position) if position == elf.program_headers.len() => program_headers.push(new_note),
-        Some(_) => {}
-        None => {
-            // No PT_NOTE before: ours follows the new PT_LOAD.
-            let at = program_headers
-                .iter()
-                .position(|p| *p == new_load)
-                .map_or(program_headers.len(), |index| index + 1);
-            program_headers.insert(at, new_note);
-        }
-    }
+    let mut program_headers: Vec<ProgramHeader> = elf
+        .program_headers
+        .iter()
+        .map(|old| {
+            let mut copy = *old;
+            if copy.kind == PT_PHDR {
+                copy.offset = table_offset;
+                copy.vaddr = table_vaddr;
+                copy.paddr = table_vaddr;
+                copy.file_size = table_len;
+                copy.mem_size = table_len;
+            }
+            copy
+        })
+        .collect();
+    let after_last = |headers: &[ProgramHeader], kind: u32| {
+        headers.iter().rposition(|p| p.kind == kind).map_or(0, |index| index + 1)
+    };
+    // PT_LOADs must ascend by address, and ours is the highest.
+    let load_position = after_last(&program_headers, PT_LOAD);
+    program_headers.insert(load_position, new_load);
+    // Our PT_NOTE starts where our PT_LOAD does; it must come after it in the table, or
+    // llvm-objcopy takes the PT_NOTE for the PT_LOAD's parent. Next to the other notes
+    // when they come later.
+    let note_position = after_last(&program_headers, PT_NOTE).max(load_position + 1);
+    program_headers.insert(note_position, new_note);
 
     let mut note_head = Vec::with_capacity(NOTE_HEADER_LEN + name_len_padded);
     note_head.extend_from_slice(&(name.len() as u32).to_le_bytes());
@@ -439,16 +434,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     if section_headers.is_empty() {
         section_headers.push(SectionHeader::default());
     }
-    section_headers.push(SectionHeader {
-        name: phdrs_name,
-        kind: SHT_PROGBITS,
-        flags: u64::from(SHF_ALLOC),
-        addr: segment_vaddr,
-        offset: segment_offset,
-        size: table_len,
-        align: 8,
-        ..SectionHeader::default()
-    });
+    // In address order: the note, then the table.
     section_headers.push(SectionHeader {
         name: note_section_name,
         kind: SHT_NOTE,
@@ -459,6 +445,18 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
         align: 4,
         ..SectionHeader::default()
     });
+    if std::env::var_os("SEA_EXP_NO_PHDRS_SECTION").is_none() {
+    section_headers.push(SectionHeader {
+        name: phdrs_name,
+        kind: SHT_PROGBITS,
+        flags: u64::from(SHF_ALLOC),
+        addr: table_vaddr,
+        offset: table_offset,
+        size: table_len,
+        align: 8,
+        ..SectionHeader::default()
+    });
+    }
     let names_index = match (old_names_index, own_names_name) {
         (Some(index), _) => index,
         (None, name) => {
@@ -491,7 +489,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     let output_len = section_headers_offset + section_headers_bytes.len() as u64;
 
     let mut header = elf.header;
-    header.program_headers_offset = segment_offset;
+    header.program_headers_offset = table_offset;
     header.program_header_count = program_header_count as u16;
     header.section_headers_offset = section_headers_offset;
     header.section_header_count = section_headers.len() as u16;
@@ -509,7 +507,8 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
             .flat_map(ProgramHeader::to_bytes)
             .collect(),
         note_head,
-        note_padding: desc_len_padded - blob.len(),
+        // Up to the table, which is 8-aligned.
+        note_padding: (table_start - note_len) as usize + (desc_len_padded - blob.len()),
         section_names,
         section_headers_padding: (section_headers_offset - names_end) as usize,
         section_headers: section_headers_bytes,

@@ -1,0 +1,135 @@
+//! Proving that an artifact carries a code cache it accepts: static checks on the bytes (the
+//! blob found the way node finds it, the cache flag, the cache header against what the same
+//! node binary produces) and a run-time check (no `Code cache data rejected.` on stderr).
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8Path;
+
+use crate::blob::{self, BlobLayout, SeaFlags};
+use crate::inject::{elf, fuse};
+use crate::node::{NodeFetcher, Platform, VersionSpec};
+use crate::pipeline::{CACHE_REJECTED, Manifest, manifest_path, run_artifact};
+use crate::run::{Invocation, Runner};
+
+/// One check and how it went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// `Ok(detail)` when it passed, `Err(reason)` when it failed.
+    pub outcome: Result<String, String>,
+}
+
+/// Everything verify found out about one artifact.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The checks, in the order they ran.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.outcome.is_ok())
+    }
+
+    fn record(&mut self, name: &'static str, outcome: Result<String>) -> bool {
+        let ok = outcome.is_ok();
+        self.checks.push(Check { name, outcome: outcome.map_err(|e| format!("{e:#}")) });
+        ok
+    }
+}
+
+/// Prints a V8 code cache header for the main source read from stdin, made by the running
+/// node with its own flags: the version and flag hashes the artifact's cache must carry.
+const HEADER_SCRIPT: &str = "const vm=require('vm');const s=require('fs').readFileSync(0,'utf8');process.stdout.write(new vm.Script(s).createCachedData().toString('hex'))";
+
+/// Checks `artifact` (built by sea-build, with its manifest beside it). `env` is added to the
+/// otherwise empty environment of the run-time check.
+pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner) -> Result<Report> {
+    let manifest_file = manifest_path(artifact);
+    let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_file).with_context(|| format!("{artifact} has no manifest at {manifest_file}: build it with `cargo xtask sea`"))?)
+        .with_context(|| format!("{manifest_file} is not a sea-build manifest"))?;
+    let platform: Platform = manifest.platform.parse()?;
+    let version = manifest.node_version;
+    let image = std::fs::read(artifact).with_context(|| format!("could not read {artifact}"))?;
+    let mut report = Report { checks: Vec::new() };
+
+    report.record("fuse set", match fuse::find_fuse(&image) {
+        Ok(state) if state.is_set() => Ok("the SEA fuse is flipped".to_owned()),
+        Ok(_) => Err(anyhow::anyhow!("the fuse is not set: node will ignore the blob")),
+        Err(error) => Err(error),
+    });
+    let found = elf::find_blob(&image).and_then(|blob| blob.context("no NODE_SEA_BLOB note inside a loaded PT_NOTE segment"));
+    let Some(blob_bytes) = report.record("blob found as node finds it", found.as_ref().map(|b| format!("{} bytes", b.len())).map_err(|e| anyhow::anyhow!("{e:#}"))).then(|| found.ok()).flatten() else {
+        return Ok(report);
+    };
+    let layout = BlobLayout::for_node_version(version.major, version.minor, version.patch).with_context(|| format!("node {version} has no known blob layout"))?;
+    let parsed = match blob::parse(blob_bytes, layout) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            report.record("blob readable", Err(error));
+            return Ok(report);
+        }
+    };
+    let cache = parsed.code_cache.filter(|_| parsed.flags.contains(SeaFlags::USE_CODE_CACHE));
+    let Some(cache) = cache else {
+        report.record("code cache embedded", Err(anyhow::anyhow!("the blob has no code cache (flags {:#x})", parsed.flags.0)));
+        return Ok(report);
+    };
+    report.record("code cache embedded", Ok(format!("{} bytes", cache.len())));
+    let header = blob::parse_code_cache_header(cache, version.major)?;
+    let source = std::str::from_utf8(parsed.main_source).context("the main source in the blob is not UTF-8")?;
+    let expected_source = blob::expected_source_hash(source, blob::source_hash_is_wrapped(version.major));
+    report.record(
+        "cache source hash",
+        if header.source_hash == expected_source { Ok(format!("{:#010x}", header.source_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but the main source gives {expected_source:#010x}", header.source_hash)) },
+    );
+
+    if !platform.is_host() {
+        report.record("run-time check", Ok(format!("skipped: {platform} binaries do not run here")));
+        return Ok(report);
+    }
+    let node = fetcher.fetch(&VersionSpec::Exact(version), platform, None)?;
+    if node.binary_sha256 != manifest.node_sha256 {
+        bail!("the cached node {version} ({}) is not the one {artifact} was built from ({})", node.binary_sha256, manifest.node_sha256);
+    }
+    let listing = runner.run(&Invocation::new(&node.path, ["--v8-options"]))?;
+    let exec_argv: Vec<String> = parsed.exec_argv.iter().map(|a| (*a).to_owned()).collect();
+    let mut args = vec!["--predictable".to_owned()];
+    args.extend(crate::generate::v8_flags(&exec_argv, &String::from_utf8_lossy(&listing.stdout)));
+    args.extend(["-e".to_owned(), HEADER_SCRIPT.to_owned()]);
+    let mut probe = Invocation::new(&node.path, args);
+    probe.stdin = Some(parsed.main_source.to_vec());
+    let output = runner.run(&probe)?;
+    let reference = decode_hex(String::from_utf8_lossy(&output.stdout).trim()).with_context(|| format!("{} printed no cache header: {}", probe.display(), output.stderr_text()))?;
+    let reference = blob::parse_code_cache_header(&reference, version.major)?;
+    report.record(
+        "cache version hash",
+        if header.version_hash == reference.version_hash { Ok(format!("{:#010x}", header.version_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but node {version} makes {:#010x}", header.version_hash, reference.version_hash)) },
+    );
+    report.record(
+        "cache flag hash",
+        if header.flag_hash == reference.flag_hash { Ok(format!("{:#010x}", header.flag_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but node {version} with the artifact's flags makes {:#010x}", header.flag_hash, reference.flag_hash)) },
+    );
+    let run = run_artifact(runner, artifact, &manifest.verify_args, env)?;
+    let stderr = run.stderr_text();
+    report.record(
+        "run-time check",
+        if stderr.contains(CACHE_REJECTED) {
+            Err(anyhow::anyhow!("the artifact printed `{CACHE_REJECTED}`: {}", stderr.trim()))
+        } else if !run.success() {
+            Err(anyhow::anyhow!("the artifact exited with {:?}: {}", run.code, stderr.trim()))
+        } else {
+            Ok("accepted".to_owned())
+        },
+    );
+    Ok(report)
+}
+
+fn decode_hex(text: &str) -> Result<Vec<u8>> {
+    if text.len() % 2 != 0 || text.is_empty() {
+        bail!("`{text}` is not hex");
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).with_context(|| format!("`{text}` is not hex"))).collect()
+}

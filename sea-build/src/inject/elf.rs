@@ -6,32 +6,35 @@
 //! (dynamic symbols, hash tables, relocations and `.dynamic` stay byte-identical):
 //!
 //! ```text
-//! | original image (fuse set, new e_phoff/e_shoff/e_phnum/e_shnum) | zero padding |
-//! | new PT_LOAD (R): program header table (old + PT_LOAD + PT_NOTE) | note: NODE_SEA_BLOB, blob |
-//! | new .shstrtab | new section header table (old + .sea.phdrs + .note.node.sea) |
+//! | original image (fuse set; new e_phoff, e_phnum, e_shoff, e_shnum) | zero padding to a page |
+//! | new PT_LOAD (R): program header table (old + PT_LOAD + PT_NOTE), note NODE_SEA_BLOB |
+//! | copy of .shstrtab + ".note.node.sea" | section header table (old + .note.node.sea) |
 //! ```
 //!
 //! The new segment lies above every existing segment, in pages of its own, with the same
 //! `p_vaddr - p_offset` as the first PT_LOAD, because kernels before 5.18 compute `AT_PHDR`
-//! as that difference plus `e_phoff`. PT_PHDR is pointed at the new table. The two
-//! allocated sections make `strip` keep the segment's contents.
+//! as that difference plus `e_phoff`. PT_PHDR is pointed at the new table.
+//!
+//! Both `strip`s keep the result working (checked on node 20 to 26 with GNU strip 2.40 and
+//! llvm-strip 14), which constrains the layout:
+//! - the allocated `SHT_NOTE` section `.note.node.sea` makes them keep the note;
+//! - the table starts the segment and no section covers it: GNU strip places the program
+//!   headers at the start of the segment that holds them and moves any section found there;
+//! - PT_PHDR gets `p_align` = page size: llvm-strip lays out PT_PHDR (first in the table,
+//!   same offset as our PT_LOAD) as the PT_LOAD's parent, aligned by PT_PHDR's `p_align`.
 
 use std::io::Write;
 
 use anyhow::{Context, Result, bail, ensure};
 use object::elf::{
     ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM,
-    PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_PROGBITS,
-    SHT_STRTAB,
+    PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
 };
 
 use super::{NODE_SEA_BLOB, fuse};
 
 /// Name of the allocated `SHT_NOTE` section covering the blob's note.
 pub const NOTE_SECTION_NAME: &str = ".note.node.sea";
-
-/// Name of the allocated section covering the new program header table.
-pub const PHDRS_SECTION_NAME: &str = ".sea.phdrs";
 
 const FILE_HEADER_LEN: usize = 64;
 const PROGRAM_HEADER_LEN: usize = 56;
@@ -222,10 +225,10 @@ impl Plan {
         out.write_all(b"1")?;
         out.write_all(after_fuse)?;
         write_zeros(out, self.padding)?;
+        out.write_all(&self.program_headers)?;
         out.write_all(&self.note_head)?;
         out.write_all(blob)?;
         write_zeros(out, self.note_padding as u64)?;
-        out.write_all(&self.program_headers)?;
         out.write_all(&self.section_names)?;
         write_zeros(out, self.section_headers_padding as u64)?;
         out.write_all(&self.section_headers)?;
@@ -343,14 +346,12 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     let name_len_padded = align_up_usize(name.len(), 4).ok_or_else(overflow)?;
     let desc_len_padded = align_up_usize(blob.len(), 4).ok_or_else(overflow)?;
     let note_len = (NOTE_HEADER_LEN + name_len_padded) as u64 + desc_len_padded as u64;
-    // The note comes first: a segment starting with the program header table would tie
-    // with PT_PHDR (which precedes it in the table) at the same offset, and llvm-objcopy
-    // would then lay our PT_LOAD out as part of PT_PHDR, misaligned.
-    let (note_offset, note_vaddr) = (segment_offset, segment_vaddr);
-    let table_start = align_up(note_len, 8).ok_or_else(overflow)?;
-    let table_offset = segment_offset + table_start;
-    let table_vaddr = segment_vaddr.checked_add(table_start).ok_or_else(overflow)?;
-    let segment_len = table_start + table_len;
+    // The table starts the segment (see the module docs); the note follows, 8-aligned
+    // because the table's size is a multiple of 8.
+    let (table_offset, table_vaddr) = (segment_offset, segment_vaddr);
+    let note_offset = segment_offset + table_len;
+    let note_vaddr = segment_vaddr.checked_add(table_len).ok_or_else(overflow)?;
+    let segment_len = table_len + note_len;
     segment_vaddr
         .checked_add(segment_len)
         .ok_or_else(overflow)?;
@@ -386,19 +387,22 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
                 copy.paddr = table_vaddr;
                 copy.file_size = table_len;
                 copy.mem_size = table_len;
+                // For llvm-strip (module docs); the table is page-aligned, so it holds.
+                copy.align = page;
             }
             copy
         })
         .collect();
     let after_last = |headers: &[ProgramHeader], kind: u32| {
-        headers.iter().rposition(|p| p.kind == kind).map_or(0, |index| index + 1)
+        headers
+            .iter()
+            .rposition(|p| p.kind == kind)
+            .map_or(0, |index| index + 1)
     };
     // PT_LOADs must ascend by address, and ours is the highest.
     let load_position = after_last(&program_headers, PT_LOAD);
     program_headers.insert(load_position, new_load);
-    // Our PT_NOTE starts where our PT_LOAD does; it must come after it in the table, or
-    // llvm-objcopy takes the PT_NOTE for the PT_LOAD's parent. Next to the other notes
-    // when they come later.
+    // Next to the other notes, or right after our PT_LOAD when they come before it.
     let note_position = after_last(&program_headers, PT_NOTE).max(load_position + 1);
     program_headers.insert(note_position, new_note);
 
@@ -426,7 +430,6 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
         section_names.push(0);
         at
     };
-    let phdrs_name = add_name(PHDRS_SECTION_NAME);
     let note_section_name = add_name(NOTE_SECTION_NAME);
     let own_names_name = old_names_index.is_none().then(|| add_name(".shstrtab"));
 
@@ -434,7 +437,6 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     if section_headers.is_empty() {
         section_headers.push(SectionHeader::default());
     }
-    // In address order: the note, then the table.
     section_headers.push(SectionHeader {
         name: note_section_name,
         kind: SHT_NOTE,
@@ -445,18 +447,6 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
         align: 4,
         ..SectionHeader::default()
     });
-    if std::env::var_os("SEA_EXP_NO_PHDRS_SECTION").is_none() {
-    section_headers.push(SectionHeader {
-        name: phdrs_name,
-        kind: SHT_PROGBITS,
-        flags: u64::from(SHF_ALLOC),
-        addr: table_vaddr,
-        offset: table_offset,
-        size: table_len,
-        align: 8,
-        ..SectionHeader::default()
-    });
-    }
     let names_index = match (old_names_index, own_names_name) {
         (Some(index), _) => index,
         (None, name) => {
@@ -508,7 +498,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
             .collect(),
         note_head,
         // Up to the table, which is 8-aligned.
-        note_padding: (table_start - note_len) as usize + (desc_len_padded - blob.len()),
+        note_padding: desc_len_padded - blob.len(),
         section_names,
         section_headers_padding: (section_headers_offset - names_end) as usize,
         section_headers: section_headers_bytes,
@@ -925,6 +915,7 @@ fn table(image: &[u8], offset: u64, count: u16, entry_len: usize) -> Option<&[u8
 mod tests {
     use super::*;
     use crate::inject::fuse::FUSE_SENTINEL;
+    use object::elf::{SHT_NOBITS, SHT_PROGBITS};
     use object::read::elf::{ElfFile64, FileHeader as _, ProgramHeader as _};
     use object::{LittleEndian, Object, ObjectSection};
 
@@ -1069,7 +1060,7 @@ mod tests {
         });
         sections.push(SectionHeader {
             name: name(".bss"),
-            kind: object::elf::SHT_NOBITS,
+            kind: SHT_NOBITS,
             flags: u64::from(SHF_ALLOC) | 1,
             addr: data_vaddr + 0x20,
             offset: DATA_OFFSET as u64 + 0x20,
@@ -1160,8 +1151,16 @@ mod tests {
         let endian = LittleEndian;
         let header = file.elf_header();
         let segments = file.elf_program_headers();
-        let old_count = Elf::parse(image).unwrap().program_headers.len();
-        assert_eq!(segments.len(), old_count + 2);
+        // Every old program header survives unchanged, in order; only PT_PHDR moves.
+        let old_headers = Elf::parse(image).unwrap().program_headers;
+        let new_headers = Elf::parse(out).unwrap().program_headers;
+        assert_eq!(new_headers.len(), old_headers.len() + 2);
+        let mut kept = new_headers
+            .iter()
+            .filter(|p| p.offset < image.len() as u64 || p.kind == PT_PHDR);
+        for old in old_headers.iter().filter(|p| p.kind != PT_PHDR) {
+            assert_eq!(kept.find(|p| p.kind != PT_PHDR), Some(old));
+        }
         let loads: Vec<_> = segments
             .iter()
             .filter(|p| p.p_type(endian) == PT_LOAD)
@@ -1196,6 +1195,7 @@ mod tests {
             assert_eq!(phdr[0].p_offset(endian), phoff);
             assert_eq!(phdr[0].p_vaddr(endian), new_load.p_vaddr(endian));
             assert_eq!(phdr[0].p_filesz(endian), (segments.len() * 56) as u64);
+            assert_eq!(phdr[0].p_align(endian), page, "for llvm-strip");
         } else {
             assert!(phdr.is_empty());
         }
@@ -1228,11 +1228,6 @@ mod tests {
             object::SectionFlags::Elf {
                 sh_flags: u64::from(SHF_ALLOC)
             }
-        );
-        let phdrs_section = file.section_by_name(PHDRS_SECTION_NAME).unwrap();
-        assert_eq!(
-            phdrs_section.file_range(),
-            Some((phoff, (segments.len() * 56) as u64))
         );
         if options.with_sections {
             for name in [".rodata", ".data", ".comment", ".shstrtab"] {
@@ -1316,7 +1311,7 @@ mod tests {
             .map(|s| s.name().unwrap().to_owned())
             .collect();
         // `object` skips the null section.
-        assert_eq!(names, [PHDRS_SECTION_NAME, NOTE_SECTION_NAME, ".shstrtab"]);
+        assert_eq!(names, [NOTE_SECTION_NAME, ".shstrtab"]);
     }
 
     #[test]

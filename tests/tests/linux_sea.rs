@@ -1,0 +1,145 @@
+//! Linux SEAs end to end: built with real node 22, 24 and 26 (from the npm registry), run,
+//! checked with readelf, reproducible across checkouts, and verify-cache's
+//! verdict compared with what the artifact really does under NODE_OPTIONS.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::blob::ExecArgvExtension;
+use sea_build::node::{NodeFetcher, Platform, SourceKind, VersionSpec};
+use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
+use sea_build::progress::Silent;
+use sea_build::run::Processes;
+use sea_build::{Sea, verify};
+use sea_build_tests::nodes::test_env;
+
+const MAIN: &str = "const { getAsset } = require('node:sea');\nconst text = getAsset('greeting.txt', 'utf8').trim();\nconsole.log(`${text} from ${process.version}`);\nif (process.argv.includes('--fail')) process.exit(3);\n";
+
+fn fetcher() -> NodeFetcher {
+    NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm])
+}
+
+/// Writes a small package (main + asset) at `dir` and declares its SEA.
+fn package(dir: &Utf8Path, node: &str, guard: bool) -> Sea {
+    std::fs::create_dir_all(dir.join("js")).unwrap();
+    std::fs::write(dir.join("js/main.js"), MAIN).unwrap();
+    std::fs::write(dir.join("js/greeting.txt"), "hello, asset\n").unwrap();
+    Sea {
+        name: "greeter".into(),
+        package_dir: dir.to_owned(),
+        main: "js/main.js".into(),
+        node: node.parse().unwrap(),
+        targets: vec![Platform::host().unwrap()],
+        code_cache: true,
+        assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
+        exec_argv: vec![],
+        exec_argv_extension: if guard { ExecArgvExtension::None } else { ExecArgvExtension::Env },
+        verify_args: vec![],
+    }
+}
+
+fn build(sea: &Sea, out: &Utf8Path) -> Artifact {
+    let fetcher = fetcher();
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None };
+    pipeline.build(sea, Platform::host().unwrap(), out).unwrap()
+}
+
+fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+fn run(artifact: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(artifact);
+    command.args(args).env_clear();
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn seas_for_node_22_24_and_26_run_with_their_cache_and_asset() {
+    for major in ["22", "24", "26"] {
+        let (_keep, dir) = temp();
+        let sea = package(&dir.join("pkg"), major, true);
+        let artifact = build(&sea, &dir.join("out"));
+        let version = artifact.manifest.node_version;
+        assert_eq!(version.major.to_string(), major);
+        assert!(artifact.manifest.code_cache_embedded);
+        assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::Yes, "node {version}");
+
+        let output = run(&artifact.path, &[], &[]);
+        assert!(output.status.success());
+        assert_eq!(String::from_utf8_lossy(&output.stdout), format!("hello, asset from v{version}\n"));
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "", "node {version}: stderr must be empty");
+        assert_eq!(run(&artifact.path, &["--fail"], &[]).status.code(), Some(3), "exit codes pass through");
+
+        let report = verify::verify(&artifact.path, &[], &fetcher(), &Processes).unwrap();
+        assert!(report.passed(), "node {version}: {report:#?}");
+
+        // An independent reader sees the added segments.
+        let segment_counts = |path: &Utf8Path| {
+            let readelf = Command::new("readelf").args(["-lW", path.as_str()]).output().expect("readelf (binutils) is installed by `cargo xtask test`");
+            assert!(readelf.stderr.is_empty(), "readelf warns about {path}: {}", String::from_utf8_lossy(&readelf.stderr));
+            let text = String::from_utf8_lossy(&readelf.stdout).into_owned();
+            let count = |kind: &str| text.lines().filter(|l| l.trim_start().starts_with(kind)).count();
+            (count("LOAD"), count("NOTE"))
+        };
+        let (base_loads, base_notes) = segment_counts(&artifact.node.path);
+        assert_eq!(segment_counts(&artifact.path), (base_loads + 1, base_notes + 1), "one PT_LOAD and one PT_NOTE added");
+        let sections = Command::new("readelf").args(["-SW", artifact.path.as_str()]).output().unwrap();
+        assert!(String::from_utf8_lossy(&sections.stdout).contains(".note.node.sea"));
+    }
+}
+
+#[test]
+fn checkouts_at_different_depths_build_identical_artifacts() {
+    let (_keep, dir) = temp();
+    let shallow = build(&package(&dir.join("a"), "24", true), &dir.join("a/out"));
+    let deep = build(&package(&dir.join("b/c/d/e"), "24", true), &dir.join("b/c/d/e/target/sea"));
+    assert_eq!(shallow.manifest.artifact_sha256, deep.manifest.artifact_sha256);
+    let again = build(&package(&dir.join("a"), "24", true), &dir.join("a/out"));
+    assert_eq!(shallow.manifest.artifact_sha256, again.manifest.artifact_sha256);
+    assert_eq!(std::fs::read(&shallow.path).unwrap(), std::fs::read(&deep.path).unwrap());
+}
+
+#[test]
+fn verify_cache_reports_node_options_rejection_only_without_the_guard() {
+    let (_keep, dir) = temp();
+    let hostile = [("NODE_OPTIONS".to_owned(), "--stack-trace-limit=5".to_owned())];
+    let guarded = build(&package(&dir.join("guarded"), "24", true), &dir.join("guarded/out"));
+    let unguarded = build(&package(&dir.join("unguarded"), "24", false), &dir.join("unguarded/out"));
+    assert!(guarded.manifest.node_options_guard && !unguarded.manifest.node_options_guard);
+
+    let guarded_report = verify::verify(&guarded.path, &hostile, &fetcher(), &Processes).unwrap();
+    assert!(guarded_report.passed(), "{guarded_report:#?}");
+    let unguarded_report = verify::verify(&unguarded.path, &hostile, &fetcher(), &Processes).unwrap();
+    assert!(!unguarded_report.passed());
+    let failure = unguarded_report.checks.iter().find(|c| c.outcome.is_err()).unwrap();
+    assert_eq!(failure.name, "run-time check");
+    assert!(failure.outcome.as_ref().unwrap_err().contains("Code cache data rejected."), "{failure:?}");
+    // And that verdict agrees with reality.
+    let stderr = String::from_utf8_lossy(&run(&unguarded.path, &[], &[("NODE_OPTIONS", "--stack-trace-limit=5")]).stderr).into_owned();
+    assert!(stderr.contains("Code cache data rejected."), "{stderr}");
+    let stderr = String::from_utf8_lossy(&run(&guarded.path, &[], &[("NODE_OPTIONS", "--stack-trace-limit=5")]).stderr).into_owned();
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn fields_the_node_cannot_honour_are_refused() {
+    let (_keep, dir) = temp();
+    let mut sea = package(&dir.join("pkg"), "24.0.0", true);
+    sea.exec_argv = vec!["--no-warnings".into()];
+    let fetcher = fetcher();
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None };
+    let node = fetcher.fetch(&VersionSpec::Major(24), Platform::host().unwrap(), None).unwrap();
+    sea.node = VersionSpec::Path(node.path.clone());
+    // 24.x from the registry is newer than 24.7, so exec-argv is fine there…
+    assert!(pipeline.build(&sea, Platform::host().unwrap(), &dir.join("ok")).is_ok());
+    // …and refused for a node that predates it.
+    let error = sea.check_node_supports("24.6.0".parse().unwrap()).unwrap_err().to_string();
+    assert!(error.contains("`exec-argv` needs node 22.20 / 24.7"), "{error}");
+}

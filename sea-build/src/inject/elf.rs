@@ -13,7 +13,8 @@
 //!
 //! The new segment lies above every existing segment, in pages of its own, with the same
 //! `p_vaddr - p_offset` as the first PT_LOAD, because kernels before 5.18 compute `AT_PHDR`
-//! as that difference plus `e_phoff`. PT_PHDR is pointed at the new table.
+//! as that difference plus `e_phoff`. PT_PHDR is pointed at the new table. PT_LOADs stay
+//! in ascending address order.
 //!
 //! Both `strip`s keep the result working (checked on node 20 to 26 with GNU strip 2.40 and
 //! llvm-strip 14), which constrains the layout:
@@ -21,7 +22,9 @@
 //! - the table starts the segment and no section covers it: GNU strip places the program
 //!   headers at the start of the segment that holds them and moves any section found there;
 //! - PT_PHDR gets `p_align` = page size: llvm-strip lays out PT_PHDR (first in the table,
-//!   same offset as our PT_LOAD) as the PT_LOAD's parent, aligned by PT_PHDR's `p_align`.
+//!   same offset as our PT_LOAD) as the PT_LOAD's parent, aligned by PT_PHDR's `p_align`;
+//! - one page of address space is left free below the segment: GNU strip repacks the file
+//!   and may start the segment up to a page lower.
 
 use std::io::Write;
 
@@ -311,7 +314,12 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     }
     let overflow = || anyhow::anyhow!("the new segment would lie beyond the 64-bit address space");
     let end_of_file = align_up(image.len() as u64, page).ok_or_else(overflow)?;
-    let above_all = align_up(highest_end, page).ok_or_else(overflow)?;
+    // One page of address space stays free above the existing segments: GNU strip moves
+    // our segment's start up to a page lower (it packs the file and keeps the note's
+    // address), which must not reach into the page of the last segment (often bss).
+    let above_all = align_up(highest_end, page)
+        .and_then(|end| end.checked_add(page))
+        .ok_or_else(overflow)?;
     let (segment_offset, segment_vaddr) = match first_load.vaddr.checked_sub(first_load.offset) {
         // Keep the first PT_LOAD's vaddr - offset (old kernels' AT_PHDR), padding the file
         // when the address right after the file would collide with existing segments.
@@ -424,6 +432,12 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     if section_names.last() != Some(&0) {
         section_names.push(0);
     }
+    ensure!(
+        section_names.len() < (u32::MAX / 2) as usize,
+        "the section name table is {} bytes, too large for 32-bit name offsets: the binary is \
+         damaged",
+        section_names.len()
+    );
     let mut add_name = |name: &str| {
         let at = section_names.len() as u32;
         section_names.extend_from_slice(name.as_bytes());
@@ -474,7 +488,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     let section_headers_offset = align_up(names_end, 8).ok_or_else(overflow)?;
     let section_headers_bytes: Vec<u8> = section_headers
         .iter()
-        .flat_map(SectionHeader::to_bytes)
+        .flat_map(|header| header.to_bytes())
         .collect();
     let output_len = section_headers_offset + section_headers_bytes.len() as u64;
 
@@ -494,7 +508,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
         padding,
         program_headers: program_headers
             .iter()
-            .flat_map(ProgramHeader::to_bytes)
+            .flat_map(|header| header.to_bytes())
             .collect(),
         note_head,
         // Up to the table, which is 8-aligned.
@@ -596,7 +610,7 @@ impl FileHeader {
         }
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    fn to_bytes(self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(FILE_HEADER_LEN);
         bytes.extend_from_slice(&self.ident);
         bytes.extend_from_slice(&self.kind.to_le_bytes());
@@ -643,7 +657,7 @@ impl ProgramHeader {
         }
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    fn to_bytes(self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(PROGRAM_HEADER_LEN);
         bytes.extend_from_slice(&self.kind.to_le_bytes());
         bytes.extend_from_slice(&self.flags.to_le_bytes());
@@ -698,7 +712,7 @@ impl SectionHeader {
         }
     }
 
-    fn to_bytes(&self) -> Vec<u8> {
+    fn to_bytes(self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(SECTION_HEADER_LEN);
         bytes.extend_from_slice(&self.name.to_le_bytes());
         bytes.extend_from_slice(&self.kind.to_le_bytes());
@@ -1124,7 +1138,10 @@ mod tests {
             },
         };
         image[..64].copy_from_slice(&header.to_bytes());
-        let table: Vec<u8> = segments.iter().flat_map(ProgramHeader::to_bytes).collect();
+        let table: Vec<u8> = segments
+            .iter()
+            .flat_map(|header| header.to_bytes())
+            .collect();
         image[64..64 + table.len()].copy_from_slice(&table);
         image
     }
@@ -1173,6 +1190,12 @@ mod tests {
             );
         }
         let new_load = loads.last().unwrap();
+        let below = loads[loads.len() - 2];
+        let below_end = below.p_vaddr(endian) + below.p_memsz(endian);
+        assert!(
+            below_end.next_multiple_of(page) + page <= new_load.p_vaddr(endian),
+            "a free page"
+        );
         let phoff = header.e_phoff(endian);
         assert_eq!(new_load.p_offset(endian), phoff);
         assert_eq!(new_load.p_offset(endian) % page, 0);
@@ -1201,8 +1224,7 @@ mod tests {
         }
         let note = segments
             .iter()
-            .filter(|p| p.p_type(endian) == PT_NOTE)
-            .last()
+            .rfind(|p| p.p_type(endian) == PT_NOTE)
             .unwrap();
         assert_eq!(note.p_align(endian), 4);
         assert_eq!(note.p_offset(endian), phoff + (segments.len() * 56) as u64);
@@ -1319,10 +1341,11 @@ mod tests {
         let image = synthetic_elf(DEFAULT);
         let mut out = Vec::new();
         let summary = inject(&image, b"x", &mut out).unwrap();
-        // bss ends at 0x400000 + 0x11000 + 0x3000; the file is far shorter, so it is padded.
-        assert_eq!(summary.segment_vaddr, 0x414000);
-        assert_eq!(summary.segment_offset, 0x14000);
-        assert!(out[image.len()..0x14000].iter().all(|&b| b == 0));
+        // The file is far shorter than the address range, so it is padded.
+        // bss ends at 0x414000, plus the free page for GNU strip.
+        assert_eq!(summary.segment_vaddr, 0x415000);
+        assert_eq!(summary.segment_offset, 0x15000);
+        assert!(out[image.len()..0x15000].iter().all(|&b| b == 0));
     }
 
     #[test]

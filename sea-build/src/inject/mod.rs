@@ -4,7 +4,7 @@
 //!
 //! 1. the blob is stored where node's start-up code looks for a resource named
 //!    [`NODE_SEA_BLOB`] (how and where depends on the format), and
-//! 2. the [fuse](fuse) is flipped from `:0` to `:1`, which tells node to look at all.
+//! 2. the [`fuse`] is flipped from `:0` to `:1`, which tells node to look at all.
 //!
 //! Each format module works on bytes only: it takes the base image and the blob and
 //! produces the injected image (streamed to a [`std::io::Write`] where the format allows

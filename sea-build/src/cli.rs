@@ -34,6 +34,22 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Prove that artifacts carry a code cache they accept (default: every one under target/sea).
     VerifyCache(VerifyArgs),
+    /// Inject a preparation blob into a node binary (what postject does), without building.
+    Inject(InjectArgs),
+}
+
+/// Arguments of `inject`.
+#[derive(Debug, clap::Args)]
+pub struct InjectArgs {
+    /// The node binary to inject into (left unchanged).
+    #[arg(long, value_name = "NODE")]
+    pub base: Utf8PathBuf,
+    /// The preparation blob written by `node --experimental-sea-config`.
+    #[arg(long, value_name = "BLOB")]
+    pub blob: Utf8PathBuf,
+    /// Where to write the injected executable (replaced atomically).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Utf8PathBuf,
 }
 
 /// Arguments of `verify-cache`.
@@ -104,6 +120,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
+        Command::Inject(args) => crate::pipeline::inject_file(&args.base, &args.blob, &args.out),
     }
 }
 

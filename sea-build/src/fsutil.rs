@@ -37,3 +37,40 @@ pub(crate) fn make_executable(path: &Utf8Path) -> Result<()> {
     let _ = path;
     Ok(())
 }
+
+/// A read-only memory map of `file` (named `path` in errors).
+///
+/// Used to read an image's headers without reading the image: pages are only loaded when
+/// touched.
+pub(crate) fn map_readonly(file: &std::fs::File, path: &Utf8Path) -> Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only, and the files mapped here (cached node binaries and
+    // our own temporary files) are only ever replaced by rename, never modified or
+    // truncated in place, so the mapped bytes cannot change under us.
+    unsafe { memmap2::Mmap::map(file) }.with_context(|| format!("could not map {path} into memory"))
+}
+
+/// Writes `splice` to `out`, its base ranges copied from `base` by the kernel
+/// (`copy_file_range` on Linux, where `std::io::copy` between files uses it), so the
+/// unchanged bulk of an image never passes through this process.
+pub(crate) fn write_splice(base: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8], out: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+
+    use crate::inject::Piece;
+    let mut base = base;
+    for piece in splice.pieces() {
+        match piece {
+            Piece::Base(range) => {
+                base.seek(SeekFrom::Start(range.start))?;
+                let wanted = range.end - range.start;
+                let copied = std::io::copy(&mut base.take(wanted), out)?;
+                if copied != wanted {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("the base image ended {} bytes early", wanted - copied)));
+                }
+            }
+            Piece::Bytes(bytes) => out.write_all(bytes)?,
+            Piece::Zeros(count) => crate::inject::splice::write_zeros(out, *count)?,
+            Piece::Blob => out.write_all(blob)?,
+        }
+    }
+    Ok(())
+}

@@ -2,14 +2,13 @@
 //! acquire node → generate the blob (with a code cache when the target runs here) → inject →
 //! check the cache at run time → publish the artifact and its manifest atomically.
 
-use std::io::{BufWriter, Write};
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Sea;
 use crate::generate;
-use crate::inject::elf;
+use crate::inject::{self, elf};
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
 use crate::progress::{Event, Reporter};
 use crate::run::{Invocation, Runner};
@@ -123,14 +122,8 @@ impl Pipeline<'_> {
 
         // 3. Inject into a temporary file beside the final path.
         step(format!("injecting {} into node {} for {platform}", sea.name, node.version));
-        let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
         let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
-        {
-            let mut writer = BufWriter::with_capacity(1 << 20, output.as_file_mut());
-            elf::inject(&base, &blob.bytes, &mut writer).with_context(|| format!("could not inject into {}", node.path))?;
-            writer.flush().context("could not write the artifact")?;
-        }
-        drop(base);
+        inject_into(&node.path, &blob.bytes, output.as_file_mut()).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         output.as_file().sync_all().context("could not flush the artifact")?;
         // Closed before it runs: Linux refuses to execute a file open for writing.
         let output = output.into_temp_path();
@@ -173,6 +166,37 @@ impl Pipeline<'_> {
         crate::fsutil::write_atomic(&manifest_path(&path), &json)?;
         Ok(Artifact { path, manifest, node })
     }
+}
+
+/// Writes `base` with `blob` injected to `out`, holding neither in memory: the fuse is found
+/// by reading the file a megabyte at a time, the headers through a memory map, and the
+/// unchanged bulk is copied by the kernel.
+fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<()> {
+    let file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::new(&file))? {
+        inject::fuse::FuseState::Unset { offset } => offset,
+        inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
+    };
+    let image = crate::fsutil::map_readonly(&file, base)?;
+    let (splice, _) = elf::plan(&image, blob.len(), fuse_offset)?;
+    crate::fsutil::write_splice(&file, &splice, blob, out).context("could not write the injected image")?;
+    Ok(())
+}
+
+/// Injects the blob file `blob` into the node binary `base` and writes the executable to
+/// `out` atomically: what `inject` does on the command line, without generation or checks.
+///
+/// ```no_run
+/// use camino::Utf8Path;
+/// sea_build::pipeline::inject_file(Utf8Path::new("node"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app"))?;
+/// # anyhow::Ok(())
+/// ```
+pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path) -> Result<()> {
+    let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
+    let dir = out.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
+    let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
+    inject_into(base, &blob_bytes, output.as_file_mut()).with_context(|| format!("could not inject {blob} into {base}"))?;
+    crate::fsutil::persist(output, out, true)
 }
 
 /// Runs an artifact the way the cache checks do: a clean environment plus `env`, `args`, and a

@@ -34,7 +34,7 @@ use object::elf::{
     PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
 };
 
-use super::{NODE_SEA_BLOB, fuse};
+use super::{NODE_SEA_BLOB, Piece, Splice, fuse};
 
 /// Name of the allocated `SHT_NOTE` section covering the blob's note.
 pub const NOTE_SECTION_NAME: &str = ".note.node.sea";
@@ -101,10 +101,36 @@ pub struct InjectionSummary {
 /// # anyhow::Ok(())
 /// ```
 pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<InjectionSummary> {
-    let plan = plan_injection(image, blob)?;
-    plan.write(image, blob, out)
+    // Format errors first: they say more than a missing fuse.
+    Elf::parse(image)?;
+    let fuse_offset = fuse::unset_fuse_offset(image)?;
+    let (splice, summary) = plan(image, blob.len(), fuse_offset)?;
+    splice
+        .write(image, blob, out)
         .context("writing the injected ELF image failed")?;
-    Ok(plan.summary)
+    Ok(summary)
+}
+
+/// The injection [`inject`] performs, as a [`Splice`] of the image's own bytes and new ones,
+/// given the offset of the fuse's `'0'` (from [`fuse::unset_fuse_offset`] or
+/// [`fuse::find_fuse_in`]).
+///
+/// Reads only the headers and existing notes of `image`, so over a memory map it leaves the
+/// rest of the file unread; writing the splice file-to-file then costs what a copy costs.
+/// Makes the same checks as [`inject`].
+///
+/// ```no_run
+/// use sea_build::inject::{elf, fuse};
+/// let image = std::fs::read("node")?;
+/// let blob = std::fs::read("sea-prep.blob")?;
+/// let (splice, summary) = elf::plan(&image, blob.len(), fuse::unset_fuse_offset(&image)?)?;
+/// assert_eq!(splice.len(blob.len()), summary.output_len);
+/// # anyhow::Ok(())
+/// ```
+pub fn plan(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<(Splice, InjectionSummary)> {
+    fuse::check_unset_at(image, fuse_offset)?;
+    let plan = plan_injection(image, blob_len, fuse_offset)?;
+    Ok((plan.splice(), plan.summary))
 }
 
 /// [`inject`] into a new vector; convenient for small images and tests.
@@ -205,6 +231,7 @@ fn find_blob_in<'a>(elf: &Elf<'a>) -> Result<Option<&'a [u8]>> {
 struct Plan {
     file_header: Vec<u8>,
     fuse_offset: usize,
+    image_len: u64,
     padding: u64,
     program_headers: Vec<u8>,
     note_head: Vec<u8>,
@@ -216,37 +243,23 @@ struct Plan {
 }
 
 impl Plan {
-    fn write(&self, image: &[u8], blob: &[u8], out: &mut impl Write) -> std::io::Result<()> {
-        let (before_fuse, after_fuse) = (
-            image
-                .get(FILE_HEADER_LEN..self.fuse_offset)
-                .unwrap_or_default(),
-            image.get(self.fuse_offset + 1..).unwrap_or_default(),
-        );
-        out.write_all(&self.file_header)?;
-        out.write_all(before_fuse)?;
-        out.write_all(b"1")?;
-        out.write_all(after_fuse)?;
-        write_zeros(out, self.padding)?;
-        out.write_all(&self.program_headers)?;
-        out.write_all(&self.note_head)?;
-        out.write_all(blob)?;
-        write_zeros(out, self.note_padding as u64)?;
-        out.write_all(&self.section_names)?;
-        write_zeros(out, self.section_headers_padding as u64)?;
-        out.write_all(&self.section_headers)?;
-        out.flush()
+    fn splice(&self) -> Splice {
+        let mut splice = Splice::default();
+        let fuse = self.fuse_offset as u64;
+        splice.push(Piece::Bytes(self.file_header.clone()));
+        splice.push(Piece::Base(FILE_HEADER_LEN as u64..fuse));
+        splice.push(Piece::Bytes(b"1".to_vec()));
+        splice.push(Piece::Base(fuse + 1..self.image_len));
+        splice.push(Piece::Zeros(self.padding));
+        splice.push(Piece::Bytes(self.program_headers.clone()));
+        splice.push(Piece::Bytes(self.note_head.clone()));
+        splice.push(Piece::Blob);
+        splice.push(Piece::Zeros(self.note_padding as u64));
+        splice.push(Piece::Bytes(self.section_names.clone()));
+        splice.push(Piece::Zeros(self.section_headers_padding as u64));
+        splice.push(Piece::Bytes(self.section_headers.clone()));
+        splice
     }
-}
-
-fn write_zeros(out: &mut impl Write, mut count: u64) -> std::io::Result<()> {
-    const ZEROS: [u8; 4096] = [0; 4096];
-    while count > 0 {
-        let chunk = count.min(ZEROS.len() as u64) as usize;
-        out.write_all(&ZEROS[..chunk])?;
-        count -= chunk as u64;
-    }
-    Ok(())
 }
 
 /// Page size the new segment is aligned to: 4 KiB on x86_64; 64 KiB on aarch64 so the
@@ -259,7 +272,7 @@ fn page_size(machine: u16) -> u64 {
     }
 }
 
-fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
+fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<Plan> {
     let elf = Elf::parse(image)?;
     if elf.section_named(NOTE_SECTION_NAME).is_some() {
         bail!(
@@ -273,21 +286,20 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
              fresh node binary"
         );
     }
-    let fuse_offset = fuse::unset_fuse_offset(image)?;
     ensure!(
         fuse_offset >= FILE_HEADER_LEN,
         "the fuse lies inside the ELF header (offset {fuse_offset:#x}): not a node binary"
     );
     ensure!(
-        !blob.is_empty(),
+        blob_len != 0,
         "the blob is empty: node ignores empty notes; generate the blob with \
          `node --experimental-sea-config`"
     );
-    let blob_len = u32::try_from(blob.len()).map_err(|_| {
+    let note_desc_len = u32::try_from(blob_len).map_err(|_| {
         anyhow::anyhow!(
             "the blob is {} bytes, but an ELF note holds at most {} bytes: make the \
              application or its assets smaller",
-            blob.len(),
+            blob_len,
             u32::MAX
         )
     })?;
@@ -352,7 +364,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
     let table_len = (program_header_count * PROGRAM_HEADER_LEN) as u64;
     let name = note_name();
     let name_len_padded = align_up_usize(name.len(), 4).ok_or_else(overflow)?;
-    let desc_len_padded = align_up_usize(blob.len(), 4).ok_or_else(overflow)?;
+    let desc_len_padded = align_up_usize(blob_len, 4).ok_or_else(overflow)?;
     let note_len = (NOTE_HEADER_LEN + name_len_padded) as u64 + desc_len_padded as u64;
     // The table starts the segment (see the module docs); the note follows, 8-aligned
     // because the table's size is a multiple of 8.
@@ -416,7 +428,7 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
 
     let mut note_head = Vec::with_capacity(NOTE_HEADER_LEN + name_len_padded);
     note_head.extend_from_slice(&(name.len() as u32).to_le_bytes());
-    note_head.extend_from_slice(&blob_len.to_le_bytes());
+    note_head.extend_from_slice(&note_desc_len.to_le_bytes());
     note_head.extend_from_slice(&0u32.to_le_bytes());
     note_head.extend_from_slice(&name);
     note_head.resize(NOTE_HEADER_LEN + name_len_padded, 0);
@@ -512,7 +524,8 @@ fn plan_injection(image: &[u8], blob: &[u8]) -> Result<Plan> {
             .collect(),
         note_head,
         // Up to the table, which is 8-aligned.
-        note_padding: desc_len_padded - blob.len(),
+        note_padding: desc_len_padded - blob_len,
+        image_len: image.len() as u64,
         section_names,
         section_headers_padding: (section_headers_offset - names_end) as usize,
         section_headers: section_headers_bytes,

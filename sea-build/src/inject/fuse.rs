@@ -5,7 +5,9 @@
 //! node then looks for the `NODE_SEA_BLOB` resource and runs it. A set fuse therefore means
 //! the binary was already injected.
 
-use anyhow::{Result, bail};
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
 
 /// The fuse text without its `:0` / `:1` suffix.
 ///
@@ -72,28 +74,115 @@ pub fn find_fuse(image: &[u8]) -> Result<FuseState> {
     let mut found = Vec::new();
     let mut from = 0;
     while let Some(at) = find_from(image, &needle, from) {
-        found.push(at);
+        found.push(Occurrence { at, state: image.get(at + needle.len()).copied() });
         from = at + 1;
     }
-    let at = match found.as_slice() {
+    verdict(&found)
+}
+
+/// [`find_fuse`] over a reader, a megabyte at a time.
+///
+/// For files: the image never has to be in memory (or mapped) as a whole, so looking for
+/// the fuse of a 120 MB node costs a megabyte of memory.
+///
+/// ```
+/// use sea_build::inject::fuse::{FUSE_SENTINEL, find_fuse, find_fuse_in};
+/// let image = format!("....{FUSE_SENTINEL}:0....");
+/// assert_eq!(find_fuse_in(image.as_bytes())?, find_fuse(image.as_bytes())?);
+/// # anyhow::Ok(())
+/// ```
+pub fn find_fuse_in(reader: impl Read) -> Result<FuseState> {
+    find_fuse_in_chunks(reader, 1 << 20)
+}
+
+fn find_fuse_in_chunks(mut reader: impl Read, chunk: usize) -> Result<FuseState> {
+    let needle = fuse_prefix();
+    // The buffer keeps the last `needle.len()` bytes of the previous read in front, so an
+    // occurrence split between two reads is found whole in the next round.
+    let mut buffer: Vec<u8> = Vec::with_capacity(chunk + needle.len());
+    let mut buffer_start = 0usize;
+    let mut found = Vec::new();
+    loop {
+        let kept = buffer.len();
+        buffer.resize(kept + chunk, 0);
+        let read = loop {
+            match reader.read(&mut buffer[kept..]) {
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.context("could not read the image to look for the SEA fuse")?,
+            }
+        };
+        buffer.truncate(kept + read);
+        let at_end = read == 0;
+        let mut from = 0;
+        while let Some(at) = find_from(&buffer, &needle, from) {
+            from = at + 1;
+            let state = buffer.get(at + needle.len()).copied();
+            // Found again, with its state byte, after the next read.
+            if state.is_none() && !at_end {
+                break;
+            }
+            // Occurrences inside the kept bytes were counted in the previous round.
+            if at + needle.len() >= kept || buffer_start == 0 {
+                found.push(Occurrence { at: buffer_start + at, state });
+            }
+        }
+        if at_end {
+            return verdict(&found);
+        }
+        let keep_from = buffer.len().saturating_sub(needle.len());
+        buffer.drain(..keep_from);
+        buffer_start += keep_from;
+    }
+}
+
+/// Checks that `offset` is the `'0'` of an unset fuse in `image`: for callers that found
+/// the fuse earlier (say with [`find_fuse_in`]) and hold the image now.
+///
+/// ```
+/// use sea_build::inject::fuse::{FUSE_SENTINEL, check_unset_at};
+/// let image = format!("{FUSE_SENTINEL}:0");
+/// assert!(check_unset_at(image.as_bytes(), FUSE_SENTINEL.len() + 1).is_ok());
+/// assert!(check_unset_at(image.as_bytes(), 3).is_err());
+/// ```
+pub fn check_unset_at(image: &[u8], offset: usize) -> Result<()> {
+    let needle = fuse_prefix();
+    let found = offset
+        .checked_sub(needle.len())
+        .and_then(|start| image.get(start..=offset))
+        .is_some_and(|window| window[..needle.len()] == needle[..] && window[needle.len()] == b'0');
+    if !found {
+        bail!("internal error: offset {offset:#x} is not the state byte of an unset fuse {FUSE_SENTINEL}:0");
+    }
+    Ok(())
+}
+
+/// Where the fuse text starts, and the byte after its colon (`None` at the end of the image).
+struct Occurrence {
+    at: usize,
+    state: Option<u8>,
+}
+
+fn verdict(found: &[Occurrence]) -> Result<FuseState> {
+    let needle_len = FUSE_SENTINEL.len() + 1;
+    let occurrence = match found {
         [] => bail!(
             "not a node binary with SEA support (fuse {FUSE_SENTINEL}:0 not found): use an \
              official node build >= 20.6 as the base executable"
         ),
-        [at] => *at,
+        [one] => one,
         many => bail!(
             "the fuse {FUSE_SENTINEL} occurs {} times (at offsets {}) but node expects it exactly \
              once: the image is not a plain node binary (is it a SEA whose blob contains the fuse \
              text?); start from a fresh node binary",
             many.len(),
             many.iter()
-                .map(|at| format!("{at:#x}"))
+                .map(|found| format!("{:#x}", found.at))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     };
-    let offset = at + needle.len();
-    match image.get(offset) {
+    let (at, offset) = (occurrence.at, occurrence.at + needle_len);
+    match occurrence.state {
         Some(b'0') => Ok(FuseState::Unset { offset }),
         Some(b'1') => Ok(FuseState::Set { offset }),
         Some(other) => bail!(
@@ -297,6 +386,30 @@ mod tests {
                 .to_string()
                 .contains("truncated")
         );
+    }
+
+    #[test]
+    fn chunked_search_agrees_at_every_split() {
+        for before in 0..70 {
+            let mut image = vec![b'N'; before];
+            image.extend_from_slice(FUSE_SENTINEL.as_bytes());
+            image.extend_from_slice(b":1tail");
+            let expected = find_fuse(&image).unwrap();
+            for chunk in [1, 7, 16, 47, 48, 49, 64, 1000] {
+                assert_eq!(find_fuse_in_chunks(image.as_slice(), chunk).unwrap(), expected, "before {before} chunk {chunk}");
+            }
+        }
+        let two = image_with(&[FUSE_SENTINEL.as_bytes(), b":0", FUSE_SENTINEL.as_bytes(), b":0"]);
+        for chunk in [1, 5, 48, 49, 50, 97, 4096] {
+            let error = find_fuse_in_chunks(two.as_slice(), chunk).unwrap_err().to_string();
+            assert!(error.contains("2 times"), "chunk {chunk}: {error}");
+        }
+        let truncated = image_with(&[b"xx", FUSE_SENTINEL.as_bytes(), b":"]);
+        for chunk in [1, 3, 48, 4096] {
+            let error = find_fuse_in_chunks(truncated.as_slice(), chunk).unwrap_err().to_string();
+            assert!(error.contains("truncated"), "chunk {chunk}: {error}");
+        }
+        assert!(find_fuse_in(&b"no fuse"[..]).is_err());
     }
 
     #[test]

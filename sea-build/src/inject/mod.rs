@@ -23,3 +23,6 @@ pub mod fuse;
 /// assert_eq!(sea_build::inject::NODE_SEA_BLOB, "NODE_SEA_BLOB");
 /// ```
 pub const NODE_SEA_BLOB: &str = "NODE_SEA_BLOB";
+
+pub mod splice;
+pub use splice::{Piece, Splice};

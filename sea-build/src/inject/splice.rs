@@ -1,0 +1,159 @@
+//! An injected image described as a recipe instead of bytes.
+//!
+//! Injection copies almost all of a 100+ MB node binary unchanged. A [`Splice`] names the
+//! unchanged parts as ranges of the base image and holds only what is new (headers, the
+//! fuse byte, padding, the blob's place), so the caller decides how the base bytes travel:
+//! [`Splice::write`] streams them from a slice, while a file-to-file copy can hand them to
+//! the kernel (`copy_file_range`) and never bring them into the process at all.
+
+use std::io::Write;
+use std::ops::Range;
+
+use anyhow::{Result, ensure};
+
+/// One stretch of the output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// These bytes of the base image, unchanged.
+    Base(Range<u64>),
+    /// New bytes.
+    Bytes(Vec<u8>),
+    /// This many zero bytes.
+    Zeros(u64),
+    /// The blob being injected.
+    Blob,
+}
+
+/// The output of an injection as an ordered list of [`Piece`]s.
+///
+/// ```
+/// use sea_build::inject::{Piece, Splice};
+/// let mut splice = Splice::default();
+/// splice.push(Piece::Base(0..3));
+/// splice.push(Piece::Zeros(2));
+/// splice.push(Piece::Blob);
+/// let mut out = Vec::new();
+/// splice.write(b"abcdef", b"XY", &mut out)?;
+/// assert_eq!(out, b"abc\0\0XY");
+/// assert_eq!(splice.len(2), 7);
+/// # anyhow::Ok(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Splice {
+    pieces: Vec<Piece>,
+}
+
+impl Splice {
+    /// Appends a piece, merging it with the previous one when both are adjacent base
+    /// ranges, both new bytes or both zeros.
+    pub fn push(&mut self, piece: Piece) {
+        match (self.pieces.last_mut(), piece) {
+            (_, Piece::Base(range)) if range.is_empty() => {}
+            (_, Piece::Bytes(bytes)) if bytes.is_empty() => {}
+            (_, Piece::Zeros(0)) => {}
+            (Some(Piece::Base(last)), Piece::Base(range)) if last.end == range.start => last.end = range.end,
+            (Some(Piece::Bytes(last)), Piece::Bytes(bytes)) => last.extend_from_slice(&bytes),
+            (Some(Piece::Zeros(last)), Piece::Zeros(count)) => *last += count,
+            (_, piece) => self.pieces.push(piece),
+        }
+    }
+
+    /// The pieces, in output order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// Length of the output for a blob of `blob_len` bytes.
+    pub fn len(&self, blob_len: usize) -> u64 {
+        self.pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Base(range) => range.end - range.start,
+                Piece::Bytes(bytes) => bytes.len() as u64,
+                Piece::Zeros(count) => *count,
+                Piece::Blob => blob_len as u64,
+            })
+            .sum()
+    }
+
+    /// True when the splice has no pieces.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// Checks that every base range lies inside an image of `image_len` bytes.
+    pub fn check_bounds(&self, image_len: u64) -> Result<()> {
+        for piece in &self.pieces {
+            if let Piece::Base(range) = piece {
+                ensure!(
+                    range.start <= range.end && range.end <= image_len,
+                    "internal error: injection plan reads bytes {range:?} of a {image_len}-byte image"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the output, taking base ranges from `image`.
+    pub fn write(&self, image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<()> {
+        self.check_bounds(image.len() as u64)?;
+        for piece in &self.pieces {
+            match piece {
+                Piece::Base(range) => out.write_all(&image[range.start as usize..range.end as usize])?,
+                Piece::Bytes(bytes) => out.write_all(bytes)?,
+                Piece::Zeros(count) => write_zeros(out, *count)?,
+                Piece::Blob => out.write_all(blob)?,
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Writes `count` zero bytes.
+pub(crate) fn write_zeros(out: &mut impl Write, mut count: u64) -> std::io::Result<()> {
+    const ZEROS: [u8; 4096] = [0; 4096];
+    while count > 0 {
+        let chunk = count.min(ZEROS.len() as u64) as usize;
+        out.write_all(&ZEROS[..chunk])?;
+        count -= chunk as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adjacent_pieces_merge_and_empty_ones_vanish() {
+        let mut splice = Splice::default();
+        for piece in [
+            Piece::Base(0..2),
+            Piece::Base(2..4),
+            Piece::Base(4..4),
+            Piece::Bytes(b"x".to_vec()),
+            Piece::Bytes(b"y".to_vec()),
+            Piece::Zeros(0),
+            Piece::Zeros(1),
+            Piece::Zeros(2),
+            Piece::Base(5..6),
+        ] {
+            splice.push(piece);
+        }
+        assert_eq!(
+            splice.pieces(),
+            [Piece::Base(0..4), Piece::Bytes(b"xy".to_vec()), Piece::Zeros(3), Piece::Base(5..6)]
+        );
+        let mut out = Vec::new();
+        splice.write(b"abcdef", b"", &mut out).unwrap();
+        assert_eq!(out, b"abcdxy\0\0\0f");
+    }
+
+    #[test]
+    fn ranges_outside_the_image_are_refused() {
+        let mut splice = Splice::default();
+        splice.push(Piece::Base(2..9));
+        assert!(splice.write(b"abc", b"", &mut Vec::new()).is_err());
+    }
+}

@@ -92,6 +92,14 @@ fn seas_for_node_22_24_and_26_run_with_their_cache_and_asset() {
         assert_eq!(segment_counts(&artifact.path), (base_loads + 1, base_notes + 1), "one PT_LOAD and one PT_NOTE added");
         let sections = Command::new("readelf").args(["-SW", artifact.path.as_str()]).output().unwrap();
         assert!(String::from_utf8_lossy(&sections.stdout).contains(".note.node.sea"));
+
+        // `strip` keeps the note section, and the stripped SEA still runs with its cache.
+        let stripped = dir.join("stripped");
+        let strip = Command::new("strip").args(["-o", stripped.as_str(), artifact.path.as_str()]).output().expect("strip (binutils) is installed by `cargo xtask test`");
+        assert!(strip.status.success(), "strip failed on node {version}: {}", String::from_utf8_lossy(&strip.stderr));
+        let output = run(&stripped, &[], &[]);
+        assert_eq!(String::from_utf8_lossy(&output.stdout), format!("hello, asset from v{version}\n"), "stripped SEA of node {version}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "", "stripped SEA of node {version}: stderr must be empty");
     }
 }
 

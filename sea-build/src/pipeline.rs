@@ -124,7 +124,6 @@ impl Pipeline<'_> {
         step(format!("injecting {} into node {} for {platform}", sea.name, node.version));
         let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
         inject_into(&node.path, &blob.bytes, output.as_file_mut()).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-        output.as_file().sync_all().context("could not flush the artifact")?;
         // Closed before it runs: Linux refuses to execute a file open for writing.
         let output = output.into_temp_path();
         let temp_path = Utf8Path::from_path(&output).context("the output directory is not UTF-8")?.to_owned();
@@ -196,7 +195,12 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path) -> Result<(
     let dir = out.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
     let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
     inject_into(base, &blob_bytes, output.as_file_mut()).with_context(|| format!("could not inject {blob} into {base}"))?;
-    crate::fsutil::persist(output, out, true)
+    // Like the compiler's outputs, artifacts are renamed into place without an fsync: a
+    // crash leaves the old file or the new one, and syncing 100+ MB doubles the cost.
+    let output = output.into_temp_path();
+    crate::fsutil::make_executable(Utf8Path::from_path(&output).context("the output directory is not UTF-8")?)?;
+    output.persist(out).with_context(|| format!("could not move the injected executable to {out}"))?;
+    Ok(())
 }
 
 /// Runs an artifact the way the cache checks do: a clean environment plus `env`, `args`, and a

@@ -1,6 +1,7 @@
 //! The workspace's tasks: sea-build's own commands (`fetch`, ...) plus the developer tasks
 //! `test` (install what the tests need, then run them).
 
+mod bench;
 mod prerequisites;
 
 use std::process::ExitCode;
@@ -27,6 +28,13 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Measure injection, the whole build, postject and start-up; print a report
+    /// (also written to target/bench/report.md).
+    Bench {
+        /// Runs per measured step (the report shows medians).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +45,7 @@ fn run(task: Task) -> Result<()> {
     match task {
         Task::Sea(command) => sea_build::cli::run(command),
         Task::Test { args } => test(&args),
+        Task::Bench { runs } => bench::run(runs),
     }
 }
 

@@ -1,0 +1,334 @@
+//! `cargo xtask bench`: how fast sea-build is, as ratios to `cp` of the same file and to the
+//! peers, run side by side in one run on one machine.
+//!
+//! Every measured step is a separate process (the release build of this xtask, `cp`,
+//! postject, node), timed by wall clock and measured for peak RSS with `wait4`, so the
+//! figures compare like with like. Each step runs several times; the table shows medians.
+//! The workload is a real program: TypeScript's compiler (`lib/_tsc.js`, 6 MB of
+//! JavaScript in one file) on node 24, packed from the npm registry npm is configured with.
+//!
+//! Nothing here asserts a timing; the targets are printed beside the figures.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::inject::fuse::FUSE_SENTINEL;
+use sea_build::node::{NodeBinary, NodeFetcher, Platform, VersionSpec};
+use xshell::{Shell, cmd};
+
+/// The program the benchmark packs: pinned so runs stay comparable.
+const TYPESCRIPT: &str = "typescript@5.9.3";
+const POSTJECT: &str = "postject@1.0.0-alpha.6";
+const NODE_MAJOR: u32 = 24;
+
+/// Wall time and peak resident memory of one process.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    max_rss_bytes: u64,
+}
+
+/// The median wall time and the largest peak RSS over several runs of one step.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    wall: Duration,
+    max_rss_bytes: u64,
+}
+
+struct Bench {
+    sh: Shell,
+    dir: Utf8PathBuf,
+    xtask: Utf8PathBuf,
+    runs: usize,
+    rows: Vec<Row>,
+}
+
+struct Row {
+    step: String,
+    measured: Measured,
+    ratio: String,
+    target: String,
+}
+
+pub(crate) fn run(runs: usize) -> Result<()> {
+    let sh = Shell::new()?;
+    let root = sea_build::cli::workspace_root(None)?;
+    sh.change_dir(&root);
+    let dir = root.join("target/bench");
+    eprintln!("bench: building the release xtask (the measured binary)");
+    cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
+    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, dir, runs: runs.max(1), rows: Vec::new() };
+    bench.linux()?;
+    let report = bench.report();
+    println!("{report}");
+    let path = bench.dir.join("report.md");
+    std::fs::write(&path, &report).with_context(|| format!("could not write {path}"))?;
+    eprintln!("bench: report written to {path}");
+    Ok(())
+}
+
+impl Bench {
+    /// Linux x64, node 24: injection, the whole build, postject, start-up.
+    fn linux(&mut self) -> Result<()> {
+        let node = fetch_node(VersionSpec::Major(NODE_MAJOR))?;
+        let work = self.dir.join("linux");
+        std::fs::create_dir_all(&work)?;
+        let main = self.typescript_main()?;
+        let postject = self.postject()?;
+
+        // The preparation blob, with a code cache, as the pipeline makes it.
+        let staging = work.join("staging");
+        std::fs::create_dir_all(&staging)?;
+        std::fs::copy(&main, staging.join("main.js"))?;
+        std::fs::write(
+            staging.join("sea-config.json"),
+            r#"{"main":"main.js","output":"sea-prep.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}"#,
+        )?;
+        let mut generate = Command::new(&node.path);
+        generate.args(["--predictable", "--experimental-sea-config", "sea-config.json"]).current_dir(&staging);
+        let generation = self.measure("blob generation (node --experimental-sea-config, 6 MB main, code cache)", || clone(&generate))?;
+        let blob = staging.join("sea-prep.blob");
+
+        let copy_target = work.join("cp.out");
+        let cp = self.measure("cp node", || {
+            let mut cp = Command::new("cp");
+            cp.args([node.path.as_str(), copy_target.as_str()]);
+            cp
+        })?;
+        self.rows.push(Row { step: format!("cp of node {} ({:.0} MB)", node.version, file_mb(&node.path)), measured: cp, ratio: "1.00x cp".into(), target: String::new() });
+
+        let injected = work.join("injected");
+        let inject = self.measure("sea-build inject", || {
+            let mut inject = Command::new(&self.xtask);
+            inject.args(["inject", "--base", node.path.as_str(), "--blob", blob.as_str(), "--out", injected.as_str()]);
+            inject
+        })?;
+        let node_bytes = std::fs::metadata(&node.path)?.len();
+        self.rows.push(Row {
+            step: "sea-build inject (xtask inject)".into(),
+            measured: inject,
+            ratio: format!("{:.2}x cp", ratio(inject.wall, cp.wall)),
+            target: format!("<= 1.5x cp; RSS < {:.0} MB", node_bytes as f64 / 1e6),
+        });
+        check_runs(&injected, &["--version"], "Version")?;
+
+        let postject_target = work.join("postject.out");
+        let postjected = self.measure_with_setup(
+            "postject",
+            || std::fs::copy(&node.path, &postject_target).map(drop).context("could not copy node for postject"),
+            || {
+                let mut run = Command::new(&node.path);
+                run.arg(&postject).args([postject_target.as_str(), "NODE_SEA_BLOB", blob.as_str(), "--sentinel-fuse", FUSE_SENTINEL]);
+                run
+            },
+        )?;
+        check_runs(&postject_target, &["--version"], "Version")?;
+        self.rows.push(Row {
+            step: format!("postject {} (in place, after its own cp)", POSTJECT.trim_start_matches("postject@")),
+            measured: postjected,
+            ratio: format!("{:.2}x cp; sea-build is {:.1}x faster", ratio(postjected.wall, cp.wall), ratio(postjected.wall, inject.wall)),
+            target: "sea-build >= 10x faster".into(),
+        });
+        self.rows.push(Row { step: "blob generation (node 24, 6 MB main, code cache)".into(), measured: generation, ratio: String::new(), target: String::new() });
+
+        // The whole build from a warm cache: `xtask sea` on a generated workspace.
+        let with_cache = self.app(&work.join("app-cache"), "tsc", &main, node.version.to_string(), true)?;
+        let without_cache = self.app(&work.join("app-nocache"), "tsc-nocache", &main, node.version.to_string(), false)?;
+        let out = work.join("sea");
+        let build = |manifest: &Utf8Path| {
+            let mut build = Command::new(&self.xtask);
+            build.args(["sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
+            build
+        };
+        // Warms the node cache and proves the build works before it is timed.
+        run_checked(build(&with_cache))?;
+        run_checked(build(&without_cache))?;
+        let whole = self.measure("sea-build whole build (warm)", || build(&with_cache))?;
+        let budget = cp.wall + generation.wall;
+        self.rows.push(Row {
+            step: "sea-build whole build, warm cache (xtask sea: generate, inject, check cache, manifest)".into(),
+            measured: whole,
+            ratio: format!("{:.2}x (cp + generation)", ratio(whole.wall, budget)),
+            target: "<= 3x (cp + generation)".into(),
+        });
+
+        // Start-up of the result.
+        let triple = Platform::host()?.rust_triple();
+        let artifact = out.join(triple).join("tsc");
+        let artifact_nocache = out.join(triple).join("tsc-nocache");
+        for (label, program, args) in [
+            ("start-up: SEA with code cache (`tsc --version`)", artifact.as_str(), vec!["--version"]),
+            ("start-up: SEA without code cache", artifact_nocache.as_str(), vec!["--version"]),
+            ("start-up: `node _tsc.js --version`", node.path.as_str(), vec![main.as_str(), "--version"]),
+        ] {
+            let measured = self.measure_runs(label, 10, || {
+                let mut start = Command::new(program);
+                start.args(&args).env_clear();
+                start
+            })?;
+            self.rows.push(Row { step: label.into(), measured, ratio: String::new(), target: String::new() });
+        }
+        Ok(())
+    }
+
+    /// TypeScript's compiler in one file, unpacked from its npm package.
+    fn typescript_main(&self) -> Result<Utf8PathBuf> {
+        let dir = self.dir.join("inputs/typescript");
+        let main = dir.join("package/lib/_tsc.js");
+        if !main.is_file() {
+            eprintln!("bench: packing {TYPESCRIPT} from the npm registry");
+            std::fs::create_dir_all(&dir)?;
+            let sh = &self.sh;
+            let _cd = sh.push_dir(&dir);
+            let tarball = cmd!(sh, "npm pack --silent {TYPESCRIPT}").read().with_context(|| format!("`npm pack {TYPESCRIPT}` failed: is npm installed and configured?"))?;
+            let tarball = tarball.lines().last().unwrap_or_default().trim().to_owned();
+            cmd!(sh, "tar xzf {tarball}").run()?;
+        }
+        Ok(main)
+    }
+
+    /// postject's command-line script, installed from the npm registry into the bench directory.
+    fn postject(&self) -> Result<Utf8PathBuf> {
+        let dir = self.dir.join("inputs/postject");
+        let script = dir.join("node_modules/postject/dist/cli.js");
+        if !script.is_file() {
+            eprintln!("bench: installing {POSTJECT} from the npm registry");
+            std::fs::create_dir_all(&dir)?;
+            let sh = &self.sh;
+            cmd!(sh, "npm install --silent --no-save --no-audit --no-fund --prefix {dir} {POSTJECT}").run().with_context(|| format!("`npm install {POSTJECT}` failed"))?;
+        }
+        Ok(script)
+    }
+
+    /// Writes a one-package workspace declaring `main` as a SEA; returns its manifest path.
+    fn app(&self, dir: &Utf8Path, name: &str, main: &Utf8Path, node: String, code_cache: bool) -> Result<Utf8PathBuf> {
+        std::fs::create_dir_all(dir.join("src"))?;
+        std::fs::create_dir_all(dir.join("js"))?;
+        std::fs::copy(main, dir.join("js/main.js"))?;
+        std::fs::write(dir.join("src/lib.rs"), "")?;
+        let manifest = dir.join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                 [package.metadata.sea]\nmain = \"js/main.js\"\nnode-version = \"{node}\"\ncode-cache = {code_cache}\n\
+                 verify-args = [\"--version\"]\n\n[workspace]\n"
+            ),
+        )?;
+        Ok(manifest)
+    }
+
+    fn measure(&self, label: &str, command: impl Fn() -> Command) -> Result<Measured> {
+        self.measure_runs(label, self.runs, command)
+    }
+
+    fn measure_runs(&self, label: &str, runs: usize, command: impl Fn() -> Command) -> Result<Measured> {
+        self.measure_with_setup_runs(label, runs, || Ok(()), command)
+    }
+
+    fn measure_with_setup(&self, label: &str, setup: impl Fn() -> Result<()>, command: impl Fn() -> Command) -> Result<Measured> {
+        self.measure_with_setup_runs(label, self.runs, setup, command)
+    }
+
+    /// Runs `setup` (untimed) then `command` (timed), `runs` times.
+    fn measure_with_setup_runs(&self, label: &str, runs: usize, setup: impl Fn() -> Result<()>, command: impl Fn() -> Command) -> Result<Measured> {
+        eprintln!("bench: {label} ({runs} runs)");
+        let mut samples = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            setup()?;
+            samples.push(sample(command()).with_context(|| format!("benchmark step `{label}` failed"))?);
+        }
+        samples.sort_by_key(|sample| sample.wall);
+        Ok(Measured { wall: samples[samples.len() / 2].wall, max_rss_bytes: samples.iter().map(|s| s.max_rss_bytes).max().unwrap_or(0) })
+    }
+
+    fn report(&self) -> String {
+        let mut text = format!(
+            "# sea-build benchmark\n\nMedians of {} runs (start-up: 10 runs), peak RSS is the largest of any run. \
+             Machine: {} cores.\n\n| step | median | peak RSS | ratio | target |\n|---|---:|---:|---|---|\n",
+            self.runs,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        for row in &self.rows {
+            text.push_str(&format!(
+                "| {} | {:.3} s | {:.1} MB | {} | {} |\n",
+                row.step,
+                row.measured.wall.as_secs_f64(),
+                row.measured.max_rss_bytes as f64 / 1e6,
+                row.ratio,
+                row.target
+            ));
+        }
+        text
+    }
+}
+
+fn fetch_node(spec: VersionSpec) -> Result<NodeBinary> {
+    let env = sea_build::Env::from_process();
+    let fetcher = NodeFetcher::from_env(&env)?;
+    fetcher.fetch(&spec, Platform::host()?, None)
+}
+
+fn clone(command: &Command) -> Command {
+    let mut copy = Command::new(command.get_program());
+    copy.args(command.get_args());
+    if let Some(dir) = command.get_current_dir() {
+        copy.current_dir(dir);
+    }
+    copy
+}
+
+fn ratio(value: Duration, base: Duration) -> f64 {
+    value.as_secs_f64() / base.as_secs_f64().max(1e-9)
+}
+
+fn file_mb(path: &Utf8Path) -> f64 {
+    std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / 1e6)
+}
+
+fn run_checked(mut command: Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("could not run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Runs `program args` and checks its stdout mentions `expected`: a benchmarked output that
+/// does not work would make its figures meaningless.
+fn check_runs(program: &Utf8Path, args: &[&str], expected: &str) -> Result<()> {
+    let output = Command::new(program).args(args).env_clear().output().with_context(|| format!("could not run {program}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() || !stdout.contains(expected) {
+        bail!("{program} {} did not work: {}\n{stdout}{}", args.join(" "), output.status, String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
+
+/// Runs `command` to its end with output discarded, returning its wall time and its own
+/// peak RSS (from `wait4`, so only that process, not ours).
+fn sample(mut command: Command) -> Result<Sample> {
+    use std::process::Stdio;
+    let started = Instant::now();
+    let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().with_context(|| format!("could not start {command:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr.context("no stderr pipe")?;
+    let mut errors = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut errors).ok();
+    let mut status = 0;
+    // SAFETY: plain FFI call on our own child, with valid out-pointers; the `Child` handle was
+    // consumed above, so nothing else waits for this pid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if waited != pid {
+        bail!("waiting for {command:?} failed: {}", std::io::Error::last_os_error());
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        bail!("{command:?} failed (wait status {status}): {errors}");
+    }
+    // Linux reports ru_maxrss in KiB.
+    Ok(Sample { wall, max_rss_bytes: usage.ru_maxrss as u64 * 1024 })
+}

@@ -54,6 +54,8 @@ use object::macho::{
 };
 use object::read::macho::{FatArch, MachHeader as _, MachOFatFile32, MachOFatFile64, Segment as _};
 
+pub mod unsign;
+
 
 
 /// Length of a 64-bit Mach-O header; the load commands follow it.

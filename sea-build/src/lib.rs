@@ -15,6 +15,7 @@ mod env;
 mod fsutil;
 pub mod generate;
 pub mod inject;
+pub mod macho;
 pub mod node;
 pub mod pipeline;
 pub mod progress;

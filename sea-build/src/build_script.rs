@@ -39,6 +39,9 @@ pub struct Build {
     exec_argv: Option<Vec<String>>,
     exec_argv_extension: Option<String>,
     verify_args: Option<Vec<String>>,
+    sign: Option<crate::sign::SignMode>,
+    sign_p12: Option<Utf8PathBuf>,
+    sign_p12_password_env: Option<String>,
 }
 
 impl Build {
@@ -95,6 +98,26 @@ impl Build {
         self
     }
 
+    /// How Mach-O artifacts are signed (default ad-hoc).
+    pub fn sign(mut self, mode: crate::sign::SignMode) -> Self {
+        self.sign = Some(mode);
+        self
+    }
+
+    /// The P12 identity for [`SignMode::Identity`](crate::sign::SignMode::Identity),
+    /// relative to the crate directory.
+    pub fn sign_p12(mut self, path: impl Into<Utf8PathBuf>) -> Self {
+        self.sign_p12 = Some(path.into());
+        self
+    }
+
+    /// The environment variable holding the P12's password (default
+    /// `SEA_BUILD_SIGN_P12_PASSWORD`).
+    pub fn sign_p12_password_env(mut self, variable: &str) -> Self {
+        self.sign_p12_password_env = Some(variable.to_owned());
+        self
+    }
+
     /// Builds the SEA and returns its path; on failure, panics with a message written for
     /// Cargo's output.
     pub fn build(&self) -> Utf8PathBuf {
@@ -135,7 +158,7 @@ impl Build {
             None => None,
         };
         let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir);
-        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: lock.as_ref().zip(lock_path.as_deref()) };
+        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: lock.as_ref().zip(lock_path.as_deref()), env: &env };
         let artifact: Artifact = pipeline.build(&sea, target, &out)?;
         Ok(artifact.path)
     }
@@ -158,6 +181,9 @@ impl Build {
         metadata.exec_argv = this.exec_argv.unwrap_or(metadata.exec_argv);
         metadata.exec_argv_extension = this.exec_argv_extension.or(metadata.exec_argv_extension);
         metadata.verify_args = this.verify_args.unwrap_or(metadata.verify_args);
+        metadata.sign = this.sign.or(metadata.sign);
+        metadata.sign_p12 = this.sign_p12.or(metadata.sign_p12);
+        metadata.sign_p12_password_env = this.sign_p12_password_env.or(metadata.sign_p12_password_env);
         Ok(metadata)
     }
 }

@@ -198,7 +198,8 @@ fn sea(args: SeaArgs) -> Result<()> {
     let lock_path = workspace.root.join("sea.lock");
     let mut lock = LockFile::read(&lock_path)?;
     let reporter = Terminal::default();
-    let fetcher = NodeFetcher::from_env(&Env::from_process())?.project_dir(&workspace.root).reporter(Arc::new(Terminal::default()));
+    let env = Env::from_process();
+    let fetcher = NodeFetcher::from_env(&env)?.project_dir(&workspace.root).reporter(Arc::new(Terminal::default()));
     let out_root = args.out.clone().unwrap_or_else(|| workspace.target_dir.join("sea"));
     let mut built: Vec<Artifact> = Vec::new();
     for declared in &workspace.seas {
@@ -208,7 +209,7 @@ fn sea(args: SeaArgs) -> Result<()> {
         }
         let targets = if args.targets.is_empty() { sea.targets.clone() } else { args.targets.clone() };
         for platform in targets {
-            let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)) };
+            let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)), env: &env };
             let out_dir = out_root.join(platform.rust_triple());
             let artifact = pipeline.build(&sea, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
             built.push(artifact);

@@ -21,6 +21,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::blob::ExecArgvExtension;
 use crate::node::{Platform, Version, VersionSpec};
+use crate::sign::SignMode;
 
 /// The `[package.metadata.sea]` table as written.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -48,6 +49,14 @@ pub struct SeaMetadata {
     /// Arguments the artifact is run with when checking that it accepts its code cache.
     #[serde(default)]
     pub verify_args: Vec<String>,
+    /// How Mach-O artifacts are signed: `"adhoc"` (default), `"identity"` or `"none"`.
+    pub sign: Option<SignMode>,
+    /// The P12 identity for `sign = "identity"`, relative to the package directory
+    /// (`SEA_BUILD_SIGN_P12` overrides it).
+    pub sign_p12: Option<Utf8PathBuf>,
+    /// The environment variable holding the P12's password; default
+    /// `SEA_BUILD_SIGN_P12_PASSWORD`.
+    pub sign_p12_password_env: Option<String>,
 }
 
 /// A SEA, fully resolved: everything the pipeline needs, paths relative to `package_dir`.
@@ -73,7 +82,26 @@ pub struct Sea {
     pub exec_argv_extension: ExecArgvExtension,
     /// Arguments for the run-time cache check.
     pub verify_args: Vec<String>,
+    /// How Mach-O artifacts are signed.
+    pub sign: SignConfig,
 }
+
+/// How a SEA's Mach-O artifacts are signed, as declared (the P12 itself is read when
+/// building).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignConfig {
+    /// Ad-hoc, identity or none.
+    pub mode: SignMode,
+    /// The P12 file for [`SignMode::Identity`], absolute or relative to the package.
+    pub p12: Option<Utf8PathBuf>,
+    /// The environment variable holding the P12's password.
+    pub password_env: String,
+}
+
+/// The default variable for the P12 password.
+pub const P12_PASSWORD_ENV: &str = "SEA_BUILD_SIGN_P12_PASSWORD";
+/// The variable that names the P12 file, over `sign-p12`.
+pub const P12_PATH_ENV: &str = "SEA_BUILD_SIGN_P12";
 
 impl SeaMetadata {
     /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.
@@ -102,6 +130,11 @@ impl SeaMetadata {
             exec_argv: self.exec_argv,
             exec_argv_extension,
             verify_args: self.verify_args,
+            sign: SignConfig {
+                mode: self.sign.unwrap_or_default(),
+                p12: self.sign_p12,
+                password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()),
+            },
         };
         sea.check_files(origin)?;
         Ok(sea)

@@ -20,6 +20,7 @@ pub mod node;
 pub mod pipeline;
 pub mod progress;
 pub mod run;
+pub mod sign;
 pub mod verify;
 
 pub use build_script::Build;

@@ -6,7 +6,12 @@
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use std::io::Write;
+
 use crate::config::Sea;
+use crate::env::Env;
+use crate::macho;
+use crate::sign::{self, SignMode};
 use crate::generate;
 use crate::inject::{self, elf};
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
@@ -96,54 +101,51 @@ pub struct Pipeline<'a> {
     pub reporter: &'a dyn Reporter,
     /// The lock to verify against, with its path.
     pub lock: Option<(&'a LockFile, &'a Utf8Path)>,
+    /// Where signing settings (`SEA_BUILD_SIGN_P12`, its password, `SOURCE_DATE_EPOCH`) are read.
+    pub env: &'a Env,
 }
 
 impl Pipeline<'_> {
     /// Builds `sea` for `platform` into `out_dir/<name>` (plus `.exe` on Windows).
     pub fn build(&self, sea: &Sea, platform: Platform, out_dir: &Utf8Path) -> Result<Artifact> {
-        if platform.os != Os::Linux {
-            bail!("building for {platform} is not supported yet: sea-build injects into Linux (ELF) binaries so far");
-        }
-        let step = |message: String| self.reporter.report(Event::Step(&message));
         // 1. Acquire.
         let node = self.fetcher.fetch(&sea.node, platform, self.lock)?;
         sea.check_node_supports(node.version).with_context(|| format!("cannot build {}", sea.name))?;
         std::fs::create_dir_all(out_dir).with_context(|| format!("could not create {out_dir}"))?;
-
-        // 2. Generate the blob, with the target's own node when it runs here.
-        let runnable = platform.is_host();
-        let generator = if runnable { node.clone() } else { self.fetcher.fetch(&VersionSpec::Exact(node.version), Platform::host()?, None)? };
-        let code_cache = sea.code_cache && runnable;
-        step(format!("generating the blob of {} with node {}{}", sea.name, node.version, if code_cache { " (with code cache)" } else { "" }));
-        let staging = tempfile::Builder::new().prefix(".staging-").tempdir_in(out_dir).with_context(|| format!("could not create a staging directory in {out_dir}"))?;
-        let staging_path = Utf8Path::from_path(staging.path()).context("the output directory is not UTF-8")?;
-        generate::stage(sea, staging_path)?;
-        let blob = generate::generate(sea, node.version, &generator.path, code_cache, staging_path, self.runner)?;
-
-        // 3. Inject into a temporary file beside the final path.
-        step(format!("injecting {} into node {} for {platform}", sea.name, node.version));
+        let staging_dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(out_dir).with_context(|| format!("could not create a staging directory in {out_dir}"))?;
+        let staging = Utf8Path::from_path(staging_dir.path()).context("the output directory is not UTF-8")?;
+        generate::stage(sea, staging)?;
         let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
-        inject_into(&node.path, &blob.bytes, output.as_file_mut()).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+
+        // 2. to 4.: generate the blob, inject it, sign: in the order each format needs.
+        let runnable = self.runner.can_run(platform);
+        let blob = match platform.os {
+            Os::Linux => self.build_elf(sea, &node, runnable, staging, output.as_file_mut())?,
+            Os::Darwin => self.build_macho(sea, &node, runnable, staging, output.as_file_mut())?,
+            Os::Windows => bail!("building for {platform} is not supported yet: sea-build injects into Linux (ELF) and macOS (Mach-O) binaries so far"),
+        };
         // Closed before it runs: Linux refuses to execute a file open for writing.
         let output = output.into_temp_path();
         let temp_path = Utf8Path::from_path(&output).context("the output directory is not UTF-8")?.to_owned();
         crate::fsutil::make_executable(&temp_path)?;
 
-        // 4. Check at run time that the cache is accepted, before the artifact is published.
-        let cache_accepted = if !blob.code_cache {
-            if runnable { CacheAccepted::NoCache } else { CacheAccepted::NotRunnableHere }
-        } else {
-            step(format!("checking that {} accepts its code cache", sea.name));
-            let run = run_artifact(self.runner, &temp_path, &sea.verify_args, &[])?;
-            if run.stderr_text().contains(CACHE_REJECTED) {
-                self.reporter.report(Event::Warning(&format!("{} rejects its own code cache at run time: {}", sea.name, run.stderr_text().trim())));
-                CacheAccepted::No
-            } else {
-                CacheAccepted::Yes
+        // 5. Check at run time that the cache is accepted, before the artifact is published.
+        let cache_accepted = match (blob.code_cache, runnable) {
+            (false, true) => CacheAccepted::NoCache,
+            (_, false) => CacheAccepted::NotRunnableHere,
+            (true, true) => {
+                self.step(format!("checking that {} accepts its code cache", sea.name));
+                let run = run_artifact(self.runner, &temp_path, &sea.verify_args, &[])?;
+                if run.stderr_text().contains(CACHE_REJECTED) {
+                    self.reporter.report(Event::Warning(&format!("{} rejects its own code cache at run time: {}", sea.name, run.stderr_text().trim())));
+                    CacheAccepted::No
+                } else {
+                    CacheAccepted::Yes
+                }
             }
         };
 
-        // 5. Publish.
+        // 6. Publish.
         let path = out_dir.join(format!("{}{}", sea.name, if platform.os == Os::Windows { ".exe" } else { "" }));
         let artifact_sha256 = crate::digest::sha256_file(&temp_path)?;
         output.persist(&path).with_context(|| format!("could not move the finished artifact to {path}"))?;
@@ -164,6 +166,105 @@ impl Pipeline<'_> {
         json.push(b'\n');
         crate::fsutil::write_atomic(&manifest_path(&path), &json)?;
         Ok(Artifact { path, manifest, node })
+    }
+
+    fn step(&self, message: String) {
+        self.reporter.report(Event::Step(&message));
+    }
+
+    /// Generates the blob: with `generator`, the target's own binary prepared to run here,
+    /// when there is one (and with a code cache if the SEA wants one); otherwise without a
+    /// cache, by the host's node of exactly the same version.
+    fn generate(&self, sea: &Sea, node: &NodeBinary, generator: Option<&Utf8Path>, staging: &Utf8Path) -> Result<generate::GeneratedBlob> {
+        let code_cache = sea.code_cache && generator.is_some();
+        let host_node;
+        let generator = match generator {
+            Some(path) => path,
+            None => {
+                host_node = self.fetcher.fetch(&VersionSpec::Exact(node.version), Platform::host()?, None)?;
+                &host_node.path
+            }
+        };
+        self.step(format!("generating the blob of {} with node {}{}", sea.name, node.version, if code_cache { " (with code cache)" } else { "" }));
+        generate::generate(sea, node.version, generator, code_cache, staging, self.runner)
+    }
+
+    /// Linux: generate with the node binary itself, then inject file to file.
+    fn build_elf(&self, sea: &Sea, node: &NodeBinary, runnable: bool, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let blob = self.generate(sea, node, runnable.then_some(node.path.as_path()), staging)?;
+        self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
+        inject_into(&node.path, &blob.bytes, output).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        Ok(blob)
+    }
+
+    /// macOS, in the one order that gives an accepted code cache:
+    ///
+    /// 1. prepare: remove node's signature;
+    /// 2. sign the prepared copy exactly as the artifact will be signed, because the hardened
+    ///    runtime and entitlements change V8's flag hash;
+    /// 3. generate the blob with that signed copy when it can run here (a macOS host of the
+    ///    target's architecture); otherwise without a cache (signing was only for running);
+    /// 4. remove that signature again;
+    /// 5. inject the blob (and set the fuse);
+    /// 6. sign the result, the same way as in step 2.
+    fn build_macho(&self, sea: &Sea, node: &NodeBinary, runnable: bool, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let identity = self.identity(sea)?;
+        let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: self.signing_time()? };
+        let sign_like_artifact = |image: &[u8]| -> Result<Vec<u8>> {
+            match sea.sign.mode {
+                SignMode::None => Ok(image.to_vec()),
+                SignMode::AdHoc | SignMode::Identity => sign::sign(image, &signing),
+            }
+        };
+        let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
+        self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
+        let mut prepared = macho::unsign::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
+        drop(base);
+        let blob = if runnable && sea.code_cache {
+            self.step(format!("signing the prepared node {} ({}) as {} will be signed", node.version, sea.sign.mode, sea.name));
+            let generator_image = sign_like_artifact(&prepared)?;
+            let generator = staging.join(".generator").join("node");
+            std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
+            std::fs::write(&generator, &generator_image).with_context(|| format!("could not write {generator}"))?;
+            crate::fsutil::make_executable(&generator)?;
+            let blob = self.generate(sea, node, Some(&generator), staging)?;
+            prepared = macho::unsign::unsign(&generator_image).context("could not remove the signature of the generator copy again")?;
+            blob
+        } else {
+            self.generate(sea, node, None, staging)?
+        };
+        self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
+        let injected = inject::macho::inject_to_vec(&prepared, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        drop(prepared);
+        self.step(format!("signing {} ({})", sea.name, sea.sign.mode));
+        let signed = sign_like_artifact(&injected).with_context(|| format!("could not sign {}", sea.name))?;
+        output.write_all(&signed).context("could not write the artifact")?;
+        Ok(blob)
+    }
+
+    /// The P12 identity for `sign = "identity"`, read now; `None` for the other modes.
+    fn identity(&self, sea: &Sea) -> Result<Option<sign::Identity>> {
+        if sea.sign.mode != SignMode::Identity {
+            return Ok(None);
+        }
+        let path = match self.env.var(crate::config::P12_PATH_ENV) {
+            Some(path) => Utf8PathBuf::from(path),
+            None => sea.package_dir.join(sea.sign.p12.as_ref().with_context(|| {
+                format!("{}: sign = \"identity\" needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", sea.name, crate::config::P12_PATH_ENV)
+            })?),
+        };
+        let der = std::fs::read(&path).with_context(|| format!("could not read the P12 identity {path}"))?;
+        let password = self.env.var(&sea.sign.password_env).unwrap_or_default();
+        let identity = sign::Identity::from_p12(&der, &password, path.as_str())?;
+        Ok(Some(identity))
+    }
+
+    /// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
+    fn signing_time(&self) -> Result<Option<i64>> {
+        self.env
+            .var("SOURCE_DATE_EPOCH")
+            .map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970")))
+            .transpose()
     }
 }
 

@@ -67,6 +67,12 @@ impl RunOutput {
 pub trait Runner: Send + Sync {
     /// Runs one program to completion (or to its timeout).
     fn run(&self, invocation: &Invocation) -> Result<RunOutput>;
+
+    /// Whether executables for `platform` can run here: decides whether a code cache can be
+    /// made (only the target's own binary can make one) and checked. Default: the host only.
+    fn can_run(&self, platform: crate::node::Platform) -> bool {
+        platform.is_host()
+    }
 }
 
 /// Runs real processes.

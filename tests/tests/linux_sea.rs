@@ -36,12 +36,13 @@ fn package(dir: &Utf8Path, node: &str, guard: bool) -> Sea {
         exec_argv: vec![],
         exec_argv_extension: if guard { ExecArgvExtension::None } else { ExecArgvExtension::Env },
         verify_args: vec![],
+        sign: Default::default(),
     }
 }
 
 fn build(sea: &Sea, out: &Utf8Path) -> Artifact {
     let fetcher = fetcher();
-    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None };
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &sea_build::Env::from_process() };
     pipeline.build(sea, Platform::host().unwrap(), out).unwrap()
 }
 
@@ -142,7 +143,7 @@ fn fields_the_node_cannot_honour_are_refused() {
     let mut sea = package(&dir.join("pkg"), "24.0.0", true);
     sea.exec_argv = vec!["--no-warnings".into()];
     let fetcher = fetcher();
-    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None };
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &sea_build::Env::from_process() };
     let node = fetcher.fetch(&VersionSpec::Major(24), Platform::host().unwrap(), None).unwrap();
     sea.node = VersionSpec::Path(node.path.clone());
     // 24.x from the registry is newer than 24.7, so exec-argv is fine there…

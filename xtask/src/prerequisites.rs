@@ -16,6 +16,11 @@ const TOOLS: &[Tool] = &[
     Tool { command: "npm", package: "npm", why: "tells which npm registry to fetch node from" },
     Tool { command: "readelf", package: "binutils", why: "checks injected ELF files independently" },
     Tool { command: "strip", package: "binutils", why: "checks that stripped SEAs keep their blob" },
+    Tool { command: "llvm-objdump", package: "llvm", why: "reads Mach-O and PE output independently" },
+    Tool { command: "llvm-objcopy", package: "llvm", why: "extracts injected Mach-O sections independently" },
+    Tool { command: "clang", package: "clang", why: "compiles real Mach-O fixtures" },
+    Tool { command: "ld64.lld-14", package: "lld", why: "links real Mach-O fixtures" },
+    Tool { command: "openssl", package: "openssl", why: "makes the P12 identity the signing tests use" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {
@@ -38,6 +43,7 @@ pub(crate) fn ensure(sh: &Shell) -> Result<()> {
         return Ok(());
     }
     let mut packages: Vec<&str> = missing.iter().map(|tool| tool.package).collect();
+    packages.sort_unstable();
     packages.dedup();
     for tool in &missing {
         eprintln!("test prerequisite missing: `{}` (Debian package {}), which {}", tool.command, tool.package, tool.why);

@@ -92,7 +92,7 @@ pub(crate) fn extract_node<R: Read + Seek>(
     };
     match kind {
         ArchiveKind::TarGz => walk_tar(flate2::read::GzDecoder::new(archive), name, &mut visit)?,
-        ArchiveKind::TarXz => walk_tar(liblzma::read::XzDecoder::new(archive), name, &mut visit)?,
+        ArchiveKind::TarXz => walk_tar(xz2::read::XzDecoder::new(archive), name, &mut visit)?,
         ArchiveKind::Zip => walk_zip(archive, name, &mut visit)?,
     }
     if !found_binary {

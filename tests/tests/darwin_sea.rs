@@ -1,0 +1,186 @@
+//! macOS SEAs built on Linux: real darwin node binaries injected and signed, checked by our
+//! reader, by llvm-objcopy/llvm-objdump and by apple-codesign's verifier; the darwin order
+//! proven with a runner that records how the binaries it is asked to run are signed.
+
+use std::process::Command;
+use std::sync::Mutex;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::config::SeaMetadata;
+use sea_build::inject::{self, fuse};
+use sea_build::node::{NodeFetcher, Platform, VersionSpec};
+use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
+use sea_build::progress::Silent;
+use sea_build::run::{Invocation, Processes, RunOutput, Runner};
+use sea_build::sign::{self, SignMode, SignatureState};
+use sea_build::{Env, Sea};
+use sea_build_tests::nodes::test_env;
+
+fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+fn fetcher() -> NodeFetcher {
+    NodeFetcher::from_env(&test_env()).unwrap()
+}
+
+/// A package with a main that reads an asset.
+fn package(dir: &Utf8Path, node: &str, sign: SignMode) -> Sea {
+    std::fs::create_dir_all(dir.join("js")).unwrap();
+    std::fs::write(dir.join("js/main.js"), "const sea = require('node:sea');\nconsole.log(`hello, ${sea.getAsset('greeting.txt', 'utf8')} from ${process.version}`);\n").unwrap();
+    std::fs::write(dir.join("js/greeting.txt"), "asset").unwrap();
+    let metadata = SeaMetadata {
+        name: Some("hello".into()),
+        main: Some("js/main.js".into()),
+        node_version: Some(node.into()),
+        assets: [("greeting.txt".to_owned(), "js/greeting.txt".into())].into(),
+        sign: Some(sign),
+        ..SeaMetadata::default()
+    };
+    metadata.resolve("hello", dir, "test").unwrap()
+}
+
+fn build_with(sea: &Sea, platform: Platform, out: &Utf8Path, runner: &dyn Runner, env: &Env) -> anyhow::Result<Artifact> {
+    let fetcher = fetcher();
+    Pipeline { fetcher: &fetcher, runner, reporter: &Silent, lock: None, env }.build(sea, platform, out)
+}
+
+/// The section's bytes as llvm-objcopy extracts them.
+fn objcopy_section(binary: &Utf8Path, dir: &Utf8Path) -> Vec<u8> {
+    let out = dir.join("section.bin");
+    let status = Command::new("llvm-objcopy")
+        .args([format!("--dump-section=NODE_SEA,__NODE_SEA_BLOB={out}"), binary.to_string(), dir.join("objcopy.out").to_string()])
+        .status()
+        .expect("llvm-objcopy (Debian package llvm) is installed by `cargo xtask test`");
+    assert!(status.success(), "llvm-objcopy could not dump NODE_SEA,__NODE_SEA_BLOB from {binary}");
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn darwin_x64_sea_built_on_linux_has_the_blob_the_fuse_and_a_valid_signature() {
+    let (_keep, dir) = temp();
+    let sea = package(&dir.join("pkg"), "22", SignMode::AdHoc);
+    let platform: Platform = "darwin-x64".parse().unwrap();
+    let artifact = build_with(&sea, platform, &dir.join("out"), &Processes, &Env::from_process()).unwrap();
+    assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::NotRunnableHere);
+    assert!(!artifact.manifest.code_cache_embedded, "no darwin binary runs here, so no cache can be made");
+    assert_eq!(artifact.manifest.target, "x86_64-apple-darwin");
+
+    let image = std::fs::read(&artifact.path).unwrap();
+    let ours = inject::macho::find_blob(&image).unwrap().expect("our reader finds the blob");
+    let parsed = sea_build::blob::parse(ours, sea_build::blob::BlobLayout::for_node_version(artifact.manifest.node_version.major, artifact.manifest.node_version.minor, artifact.manifest.node_version.patch).unwrap()).unwrap();
+    assert!(std::str::from_utf8(parsed.main_source).unwrap().contains("getAsset"));
+    assert_eq!(objcopy_section(&artifact.path, &dir), ours, "llvm-objcopy reads the same bytes");
+    assert!(fuse::find_fuse(&image).unwrap().is_set());
+
+    // Every page hash matches, per apple-codesign's verifier; ad-hoc, without the runtime flag.
+    sign::verify(&image).unwrap();
+    match &sign::describe(&image).unwrap()[..] {
+        [SignatureState::Signed { identifier, flags, certificate: false, .. }] => {
+            assert_eq!(identifier, "hello");
+            assert_eq!(flags & 0x10000, 0, "no hardened runtime on ad-hoc signatures");
+        }
+        other => panic!("expected one ad-hoc signed slice, got {other:?}"),
+    }
+    let headers = Command::new("llvm-objdump").args(["--macho", "--private-headers", artifact.path.as_str()]).output().unwrap();
+    let text = String::from_utf8_lossy(&headers.stdout);
+    assert!(headers.status.success() && headers.stderr.is_empty(), "llvm-objdump complains: {}", String::from_utf8_lossy(&headers.stderr));
+    // Segment commands and their sections both print `segname`; one entry per segment.
+    let mut segments: Vec<&str> = text.lines().filter_map(|line| line.trim().strip_prefix("segname ")).collect();
+    segments.dedup();
+    let at = segments.iter().position(|name| *name == "NODE_SEA").expect("NODE_SEA segment listed");
+    assert_eq!(segments.get(at + 1), Some(&"__LINKEDIT"), "NODE_SEA sits just before __LINKEDIT: {segments:?}");
+    assert!(text.contains("LC_CODE_SIGNATURE"));
+}
+
+/// Runs everything as [`Processes`] would, but claims darwin binaries run here: the
+/// generator's run is answered by the host's node of the same version (so the blob is
+/// real), and every program it is asked to run has its signature recorded first.
+struct RecordingRunner {
+    host_node: Utf8PathBuf,
+    seen: Mutex<Vec<(Utf8PathBuf, Vec<SignatureState>)>>,
+}
+
+impl Runner for RecordingRunner {
+    fn run(&self, invocation: &Invocation) -> anyhow::Result<RunOutput> {
+        let image = std::fs::read(&invocation.program)?;
+        self.seen.lock().unwrap().push((invocation.program.clone(), sign::describe(&image)?));
+        if invocation.args.iter().any(|arg| arg == "--experimental-sea-config" || arg == "--v8-options") {
+            let mut host = invocation.clone();
+            host.program = self.host_node.clone();
+            return Processes.run(&host);
+        }
+        Ok(RunOutput { code: Some(0), ..RunOutput::default() })
+    }
+
+    fn can_run(&self, _platform: Platform) -> bool {
+        true
+    }
+}
+
+/// A P12 identity made with openssl, as a developer exports one.
+fn make_identity(dir: &Utf8Path) -> Utf8PathBuf {
+    let key = dir.join("key.pem");
+    let cert = dir.join("cert.pem");
+    let p12 = dir.join("identity.p12");
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl").args(args).output().expect("openssl is installed by `cargo xtask test`");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.as_str(), "-out", cert.as_str(), "-days", "3650", "-subj", "/CN=sea-build test signer/OU=TEAMID1234", "-addext", "extendedKeyUsage=codeSigning"]);
+    run(&["pkcs12", "-export", "-inkey", key.as_str(), "-in", cert.as_str(), "-out", p12.as_str(), "-passout", "pass:secret", "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"]);
+    p12
+}
+
+#[test]
+fn the_cache_is_generated_by_a_binary_signed_exactly_like_the_artifact() {
+    let (_keep, dir) = temp();
+    let host_node = fetcher().fetch(&VersionSpec::Major(22), Platform::host().unwrap(), None).unwrap();
+    let p12 = make_identity(&dir);
+    for mode in [SignMode::AdHoc, SignMode::Identity] {
+        let mut sea = package(&dir.join(format!("pkg-{mode}")), &host_node.version.to_string(), mode);
+        sea.sign.p12 = Some(p12.clone());
+        let runner = RecordingRunner { host_node: host_node.path.clone(), seen: Mutex::new(Vec::new()) };
+        let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret");
+        let artifact = build_with(&sea, "darwin-x64".parse().unwrap(), &dir.join(format!("out-{mode}")), &runner, &env).unwrap();
+        assert!(artifact.manifest.code_cache_embedded, "{mode}: the generator 'ran', so the blob has a cache");
+        let final_state = sign::describe(&std::fs::read(&artifact.path).unwrap()).unwrap();
+        let seen = runner.seen.into_inner().unwrap();
+        let generator_runs: Vec<_> = seen.iter().filter(|(program, _)| *program != artifact.path && !program.as_str().contains(".partial-")).collect();
+        assert!(!generator_runs.is_empty(), "{mode}: the generator was run: {seen:?}");
+        for (program, state) in generator_runs {
+            assert_eq!(state, &final_state, "{mode}: {program} must be signed exactly like the artifact");
+        }
+        if mode == SignMode::Identity {
+            match &final_state[..] {
+                [SignatureState::Signed { flags, certificate: true, entitlements: Some(entitlements), .. }] => {
+                    assert_ne!(flags & 0x10000, 0, "identity signatures carry the hardened runtime");
+                    assert!(entitlements.contains("com.apple.security.cs.allow-jit"));
+                }
+                other => panic!("expected an identity signature, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn identity_signatures_are_reproducible_with_source_date_epoch() {
+    let (_keep, dir) = temp();
+    let p12 = make_identity(&dir);
+    let mut sea = package(&dir.join("pkg"), "22", SignMode::Identity);
+    sea.sign.p12 = Some(p12);
+    let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret").with_var("SOURCE_DATE_EPOCH", "1700000000");
+    let platform: Platform = "darwin-x64".parse().unwrap();
+    let first = build_with(&sea, platform, &dir.join("one"), &Processes, &env).unwrap();
+    let second = build_with(&sea, platform, &dir.join("two"), &Processes, &env).unwrap();
+    assert_eq!(first.manifest.artifact_sha256, second.manifest.artifact_sha256);
+    assert_eq!(std::fs::read(&first.path).unwrap(), std::fs::read(&second.path).unwrap());
+    sign::verify(&std::fs::read(&first.path).unwrap()).unwrap();
+
+    let wrong = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "nope");
+    let error = format!("{:#}", build_with(&sea, platform, &dir.join("three"), &Processes, &wrong).unwrap_err());
+    assert!(error.contains("password") && error.contains("SEA_BUILD_SIGN_P12_PASSWORD"), "{error}");
+    assert!(!dir.join("three/hello").exists(), "no artifact after a failed build");
+}

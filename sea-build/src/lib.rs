@@ -16,6 +16,7 @@ mod fsutil;
 pub mod generate;
 pub mod inject;
 pub mod node;
+pub mod pe;
 pub mod pipeline;
 pub mod progress;
 pub mod run;

@@ -11,10 +11,12 @@
 //! appending, so a 120 MB node is never copied in memory). Reading and writing files is
 //! left to the caller.
 //!
-//! Formats: [`elf`] (Linux).
+//! Formats: [`elf`] (Linux), [`pe`] (Windows; remove the signature first with
+//! [`crate::pe::unsign()`]).
 
 pub mod elf;
 pub mod fuse;
+pub mod pe;
 
 /// The resource name node looks up at run time: the ELF note name, the Mach-O section
 /// name suffix (`__NODE_SEA_BLOB`) and the Windows resource name.

@@ -21,6 +21,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod run;
 pub mod verify;
+pub mod wine;
 
 pub use build_script::Build;
 pub use config::{Sea, SeaMetadata};

@@ -16,6 +16,9 @@ const TOOLS: &[Tool] = &[
     Tool { command: "npm", package: "npm", why: "tells which npm registry to fetch node from" },
     Tool { command: "readelf", package: "binutils", why: "checks injected ELF files independently" },
     Tool { command: "strip", package: "binutils", why: "checks that stripped SEAs keep their blob" },
+    Tool { command: "wine", package: "wine", why: "runs win-x64 node to make the code cache of Windows SEAs, and runs them" },
+    Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
+    Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {

@@ -19,6 +19,8 @@ const TOOLS: &[Tool] = &[
     Tool { command: "wine", package: "wine", why: "runs win-x64 node to make the code cache of Windows SEAs, and runs them" },
     Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
     Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
+    Tool { command: "clang", package: "clang", why: "compiles a tiny Windows program that looks its resources up with the loader" },
+    Tool { command: "lld-link", package: "lld", why: "links that program" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {

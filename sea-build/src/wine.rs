@@ -235,8 +235,8 @@ impl Wine {
                 )
             })?;
         }
-        let step = |args: &[&str], extra: &[(&str, &str)]| -> Result<RunOutput> {
-            let mut invocation = Invocation::new(&self.program, args.iter().copied());
+        let step = |program: &Utf8Path, args: &[&str], extra: &[(&str, &str)]| -> Result<()> {
+            let mut invocation = Invocation::new(program, args.iter().copied());
             invocation.env = self.environment();
             invocation.env.extend(
                 extra
@@ -259,26 +259,18 @@ impl Wine {
                     output.stderr_text().trim()
                 );
             }
-            Ok(output)
+            Ok(())
         };
-        step(&["wineboot", "--init"], &[("WINEARCH", "win64")])?;
+        step(
+            &self.program,
+            &["wineboot", "--init"],
+            &[("WINEARCH", "win64")],
+        )?;
         // Node refuses Windows 7, Wine's default.
-        step(&["winecfg", "-v", "win10"], &[])?;
+        step(&self.program, &["winecfg", "-v", "win10"], &[])?;
         // The registry reaches the disk when the wineserver exits.
         if let Some(server) = self.wineserver() {
-            let mut wait = Invocation::new(server, ["-w"]);
-            wait.env = self.environment();
-            wait.stdio_files = true;
-            wait.timeout = PREPARE_TIMEOUT;
-            let output = runner.run(&wait)?;
-            if !output.success() {
-                bail!(
-                    "waiting for the wineserver of {} failed ({:?}): {}",
-                    self.prefix,
-                    output.code,
-                    output.stderr_text().trim()
-                );
-            }
+            step(&server, &["-w"], &[])?;
         }
         let marker = self.prefix.join(READY_MARKER);
         std::fs::write(

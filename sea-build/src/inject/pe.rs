@@ -35,7 +35,7 @@ use object::pe::{
     IMAGE_SCN_MEM_READ, RT_RCDATA,
 };
 
-use super::{NODE_SEA_BLOB, fuse};
+use super::{NODE_SEA_BLOB, fuse, write_zeros};
 use crate::pe::resource::{self, ResourceData, ResourceKey, ResourceSection};
 use crate::pe::{
     Checksum, PeHeaders, SECTION_HEADER_LEN, Section, certificate_table, put_u16, put_u32,
@@ -135,16 +135,6 @@ pub fn find_blob(image: &[u8]) -> Result<Option<&[u8]>> {
 enum Chunk<'a> {
     Bytes(&'a [u8]),
     Zeros(u64),
-}
-
-fn write_zeros(out: &mut impl Write, mut count: u64) -> std::io::Result<()> {
-    const ZEROS: [u8; 4096] = [0; 4096];
-    while count > 0 {
-        let chunk = count.min(ZEROS.len() as u64) as usize;
-        out.write_all(&ZEROS[..chunk])?;
-        count -= chunk as u64;
-    }
-    Ok(())
 }
 
 /// Everything [`inject`] writes, computed before the first byte is.

@@ -710,6 +710,29 @@ impl<'a> ResourceSection<'a> {
         head.resize(head_len, 0);
         Ok(ResourceSection { head, data, len })
     }
+
+    /// The contents as one vector (copies the data: for small trees and tests; writers
+    /// should stream [`head`](Self::head) and [`data`](Self::data) instead).
+    ///
+    /// ```
+    /// use sea_build::pe::resource::{ResourceData, ResourceKey, ResourceSection, ResourceTable};
+    /// let mut root = ResourceTable::default();
+    /// let data = ResourceData { bytes: b"abc", code_page: 0, last: false };
+    /// root.insert(ResourceKey::Id(24), ResourceKey::Id(1), 1033, data)?;
+    /// let section = ResourceSection::build(&root, 0x1000)?;
+    /// let bytes = section.to_vec();
+    /// assert_eq!(bytes.len(), section.len);
+    /// assert!(bytes.ends_with(b"abc"));
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut bytes = self.head.clone();
+        for (offset, data) in &self.data {
+            bytes.resize(*offset, 0);
+            bytes.extend_from_slice(data);
+        }
+        bytes
+    }
 }
 
 #[cfg(test)]
@@ -836,12 +859,7 @@ mod tests {
         };
         names.entries.reverse();
         let lookup = |tree: &ResourceTable<'_>, name: &str| {
-            let section = ResourceSection::build(tree, 0).unwrap();
-            let mut bytes = section.head.clone();
-            for (offset, data) in &section.data {
-                bytes.resize(*offset, 0);
-                bytes.extend_from_slice(data);
-            }
+            let bytes = ResourceSection::build(tree, 0).unwrap().to_vec();
             let directory = ResourceDirectory::new(&bytes);
             let root = directory.root().unwrap();
             let types = search(&root, directory, &ResourceKey::Id(RT_RCDATA))

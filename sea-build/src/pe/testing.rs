@@ -69,13 +69,7 @@ pub(crate) fn resources_with(section_rva: u32) -> Vec<u8> {
             .unwrap();
     }
     root.sort();
-    let section = ResourceSection::build(&root, section_rva).unwrap();
-    let mut bytes = section.head.clone();
-    for (offset, data) in &section.data {
-        bytes.resize(*offset, 0);
-        bytes.extend_from_slice(data);
-    }
-    bytes
+    ResourceSection::build(&root, section_rva).unwrap().to_vec()
 }
 
 fn le16(bytes: &mut Vec<u8>, value: u16) {

@@ -566,10 +566,10 @@ impl<'a> ResourceSection<'a> {
     /// let blob = ResourceData { bytes: b"blob", code_page: 0, last: true };
     /// root.insert(ResourceKey::Id(10), ResourceKey::name("NODE_SEA_BLOB"), 0, blob)?;
     /// let section = ResourceSection::build(&root, 0x5000)?;
-    /// // Three tables of one entry, one data entry, the name (2 + 26 bytes), padding: 128.
-    /// assert_eq!(section.head.len(), 3 * 24 + 16 + 28 + 12);
-    /// assert_eq!(section.data, vec![(128, &b"blob"[..])]);
-    /// assert_eq!(section.len, 132);
+    /// // Three tables of one entry, one data entry, the name (2 + 26 bytes), padding to 8.
+    /// assert_eq!(section.head.len(), 3 * 24 + 16 + 28 + 4);
+    /// assert_eq!(section.data, vec![(120, &b"blob"[..])]);
+    /// assert_eq!(section.len, 124);
     /// # anyhow::Ok(())
     /// ```
     pub fn build(root: &ResourceTable<'a>, section_rva: u32) -> Result<ResourceSection<'a>> {

@@ -72,7 +72,7 @@ pub fn is_missing_placeholders(error: &anyhow::Error) -> bool {
 /// A Wine installation and the private prefix sea-build runs Windows programs in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wine {
-    /// The wine program (`/usr/bin/wine`, or whatever `SEA_BUILD_WINE` names).
+    /// The wine program (`wine` found on `PATH`, or whatever `SEA_BUILD_WINE` names).
     pub program: Utf8PathBuf,
     /// The `WINEPREFIX` directory.
     pub prefix: Utf8PathBuf,
@@ -149,7 +149,7 @@ impl Wine {
     ///
     /// ```
     /// # use sea_build::wine::Wine;
-    /// let wine = Wine { program: "/usr/bin/wine".into(), prefix: "/tmp/prefix".into() };
+    /// let wine = Wine { program: "/opt/wine/bin/wine".into(), prefix: "/cache/prefix".into() };
     /// assert!(wine.environment().contains(&("WINEDEBUG".to_owned(), "-all".to_owned())));
     /// ```
     pub fn environment(&self) -> Vec<(String, String)> {
@@ -176,9 +176,9 @@ impl Wine {
     ///
     /// ```
     /// # use sea_build::{run::Invocation, wine::Wine};
-    /// let wine = Wine { program: "/usr/bin/wine".into(), prefix: "/tmp/prefix".into() };
+    /// let wine = Wine { program: "/opt/wine/bin/wine".into(), prefix: "/cache/prefix".into() };
     /// let wrapped = wine.invocation(&Invocation::new("node.exe", ["--version"]));
-    /// assert_eq!(wrapped.program, "/usr/bin/wine");
+    /// assert_eq!(wrapped.program, "/opt/wine/bin/wine");
     /// assert_eq!(wrapped.args, ["node.exe", "--version"]);
     /// assert!(wrapped.stdio_files);
     /// ```
@@ -430,14 +430,14 @@ mod tests {
             prefix: "/cache/wine/prefix-win64".into(),
         };
         let mut windows = Invocation::new(
-            "/work/node.exe",
+            "/project/node.exe",
             [
                 "--predictable",
                 "--experimental-sea-config",
                 "sea-config.json",
             ],
         );
-        windows.cwd = Some("/work/staging".into());
+        windows.cwd = Some("/project/staging".into());
         windows.env = vec![("KEEP".into(), "1".into())];
         windows.clean_env = true;
         windows.stdin = Some(b"input".to_vec());
@@ -447,13 +447,16 @@ mod tests {
         assert_eq!(
             wrapped.args,
             [
-                "/work/node.exe",
+                "/project/node.exe",
                 "--predictable",
                 "--experimental-sea-config",
                 "sea-config.json"
             ]
         );
-        assert_eq!(wrapped.cwd.as_deref(), Some(Utf8Path::new("/work/staging")));
+        assert_eq!(
+            wrapped.cwd.as_deref(),
+            Some(Utf8Path::new("/project/staging"))
+        );
         assert!(wrapped.clean_env && wrapped.stdio_files);
         assert_eq!(wrapped.stdin.as_deref(), Some(&b"input"[..]));
         assert_eq!(wrapped.timeout, Duration::from_secs(7));

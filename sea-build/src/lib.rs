@@ -17,11 +17,13 @@ pub mod generate;
 pub mod inject;
 pub mod macho;
 pub mod node;
+pub mod pe;
 pub mod pipeline;
 pub mod progress;
 pub mod run;
 pub mod sign;
 pub mod verify;
+pub mod wine;
 
 pub use build_script::Build;
 pub use config::{Sea, SeaMetadata};

@@ -23,13 +23,17 @@ pub struct Invocation {
     pub stdin: Option<Vec<u8>>,
     /// How long it may run before it is killed.
     pub timeout: Duration,
+    /// Connect standard input, output and error to temporary files instead of pipes (Windows
+    /// programs under Wine fail with EBADF on pipes, and processes that outlive the program,
+    /// such as wineserver's, would hold a pipe open).
+    pub stdio_files: bool,
 }
 
 impl Invocation {
     /// Runs `program` with `args`, in the inherited environment minus every `NODE_*` variable
     /// (NODE_OPTIONS would change V8's flags and so the code cache), for at most two minutes.
     pub fn new(program: impl Into<Utf8PathBuf>, args: impl IntoIterator<Item = impl Into<String>>) -> Invocation {
-        Invocation { program: program.into(), args: args.into_iter().map(Into::into).collect(), cwd: None, clean_env: false, env: Vec::new(), stdin: None, timeout: Duration::from_secs(120) }
+        Invocation { program: program.into(), args: args.into_iter().map(Into::into).collect(), cwd: None, clean_env: false, env: Vec::new(), stdin: None, timeout: Duration::from_secs(120), stdio_files: false }
     }
 
     /// The command line, for messages.
@@ -81,7 +85,13 @@ pub struct Processes;
 
 impl Runner for Processes {
     fn run(&self, invocation: &Invocation) -> Result<RunOutput> {
-        let mut expression = duct::cmd(invocation.program.as_std_path(), &invocation.args).stdout_capture().stderr_capture().unchecked();
+        let temporary = || tempfile::tempfile().context("could not create a temporary file for the standard input or output of a process");
+        let files = if invocation.stdio_files { Some((temporary()?, temporary()?)) } else { None };
+        let mut expression = duct::cmd(invocation.program.as_std_path(), &invocation.args).unchecked();
+        expression = match &files {
+            Some((stdout, stderr)) => expression.stdout_file(stdout.try_clone()?).stderr_file(stderr.try_clone()?),
+            None => expression.stdout_capture().stderr_capture(),
+        };
         if let Some(cwd) = &invocation.cwd {
             expression = expression.dir(cwd);
         }
@@ -98,6 +108,12 @@ impl Runner for Processes {
             }
         }
         expression = match &invocation.stdin {
+            Some(bytes) if invocation.stdio_files => {
+                let mut input = temporary()?;
+                std::io::Write::write_all(&mut input, bytes).context("could not write the input of a process to a temporary file")?;
+                std::io::Seek::rewind(&mut input).context("could not rewind a temporary input file")?;
+                expression.stdin_file(input)
+            }
             Some(bytes) => expression.stdin_bytes(bytes.clone()),
             None => expression.stdin_null(),
         };
@@ -107,6 +123,19 @@ impl Runner for Processes {
             handle.kill().with_context(|| format!("could not stop {}", invocation.program))?;
             return Ok(RunOutput { code: None, timed_out: true, ..RunOutput::default() });
         };
-        Ok(RunOutput { code: output.status.code(), timed_out: false, stdout: output.stdout, stderr: output.stderr })
+        let (stdout, stderr) = match files {
+            Some((stdout, stderr)) => (read_from_start(stdout)?, read_from_start(stderr)?),
+            None => (output.stdout, output.stderr),
+        };
+        Ok(RunOutput { code: output.status.code(), timed_out: false, stdout, stderr })
     }
+}
+
+/// Everything written to `file` (shared with a finished child).
+fn read_from_start(mut file: std::fs::File) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut bytes = Vec::new();
+    file.seek(std::io::SeekFrom::Start(0)).context("could not rewind a captured output file")?;
+    file.read_to_end(&mut bytes).context("could not read a captured output file")?;
+    Ok(bytes)
 }

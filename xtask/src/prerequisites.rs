@@ -21,6 +21,10 @@ const TOOLS: &[Tool] = &[
     Tool { command: "clang", package: "clang", why: "compiles real Mach-O fixtures" },
     Tool { command: "ld64.lld-14", package: "lld", why: "links real Mach-O fixtures" },
     Tool { command: "openssl", package: "openssl", why: "makes the P12 identity the signing tests use" },
+    Tool { command: "wine", package: "wine", why: "runs win-x64 node to make the code cache of Windows SEAs, and runs them" },
+    Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
+    Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
+    Tool { command: "lld-link", package: "lld", why: "links that program" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {

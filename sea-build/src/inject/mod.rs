@@ -12,11 +12,13 @@
 //! left to the caller.
 //!
 //! Formats: [`elf`] (Linux), [`macho`] (macOS, thin and universal; unsign first with
-//! [`crate::macho::unsign`]).
+//! [`crate::macho::unsign`]), [`pe`] (Windows; remove the signature first with
+//! [`crate::pe::unsign()`]).
 
 pub mod elf;
 pub mod fuse;
 pub mod macho;
+pub mod pe;
 
 /// The resource name node looks up at run time: the ELF note name, the Mach-O section
 /// name suffix (`__NODE_SEA_BLOB`) and the Windows resource name.
@@ -28,3 +30,4 @@ pub const NODE_SEA_BLOB: &str = "NODE_SEA_BLOB";
 
 pub mod splice;
 pub use splice::{Piece, Splice};
+pub(crate) use splice::write_zeros;

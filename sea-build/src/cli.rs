@@ -244,10 +244,11 @@ fn verify_cache(args: VerifyArgs) -> Result<()> {
     } else {
         args.artifacts.clone()
     };
-    let fetcher = NodeFetcher::from_env(&Env::from_process())?.reporter(Arc::new(Terminal::default()));
+    let env = Env::from_process();
+    let fetcher = NodeFetcher::from_env(&env)?.reporter(Arc::new(Terminal::default()));
     let mut failed = Vec::new();
     for artifact in &artifacts {
-        let report = crate::verify::verify(artifact, &args.env, &fetcher, &Processes).with_context(|| format!("could not verify {artifact}"))?;
+        let report = crate::verify::verify(artifact, &args.env, &fetcher, &Processes, &env).with_context(|| format!("could not verify {artifact}"))?;
         println!("{artifact}");
         for check in &report.checks {
             match &check.outcome {

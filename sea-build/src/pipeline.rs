@@ -12,6 +12,7 @@ use crate::config::Sea;
 use crate::env::Env;
 use crate::macho;
 use crate::sign::{self, SignMode};
+use crate::wine::{self, UnderWine, Wine};
 use crate::generate;
 use crate::inject::{self, elf};
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
@@ -115,14 +116,22 @@ impl Pipeline<'_> {
         let staging_dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(out_dir).with_context(|| format!("could not create a staging directory in {out_dir}"))?;
         let staging = Utf8Path::from_path(staging_dir.path()).context("the output directory is not UTF-8")?;
         generate::stage(sea, staging)?;
-        let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
+        // Windows (and Wine) run executables by their `.exe` name.
+        let exe_suffix = if platform.os == Os::Windows { ".exe" } else { "" };
+        let mut output = tempfile::Builder::new().prefix(".partial-").suffix(exe_suffix).tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
 
         // 2. to 4.: generate the blob, inject it, sign: in the order each format needs.
-        let runnable = self.runner.can_run(platform);
+        let wine = self.wine_for(platform, &node)?;
+        let under_wine = wine.as_ref().map(|wine| UnderWine { wine, runner: self.runner });
+        // Runs the target's executables, when anything here can.
+        let target_runner: Option<&dyn Runner> = match &under_wine {
+            Some(under_wine) => Some(under_wine),
+            None => self.runner.can_run(platform).then_some(self.runner),
+        };
         let blob = match platform.os {
-            Os::Linux => self.build_elf(sea, &node, runnable, staging, output.as_file_mut())?,
-            Os::Darwin => self.build_macho(sea, &node, runnable, staging, output.as_file_mut())?,
-            Os::Windows => bail!("building for {platform} is not supported yet: sea-build injects into Linux (ELF) and macOS (Mach-O) binaries so far"),
+            Os::Linux => self.build_elf(sea, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Darwin => self.build_macho(sea, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Windows => self.build_pe(sea, &node, target_runner, staging, output.as_file_mut())?,
         };
         // Closed before it runs: Linux refuses to execute a file open for writing.
         let output = output.into_temp_path();
@@ -130,12 +139,12 @@ impl Pipeline<'_> {
         crate::fsutil::make_executable(&temp_path)?;
 
         // 5. Check at run time that the cache is accepted, before the artifact is published.
-        let cache_accepted = match (blob.code_cache, runnable) {
-            (false, true) => CacheAccepted::NoCache,
-            (_, false) => CacheAccepted::NotRunnableHere,
-            (true, true) => {
+        let cache_accepted = match (blob.code_cache, target_runner) {
+            (_, None) => CacheAccepted::NotRunnableHere,
+            (false, Some(_)) => CacheAccepted::NoCache,
+            (true, Some(runner)) => {
                 self.step(format!("checking that {} accepts its code cache", sea.name));
-                let run = run_artifact(self.runner, &temp_path, &sea.verify_args, &[])?;
+                let run = run_artifact(runner, &temp_path, &sea.verify_args, &[])?;
                 if run.stderr_text().contains(CACHE_REJECTED) {
                     self.reporter.report(Event::Warning(&format!("{} rejects its own code cache at run time: {}", sea.name, run.stderr_text().trim())));
                     CacheAccepted::No
@@ -146,7 +155,7 @@ impl Pipeline<'_> {
         };
 
         // 6. Publish.
-        let path = out_dir.join(format!("{}{}", sea.name, if platform.os == Os::Windows { ".exe" } else { "" }));
+        let path = out_dir.join(format!("{}{exe_suffix}", sea.name));
         let artifact_sha256 = crate::digest::sha256_file(&temp_path)?;
         output.persist(&path).with_context(|| format!("could not move the finished artifact to {path}"))?;
         let manifest = Manifest {
@@ -175,23 +184,44 @@ impl Pipeline<'_> {
     /// Generates the blob: with `generator`, the target's own binary prepared to run here,
     /// when there is one (and with a code cache if the SEA wants one); otherwise without a
     /// cache, by the host's node of exactly the same version.
-    fn generate(&self, sea: &Sea, node: &NodeBinary, generator: Option<&Utf8Path>, staging: &Utf8Path) -> Result<generate::GeneratedBlob> {
+    fn generate(&self, sea: &Sea, node: &NodeBinary, generator: Option<(&Utf8Path, &dyn Runner)>, staging: &Utf8Path) -> Result<generate::GeneratedBlob> {
         let code_cache = sea.code_cache && generator.is_some();
         let host_node;
-        let generator = match generator {
-            Some(path) => path,
+        let (generator, runner) = match generator {
+            Some(generator) => generator,
             None => {
                 host_node = self.fetcher.fetch(&VersionSpec::Exact(node.version), Platform::host()?, None)?;
-                &host_node.path
+                (host_node.path.as_path(), self.runner)
             }
         };
         self.step(format!("generating the blob of {} with node {}{}", sea.name, node.version, if code_cache { " (with code cache)" } else { "" }));
-        generate::generate(sea, node.version, generator, code_cache, staging, self.runner)
+        generate::generate(sea, node.version, generator, code_cache, staging, runner)
+    }
+
+    /// Wine, for a win-x64 target on a Linux x64 host when it is installed (and not switched
+    /// off) and this node starts under it; otherwise `None`, with a warning saying why when
+    /// Wine is there but cannot run this node.
+    fn wine_for(&self, platform: Platform, node: &NodeBinary) -> Result<Option<Wine>> {
+        let host = Platform::host()?;
+        if platform.os != Os::Windows || host.os != Os::Linux || platform.arch != host.arch || self.runner.can_run(platform) {
+            return Ok(None);
+        }
+        let Some(wine) = wine::find_wine(self.env)? else {
+            return Ok(None);
+        };
+        self.step(format!("checking that node {} for {platform} starts under {}", node.version, wine.program));
+        match wine.check_node(&node.path, self.runner) {
+            Ok(()) => Ok(Some(wine)),
+            Err(error) => {
+                self.reporter.report(Event::Warning(&format!("building without a code cache: {error:#}")));
+                Ok(None)
+            }
+        }
     }
 
     /// Linux: generate with the node binary itself, then inject file to file.
-    fn build_elf(&self, sea: &Sea, node: &NodeBinary, runnable: bool, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
-        let blob = self.generate(sea, node, runnable.then_some(node.path.as_path()), staging)?;
+    fn build_elf(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let blob = self.generate(sea, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
         inject_into(&node.path, &blob.bytes, output).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         Ok(blob)
@@ -207,7 +237,7 @@ impl Pipeline<'_> {
     /// 4. remove that signature again;
     /// 5. inject the blob (and set the fuse);
     /// 6. sign the result, the same way as in step 2.
-    fn build_macho(&self, sea: &Sea, node: &NodeBinary, runnable: bool, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+    fn build_macho(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
         let identity = self.identity(sea)?;
         let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: self.signing_time()? };
         let sign_like_artifact = |image: &[u8]| -> Result<Vec<u8>> {
@@ -220,14 +250,14 @@ impl Pipeline<'_> {
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let mut prepared = macho::unsign::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
         drop(base);
-        let blob = if runnable && sea.code_cache {
+        let blob = if let Some(runner) = runner.filter(|_| sea.code_cache) {
             self.step(format!("signing the prepared node {} ({}) as {} will be signed", node.version, sea.sign.mode, sea.name));
             let generator_image = sign_like_artifact(&prepared)?;
             let generator = staging.join(".generator").join("node");
             std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
             std::fs::write(&generator, &generator_image).with_context(|| format!("could not write {generator}"))?;
             crate::fsutil::make_executable(&generator)?;
-            let blob = self.generate(sea, node, Some(&generator), staging)?;
+            let blob = self.generate(sea, node, Some((&generator, runner)), staging)?;
             prepared = macho::unsign::unsign(&generator_image).context("could not remove the signature of the generator copy again")?;
             blob
         } else {
@@ -239,6 +269,30 @@ impl Pipeline<'_> {
         self.step(format!("signing {} ({})", sea.name, sea.sign.mode));
         let signed = sign_like_artifact(&injected).with_context(|| format!("could not sign {}", sea.name))?;
         output.write_all(&signed).context("could not write the artifact")?;
+        Ok(blob)
+    }
+
+    /// Windows: remove node's Authenticode signature, generate the blob with that unsigned
+    /// node.exe (under Wine on Linux), inject it as a resource. Signing is left to the
+    /// publisher's own tools, which need the unsigned, consistent file this leaves.
+    fn build_pe(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
+        self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
+        let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
+        drop(base);
+        let blob = match runner.filter(|_| sea.code_cache) {
+            Some(runner) => {
+                let generator = staging.join(".generator").join("node.exe");
+                std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
+                std::fs::write(&generator, &prepared).with_context(|| format!("could not write {generator}"))?;
+                self.generate(sea, node, Some((&generator, runner)), staging)?
+            }
+            None => self.generate(sea, node, None, staging)?,
+        };
+        self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, output);
+        inject::pe::inject(&prepared, &blob.bytes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        writer.flush().context("could not write the artifact")?;
         Ok(blob)
     }
 
@@ -273,11 +327,24 @@ impl Pipeline<'_> {
 /// unchanged bulk is copied by the kernel.
 fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<()> {
     let file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    let image = crate::fsutil::map_readonly(&file, base)?;
+    match inject::Format::detect(&image) {
+        Some(inject::Format::Elf) => {}
+        // Mach-O and PE images are rewritten in the middle; they stream from the map.
+        Some(format) => {
+            let mut writer = std::io::BufWriter::with_capacity(1 << 20, out);
+            match format {
+                inject::Format::MachO => inject::macho::inject(&image, blob, &mut writer).map(drop)?,
+                _ => inject::pe::inject(&image, blob, &mut writer).map(drop)?,
+            }
+            return writer.flush().context("could not write the injected image");
+        }
+        None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
+    }
     let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::new(&file))? {
         inject::fuse::FuseState::Unset { offset } => offset,
         inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
     };
-    let image = crate::fsutil::map_readonly(&file, base)?;
     let (splice, _) = elf::plan(&image, blob.len(), fuse_offset)?;
     crate::fsutil::write_splice(&file, &splice, blob, out).context("could not write the injected image")?;
     Ok(())

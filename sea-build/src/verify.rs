@@ -6,9 +6,11 @@ use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
 use crate::blob::{self, BlobLayout, SeaFlags};
-use crate::inject::{elf, fuse};
-use crate::node::{NodeFetcher, Platform, VersionSpec};
-use crate::pipeline::{CACHE_REJECTED, Manifest, manifest_path, run_artifact};
+use crate::env::Env;
+use crate::inject::{self, fuse};
+use crate::node::{NodeFetcher, Os, Platform, VersionSpec};
+use crate::pipeline::{CACHE_REJECTED, CacheAccepted, Manifest, manifest_path, run_artifact};
+use crate::wine::UnderWine;
 use crate::run::{Invocation, Runner};
 
 /// One check and how it went.
@@ -46,7 +48,10 @@ const HEADER_SCRIPT: &str = "const vm=require('vm');const s=require('fs').readFi
 
 /// Checks `artifact` (built by sea-build, with its manifest beside it). `env` is added to the
 /// otherwise empty environment of the run-time check.
-pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner) -> Result<Report> {
+///
+/// `process_env` is where settings such as `SEA_BUILD_WINE` are read: Windows artifacts are
+/// checked under Wine on Linux.
+pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner, process_env: &Env) -> Result<Report> {
     let manifest_file = manifest_path(artifact);
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_file).with_context(|| format!("{artifact} has no manifest at {manifest_file}: build it with `cargo xtask sea`"))?)
         .with_context(|| format!("{manifest_file} is not a sea-build manifest"))?;
@@ -55,15 +60,41 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     let image = std::fs::read(artifact).with_context(|| format!("could not read {artifact}"))?;
     let mut report = Report { checks: Vec::new() };
 
-    report.record("fuse set", match fuse::find_fuse(&image) {
-        Ok(state) if state.is_set() => Ok("the SEA fuse is flipped".to_owned()),
-        Ok(_) => Err(anyhow::anyhow!("the fuse is not set: node will ignore the blob")),
-        Err(error) => Err(error),
-    });
-    let found = elf::find_blob(&image).and_then(|blob| blob.context("no NODE_SEA_BLOB note inside a loaded PT_NOTE segment"));
-    let Some(blob_bytes) = report.record("blob found as node finds it", found.as_ref().map(|b| format!("{} bytes", b.len())).map_err(|e| anyhow::anyhow!("{e:#}"))).then(|| found.ok()).flatten() else {
+    let images = match inject::images(&image) {
+        Ok(images) => images,
+        Err(error) => {
+            report.record("readable executable", Err(error));
+            return Ok(report);
+        }
+    };
+    report.record("fuse set", images.iter().enumerate().try_for_each(|(index, image)| match fuse::find_fuse(image) {
+        Ok(state) if state.is_set() => Ok(()),
+        Ok(_) => Err(anyhow::anyhow!("the fuse of image {index} is not set: node will ignore the blob")),
+        Err(error) => Err(error.context(format!("image {index}"))),
+    }).map(|()| "the SEA fuse is flipped".to_owned()));
+    let mut blobs = Vec::new();
+    for (index, image) in images.iter().enumerate() {
+        let found = inject::find_blob(image).and_then(|blob| blob.with_context(|| format!("image {index} has no NODE_SEA_BLOB where node looks for it")));
+        match found {
+            Ok(blob) => blobs.push(blob),
+            Err(error) => {
+                report.record("blob found as node finds it", Err(error));
+                return Ok(report);
+            }
+        }
+    }
+    let Some(&blob_bytes) = blobs.first() else {
+        report.record("blob found as node finds it", Err(anyhow::anyhow!("no image in {artifact}")));
         return Ok(report);
     };
+    if blobs.iter().any(|blob| *blob != blob_bytes) {
+        report.record("blob found as node finds it", Err(anyhow::anyhow!("the slices of the universal file carry different blobs")));
+        return Ok(report);
+    }
+    report.record("blob found as node finds it", Ok(format!("{} bytes{}", blob_bytes.len(), if blobs.len() > 1 { format!(", in each of {} slices", blobs.len()) } else { String::new() })));
+    if platform.os == Os::Darwin {
+        report.record("code signature", crate::sign::verify(&image).map(|()| "every page digest matches (apple-codesign's verifier)".to_owned()));
+    }
     let layout = BlobLayout::for_node_version(version.major, version.minor, version.patch).with_context(|| format!("node {version} has no known blob layout"))?;
     let parsed = match blob::parse(blob_bytes, layout) {
         Ok(parsed) => parsed,
@@ -74,7 +105,11 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     };
     let cache = parsed.code_cache.filter(|_| parsed.flags.contains(SeaFlags::USE_CODE_CACHE));
     let Some(cache) = cache else {
-        report.record("code cache embedded", Err(anyhow::anyhow!("the blob has no code cache (flags {:#x})", parsed.flags.0)));
+        let why = match manifest.cache_accepted {
+            CacheAccepted::NotRunnableHere => format!(": {platform} binaries could not run where it was built, so no cache could be made; build it where they run (for win-x64 on Linux: with Wine)"),
+            _ => String::new(),
+        };
+        report.record("code cache embedded", Err(anyhow::anyhow!("the blob has no code cache (flags {:#x}){why}", parsed.flags.0)));
         return Ok(report);
     };
     report.record("code cache embedded", Ok(format!("{} bytes", cache.len())));
@@ -86,11 +121,20 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
         if header.source_hash == expected_source { Ok(format!("{:#010x}", header.source_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but the main source gives {expected_source:#010x}", header.source_hash)) },
     );
 
-    if !platform.is_host() {
-        report.record("run-time check", Ok(format!("skipped: {platform} binaries do not run here")));
-        return Ok(report);
-    }
     let node = fetcher.fetch(&VersionSpec::Exact(version), platform, None)?;
+    let wine = match (platform.os, runner.can_run(platform)) {
+        (Os::Windows, false) => crate::wine::find_wine(process_env)?,
+        _ => None,
+    };
+    let under_wine = wine.as_ref().map(|wine| UnderWine { wine, runner });
+    let runner: &dyn Runner = match &under_wine {
+        Some(under_wine) => under_wine,
+        None if runner.can_run(platform) => runner,
+        None => {
+            report.record("run-time check", Ok(format!("skipped: {platform} binaries do not run here")));
+            return Ok(report);
+        }
+    };
     if node.binary_sha256 != manifest.node_sha256 {
         bail!("the cached node {version} ({}) is not the one {artifact} was built from ({})", node.binary_sha256, manifest.node_sha256);
     }

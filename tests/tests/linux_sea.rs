@@ -78,7 +78,7 @@ fn seas_for_node_22_24_and_26_run_with_their_cache_and_asset() {
         assert_eq!(String::from_utf8_lossy(&output.stderr), "", "node {version}: stderr must be empty");
         assert_eq!(run(&artifact.path, &["--fail"], &[]).status.code(), Some(3), "exit codes pass through");
 
-        let report = verify::verify(&artifact.path, &[], &fetcher(), &Processes).unwrap();
+        let report = verify::verify(&artifact.path, &[], &fetcher(), &Processes, &sea_build::Env::from_process()).unwrap();
         assert!(report.passed(), "node {version}: {report:#?}");
 
         // An independent reader sees the added segments.
@@ -123,9 +123,9 @@ fn verify_cache_reports_node_options_rejection_only_without_the_guard() {
     let unguarded = build(&package(&dir.join("unguarded"), "24", false), &dir.join("unguarded/out"));
     assert!(guarded.manifest.node_options_guard && !unguarded.manifest.node_options_guard);
 
-    let guarded_report = verify::verify(&guarded.path, &hostile, &fetcher(), &Processes).unwrap();
+    let guarded_report = verify::verify(&guarded.path, &hostile, &fetcher(), &Processes, &sea_build::Env::from_process()).unwrap();
     assert!(guarded_report.passed(), "{guarded_report:#?}");
-    let unguarded_report = verify::verify(&unguarded.path, &hostile, &fetcher(), &Processes).unwrap();
+    let unguarded_report = verify::verify(&unguarded.path, &hostile, &fetcher(), &Processes, &sea_build::Env::from_process()).unwrap();
     assert!(!unguarded_report.passed());
     let failure = unguarded_report.checks.iter().find(|c| c.outcome.is_err()).unwrap();
     assert_eq!(failure.name, "run-time check");

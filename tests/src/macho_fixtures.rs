@@ -231,6 +231,13 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
         if options.reproducible {
             command.arg("-fdebug-compilation-dir=.");
         }
+        if arch == Arch::X86_64 {
+            // lld 14 copies x86_64 __eh_frame from the objects without relocating it, so its
+            // bytes depend on the object layout, which depends on the length of the paths in
+            // the DWARF: a linker artefact outside the symbol table. Without asynchronous
+            // unwind tables there is no __eh_frame to copy.
+            command.arg("-fno-asynchronous-unwind-tables");
+        }
         run(&mut command)?;
         if let Some(mtime) = options.object_mtime {
             std::fs::File::options()

@@ -8,6 +8,7 @@ use std::process::Command;
 use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 use sea_build::inject::fuse::{self, FuseState};
 use sea_build::inject::macho::{self as inject, SEGMENT_COMMAND_LEN, SIGNATURE_COMMAND_LEN};
+use sea_build::macho::relativise::{self, RelativiseOptions};
 use sea_build::macho::{ThinImage, fat_slices, unsign};
 use sea_build_tests::macho_fixtures::{self as fixtures, Arch, Options, Tools, run};
 
@@ -368,4 +369,269 @@ fn refuses_real_images_it_cannot_handle() {
     appended.extend_from_slice(&[0u8; 64]);
     expect_error(unsign::unsign(&appended), &["does not end the file"]);
     expect_error(unsign::unsign(&signed[..signed.len() - 1]), &["truncated"]);
+}
+
+/// The build directory's prefix as `relativise` wants it: absolute, with a trailing slash.
+fn prefix_of(dir: &Path) -> String {
+    format!("{}/", dir.canonicalize().unwrap().display())
+}
+
+/// unsign, then relativise under `dir`, as the pipeline does.
+fn unsign_and_relativise(file: &Path, dir: &Path) -> Vec<u8> {
+    let mut data = unsign::unsign(&read(file)).unwrap();
+    relativise::relativise_in_place(&mut data, &prefix_of(dir), &RelativiseOptions::default())
+        .unwrap();
+    data
+}
+
+fn nm(file: &Path) -> String {
+    let output = Command::new(tools().nm)
+        .args(["-a", "-p"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "llvm-nm {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Two checkouts of different depth, objects with different mtimes.
+fn two_checkouts(root: &Path) -> (PathBuf, PathBuf) {
+    let shallow = root.join("a");
+    let deep = root.join("much/deeper/checkout/of/b");
+    (shallow, deep)
+}
+
+fn mtime(seconds: u64) -> Option<std::time::SystemTime> {
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
+#[test]
+fn relativised_builds_from_two_checkouts_are_identical() {
+    let root = tempfile::tempdir().unwrap();
+    let (shallow, deep) = two_checkouts(root.path());
+    for (arch, linker_signed) in [(Arch::Arm64, true), (Arch::X86_64, false)] {
+        let a = fixtures::build(
+            &shallow,
+            &Options {
+                linker_signed,
+                object_mtime: mtime(1_600_000_000),
+                ..Options::new(arch)
+            },
+        )
+        .unwrap();
+        let b = fixtures::build(
+            &deep,
+            &Options {
+                linker_signed,
+                object_mtime: mtime(1_700_000_000),
+                ..Options::new(arch)
+            },
+        )
+        .unwrap();
+        assert!(read(&a) != read(&b), "the checkouts must differ before");
+        assert!(
+            nm(&a).contains(&prefix_of(&shallow)),
+            "absolute OSO paths before"
+        );
+        let (ra, rb) = (
+            unsign_and_relativise(&a, &shallow),
+            unsign_and_relativise(&b, &deep),
+        );
+        assert!(ra == rb, "{} builds differ after relativising", arch.name());
+
+        let out = write(&shallow, &format!("relativised-{}", arch.name()), &ra);
+        let symbols = nm(&out);
+        assert!(
+            !symbols.contains(root.path().to_str().unwrap()),
+            "{symbols}"
+        );
+        assert!(
+            symbols.contains(" OSO main-") && symbols.contains("OSO libhelper-"),
+            "{symbols}"
+        );
+        assert!(symbols.contains(" SO ./main.c"), "{symbols}");
+        // Every OSO timestamp is 0.
+        for line in symbols.lines().filter(|l| l.contains(" OSO ")) {
+            assert!(line.starts_with("0000000000000000"), "{line}");
+        }
+        objdump(&["--macho", "--all-headers"], &out);
+        objdump(&["--macho", "-d"], &out);
+        // The UUID was recomputed: not the linker's.
+        let uuid = |data: &[u8]| {
+            ThinImage::parse(data)
+                .unwrap()
+                .command(object::macho::LC_UUID)
+                .unwrap()
+                .bytes[8..24]
+                .to_vec()
+        };
+        assert_ne!(uuid(&ra), uuid(&read(&a)));
+    }
+}
+
+#[test]
+fn relativised_universal_builds_are_identical() {
+    let root = tempfile::tempdir().unwrap();
+    let (shallow, deep) = two_checkouts(root.path());
+    let mut results = Vec::new();
+    for (dir, seconds) in [(&shallow, 1_600_000_000), (&deep, 1_700_000_000)] {
+        let thin: Vec<PathBuf> = [(Arch::Arm64, true), (Arch::X86_64, false)]
+            .into_iter()
+            .map(|(arch, linker_signed)| {
+                let options = Options {
+                    linker_signed,
+                    object_mtime: mtime(seconds),
+                    ..Options::new(arch)
+                };
+                fixtures::build(dir, &options).unwrap()
+            })
+            .collect();
+        let fat = fixtures::lipo(dir, &thin, "app-universal").unwrap();
+        results.push((unsign_and_relativise(&fat, dir), dir.clone()));
+    }
+    assert!(results[0].0 == results[1].0);
+    let out = write(&shallow, "relativised-universal", &results[0].0);
+    objdump(&["--macho", "--arch=all", "--all-headers"], &out);
+    let info = run(Command::new(tools().lipo).arg("-info").arg(&out)).unwrap();
+    assert!(info.contains("x86_64") && info.contains("arm64"), "{info}");
+}
+
+#[test]
+fn relativised_symbols_match_the_toolchains_own_reproducible_build() {
+    let root = tempfile::tempdir().unwrap();
+    let (ours_dir, oracle_dir) = two_checkouts(root.path());
+    for arch in ARCHES {
+        let ours = fixtures::build(
+            &ours_dir,
+            &Options {
+                object_mtime: mtime(1_650_000_000),
+                ..Options::new(arch)
+            },
+        )
+        .unwrap();
+        let oracle = fixtures::build(
+            &oracle_dir,
+            &Options {
+                reproducible: true,
+                ..Options::new(arch)
+            },
+        )
+        .unwrap();
+        let relativised = write(
+            &ours_dir,
+            &format!("relativised-{}", arch.name()),
+            &unsign_and_relativise(&ours, &ours_dir),
+        );
+        let expected = nm(&oracle);
+        assert!(
+            expected.contains(" SO ./main.c") && expected.contains(" OSO main-"),
+            "{expected}"
+        );
+        assert_eq!(nm(&relativised), expected, "{}", arch.name());
+        // Relativising the oracle rewrites no path: only the string table order, vmsize and
+        // UUID can change, which gives the very same bytes as ours.
+        let oracle_relativised = unsign_and_relativise(&oracle, &oracle_dir);
+        assert!(
+            read(&relativised) == oracle_relativised,
+            "{} differs from the oracle",
+            arch.name()
+        );
+    }
+}
+
+#[test]
+fn dsymutil_finds_the_objects_from_the_build_root() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("checkout");
+    let app = fixtures::build(&dir, &Options::new(Arch::Arm64)).unwrap();
+    let relativised = write(&dir, "relativised", &unsign_and_relativise(&app, &dir));
+    let dsym = |cwd: &Path, name: &str| {
+        let output = Command::new(tools().dsymutil)
+            .current_dir(cwd)
+            .arg(&relativised)
+            .arg("-o")
+            .arg(root.path().join(name))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let warnings = dsym(&dir, "from-root.dSYM");
+    assert!(warnings.trim().is_empty(), "{warnings}");
+    let dwarf =
+        run(Command::new("llvm-dwarfdump").arg(root.path().join("from-root.dSYM"))).unwrap();
+    // The DWARF comes from the objects (their DW_AT_comp_dir stays whatever the compiler
+    // wrote): its presence proves dsymutil found main.o and libhelper.a(helper.o).
+    for name in [
+        "\"main\"",
+        "\"helper_greeting\"",
+        "\"main.c\"",
+        "\"helper.c\"",
+    ] {
+        assert!(
+            dwarf.contains(name),
+            "{name} missing from the dSYM:\n{dwarf}"
+        );
+    }
+    // From elsewhere the relative paths do not resolve: they really are relative.
+    let warnings = dsym(root.path(), "from-elsewhere.dSYM");
+    assert!(
+        warnings.contains("unable to open object file"),
+        "{warnings}"
+    );
+}
+
+#[test]
+fn relativise_refuses_signed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let signed = fixtures::build(
+        dir.path(),
+        &Options {
+            linker_signed: true,
+            ..Options::new(Arch::Arm64)
+        },
+    )
+    .unwrap();
+    let error = relativise::relativise(
+        &read(&signed),
+        &prefix_of(dir.path()),
+        &RelativiseOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("unsign it first"), "{error}");
+}
+
+#[test]
+fn large_fixture_generator_works_at_a_small_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let large = fixtures::large_fixture(dir.path(), 0.002).unwrap();
+    let data = read(&large);
+    let thin = ThinImage::parse(&data).unwrap();
+    let symbols = thin
+        .file_ranges()
+        .iter()
+        .find(|r| r.what == "LC_SYMTAB symbol table")
+        .unwrap();
+    // 100 files x 33 functions: a symbol and two N_FUN each, plus _main and per-file stabs.
+    assert!(
+        symbols.len / 16 > 100 * 33 * 3,
+        "{} symbols",
+        symbols.len / 16
+    );
+    assert!(data.len() > 800_000, "{} bytes", data.len());
+    let relativised = unsign_and_relativise(&large, dir.path());
+    let out = write(dir.path(), "large-relativised", &relativised);
+    assert!(!nm(&out).contains(dir.path().to_str().unwrap()));
+    let injected = inject::inject_to_vec(&relativised, &blob(1000)).unwrap();
+    assert_eq!(inject::find_blob(&injected).unwrap(), Some(&blob(1000)[..]));
 }

@@ -54,7 +54,9 @@ use object::macho::{
 };
 use object::read::macho::{FatArch, MachHeader as _, MachOFatFile32, MachOFatFile64, Segment as _};
 
+pub mod relativise;
 pub mod unsign;
+pub mod uuid;
 
 /// Length of a 64-bit Mach-O header; the load commands follow it.
 ///

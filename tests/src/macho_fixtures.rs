@@ -55,21 +55,23 @@ impl Arch {
     }
 }
 
-/// The tools, found on `PATH` under their plain or `-14` names.
+/// The tools, found on `PATH` under their plain or versioned (`-14`, `-19`, ...) names.
 #[derive(Debug, Clone)]
 pub struct Tools {
     /// `clang`.
     pub clang: PathBuf,
-    /// `ld64.lld` (Debian ships only `ld64.lld-14`).
+    /// `ld64.lld` (Debian ships only versioned names such as `ld64.lld-14`).
     pub ld64: PathBuf,
     /// `llvm-ar`.
     pub ar: PathBuf,
-    /// `llvm-lipo` (Debian ships only `llvm-lipo-14`).
+    /// `llvm-lipo` (Debian ships only versioned names such as `llvm-lipo-14`).
     pub lipo: PathBuf,
     /// `llvm-objdump`.
     pub objdump: PathBuf,
     /// `llvm-nm`.
     pub nm: PathBuf,
+    /// `llvm-dwarfdump`.
+    pub dwarfdump: PathBuf,
     /// `dsymutil`.
     pub dsymutil: PathBuf,
 }
@@ -78,21 +80,22 @@ impl Tools {
     /// Finds every tool, or fails naming the missing ones and the install command.
     pub fn find() -> Result<Self> {
         let mut missing = Vec::new();
-        let mut find = |names: &[&str]| match names.iter().find_map(|name| which(name)) {
+        let mut find = |name: &str| match which(name) {
             Some(path) => path,
             None => {
-                missing.push(names.join(" or "));
+                missing.push(name.to_owned());
                 PathBuf::new()
             }
         };
         let tools = Tools {
-            clang: find(&["clang", "clang-14"]),
-            ld64: find(&["ld64.lld", "ld64.lld-14"]),
-            ar: find(&["llvm-ar", "llvm-ar-14"]),
-            lipo: find(&["llvm-lipo", "llvm-lipo-14"]),
-            objdump: find(&["llvm-objdump", "llvm-objdump-14"]),
-            nm: find(&["llvm-nm", "llvm-nm-14"]),
-            dsymutil: find(&["dsymutil", "dsymutil-14"]),
+            clang: find("clang"),
+            ld64: find("ld64.lld"),
+            ar: find("llvm-ar"),
+            lipo: find("llvm-lipo"),
+            objdump: find("llvm-objdump"),
+            nm: find("llvm-nm"),
+            dwarfdump: find("llvm-dwarfdump"),
+            dsymutil: find("dsymutil"),
         };
         if !missing.is_empty() {
             bail!(
@@ -104,12 +107,25 @@ impl Tools {
     }
 }
 
+/// `name` on `PATH`, or else the highest `name-N` (Debian's versioned LLVM tools).
 fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    })
+    let paths = std::env::var_os("PATH")?;
+    let dirs: Vec<PathBuf> = std::env::split_paths(&paths).collect();
+    if let Some(plain) = dirs.iter().map(|dir| dir.join(name)).find(|p| p.is_file()) {
+        return Some(plain);
+    }
+    let versioned = format!("{name}-");
+    dirs.iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let file = entry.file_name().into_string().ok()?;
+            let version: u32 = file.strip_prefix(&versioned)?.parse().ok()?;
+            Some((version, entry.path()))
+        })
+        .max_by_key(|(version, _)| *version)
+        .map(|(_, path)| path)
 }
 
 /// Runs `command`, failing with its output when it does not succeed; returns stdout.
@@ -307,11 +323,11 @@ const LARGE_FUNCTIONS_PER_FILE: f64 = 16_700.0;
 /// Generated assembly files in [`large_fixture`].
 const LARGE_FILES: usize = 100;
 /// Bytes of the data blob of [`large_fixture`] at full size.
-const LARGE_BLOB: f64 = 420.0 * 1024.0 * 1024.0;
+const LARGE_BLOB: f64 = 474.0 * 1024.0 * 1024.0;
 
 /// Generates and links a large arm64 executable in `dir`: at `scale` 1.0 about 750 MiB with
 /// about 5 million symbols (100 assembly files of 16,700 functions each, assembled with
-/// `-g`, so every function has a symbol and two N_FUN stabs, plus a 420 MiB data blob). It
+/// `-g`, so every function has a symbol and two N_FUN stabs, plus a 474 MiB data blob). It
 /// is unsigned, holds the unset fuse and 0x1000 bytes of header padding, so it serves
 /// relativising and injection benchmarks. Smaller scales shrink the functions and the blob
 /// (at least one function per file). Takes about 25 s and 2.2 GB at full size.

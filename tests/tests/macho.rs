@@ -568,7 +568,7 @@ fn dsymutil_finds_the_objects_from_the_build_root() {
     let warnings = dsym(&dir, "from-root.dSYM");
     assert!(warnings.trim().is_empty(), "{warnings}");
     let dwarf =
-        run(Command::new("llvm-dwarfdump").arg(root.path().join("from-root.dSYM"))).unwrap();
+        run(Command::new(tools().dwarfdump).arg(root.path().join("from-root.dSYM"))).unwrap();
     // The DWARF comes from the objects (their DW_AT_comp_dir stays whatever the compiler
     // wrote): its presence proves dsymutil found main.o and libhelper.a(helper.o).
     for name in [

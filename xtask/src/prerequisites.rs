@@ -16,6 +16,9 @@ const TOOLS: &[Tool] = &[
     Tool { command: "npm", package: "npm", why: "tells which npm registry to fetch node from" },
     Tool { command: "readelf", package: "binutils", why: "checks injected ELF files independently" },
     Tool { command: "strip", package: "binutils", why: "checks that stripped SEAs keep their blob" },
+    Tool { command: "clang", package: "clang", why: "compiles the real Mach-O fixtures" },
+    Tool { command: "ld.lld", package: "lld", why: "provides ld64.lld, which links the Mach-O fixtures" },
+    Tool { command: "llvm-objdump", package: "llvm", why: "checks Mach-O files independently (with llvm-nm, llvm-lipo, dsymutil)" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {

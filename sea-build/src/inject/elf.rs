@@ -34,7 +34,7 @@ use object::elf::{
     PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
 };
 
-use super::{NODE_SEA_BLOB, fuse};
+use super::{NODE_SEA_BLOB, fuse, write_zeros};
 
 /// Name of the allocated `SHT_NOTE` section covering the blob's note.
 pub const NOTE_SECTION_NAME: &str = ".note.node.sea";
@@ -237,16 +237,6 @@ impl Plan {
         out.write_all(&self.section_headers)?;
         out.flush()
     }
-}
-
-fn write_zeros(out: &mut impl Write, mut count: u64) -> std::io::Result<()> {
-    const ZEROS: [u8; 4096] = [0; 4096];
-    while count > 0 {
-        let chunk = count.min(ZEROS.len() as u64) as usize;
-        out.write_all(&ZEROS[..chunk])?;
-        count -= chunk as u64;
-    }
-    Ok(())
 }
 
 /// Page size the new segment is aligned to: 4 KiB on x86_64; 64 KiB on aarch64 so the

@@ -25,3 +25,17 @@ pub mod macho;
 /// assert_eq!(sea_build::inject::NODE_SEA_BLOB, "NODE_SEA_BLOB");
 /// ```
 pub const NODE_SEA_BLOB: &str = "NODE_SEA_BLOB";
+
+/// Writes `count` zero bytes (padding between the parts of a streamed image).
+pub(crate) fn write_zeros(
+    out: &mut (impl std::io::Write + ?Sized),
+    mut count: u64,
+) -> std::io::Result<()> {
+    const ZEROS: [u8; 4096] = [0; 4096];
+    while count > 0 {
+        let chunk = count.min(ZEROS.len() as u64) as usize;
+        out.write_all(&ZEROS[..chunk])?;
+        count -= chunk as u64;
+    }
+    Ok(())
+}

@@ -554,7 +554,7 @@ fn find_nul(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::macho::test_support::{Options, image, tiny_image};
+    use crate::macho::test_support::{Options, XorShift, image, tiny_image, universal};
     use crate::macho::unsign::unsign;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64, N_FUN, N_SECT};
 
@@ -623,7 +623,7 @@ mod tests {
 
     fn stabs(root: &str) -> Vec<(u8, String, u64)> {
         vec![
-            (N_SO, format!("{root}"), 0),
+            (N_SO, root.to_owned(), 0),
             (N_SO, "main.c".into(), 0),
             (N_OSO, format!("{root}obj/main.o"), 0x6500_0000),
             (N_FUN, "_main".into(), 0x1_0000_4000),
@@ -797,13 +797,8 @@ mod tests {
             let _ = relativise(&data[..len], ROOT, &RelativiseOptions::default());
         }
         let tables = locate_tables(&data).unwrap().unwrap();
-        let mut state = 0x0123_4567_89ab_cdefu64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = XorShift(0x0123_4567_89ab_cdefu64);
+        let mut next = || random.next();
         for _ in 0..3000 {
             let mut corrupted = data.clone();
             for _ in 0..1 + next() % 3 {
@@ -825,27 +820,7 @@ mod tests {
             with_symbols(CPU_TYPE_X86_64, &borrowed),
             with_symbols(CPU_TYPE_ARM64, &borrowed),
         );
-        let layout = FatLayout::new(vec![
-            FatEntry {
-                cputype: CPU_TYPE_X86_64,
-                cpusubtype: 3,
-                align: 12,
-                size: x86.len() as u64,
-            },
-            FatEntry {
-                cputype: CPU_TYPE_ARM64,
-                cpusubtype: 0,
-                align: 14,
-                size: arm.len() as u64,
-            },
-        ])
-        .unwrap();
-        let mut fat = Vec::new();
-        layout
-            .write_to(&mut fat, |i, out| {
-                Ok(out.write_all(if i == 0 { &x86 } else { &arm })?)
-            })
-            .unwrap();
+        let mut fat = universal(&[&x86, &arm]);
         let options = RelativiseOptions::default();
         let summary = relativise_in_place(&mut fat, ROOT, &options).unwrap();
         assert_eq!(summary.images.len(), 2);

@@ -22,6 +22,9 @@ pub const FUSE: &str = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:0";
 /// The Debian packages that provide every tool used here.
 pub const INSTALL_HINT: &str = "apt-get install clang lld llvm";
 
+/// The Debian packages that provide a linker and tools for chained fixups (LLVM >= 16).
+pub const CHAINED_FIXUPS_HINT: &str = "apt-get install lld-19 llvm-19";
+
 /// The architectures of the fixtures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -40,11 +43,8 @@ impl Arch {
         }
     }
 
-    fn triple(self) -> &'static str {
-        match self {
-            Arch::Arm64 => "arm64-apple-macos11",
-            Arch::X86_64 => "x86_64-apple-macos11",
-        }
+    fn triple(self, macos: &str) -> String {
+        format!("{}-apple-macos{macos}", self.name())
     }
 
     fn return_instruction(self) -> &'static str {
@@ -107,15 +107,14 @@ impl Tools {
     }
 }
 
-/// `name` on `PATH`, or else the highest `name-N` (Debian's versioned LLVM tools).
+/// The newest `name-N` on `PATH` (Debian's versioned LLVM tools), or else plain `name`, so
+/// the tools come from one LLVM release when several are installed.
 fn which(name: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     let dirs: Vec<PathBuf> = std::env::split_paths(&paths).collect();
-    if let Some(plain) = dirs.iter().map(|dir| dir.join(name)).find(|p| p.is_file()) {
-        return Some(plain);
-    }
     let versioned = format!("{name}-");
-    dirs.iter()
+    let newest = dirs
+        .iter()
         .filter_map(|dir| std::fs::read_dir(dir).ok())
         .flatten()
         .flatten()
@@ -125,7 +124,27 @@ fn which(name: &str) -> Option<PathBuf> {
             Some((version, entry.path()))
         })
         .max_by_key(|(version, _)| *version)
-        .map(|(_, path)| path)
+        .map(|(_, path)| path);
+    newest.or_else(|| dirs.iter().map(|dir| dir.join(name)).find(|p| p.is_file()))
+}
+
+/// The major version of an LLVM tool, from its `--version` output.
+pub fn llvm_version(tool: &Path) -> Result<u32> {
+    let text = run(Command::new(tool).arg("--version"))?;
+    text.split(|c: char| !c.is_ascii_digit() && c != '.')
+        .find_map(|word| {
+            word.split('.')
+                .next()?
+                .parse()
+                .ok()
+                .filter(|_| word.contains('.'))
+        })
+        .with_context(|| {
+            format!(
+                "no version number in the output of {} --version: {text}",
+                tool.display()
+            )
+        })
 }
 
 /// Runs `command`, failing with its output when it does not succeed; returns stdout.
@@ -161,6 +180,12 @@ pub struct Options {
     pub reproducible: bool,
     /// Name of the output, relative to the build directory.
     pub output: String,
+    /// Give `helper.c` writable data (a counter and a pointer needing a rebase), which adds
+    /// a `__DATA` segment.
+    pub writable_data: bool,
+    /// Target macOS 13 and link with `-fixup_chains` (`LC_DYLD_CHAINED_FIXUPS` instead of
+    /// `LC_DYLD_INFO_ONLY`, as node >= 24 has); needs ld64.lld 16 or newer.
+    pub chained_fixups: bool,
 }
 
 impl Options {
@@ -175,6 +200,8 @@ impl Options {
             object_mtime: None,
             reproducible: false,
             output: format!("app-{}", arch.name()),
+            writable_data: true,
+            chained_fixups: false,
         }
     }
 }
@@ -211,14 +238,26 @@ const HELPER_C: &str = r#"static const char greeting[] = "hello from a Mach-O fi
 const char *helper_greeting(void) { return greeting; }
 "#;
 
-/// Writes the sources into `dir` (`libSystem.tbd`, `main.c`, `fuse.c`, `helper.c`).
-pub fn write_sources(dir: &Path) -> Result<()> {
+const HELPER_WRITABLE_C: &str = r#"static const char greeting[] = "hello from a Mach-O fixture";
+int helper_calls = 1;
+const char *greeting_pointer = greeting;
+const char *helper_greeting(void) { helper_calls++; return greeting_pointer; }
+"#;
+
+/// Writes the sources into `dir` (`libSystem.tbd`, `main.c`, `fuse.c`, `helper.c`, the
+/// latter with writable data or not).
+pub fn write_sources(dir: &Path, writable_data: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let helper = if writable_data {
+        HELPER_WRITABLE_C
+    } else {
+        HELPER_C
+    };
     for (name, text) in [
         ("libSystem.tbd", LIBSYSTEM_TBD.to_owned()),
         ("main.c", MAIN_C.to_owned()),
         ("fuse.c", fuse_c()),
-        ("helper.c", HELPER_C.to_owned()),
+        ("helper.c", helper.to_owned()),
     ] {
         std::fs::write(dir.join(name), text)
             .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
@@ -232,16 +271,28 @@ pub fn write_sources(dir: &Path) -> Result<()> {
 /// archived, and linked with `ld64.lld` into `dir/<options.output>`.
 pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     let tools = Tools::find()?;
-    write_sources(dir)?;
+    write_sources(dir, options.writable_data)?;
     let arch = options.arch;
     let suffix = arch.name();
+    let macos = if options.chained_fixups {
+        let version = llvm_version(&tools.ld64)?;
+        ensure!(
+            version >= 16,
+            "chained fixups need ld64.lld 16 or newer, found {version} ({}): \
+             {CHAINED_FIXUPS_HINT}",
+            tools.ld64.display()
+        );
+        "13.0"
+    } else {
+        "11.0"
+    };
     let mut objects = Vec::new();
     for source in ["main", "fuse", "helper"] {
         let object = format!("{source}-{suffix}.o");
         let mut command = Command::new(&tools.clang);
         command
             .current_dir(dir)
-            .args(["-target", arch.triple(), "-g", "-O1", "-c"])
+            .args(["-target", &arch.triple(macos), "-g", "-O1", "-c"])
             .arg(format!("{source}.c"))
             .args(["-o", &object]);
         if options.reproducible {
@@ -278,14 +329,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     let mut command = Command::new(&tools.ld64);
     command
         .current_dir(dir)
-        .args([
-            "-arch",
-            suffix,
-            "-platform_version",
-            "macos",
-            "11.0",
-            "11.0",
-        ])
+        .args(["-arch", suffix, "-platform_version", "macos", macos, macos])
         .arg(if options.linker_signed {
             "-adhoc_codesign"
         } else {
@@ -296,6 +340,9 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
         .arg("libSystem.tbd");
     if let Some(pad) = options.headerpad {
         command.args(["-headerpad", &format!("{pad:x}")]);
+    }
+    if options.chained_fixups {
+        command.arg("-fixup_chains");
     }
     if options.reproducible {
         command.env("ZERO_AR_DATE", "1").args(["-oso_prefix", "."]);
@@ -369,7 +416,7 @@ pub fn large_fixture(dir: &Path, scale: f64) -> Result<PathBuf> {
         let object = format!("gen{file:03}.o");
         run(Command::new(&tools.clang).current_dir(dir).args([
             "-target",
-            arch.triple(),
+            &arch.triple("11.0"),
             "-g",
             "-c",
             &source,

@@ -635,3 +635,86 @@ fn large_fixture_generator_works_at_a_small_scale() {
     let injected = inject::inject_to_vec(&relativised, &blob(1000)).unwrap();
     assert_eq!(inject::find_blob(&injected).unwrap(), Some(&blob(1000)[..]));
 }
+
+#[test]
+fn injects_into_real_executables_with_chained_fixups() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = fixtures::llvm_version(&tools().objdump).unwrap();
+    assert!(
+        version >= 16,
+        "llvm-objdump {version} cannot print chained fixups: {}",
+        fixtures::CHAINED_FIXUPS_HINT
+    );
+    for arch in ARCHES {
+        // Without writable data the starts table has 4 spare bytes; with it (one segment
+        // more) it has none and the fixups grow by 8.
+        for (writable_data, growth) in [(false, 0), (true, 8)] {
+            let original = fixtures::build(
+                dir.path(),
+                &Options {
+                    chained_fixups: true,
+                    writable_data,
+                    output: format!("chained-{}-{writable_data}", arch.name()),
+                    ..Options::new(arch)
+                },
+            )
+            .unwrap();
+            let before = objdump(&["--macho", "--chained-fixups"], &original);
+            let segments = if writable_data { 5 } else { 4 };
+            assert!(
+                before.contains(&format!("seg_count = {segments}")),
+                "{before}"
+            );
+
+            let blob = blob(30_000);
+            let mut out = Vec::new();
+            let summary = inject::inject(&read(&original), &blob, &mut out).unwrap();
+            assert_eq!(summary.slices[0].fixups_growth, growth, "{}", arch.name());
+            let injected = write(
+                dir.path(),
+                &format!("injected-chained-{}-{writable_data}", arch.name()),
+                &out,
+            );
+            check_injected_file(&original, &injected, &blob);
+
+            let after = objdump(&["--macho", "--chained-fixups"], &injected);
+            assert!(
+                after.contains(&format!("seg_count = {}", segments + 1)),
+                "{after}"
+            );
+            let node_sea = segments - 1;
+            assert!(
+                after.contains(&format!("seg_offset[{node_sea}] = 0 (NODE_SEA)"))
+                    && after.contains(&format!("seg_offset[{segments}] = 0 (__LINKEDIT)")),
+                "{after}"
+            );
+            // The per-segment starts, imports and symbols read the same.
+            let stable = |text: &str| {
+                text.lines()
+                    .filter(|line| {
+                        ![
+                            "seg_count",
+                            "seg_offset[",
+                            "imports_offset",
+                            "symbols_offset",
+                        ]
+                        .iter()
+                        .any(|field| line.contains(field))
+                    })
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(stable(&before), stable(&after));
+            // dyld's view: every fixup, found by walking the chains, is unchanged.
+            let fixups = objdump(&["--macho", "--dyld-info"], &original);
+            assert!(
+                fixups.contains("bind") && fixups.contains("_puts"),
+                "{fixups}"
+            );
+            if writable_data {
+                assert!(fixups.contains("rebase"), "{fixups}");
+            }
+            assert_eq!(fixups, objdump(&["--macho", "--dyld-info"], &injected));
+        }
+    }
+}

@@ -19,6 +19,8 @@ const TOOLS: &[Tool] = &[
     Tool { command: "clang", package: "clang", why: "compiles the real Mach-O fixtures" },
     Tool { command: "ld.lld", package: "lld", why: "provides ld64.lld, which links the Mach-O fixtures" },
     Tool { command: "llvm-objdump", package: "llvm", why: "checks Mach-O files independently (with llvm-nm, llvm-lipo, dsymutil)" },
+    Tool { command: "ld64.lld-19", package: "lld-19", why: "links Mach-O fixtures with chained fixups (LLVM 16+)" },
+    Tool { command: "llvm-objdump-19", package: "llvm-19", why: "prints Mach-O chained fixups and dyld info (LLVM 16+)" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {

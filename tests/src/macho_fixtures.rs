@@ -107,6 +107,42 @@ impl Tools {
     }
 }
 
+impl Tools {
+    /// Every installed `ld64.lld` (plain and versioned names), oldest first: linkers differ,
+    /// e.g. lld 14 records object mtimes in N_OSO where lld 19 writes 0.
+    pub fn linkers() -> Vec<(u32, PathBuf)> {
+        let mut found: Vec<(u32, PathBuf)> = all_versions("ld64.lld")
+            .into_iter()
+            .filter_map(|path| Some((llvm_version(&path).ok()?, path)))
+            .collect();
+        found.sort();
+        found.dedup_by_key(|(version, _)| *version);
+        found
+    }
+}
+
+/// Every `name` and `name-N` on `PATH`.
+fn all_versions(name: &str) -> Vec<PathBuf> {
+    let Some(paths) = std::env::var_os("PATH") else {
+        return Vec::new();
+    };
+    let versioned = format!("{name}-");
+    std::env::split_paths(&paths)
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            entry.file_name().to_str().is_some_and(|file| {
+                file == name
+                    || file
+                        .strip_prefix(&versioned)
+                        .is_some_and(|v| v.parse::<u32>().is_ok())
+            })
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
 /// The newest `name-N` on `PATH` (Debian's versioned LLVM tools), or else plain `name`, so
 /// the tools come from one LLVM release when several are installed.
 fn which(name: &str) -> Option<PathBuf> {
@@ -183,6 +219,8 @@ pub struct Options {
     /// Give `helper.c` writable data (a counter and a pointer needing a rebase), which adds
     /// a `__DATA` segment.
     pub writable_data: bool,
+    /// The linker to use instead of the newest `ld64.lld` (see [`Tools::linkers`]).
+    pub linker: Option<PathBuf>,
     /// Target macOS 13 and link with `-fixup_chains` (`LC_DYLD_CHAINED_FIXUPS` instead of
     /// `LC_DYLD_INFO_ONLY`, as node >= 24 has); needs ld64.lld 16 or newer.
     pub chained_fixups: bool,
@@ -201,6 +239,7 @@ impl Options {
             reproducible: false,
             output: format!("app-{}", arch.name()),
             writable_data: true,
+            linker: None,
             chained_fixups: false,
         }
     }
@@ -275,7 +314,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     let arch = options.arch;
     let suffix = arch.name();
     let macos = if options.chained_fixups {
-        let version = llvm_version(&tools.ld64)?;
+        let version = llvm_version(options.linker.as_ref().unwrap_or(&tools.ld64))?;
         ensure!(
             version >= 16,
             "chained fixups need ld64.lld 16 or newer, found {version} ({}): \
@@ -326,7 +365,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     } else {
         inputs.push(objects[2].clone());
     }
-    let mut command = Command::new(&tools.ld64);
+    let mut command = Command::new(options.linker.as_ref().unwrap_or(&tools.ld64));
     command
         .current_dir(dir)
         .args(["-arch", suffix, "-platform_version", "macos", macos, macos])

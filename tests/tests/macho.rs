@@ -412,65 +412,71 @@ fn mtime(seconds: u64) -> Option<std::time::SystemTime> {
 
 #[test]
 fn relativised_builds_from_two_checkouts_are_identical() {
-    let root = tempfile::tempdir().unwrap();
-    let (shallow, deep) = two_checkouts(root.path());
-    for (arch, linker_signed) in [(Arch::Arm64, true), (Arch::X86_64, false)] {
-        let a = fixtures::build(
-            &shallow,
-            &Options {
-                linker_signed,
-                object_mtime: mtime(1_600_000_000),
-                ..Options::new(arch)
-            },
-        )
-        .unwrap();
-        let b = fixtures::build(
-            &deep,
-            &Options {
-                linker_signed,
-                object_mtime: mtime(1_700_000_000),
-                ..Options::new(arch)
-            },
-        )
-        .unwrap();
-        assert!(read(&a) != read(&b), "the checkouts must differ before");
-        assert!(
-            nm(&a).contains(&prefix_of(&shallow)),
-            "absolute OSO paths before"
-        );
-        let (ra, rb) = (
-            unsign_and_relativise(&a, &shallow),
-            unsign_and_relativise(&b, &deep),
-        );
-        assert!(ra == rb, "{} builds differ after relativising", arch.name());
+    let linkers = Tools::linkers();
+    assert!(
+        !linkers.is_empty(),
+        "no ld64.lld: {}",
+        fixtures::INSTALL_HINT
+    );
+    // Every installed lld: they differ (lld 14 records object mtimes, lld 19 writes 0).
+    for (version, linker) in linkers {
+        let root = tempfile::tempdir().unwrap();
+        let (shallow, deep) = two_checkouts(root.path());
+        for (arch, linker_signed) in [(Arch::Arm64, true), (Arch::X86_64, false)] {
+            let build = |dir: &Path, seconds| {
+                let options = Options {
+                    linker_signed,
+                    object_mtime: mtime(seconds),
+                    linker: Some(linker.clone()),
+                    ..Options::new(arch)
+                };
+                fixtures::build(dir, &options).unwrap()
+            };
+            let (a, b) = (build(&shallow, 1_600_000_000), build(&deep, 1_700_000_000));
+            let what = format!("{} linked by lld {version}", arch.name());
+            assert!(
+                read(&a) != read(&b),
+                "{what}: the checkouts must differ before"
+            );
+            let before = nm(&a);
+            assert!(before.contains(&prefix_of(&shallow)), "{what}: {before}");
+            if version == 14 {
+                let recorded = before
+                    .lines()
+                    .any(|l| l.starts_with("000000005f5e1000 ") && l.contains(" OSO "));
+                assert!(
+                    recorded,
+                    "{what}: lld 14 records the object mtime: {before}"
+                );
+            }
+            let (ra, rb) = (
+                unsign_and_relativise(&a, &shallow),
+                unsign_and_relativise(&b, &deep),
+            );
+            assert!(ra == rb, "{what}: builds differ after relativising");
 
-        let out = write(&shallow, &format!("relativised-{}", arch.name()), &ra);
-        let symbols = nm(&out);
-        assert!(
-            !symbols.contains(root.path().to_str().unwrap()),
-            "{symbols}"
-        );
-        assert!(
-            symbols.contains(" OSO main-") && symbols.contains("OSO libhelper-"),
-            "{symbols}"
-        );
-        assert!(symbols.contains(" SO ./main.c"), "{symbols}");
-        // Every OSO timestamp is 0.
-        for line in symbols.lines().filter(|l| l.contains(" OSO ")) {
-            assert!(line.starts_with("0000000000000000"), "{line}");
+            let out = write(&shallow, &format!("relativised-{}", arch.name()), &ra);
+            let symbols = nm(&out);
+            let root_path = root.path().to_str().unwrap();
+            assert!(!symbols.contains(root_path), "{what}: {symbols}");
+            assert!(
+                symbols.contains(" OSO main-") && symbols.contains("OSO libhelper-"),
+                "{what}: {symbols}"
+            );
+            assert!(symbols.contains(" SO ./main.c"), "{what}: {symbols}");
+            // Every OSO timestamp is 0.
+            for line in symbols.lines().filter(|l| l.contains(" OSO ")) {
+                assert!(line.starts_with("0000000000000000"), "{what}: {line}");
+            }
+            objdump(&["--macho", "--all-headers"], &out);
+            objdump(&["--macho", "-d"], &out);
+            // The UUID was recomputed: not the linker's.
+            let uuid = |data: &[u8]| {
+                let thin = ThinImage::parse(data).unwrap();
+                thin.command(object::macho::LC_UUID).unwrap().bytes[8..24].to_vec()
+            };
+            assert_ne!(uuid(&ra), uuid(&read(&a)), "{what}");
         }
-        objdump(&["--macho", "--all-headers"], &out);
-        objdump(&["--macho", "-d"], &out);
-        // The UUID was recomputed: not the linker's.
-        let uuid = |data: &[u8]| {
-            ThinImage::parse(data)
-                .unwrap()
-                .command(object::macho::LC_UUID)
-                .unwrap()
-                .bytes[8..24]
-                .to_vec()
-        };
-        assert_ne!(uuid(&ra), uuid(&read(&a)));
     }
 }
 

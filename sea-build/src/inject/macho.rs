@@ -988,7 +988,7 @@ mod tests {
             .fileoff() as usize;
         let commands_end = ThinImage::parse(&node).unwrap().commands_end();
         let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
-        let mut next = || random.next();
+        let mut next = || random.next_u64();
         for _ in 0..4000 {
             let mut corrupted = node.clone();
             for _ in 0..1 + next() % 4 {

@@ -1277,7 +1277,7 @@ pub mod test_support {
 
     impl XorShift {
         /// The next value.
-        pub fn next(&mut self) -> u64 {
+        pub fn next_u64(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
@@ -1613,7 +1613,7 @@ mod tests {
             ..Options::default()
         });
         let mut random = XorShift(0x9e37_79b9_7f4a_7c15u64);
-        let mut next = || random.next();
+        let mut next = || random.next_u64();
         let commands_end = ThinImage::parse(&data).unwrap().commands_end();
         for _ in 0..5000 {
             let mut corrupted = data.clone();

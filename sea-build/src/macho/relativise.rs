@@ -798,7 +798,7 @@ mod tests {
         }
         let tables = locate_tables(&data).unwrap().unwrap();
         let mut random = XorShift(0x0123_4567_89ab_cdefu64);
-        let mut next = || random.next();
+        let mut next = || random.next_u64();
         for _ in 0..3000 {
             let mut corrupted = data.clone();
             for _ in 0..1 + next() % 3 {

@@ -25,6 +25,8 @@ const TOOLS: &[Tool] = &[
     Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
     Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
     Tool { command: "lld-link", package: "lld", why: "links that program" },
+    Tool { command: "ld64.lld-19", package: "lld-19", why: "links Mach-O fixtures with chained fixups (LLVM 16+)" },
+    Tool { command: "llvm-objdump-19", package: "llvm-19", why: "prints Mach-O chained fixups and dyld info (LLVM 16+)" },
 ];
 
 fn missing_tools() -> Vec<&'static Tool> {

@@ -48,10 +48,10 @@ use object::pod::{bytes_of, from_bytes_mut};
 use object::read::macho::{MachHeader as _, Section as _};
 use object::{U32, U64};
 
-use super::fuse;
+use super::{fuse, write_zeros};
 use crate::macho::{
     FatEntry, FatLayout, Kind, LINKEDIT, Segment, ThinImage, align_up, fat_slices, in_slice, kind,
-    set_field, write_zeros,
+    set_field,
 };
 
 /// Name of the segment node looks in.
@@ -642,7 +642,7 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
 mod tests {
     use super::*;
     use crate::inject::fuse::FuseState;
-    use crate::macho::test_support::{Fixups, Options, image, node_like};
+    use crate::macho::test_support::{Fixups, Options, XorShift, image, node_like, universal};
     use crate::macho::unsign::unsign;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 
@@ -840,27 +840,7 @@ mod tests {
     #[test]
     fn injects_into_every_slice_of_a_universal_file() {
         let (arm, x86) = (node_like(CPU_TYPE_ARM64), node_like(CPU_TYPE_X86_64));
-        let layout = FatLayout::new(vec![
-            FatEntry {
-                cputype: CPU_TYPE_X86_64,
-                cpusubtype: 3,
-                align: 12,
-                size: x86.len() as u64,
-            },
-            FatEntry {
-                cputype: CPU_TYPE_ARM64,
-                cpusubtype: 0,
-                align: 14,
-                size: arm.len() as u64,
-            },
-        ])
-        .unwrap();
-        let mut fat = Vec::new();
-        layout
-            .write_to(&mut fat, |index, out| {
-                Ok(out.write_all(if index == 0 { &x86 } else { &arm })?)
-            })
-            .unwrap();
+        let fat = universal(&[&x86, &arm]);
         let blob = blob_of(5000);
         let (out, summary) = injected(&fat, &blob);
         let slices = fat_slices(&out).unwrap();
@@ -1007,13 +987,8 @@ mod tests {
             .unwrap()
             .fileoff() as usize;
         let commands_end = ThinImage::parse(&node).unwrap().commands_end();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
+        let mut next = || random.next_u64();
         for _ in 0..4000 {
             let mut corrupted = node.clone();
             for _ in 0..1 + next() % 4 {

@@ -54,7 +54,11 @@ use object::macho::{
 };
 use object::read::macho::{FatArch, MachHeader as _, MachOFatFile32, MachOFatFile64, Segment as _};
 
+use crate::inject::write_zeros;
+
+pub mod relativise;
 pub mod unsign;
+pub mod uuid;
 
 /// Length of a 64-bit Mach-O header; the load commands follow it.
 ///
@@ -547,194 +551,156 @@ impl<'a> ThinImage<'a> {
     fn collect_ranges(&self) -> Result<Vec<FileRange>> {
         let mut ranges = Vec::new();
         for command in &self.commands {
-            let mut add =
-                |what: &'static str, field_at: usize, wide: bool, offset: u64, len: u64| {
-                    ranges.push(FileRange {
-                        what,
-                        cmd: command.cmd,
-                        command_index: command.index,
-                        offset,
-                        len,
-                        field: command.offset + field_at,
-                        wide,
-                    });
+            // Most commands hold (u32 offset, u32 count) pairs; `pair` reads one, the offset
+            // at `field` (from the `object` struct layout) and the count right after it.
+            let pair = |what: &'static str, field: usize, entry_len: u64| {
+                let word = |at: usize| {
+                    command
+                        .bytes
+                        .get(at..at + 4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 };
+                let (offset, count) = word(field).zip(word(field + 4)).with_context(|| {
+                    format!(
+                        "load command {} ({what}) is {} bytes, too short for its fields: the \
+                         binary is damaged",
+                        command.index,
+                        command.bytes.len()
+                    )
+                })?;
+                anyhow::Ok(FileRange {
+                    what,
+                    cmd: command.cmd,
+                    command_index: command.index,
+                    offset: offset.into(),
+                    len: u64::from(count) * entry_len,
+                    field: command.offset + field,
+                    wide: false,
+                })
+            };
             match command.cmd {
                 LC_SEGMENT_64 => {
-                    for (index, section) in segment_of(*command)?.sections.iter().enumerate() {
+                    let segment = segment_of(*command)?;
+                    for (index, section) in segment.sections.iter().enumerate() {
                         let at =
                             size_of::<SegmentCommand64<Le>>() + index * size_of::<Section64<Le>>();
                         let kind = section.flags.get(Le) & SECTION_TYPE;
                         let zero_fill =
                             matches!(kind, S_ZEROFILL | S_GB_ZEROFILL | S_THREAD_LOCAL_ZEROFILL);
                         if !zero_fill && section.offset.get(Le) != 0 {
-                            add(
-                                "section contents",
-                                at + offset_of!(Section64<Le>, offset),
-                                false,
-                                section.offset.get(Le).into(),
-                                section.size.get(Le),
-                            );
+                            // The size is a u64 and not next to the offset.
+                            ranges.push(FileRange {
+                                what: "section contents",
+                                cmd: command.cmd,
+                                command_index: command.index,
+                                offset: section.offset.get(Le).into(),
+                                len: section.size.get(Le),
+                                field: command.offset + at + offset_of!(Section64<Le>, offset),
+                                wide: false,
+                            });
                         }
                         if section.nreloc.get(Le) != 0 {
-                            add(
+                            ranges.push(pair(
                                 "section relocations",
                                 at + offset_of!(Section64<Le>, reloff),
-                                false,
-                                section.reloff.get(Le).into(),
-                                u64::from(section.nreloc.get(Le)) * 8,
-                            );
+                                8,
+                            )?);
                         }
                     }
                 }
                 LC_SYMTAB => {
-                    let symtab: &SymtabCommand<Le> = command_struct(*command, "LC_SYMTAB")?;
-                    add(
+                    ranges.push(pair(
                         "LC_SYMTAB symbol table",
                         offset_of!(SymtabCommand<Le>, symoff),
-                        false,
-                        symtab.symoff.get(Le).into(),
-                        u64::from(symtab.nsyms.get(Le)) * NLIST_LEN,
-                    );
-                    add(
+                        NLIST_LEN,
+                    )?);
+                    ranges.push(pair(
                         "LC_SYMTAB string table",
                         offset_of!(SymtabCommand<Le>, stroff),
-                        false,
-                        symtab.stroff.get(Le).into(),
-                        symtab.strsize.get(Le).into(),
-                    );
+                        1,
+                    )?);
                 }
                 LC_DYSYMTAB => {
-                    let dysymtab: &DysymtabCommand<Le> = command_struct(*command, "LC_DYSYMTAB")?;
-                    let tables = [
+                    for (what, field, entry_len) in [
                         (
                             "LC_DYSYMTAB table of contents",
                             offset_of!(DysymtabCommand<Le>, tocoff),
-                            dysymtab.tocoff,
-                            dysymtab.ntoc,
                             8,
                         ),
                         (
                             "LC_DYSYMTAB module table",
                             offset_of!(DysymtabCommand<Le>, modtaboff),
-                            dysymtab.modtaboff,
-                            dysymtab.nmodtab,
                             56,
                         ),
                         (
                             "LC_DYSYMTAB external references",
                             offset_of!(DysymtabCommand<Le>, extrefsymoff),
-                            dysymtab.extrefsymoff,
-                            dysymtab.nextrefsyms,
                             4,
                         ),
                         (
                             "LC_DYSYMTAB indirect symbols",
                             offset_of!(DysymtabCommand<Le>, indirectsymoff),
-                            dysymtab.indirectsymoff,
-                            dysymtab.nindirectsyms,
                             4,
                         ),
                         (
                             "LC_DYSYMTAB external relocations",
                             offset_of!(DysymtabCommand<Le>, extreloff),
-                            dysymtab.extreloff,
-                            dysymtab.nextrel,
                             8,
                         ),
                         (
                             "LC_DYSYMTAB local relocations",
                             offset_of!(DysymtabCommand<Le>, locreloff),
-                            dysymtab.locreloff,
-                            dysymtab.nlocrel,
                             8,
                         ),
-                    ];
-                    for (what, field, offset, count, entry) in tables {
-                        add(
-                            what,
-                            field,
-                            false,
-                            offset.get(Le).into(),
-                            u64::from(count.get(Le)) * entry,
-                        );
+                    ] {
+                        ranges.push(pair(what, field, entry_len)?);
                     }
                 }
                 LC_DYLD_INFO | LC_DYLD_INFO_ONLY => {
-                    let info: &DyldInfoCommand<Le> = command_struct(*command, "LC_DYLD_INFO")?;
-                    let parts = [
+                    for (what, field) in [
                         (
                             "dyld rebase info",
                             offset_of!(DyldInfoCommand<Le>, rebase_off),
-                            info.rebase_off,
-                            info.rebase_size,
                         ),
-                        (
-                            "dyld bind info",
-                            offset_of!(DyldInfoCommand<Le>, bind_off),
-                            info.bind_off,
-                            info.bind_size,
-                        ),
+                        ("dyld bind info", offset_of!(DyldInfoCommand<Le>, bind_off)),
                         (
                             "dyld weak bind info",
                             offset_of!(DyldInfoCommand<Le>, weak_bind_off),
-                            info.weak_bind_off,
-                            info.weak_bind_size,
                         ),
                         (
                             "dyld lazy bind info",
                             offset_of!(DyldInfoCommand<Le>, lazy_bind_off),
-                            info.lazy_bind_off,
-                            info.lazy_bind_size,
                         ),
                         (
                             "dyld export trie",
                             offset_of!(DyldInfoCommand<Le>, export_off),
-                            info.export_off,
-                            info.export_size,
                         ),
-                    ];
-                    for (what, field, offset, size) in parts {
-                        add(
-                            what,
-                            field,
-                            false,
-                            offset.get(Le).into(),
-                            size.get(Le).into(),
-                        );
+                    ] {
+                        ranges.push(pair(what, field, 1)?);
                     }
                 }
                 LC_TWOLEVEL_HINTS => {
-                    let hints: &TwolevelHintsCommand<Le> =
-                        command_struct(*command, "LC_TWOLEVEL_HINTS")?;
-                    add(
+                    ranges.push(pair(
                         "LC_TWOLEVEL_HINTS",
                         offset_of!(TwolevelHintsCommand<Le>, offset),
-                        false,
-                        hints.offset.get(Le).into(),
-                        u64::from(hints.nhints.get(Le)) * 4,
-                    );
+                        4,
+                    )?);
                 }
                 LC_NOTE => {
                     let note: &NoteCommand<Le> = command_struct(*command, "LC_NOTE")?;
-                    add(
-                        "LC_NOTE",
-                        offset_of!(NoteCommand<Le>, offset),
-                        true,
-                        note.offset.get(Le),
-                        note.size.get(Le),
-                    );
+                    ranges.push(FileRange {
+                        what: "LC_NOTE",
+                        cmd: command.cmd,
+                        command_index: command.index,
+                        offset: note.offset.get(Le),
+                        len: note.size.get(Le),
+                        field: command.offset + offset_of!(NoteCommand<Le>, offset),
+                        wide: true,
+                    });
                 }
                 cmd => {
                     if let Some(what) = linkedit_data_name(cmd) {
-                        let data: &LinkeditDataCommand<Le> = command_struct(*command, what)?;
-                        add(
-                            what,
-                            offset_of!(LinkeditDataCommand<Le>, dataoff),
-                            false,
-                            data.dataoff.get(Le).into(),
-                            data.datasize.get(Le).into(),
-                        );
+                        ranges.push(pair(what, offset_of!(LinkeditDataCommand<Le>, dataoff), 1)?);
                     }
                 }
             }
@@ -773,6 +739,31 @@ impl<'a> ThinImage<'a> {
 
 /// Size of one 64-bit symbol table entry (`nlist_64`).
 pub const NLIST_LEN: u64 = 16;
+
+// `ThinImage::collect_ranges` reads each offset field's count right after it.
+const _: () = {
+    macro_rules! adjacent {
+        ($t:ty, $offset:ident, $count:ident) => {
+            assert!(offset_of!($t, $count) == offset_of!($t, $offset) + 4);
+        };
+    }
+    adjacent!(Section64<Le>, reloff, nreloc);
+    adjacent!(SymtabCommand<Le>, symoff, nsyms);
+    adjacent!(SymtabCommand<Le>, stroff, strsize);
+    adjacent!(DysymtabCommand<Le>, tocoff, ntoc);
+    adjacent!(DysymtabCommand<Le>, modtaboff, nmodtab);
+    adjacent!(DysymtabCommand<Le>, extrefsymoff, nextrefsyms);
+    adjacent!(DysymtabCommand<Le>, indirectsymoff, nindirectsyms);
+    adjacent!(DysymtabCommand<Le>, extreloff, nextrel);
+    adjacent!(DysymtabCommand<Le>, locreloff, nlocrel);
+    adjacent!(DyldInfoCommand<Le>, rebase_off, rebase_size);
+    adjacent!(DyldInfoCommand<Le>, bind_off, bind_size);
+    adjacent!(DyldInfoCommand<Le>, weak_bind_off, weak_bind_size);
+    adjacent!(DyldInfoCommand<Le>, lazy_bind_off, lazy_bind_size);
+    adjacent!(DyldInfoCommand<Le>, export_off, export_size);
+    adjacent!(TwolevelHintsCommand<Le>, offset, nhints);
+    adjacent!(LinkeditDataCommand<Le>, dataoff, datasize);
+};
 
 /// The name of a `linkedit_data_command` kind, or `None` for other commands.
 ///
@@ -1127,17 +1118,6 @@ impl<W: Write> Write for CountingWriter<'_, W> {
     }
 }
 
-/// Writes `count` zero bytes.
-pub(crate) fn write_zeros(out: &mut (impl Write + ?Sized), mut count: u64) -> std::io::Result<()> {
-    const ZEROS: [u8; 4096] = [0; 4096];
-    while count > 0 {
-        let chunk = count.min(ZEROS.len() as u64) as usize;
-        out.write_all(&ZEROS[..chunk])?;
-        count -= chunk as u64;
-    }
-    Ok(())
-}
-
 /// Applies `transform` to a thin image, or to every slice of a universal file and rebuilds
 /// it (same slice order, CPU types and alignments; slices packed at their alignment).
 ///
@@ -1290,6 +1270,43 @@ pub mod test_support {
             text: format!("{FUSE_SENTINEL}:0").into_bytes(),
             ..Options::default()
         })
+    }
+
+    /// A deterministic pseudo-random sequence (xorshift64) for corruption tests.
+    pub struct XorShift(pub u64);
+
+    impl XorShift {
+        /// The next value.
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// A universal file of thin `images`, each with lipo's alignment for its CPU type
+    /// (2^14 for arm64, 2^12 otherwise).
+    pub fn universal(images: &[&[u8]]) -> Vec<u8> {
+        let entries = images
+            .iter()
+            .map(|image| {
+                let cputype = u32::from_le_bytes([image[4], image[5], image[6], image[7]]);
+                let arm = cputype == CPU_TYPE_ARM64;
+                super::FatEntry {
+                    cputype,
+                    cpusubtype: if arm { 0 } else { 3 },
+                    align: if arm { 14 } else { 12 },
+                    size: image.len() as u64,
+                }
+            })
+            .collect();
+        let layout = super::FatLayout::new(entries).expect("a valid layout");
+        let mut fat = Vec::new();
+        layout
+            .write_to(&mut fat, |index, out| Ok(out.write_all(images[index])?))
+            .expect("writing to a vector");
+        fat
     }
 
     fn name16(name: &str) -> [u8; 16] {
@@ -1504,7 +1521,7 @@ pub mod test_support {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{Options, image, tiny_image};
+    use super::test_support::{Options, XorShift, image, tiny_image, universal};
     use super::*;
 
     #[test]
@@ -1595,13 +1612,8 @@ mod tests {
             signature: Some(64),
             ..Options::default()
         });
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut random = XorShift(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || random.next_u64();
         let commands_end = ThinImage::parse(&data).unwrap().commands_end();
         for _ in 0..5000 {
             let mut corrupted = data.clone();
@@ -1644,29 +1656,6 @@ mod tests {
         assert!(error.contains("no __LINKEDIT"), "{error}");
     }
 
-    fn fat_of(slices: &[(&[u8], u32, u32)]) -> Vec<u8> {
-        let layout = FatLayout::new(
-            slices
-                .iter()
-                .map(|(data, cputype, align)| FatEntry {
-                    cputype: *cputype,
-                    cpusubtype: 0,
-                    align: *align,
-                    size: data.len() as u64,
-                })
-                .collect(),
-        )
-        .unwrap();
-        let mut out = Vec::new();
-        layout
-            .write_to(&mut out, |index, writer| {
-                Ok(writer.write_all(slices[index].0)?)
-            })
-            .unwrap();
-        assert_eq!(out.len() as u64, layout.len());
-        out
-    }
-
     #[test]
     fn fat_round_trip_keeps_alignment_and_order() {
         let arm = tiny_image();
@@ -1674,7 +1663,7 @@ mod tests {
             cputype: CPU_TYPE_X86_64,
             ..Options::default()
         });
-        let fat = fat_of(&[(&x86, CPU_TYPE_X86_64, 12), (&arm, CPU_TYPE_ARM64, 14)]);
+        let fat = universal(&[&x86, &arm]);
         assert_eq!(kind(&fat).unwrap(), Kind::Fat);
         let slices = fat_slices(&fat).unwrap();
         assert_eq!(slices.len(), 2);
@@ -1727,7 +1716,7 @@ mod tests {
     #[test]
     fn bad_fat_files_are_errors() {
         let arm = tiny_image();
-        let fat = fat_of(&[(&arm, CPU_TYPE_ARM64, 14)]);
+        let fat = universal(&[&arm]);
         for len in 0..fat.len() {
             assert!(fat_slices(&fat[..len]).is_err(), "{len}");
         }

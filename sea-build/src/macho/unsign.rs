@@ -152,8 +152,7 @@ fn unsign_thin(data: &[u8]) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{Options, image};
-    use super::super::{FatEntry, FatLayout};
+    use super::super::test_support::{Options, image, universal};
     use super::*;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 
@@ -205,27 +204,7 @@ mod tests {
     #[test]
     fn unsigns_every_slice_of_a_universal_file() {
         let (arm, x86) = (signed(CPU_TYPE_ARM64), signed(CPU_TYPE_X86_64));
-        let layout = FatLayout::new(vec![
-            FatEntry {
-                cputype: CPU_TYPE_X86_64,
-                cpusubtype: 3,
-                align: 12,
-                size: x86.len() as u64,
-            },
-            FatEntry {
-                cputype: CPU_TYPE_ARM64,
-                cpusubtype: 0,
-                align: 14,
-                size: arm.len() as u64,
-            },
-        ])
-        .unwrap();
-        let mut fat = Vec::new();
-        layout
-            .write_to(&mut fat, |index, out| {
-                Ok(out.write_all(if index == 0 { &x86 } else { &arm })?)
-            })
-            .unwrap();
+        let fat = universal(&[&x86, &arm]);
         assert!(is_signed(&fat).unwrap());
         let unsigned = unsign(&fat).unwrap();
         assert!(!is_signed(&unsigned).unwrap());

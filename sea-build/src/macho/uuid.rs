@@ -1,0 +1,199 @@
+//! Recomputing `LC_UUID` from an image's contents.
+//!
+//! Debuggers, crash reporters and `dsymutil` pair a binary with its debug information by
+//! the UUID in `LC_UUID`. Linkers derive it from a hash of the output, so any edit of the
+//! bytes (relativised paths, zeroed timestamps) must be followed by a new UUID, and a
+//! reproducible edit must give a reproducible UUID.
+//!
+//! [`recompute`] zeroes the UUID field, hashes the whole image and stores 16 bytes of the
+//! hash with the RFC 4122 version (3, name-based, as ld64 and lld write it) and variant bits
+//! set. The hash is SHA-256 over 16 MiB chunks, hashed in parallel, followed by SHA-256 of
+//! the image length and the chunk digests: the result depends only on the bytes, never on
+//! the number of threads.
+
+use anyhow::{Context, Result};
+use object::macho::{LC_UUID, UuidCommand};
+use object::pod::from_bytes_mut;
+use sha2::{Digest, Sha256};
+
+use super::{Kind, ThinImage, fat_slices, in_slice, kind};
+
+/// Chunk size of the parallel hash: part of the UUID definition, never change it.
+const CHUNK: usize = 16 << 20;
+
+/// The UUID for `bytes` (hashed as they are), with version and variant bits set.
+///
+/// ```
+/// let uuid = sea_build::macho::uuid::uuid_of(b"some image bytes");
+/// assert_eq!(uuid[6] >> 4, 3, "version 3");
+/// assert_eq!(uuid[8] >> 6, 0b10, "RFC 4122 variant");
+/// assert_eq!(uuid, sea_build::macho::uuid::uuid_of(b"some image bytes"));
+/// ```
+pub fn uuid_of(bytes: &[u8]) -> [u8; 16] {
+    let digests = chunk_digests(bytes);
+    let mut hasher = Sha256::new();
+    hasher.update((bytes.len() as u64).to_le_bytes());
+    for digest in &digests {
+        hasher.update(digest);
+    }
+    let hash = hasher.finalize();
+    let mut uuid = [0u8; 16];
+    uuid.copy_from_slice(&hash[..16]);
+    uuid[6] = (uuid[6] & 0x0f) | 0x30;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    uuid
+}
+
+/// SHA-256 of every `CHUNK` of `bytes`, computed on all available cores.
+fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
+    let owned: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+    let chunks: &[&[u8]] = &owned;
+    let digest = move |index: usize| -> [u8; 32] { Sha256::digest(chunks[index]).into() };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(chunks.len());
+    let mut digests: Vec<Option<[u8; 32]>> = vec![None; chunks.len()];
+    if threads > 1 {
+        // Thread t hashes chunks t, t + threads, t + 2 * threads, ...
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|first| {
+                    scope.spawn(move || {
+                        (first..chunks.len())
+                            .step_by(threads)
+                            .map(|index| (index, digest(index)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for handle in handles {
+                // A thread that died (it cannot) leaves its chunks to the loop below.
+                for (index, value) in handle.join().unwrap_or_default() {
+                    digests[index] = Some(value);
+                }
+            }
+        });
+    }
+    digests
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| value.unwrap_or_else(|| digest(index)))
+        .collect()
+}
+
+/// Recomputes the `LC_UUID` of a thin image in place and returns it, or `None` when the
+/// image has no `LC_UUID` (then nothing changes).
+///
+/// ```
+/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// let uuid = sea_build::macho::uuid::recompute(&mut image)?.expect("the image has LC_UUID");
+/// assert_eq!(sea_build::macho::uuid::recompute(&mut image)?, Some(uuid), "stable");
+/// # anyhow::Ok(())
+/// ```
+pub fn recompute(image: &mut [u8]) -> Result<Option<[u8; 16]>> {
+    let Some((offset, index, len)) = ThinImage::parse(image)?
+        .command(LC_UUID)
+        .map(|c| (c.offset, c.index, c.bytes.len()))
+    else {
+        return Ok(None);
+    };
+    let field = {
+        let (uuid, _) = from_bytes_mut::<UuidCommand<object::LittleEndian>>(
+            &mut image[offset..offset + len],
+        )
+        .ok()
+        .with_context(|| {
+            format!(
+                "load command {} (LC_UUID) is {} bytes, too short for a UUID: the binary is \
+                     damaged",
+                index, len
+            )
+        })?;
+        uuid.uuid = [0; 16];
+        offset + std::mem::offset_of!(UuidCommand<object::LittleEndian>, uuid)
+    };
+    let uuid = uuid_of(image);
+    image[field..field + 16].copy_from_slice(&uuid);
+    Ok(Some(uuid))
+}
+
+/// [`recompute`] for a thin image or every slice of a universal file, in place.
+///
+/// ```
+/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// sea_build::macho::uuid::recompute_all(&mut image)?;
+/// # anyhow::Ok(())
+/// ```
+pub fn recompute_all(data: &mut [u8]) -> Result<()> {
+    match kind(data)? {
+        Kind::Thin => {
+            recompute(data)?;
+        }
+        Kind::Fat => {
+            let slices: Vec<_> = fat_slices(data)?
+                .iter()
+                .enumerate()
+                .map(|(index, s)| (s.offset as usize, s.data.len(), in_slice(index, s)))
+                .collect();
+            for (offset, len, context) in slices {
+                recompute(&mut data[offset..offset + len]).context(context)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::macho::test_support::tiny_image;
+
+    #[test]
+    fn uuid_depends_on_every_byte_and_not_on_the_old_uuid() {
+        let mut image = tiny_image();
+        let first = recompute(&mut image).unwrap().unwrap();
+        let command = ThinImage::parse(&image).unwrap().command(LC_UUID).unwrap();
+        assert_eq!(&command.bytes[8..24], &first);
+
+        // A different old UUID gives the same new one.
+        let mut other = image.clone();
+        other[command.offset + 8..command.offset + 24].fill(0xee);
+        assert_eq!(recompute(&mut other).unwrap().unwrap(), first);
+        assert!(other == image);
+
+        // Any other byte changes it.
+        let last = image.len() - 1;
+        image[last] ^= 1;
+        assert_ne!(recompute(&mut image).unwrap().unwrap(), first);
+    }
+
+    #[test]
+    fn chunked_hash_is_independent_of_threads() {
+        let bytes: Vec<u8> = (0..CHUNK * 2 + 12345).map(|i| (i % 251) as u8).collect();
+        let parallel = chunk_digests(&bytes);
+        let serial: Vec<[u8; 32]> = bytes
+            .chunks(CHUNK)
+            .map(|c| Sha256::digest(c).into())
+            .collect();
+        assert_eq!(parallel, serial);
+        assert_eq!(parallel.len(), 3);
+        assert_eq!(uuid_of(&bytes), uuid_of(&bytes.clone()));
+        assert!(chunk_digests(&[]).is_empty());
+        let empty = uuid_of(&[]);
+        assert_eq!(empty[6] >> 4, 3);
+    }
+
+    #[test]
+    fn images_without_uuid_are_left_alone() {
+        let image = tiny_image();
+        let thin = ThinImage::parse(&image).unwrap();
+        let command = thin.command(LC_UUID).unwrap();
+        // Turn LC_UUID into an unknown command.
+        let mut no_uuid = image.clone();
+        no_uuid[command.offset..command.offset + 4].copy_from_slice(&0x7777u32.to_le_bytes());
+        let copy = no_uuid.clone();
+        assert_eq!(recompute(&mut no_uuid).unwrap(), None);
+        assert!(copy == no_uuid);
+        assert!(recompute(&mut b"junk".to_vec()).is_err());
+    }
+}

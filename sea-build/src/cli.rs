@@ -36,6 +36,35 @@ pub enum Command {
     VerifyCache(VerifyArgs),
     /// Inject a preparation blob into a node binary (what postject does), without building.
     Inject(InjectArgs),
+    /// Make any Mach-O file independent of its checkout path: OSO/SO paths under PREFIX
+    /// rewritten, OSO timestamps zeroed, LC_UUID recomputed, re-signed.
+    Relativise(RelativiseArgs),
+}
+
+/// Arguments of `relativise`.
+#[derive(Debug, clap::Args)]
+pub struct RelativiseArgs {
+    /// The Mach-O file (thin or universal, signed or not).
+    pub file: Utf8PathBuf,
+    /// The absolute build directory to strip from the paths (a trailing `/` is added).
+    #[arg(long, value_name = "DIR")]
+    pub prefix: Utf8PathBuf,
+    /// Where to write the result (default: replace FILE atomically).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Option<Utf8PathBuf>,
+    /// How to sign the result: adhoc, identity (SEA_BUILD_SIGN_P12 and its password) or none.
+    /// Default: adhoc when FILE was signed, none when it was not.
+    #[arg(long, value_name = "MODE", value_parser = parse_sign_mode)]
+    pub sign: Option<crate::sign::SignMode>,
+}
+
+fn parse_sign_mode(text: &str) -> Result<crate::sign::SignMode, String> {
+    match text {
+        "adhoc" => Ok(crate::sign::SignMode::AdHoc),
+        "identity" => Ok(crate::sign::SignMode::Identity),
+        "none" => Ok(crate::sign::SignMode::None),
+        other => Err(format!("`{other}` is not adhoc, identity or none")),
+    }
 }
 
 /// Arguments of `inject`.
@@ -121,6 +150,13 @@ pub fn run(command: Command) -> Result<()> {
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
         Command::Inject(args) => crate::pipeline::inject_file(&args.base, &args.blob, &args.out),
+        Command::Relativise(args) => {
+            let prefix = format!("{}/", args.prefix.as_str().trim_end_matches('/'));
+            let out = args.out.as_ref().unwrap_or(&args.file);
+            let summary = crate::pipeline::relativise_file(&args.file, &prefix, out, args.sign, &Env::from_process())?;
+            eprintln!("{summary}");
+            Ok(())
+        }
     }
 }
 

@@ -236,7 +236,8 @@ impl Pipeline<'_> {
     ///    target's architecture); otherwise without a cache (signing was only for running);
     /// 4. remove that signature again;
     /// 5. inject the blob (and set the fuse);
-    /// 6. sign the result, the same way as in step 2.
+    /// 6. relativise debug-map paths under the package and recompute LC_UUID;
+    /// 7. sign the result, the same way as in step 2.
     fn build_macho(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
         let identity = self.identity(sea)?;
         let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: self.signing_time()? };
@@ -264,8 +265,12 @@ impl Pipeline<'_> {
             self.generate(sea, node, None, staging)?
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        let injected = inject::macho::inject_to_vec(&prepared, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        let mut injected = inject::macho::inject_to_vec(&prepared, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         drop(prepared);
+        // Paths under the package become relative and the UUID is derived from the content:
+        // the artifact no longer is node, so it must not claim node's UUID either.
+        let prefix = format!("{}/", sea.package_dir.as_str().trim_end_matches('/'));
+        macho::relativise::relativise_in_place(&mut injected, &prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {}", sea.name))?;
         self.step(format!("signing {} ({})", sea.name, sea.sign.mode));
         let signed = sign_like_artifact(&injected).with_context(|| format!("could not sign {}", sea.name))?;
         output.write_all(&signed).context("could not write the artifact")?;
@@ -301,26 +306,32 @@ impl Pipeline<'_> {
         if sea.sign.mode != SignMode::Identity {
             return Ok(None);
         }
-        let path = match self.env.var(crate::config::P12_PATH_ENV) {
-            Some(path) => Utf8PathBuf::from(path),
-            None => sea.package_dir.join(sea.sign.p12.as_ref().with_context(|| {
-                format!("{}: sign = \"identity\" needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", sea.name, crate::config::P12_PATH_ENV)
-            })?),
-        };
-        let der = std::fs::read(&path).with_context(|| format!("could not read the P12 identity {path}"))?;
-        let password = self.env.var(&sea.sign.password_env).unwrap_or_default();
-        let identity = sign::Identity::from_p12(&der, &password, path.as_str())?;
-        Ok(Some(identity))
+        let declared = sea.sign.p12.as_ref().map(|path| sea.package_dir.join(path));
+        load_identity(self.env, declared, &sea.sign.password_env).map(Some).with_context(|| format!("cannot sign {}", sea.name))
     }
 
-    /// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
     fn signing_time(&self) -> Result<Option<i64>> {
-        self.env
-            .var("SOURCE_DATE_EPOCH")
-            .map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970")))
-            .transpose()
+        signing_time(self.env)
     }
 }
+
+/// Reads a P12 identity: the file named by `SEA_BUILD_SIGN_P12`, else `declared`; the
+/// password from the variable `password_env`.
+fn load_identity(env: &Env, declared: Option<Utf8PathBuf>, password_env: &str) -> Result<sign::Identity> {
+    let path = env.var(crate::config::P12_PATH_ENV).map(Utf8PathBuf::from).or(declared).with_context(|| {
+        format!("identity signing needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", crate::config::P12_PATH_ENV)
+    })?;
+    let der = std::fs::read(&path).with_context(|| format!("could not read the P12 identity {path}"))?;
+    sign::Identity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str())
+}
+
+/// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
+fn signing_time(env: &Env) -> Result<Option<i64>> {
+    env.var("SOURCE_DATE_EPOCH")
+        .map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970")))
+        .transpose()
+}
+
 
 /// Writes `base` with `blob` injected to `out`, holding neither in memory: the fuse is found
 /// by reading the file a megabyte at a time, the headers through a memory map, and the
@@ -360,15 +371,55 @@ fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<
 /// ```
 pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path) -> Result<()> {
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
+    publish_executable(out, |file| inject_into(base, &blob_bytes, file).with_context(|| format!("could not inject {blob} into {base}")))
+}
+
+/// Writes an executable at `out` through a temporary file beside it, renamed into place
+/// when `write` succeeded; on failure nothing is left behind. Like the compiler's outputs,
+/// no fsync: a crash leaves the old file or the new one, and syncing 100+ MB doubles the cost.
+fn publish_executable(out: &Utf8Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
     let dir = out.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
     let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
-    inject_into(base, &blob_bytes, output.as_file_mut()).with_context(|| format!("could not inject {blob} into {base}"))?;
-    // Like the compiler's outputs, artifacts are renamed into place without an fsync: a
-    // crash leaves the old file or the new one, and syncing 100+ MB doubles the cost.
+    write(output.as_file_mut())?;
     let output = output.into_temp_path();
     crate::fsutil::make_executable(Utf8Path::from_path(&output).context("the output directory is not UTF-8")?)?;
-    output.persist(out).with_context(|| format!("could not move the injected executable to {out}"))?;
+    output.persist(out).with_context(|| format!("could not move the finished file to {out}"))?;
     Ok(())
+}
+
+/// Relativises the Mach-O file `input` against `prefix` (see [`macho::relativise`]) and
+/// writes it to `out` atomically (`out` may be `input`): a signature is removed first and
+/// the result signed with `sign` (default: ad-hoc when `input` was signed, unsigned when it
+/// was not; an identity comes from `SEA_BUILD_SIGN_P12` and its password variable in `env`,
+/// the signing time from `SOURCE_DATE_EPOCH`). Returns a one-line summary.
+///
+/// ```no_run
+/// use camino::Utf8Path;
+/// let env = sea_build::Env::from_process();
+/// let path = Utf8Path::new("target/aarch64-apple-darwin/release/app");
+/// sea_build::pipeline::relativise_file(path, "/home/me/checkout/", path, None, &env)?;
+/// # anyhow::Ok(())
+/// ```
+pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
+    let data = std::fs::read(input).with_context(|| format!("could not read {input}"))?;
+    let was_signed = macho::unsign::is_signed(&data).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
+    let mut image = macho::unsign::unsign(&data).with_context(|| format!("could not remove the signature of {input}"))?;
+    drop(data);
+    let summary = macho::relativise::relativise_in_place(&mut image, prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {input}"))?;
+    let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
+    let identity = match mode {
+        SignMode::Identity => Some(load_identity(env, None, crate::config::P12_PASSWORD_ENV)?),
+        _ => None,
+    };
+    let identifier = out.file_name().unwrap_or("a.out").to_owned();
+    let bytes = match mode {
+        SignMode::None => image,
+        SignMode::AdHoc | SignMode::Identity => sign::sign(&image, &sign::Signing { identifier: &identifier, identity: identity.as_ref(), signing_time: signing_time(env)? })?,
+    };
+    publish_executable(out, |file| Ok(file.write_all(&bytes)?))?;
+    let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
+    let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();
+    Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))
 }
 
 /// Runs an artifact the way the cache checks do: a clean environment plus `env`, `args`, and a

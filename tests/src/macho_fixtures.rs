@@ -224,6 +224,9 @@ pub struct Options {
     /// Target macOS 13 and link with `-fixup_chains` (`LC_DYLD_CHAINED_FIXUPS` instead of
     /// `LC_DYLD_INFO_ONLY`, as node >= 24 has); needs ld64.lld 16 or newer.
     pub chained_fixups: bool,
+    /// Embed the release URL node binaries carry (`…/node-v<version>-headers.tar.gz`), which
+    /// tells sea-build the node version of a binary that cannot run here.
+    pub node_version: Option<String>,
 }
 
 impl Options {
@@ -241,6 +244,7 @@ impl Options {
             writable_data: true,
             linker: None,
             chained_fixups: false,
+            node_version: None,
         }
     }
 }
@@ -311,6 +315,12 @@ pub fn write_sources(dir: &Path, writable_data: bool) -> Result<()> {
 pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     let tools = Tools::find()?;
     write_sources(dir, options.writable_data)?;
+    if let Some(version) = &options.node_version {
+        let url = format!("const char node_release_url[] = \"https://example.invalid/release/v{version}/node-v{version}-headers.tar.gz\";\n");
+        let fuse = dir.join("fuse.c");
+        let text = std::fs::read_to_string(&fuse).with_context(|| format!("cannot read {}", fuse.display()))? + &url;
+        std::fs::write(&fuse, text).with_context(|| format!("cannot write {}", fuse.display()))?;
+    }
     let arch = options.arch;
     let suffix = arch.name();
     let macos = if options.chained_fixups {

@@ -184,3 +184,89 @@ fn identity_signatures_are_reproducible_with_source_date_epoch() {
     assert!(error.contains("password") && error.contains("SEA_BUILD_SIGN_P12_PASSWORD"), "{error}");
     assert!(!dir.join("three/hello").exists(), "no artifact after a failed build");
 }
+
+/// A real arm64 executable from clang and lld (16 KiB pages, linker-signed), carrying the
+/// fuse and the release URL of the host's node 22, so it passes as that node for
+/// darwin-arm64; and a universal file of it and an x86_64 build.
+fn local_fixtures(dir: &Utf8Path) -> (Utf8PathBuf, Utf8PathBuf, sea_build::node::NodeBinary) {
+    use sea_build_tests::macho_fixtures::{self, Arch, Options};
+    let host = fetcher().fetch(&VersionSpec::Major(22), Platform::host().unwrap(), None).unwrap();
+    let build = |arch: Arch| {
+        let mut options = Options::new(arch);
+        options.linker_signed = arch == Arch::Arm64;
+        options.node_version = Some(host.version.to_string());
+        Utf8PathBuf::from_path_buf(macho_fixtures::build(dir.join(arch.name()).as_std_path(), &options).unwrap()).unwrap()
+    };
+    let arm64 = build(Arch::Arm64);
+    let x86_64 = build(Arch::X86_64);
+    let fat = macho_fixtures::lipo(dir.as_std_path(), &[arm64.clone().into(), x86_64.into()], "universal").unwrap();
+    (arm64, Utf8PathBuf::from_path_buf(fat).unwrap(), host)
+}
+
+#[test]
+fn darwin_arm64_from_a_local_linker_signed_binary_thin_and_universal() {
+    let (_keep, dir) = temp();
+    let (arm64, fat, host) = local_fixtures(&dir.join("fixtures"));
+    assert!(sea_build::macho::unsign::is_signed(&std::fs::read(&arm64).unwrap()).unwrap(), "lld signs arm64 output");
+    for (label, base) in [("thin", &arm64), ("universal", &fat)] {
+        let before = std::fs::read(base).unwrap();
+        let mut sea = package(&dir.join(format!("pkg-{label}")), &host.version.to_string(), SignMode::AdHoc);
+        sea.node = VersionSpec::Path(base.clone());
+        let artifact = build_with(&sea, "darwin-arm64".parse().unwrap(), &dir.join(format!("out-{label}")), &Processes, &Env::from_process()).unwrap();
+        assert_eq!(std::fs::read(base).unwrap(), before, "{label}: the base binary is left untouched");
+        assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::NotRunnableHere);
+
+        let image = std::fs::read(&artifact.path).unwrap();
+        let blobs = inject::macho::find_blobs(&image).unwrap();
+        assert_eq!(blobs.len(), if label == "thin" { 1 } else { 2 });
+        let first = blobs[0].blob.expect("blob in the first slice");
+        assert!(blobs.iter().all(|slice| slice.blob == Some(first)), "{label}: every slice carries the blob");
+        for image in inject::images(&image).unwrap() {
+            assert!(fuse::find_fuse(image).unwrap().is_set(), "{label}: fuse set in every slice");
+        }
+        sign::verify(&image).unwrap_or_else(|error| panic!("{label}: {error:#}"));
+        let states = sign::describe(&image).unwrap();
+        assert!(states.iter().all(|state| matches!(state, SignatureState::Signed { identifier, certificate: false, .. } if identifier == "hello")), "{label}: {states:?}");
+        if label == "thin" {
+            assert_eq!(objcopy_section(&artifact.path, &dir), first, "llvm-objcopy reads the same bytes");
+            // On arm64 the blob's segment starts on a 16 KiB page.
+            let thin = sea_build::macho::ThinImage::parse(&image).unwrap();
+            let segment = thin.segment(b"NODE_SEA").expect("NODE_SEA segment");
+            assert_eq!(segment.fileoff() % 0x4000, 0);
+            assert_eq!(segment.vmaddr() % 0x4000, 0);
+        }
+        let report = sea_build::verify::verify(&artifact.path, &[], &fetcher(), &Processes, &Env::from_process()).unwrap();
+        let outcome = |name: &str| report.checks.iter().find(|check| check.name == name).map(|check| check.outcome.clone());
+        assert!(matches!(outcome("code signature"), Some(Ok(_))), "{label}: {report:#?}");
+        assert!(matches!(outcome("fuse set"), Some(Ok(_))), "{label}: {report:#?}");
+        let no_cache = outcome("code cache embedded").unwrap().unwrap_err();
+        assert!(no_cache.contains("could not run where it was built"), "{label}: {no_cache}");
+    }
+}
+
+#[test]
+fn bad_bases_fail_clearly_and_leave_nothing_behind() {
+    use sea_build_tests::macho_fixtures::{self, Arch, Options};
+    let (_keep, dir) = temp();
+    let host = fetcher().fetch(&VersionSpec::Major(22), Platform::host().unwrap(), None).unwrap();
+    let mut options = Options::new(Arch::Arm64);
+    options.headerpad = Some(0);
+    options.node_version = Some(host.version.to_string());
+    options.output = "cramped".into();
+    let cramped = Utf8PathBuf::from_path_buf(macho_fixtures::build(dir.join("cramped").as_std_path(), &options).unwrap()).unwrap();
+    let truncated = dir.join("truncated");
+    let whole = std::fs::read(&cramped).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+
+    for (label, base, expected) in [("no header room", &cramped, "bytes"), ("truncated", &truncated, "truncated")] {
+        let before = std::fs::read(base).unwrap();
+        let mut sea = package(&dir.join(format!("pkg-{label}")), &host.version.to_string(), SignMode::AdHoc);
+        sea.node = VersionSpec::Path(base.clone());
+        let out = dir.join(format!("out-{label}"));
+        let error = format!("{:#}", build_with(&sea, "darwin-arm64".parse().unwrap(), &out, &Processes, &Env::from_process()).unwrap_err());
+        assert!(error.contains(expected), "{label}: {error}");
+        assert_eq!(std::fs::read(base).unwrap(), before, "{label}: input untouched");
+        let left: Vec<_> = std::fs::read_dir(&out).map(|entries| entries.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
+        assert!(left.is_empty(), "{label}: nothing left in {out}: {left:?}");
+    }
+}

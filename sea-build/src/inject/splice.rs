@@ -111,7 +111,7 @@ impl Splice {
 }
 
 /// Writes `count` zero bytes.
-pub(crate) fn write_zeros(out: &mut impl Write, mut count: u64) -> std::io::Result<()> {
+pub(crate) fn write_zeros<W: Write + ?Sized>(out: &mut W, mut count: u64) -> std::io::Result<()> {
     const ZEROS: [u8; 4096] = [0; 4096];
     while count > 0 {
         let chunk = count.min(ZEROS.len() as u64) as usize;

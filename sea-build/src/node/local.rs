@@ -38,7 +38,10 @@ pub(crate) fn check_node_binary(bytes: &[u8], path: &Utf8Path, platform: Platfor
     if os != platform.os || arch.is_some_and(|arch| arch != platform.arch) {
         bail!("{}: it is built for {os:?} {}; pick the matching target or another binary", not_node(), arch.map_or("(unknown architecture)".to_owned(), |a| format!("{a:?}")));
     }
-    crate::inject::fuse::find_fuse(bytes).with_context(|| format!("{path} cannot be used for a SEA"))?;
+    // Universal files carry one fuse per slice.
+    for image in crate::inject::images(bytes).with_context(|| format!("{path} cannot be used for a SEA"))? {
+        crate::inject::fuse::find_fuse(image).with_context(|| format!("{path} cannot be used for a SEA"))?;
+    }
     Ok(())
 }
 

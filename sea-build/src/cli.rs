@@ -79,6 +79,9 @@ pub struct InjectArgs {
     /// Where to write the injected executable (replaced atomically).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Utf8PathBuf,
+    /// How to sign a Mach-O result: adhoc, identity (SEA_BUILD_SIGN_P12 and its password) or none.
+    #[arg(long, value_name = "MODE", value_parser = parse_sign_mode, default_value = "adhoc")]
+    pub sign: crate::sign::SignMode,
 }
 
 /// Arguments of `verify-cache`.
@@ -149,7 +152,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
-        Command::Inject(args) => crate::pipeline::inject_file(&args.base, &args.blob, &args.out),
+        Command::Inject(args) => crate::pipeline::inject_file(&args.base, &args.blob, &args.out, args.sign, &Env::from_process()),
         Command::Relativise(args) => {
             let prefix = format!("{}/", args.prefix.as_str().trim_end_matches('/'));
             let out = args.out.as_ref().unwrap_or(&args.file);

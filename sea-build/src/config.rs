@@ -214,6 +214,7 @@ mod tests {
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
             exec_argv_extension: ExecArgvExtension::None,
             verify_args: vec![],
+            sign: SignConfig::default(),
         }
     }
 

@@ -339,18 +339,8 @@ fn signing_time(env: &Env) -> Result<Option<i64>> {
 fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<()> {
     let file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     let image = crate::fsutil::map_readonly(&file, base)?;
-    match inject::Format::detect(&image) {
-        Some(inject::Format::Elf) => {}
-        // Mach-O and PE images are rewritten in the middle; they stream from the map.
-        Some(format) => {
-            let mut writer = std::io::BufWriter::with_capacity(1 << 20, out);
-            match format {
-                inject::Format::MachO => inject::macho::inject(&image, blob, &mut writer).map(drop)?,
-                _ => inject::pe::inject(&image, blob, &mut writer).map(drop)?,
-            }
-            return writer.flush().context("could not write the injected image");
-        }
-        None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
+    if inject::Format::detect(&image) != Some(inject::Format::Elf) {
+        bail!("{base} is not an ELF executable");
     }
     let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::new(&file))? {
         inject::fuse::FuseState::Unset { offset } => offset,
@@ -363,15 +353,57 @@ fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<
 
 /// Injects the blob file `blob` into the node binary `base` and writes the executable to
 /// `out` atomically: what `inject` does on the command line, without generation or checks.
+/// Mach-O and PE bases lose their signature first; Mach-O results are then signed as `sign`
+/// says (identity settings from `env`, see [`relativise_file`]).
 ///
 /// ```no_run
 /// use camino::Utf8Path;
-/// sea_build::pipeline::inject_file(Utf8Path::new("node"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app"))?;
+/// use sea_build::sign::SignMode;
+/// let env = sea_build::Env::from_process();
+/// sea_build::pipeline::inject_file(Utf8Path::new("node"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app"), SignMode::AdHoc, &env)?;
 /// # anyhow::Ok(())
 /// ```
-pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path) -> Result<()> {
+pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
-    publish_executable(out, |file| inject_into(base, &blob_bytes, file).with_context(|| format!("could not inject {blob} into {base}")))
+    let failed = || format!("could not inject {blob} into {base}");
+    let file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    let image = crate::fsutil::map_readonly(&file, base)?;
+    match inject::Format::detect(&image) {
+        // Appended to: the bulk is copied by the kernel.
+        Some(inject::Format::Elf) => {
+            drop(image);
+            publish_executable(out, |file| inject_into(base, &blob_bytes, file).with_context(failed))
+        }
+        // Rewritten in the middle and then signed: in memory.
+        Some(inject::Format::MachO) => {
+            let unsigned = macho::unsign::unsign(&image).with_context(failed)?;
+            drop(image);
+            let injected = inject::macho::inject_to_vec(&unsigned, &blob_bytes).with_context(failed)?;
+            drop(unsigned);
+            let bytes = sign_image(injected, sign, out.file_name().unwrap_or("app"), env)?;
+            publish_executable(out, |file| Ok(file.write_all(&bytes)?))
+        }
+        Some(inject::Format::Pe) => {
+            let unsigned = crate::pe::unsign(&image).with_context(failed)?;
+            drop(image);
+            publish_executable(out, |file| {
+                let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+                inject::pe::inject(&unsigned, &blob_bytes, &mut writer).with_context(failed)?;
+                Ok(writer.flush()?)
+            })
+        }
+        None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
+    }
+}
+
+/// Signs a Mach-O image as `mode` says, with `identifier`; identities from `env`.
+fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Result<Vec<u8>> {
+    let identity = match mode {
+        SignMode::None => return Ok(image),
+        SignMode::Identity => Some(load_identity(env, None, crate::config::P12_PASSWORD_ENV)?),
+        SignMode::AdHoc => None,
+    };
+    sign::sign(&image, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: signing_time(env)? })
 }
 
 /// Writes an executable at `out` through a temporary file beside it, renamed into place
@@ -407,15 +439,7 @@ pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Opt
     drop(data);
     let summary = macho::relativise::relativise_in_place(&mut image, prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {input}"))?;
     let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
-    let identity = match mode {
-        SignMode::Identity => Some(load_identity(env, None, crate::config::P12_PASSWORD_ENV)?),
-        _ => None,
-    };
-    let identifier = out.file_name().unwrap_or("a.out").to_owned();
-    let bytes = match mode {
-        SignMode::None => image,
-        SignMode::AdHoc | SignMode::Identity => sign::sign(&image, &sign::Signing { identifier: &identifier, identity: identity.as_ref(), signing_time: signing_time(env)? })?,
-    };
+    let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
     publish_executable(out, |file| Ok(file.write_all(&bytes)?))?;
     let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
     let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();

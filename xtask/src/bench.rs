@@ -52,7 +52,7 @@ struct Row {
     target: String,
 }
 
-pub(crate) fn run(runs: usize) -> Result<()> {
+pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
     let sh = Shell::new()?;
     let root = sea_build::cli::workspace_root(None)?;
     sh.change_dir(&root);
@@ -61,6 +61,9 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
     let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, dir, runs: runs.max(1), rows: Vec::new() };
     bench.linux()?;
+    bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
+    bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
+    bench.relativise(scale)?;
     let report = bench.report();
     println!("{report}");
     let path = bench.dir.join("report.md");
@@ -173,6 +176,73 @@ impl Bench {
         Ok(())
     }
 
+    /// Injection into a node binary for another platform (from the npm registry), with what
+    /// that format needs (unsign, and for Mach-O the ad-hoc signature), against `cp`.
+    fn foreign(&mut self, platform: &str, what: &str) -> Result<()> {
+        let node = fetch_node_for(VersionSpec::Major(22), platform.parse()?)?;
+        let work = self.dir.join(platform);
+        std::fs::create_dir_all(&work)?;
+        let blob = self.dir.join("linux/staging/sea-prep.blob");
+        let copy_target = work.join("cp.out");
+        let cp = self.measure(&format!("cp node {platform}"), || {
+            let mut cp = Command::new("cp");
+            cp.args([node.path.as_str(), copy_target.as_str()]);
+            cp
+        })?;
+        let injected = work.join("injected");
+        let inject = self.measure(&format!("sea-build inject {platform}"), || {
+            let mut inject = Command::new(&self.xtask);
+            inject.args(["inject", "--base", node.path.as_str(), "--blob", blob.as_str(), "--out", injected.as_str()]);
+            inject
+        })?;
+        let size = file_mb(&node.path);
+        self.rows.push(Row { step: format!("cp of node {} {platform} ({size:.0} MB)", node.version), measured: cp, ratio: "1.00x cp".into(), target: String::new() });
+        self.rows.push(Row { step: format!("sea-build {what}, {platform}"), measured: inject, ratio: format!("{:.2}x cp", ratio(inject.wall, cp.wall)), target: String::new() });
+        Ok(())
+    }
+
+    /// Relativising a generated ~750 MiB x `scale` Mach-O with ~5 million x `scale` symbols.
+    fn relativise(&mut self, scale: f64) -> Result<()> {
+        let dir = self.dir.join(format!("macho-large-{scale}"));
+        let find = || -> Option<Utf8PathBuf> {
+            std::fs::read_dir(&dir)
+                .ok()?
+                .filter_map(|entry| entry.ok().and_then(|e| Utf8PathBuf::from_path_buf(e.path()).ok()))
+                .filter(|path| path.is_file() && path.extension().is_none() && is_macho(path))
+                .max_by_key(|path| std::fs::metadata(path).map_or(0, |m| m.len()))
+        };
+        if find().is_none() {
+            eprintln!("bench: generating the large Mach-O fixture (scale {scale}; about 45 s and 2.3 GB at scale 1)");
+            let sh = &self.sh;
+            let scale = scale.to_string();
+            cmd!(sh, "cargo run --release --quiet --package sea-build-tests --bin macho-fixture -- {dir} {scale}").run()?;
+        }
+        let fixture = find().context("the fixture generator left no Mach-O executable")?;
+        let copy_target = self.dir.join("macho-large.cp");
+        let cp = self.measure("cp large Mach-O", || {
+            let mut cp = Command::new("cp");
+            cp.args([fixture.as_str(), copy_target.as_str()]);
+            cp
+        })?;
+        let out = self.dir.join("macho-large.relativised");
+        let prefix = dir.to_string();
+        let relativise = self.measure("sea-build relativise", || {
+            let mut relativise = Command::new(&self.xtask);
+            relativise.args(["relativise", fixture.as_str(), "--prefix", prefix.as_str(), "--out", out.as_str(), "--sign", "none"]);
+            relativise
+        })?;
+        let _ = std::fs::remove_file(&copy_target);
+        let _ = std::fs::remove_file(&out);
+        self.rows.push(Row { step: format!("cp of the large Mach-O ({:.0} MB)", file_mb(&fixture)), measured: cp, ratio: "1.00x cp".into(), target: String::new() });
+        self.rows.push(Row {
+            step: "sea-build relativise (paths, timestamps, string table, UUID)".into(),
+            measured: relativise,
+            ratio: format!("{:.2}x cp", ratio(relativise.wall, cp.wall)),
+            target: "<= 1.5x cp".into(),
+        });
+        Ok(())
+    }
+
     /// TypeScript's compiler in one file, unpacked from its npm package.
     fn typescript_main(&self) -> Result<Utf8PathBuf> {
         let dir = self.dir.join("inputs/typescript");
@@ -266,9 +336,18 @@ impl Bench {
 }
 
 fn fetch_node(spec: VersionSpec) -> Result<NodeBinary> {
+    fetch_node_for(spec, Platform::host()?)
+}
+
+fn fetch_node_for(spec: VersionSpec, platform: Platform) -> Result<NodeBinary> {
     let env = sea_build::Env::from_process();
     let fetcher = NodeFetcher::from_env(&env)?;
-    fetcher.fetch(&spec, Platform::host()?, None)
+    fetcher.fetch(&spec, platform, None)
+}
+
+fn is_macho(path: &Utf8Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path).and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic)).is_ok() && magic == [0xcf, 0xfa, 0xed, 0xfe]
 }
 
 fn clone(command: &Command) -> Command {

@@ -34,6 +34,10 @@ enum Task {
         /// Runs per measured step (the report shows medians).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Size of the generated Mach-O for the relativise benchmark: 1.0 is ~750 MiB and
+        /// ~5 million symbols.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
     },
 }
 
@@ -45,7 +49,7 @@ fn run(task: Task) -> Result<()> {
     match task {
         Task::Sea(command) => sea_build::cli::run(command),
         Task::Test { args } => test(&args),
-        Task::Bench { runs } => bench::run(runs),
+        Task::Bench { runs, scale } => bench::run(runs, scale),
     }
 }
 

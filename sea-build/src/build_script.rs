@@ -29,6 +29,8 @@ use crate::Env;
 ///
 /// It prints `cargo::rerun-if-changed` for main, the assets, Cargo.toml and sea.lock, and
 /// `cargo::rerun-if-env-changed` for every variable it reads. Under `DOCS_RS` it builds nothing.
+// The example is a build script, so its `fn main` is the point.
+#[allow(clippy::needless_doctest_main)]
 #[derive(Clone, Debug, Default)]
 pub struct Build {
     name: Option<String>,
@@ -138,7 +140,7 @@ impl Build {
         let package = env.var("CARGO_PKG_NAME").unwrap_or_else(|| "sea".to_owned());
         let cargo_toml = manifest_dir.join("Cargo.toml");
         println!("cargo::rerun-if-changed={cargo_toml}");
-        let sea = self.merged(&cargo_toml)?.resolve(&package, &manifest_dir, &cargo_toml.to_string())?;
+        let sea = self.merged(&cargo_toml)?.resolve(&package, &manifest_dir, cargo_toml.as_ref())?;
         for path in std::iter::once(&sea.main).chain(sea.assets.values()) {
             println!("cargo::rerun-if-changed={}", manifest_dir.join(path));
         }

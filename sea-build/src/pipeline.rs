@@ -1,12 +1,15 @@
 //! The per-target pipeline, in one place and in order:
 //! acquire node → generate the blob (with a code cache when the target runs here) → inject →
 //! check the cache at run time → publish the artifact and its manifest atomically.
+//!
+//! What differs per format lives in one method each: `build_elf` (Linux), `build_macho`
+//! (macOS: the signing order that keeps the cache valid), `build_pe` (Windows, the cache
+//! made under Wine on Linux).
 
+use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-
-use std::io::Write;
 
 use crate::config::Sea;
 use crate::env::Env;
@@ -435,8 +438,8 @@ fn publish_executable(out: &Utf8Path, write: impl FnOnce(&mut std::fs::File) -> 
 pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
     let data = std::fs::read(input).with_context(|| format!("could not read {input}"))?;
     let was_signed = macho::unsign::is_signed(&data).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
-    let mut image = macho::unsign::unsign(&data).with_context(|| format!("could not remove the signature of {input}"))?;
-    drop(data);
+    // Unsigning copies; an unsigned file is worked on as read.
+    let mut image = if was_signed { macho::unsign::unsign(&data).with_context(|| format!("could not remove the signature of {input}"))? } else { data };
     let summary = macho::relativise::relativise_in_place(&mut image, prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {input}"))?;
     let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
     let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;

@@ -387,27 +387,38 @@ fn check_runs(program: &Utf8Path, args: &[&str], expected: &str) -> Result<()> {
 }
 
 /// Runs `command` to its end with output discarded, returning its wall time and its own
-/// peak RSS (from `wait4`, so only that process, not ours).
+/// peak RSS.
+///
+/// The peak is the child's `VmHWM`, polled every millisecond from `/proc` until it exits:
+/// `wait4`'s `ru_maxrss` would count the memory of this process too (the kernel records the
+/// parent's high-water mark when the spawned child calls exec), which is not the child's.
 fn sample(mut command: Command) -> Result<Sample> {
     use std::process::Stdio;
     let started = Instant::now();
-    let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().with_context(|| format!("could not start {command:?}"))?;
-    let pid = child.id() as libc::pid_t;
-    let mut stderr = child.stderr.context("no stderr pipe")?;
-    let mut errors = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut errors).ok();
-    let mut status = 0;
-    // SAFETY: plain FFI call on our own child, with valid out-pointers; the `Child` handle was
-    // consumed above, so nothing else waits for this pid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().with_context(|| format!("could not start {command:?}"))?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).ok();
+        text
+    });
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = text.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
     let wall = started.elapsed();
-    if waited != pid {
-        bail!("waiting for {command:?} failed: {}", std::io::Error::last_os_error());
+    let errors = errors.join().unwrap_or_default();
+    if !status.success() {
+        bail!("{command:?} failed ({status}): {errors}");
     }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("{command:?} failed (wait status {status}): {errors}");
-    }
-    // Linux reports ru_maxrss in KiB.
-    Ok(Sample { wall, max_rss_bytes: usage.ru_maxrss as u64 * 1024 })
+    Ok(Sample { wall, max_rss_bytes: peak_kib * 1024 })
 }

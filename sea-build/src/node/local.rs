@@ -63,13 +63,11 @@ fn embedded_version(bytes: &[u8]) -> Result<Version> {
     while let Some(found) = find(&bytes[start..], SUFFIX) {
         let end = start + found;
         let head = &bytes[end.saturating_sub(32)..end];
-        if let Some(at) = find(head, b"node-v") {
-            if let Ok(text) = std::str::from_utf8(&head[at + 6..]) {
-                if let Ok(version) = text.parse() {
+        if let Some(at) = find(head, b"node-v")
+            && let Ok(text) = std::str::from_utf8(&head[at + 6..])
+                && let Ok(version) = text.parse() {
                     return Ok(version);
                 }
-            }
-        }
         start = end + SUFFIX.len();
     }
     bail!("no embedded release URL found")

@@ -161,7 +161,7 @@ impl NodeFetcher {
     pub fn fetch(&self, spec: &VersionSpec, platform: Platform, lock: Option<(&LockFile, &Utf8Path)>) -> Result<NodeBinary> {
         let node = match spec {
             VersionSpec::Local => self.local(platform)?,
-            VersionSpec::Path(path) => self.from_path(path, platform)?,
+            VersionSpec::Path(path) => self.fetch_path(path, platform)?,
             _ => self.release(spec, platform, lock)?,
         };
         if let Some((lock, path)) = lock {
@@ -199,11 +199,10 @@ impl NodeFetcher {
             None if self.offline => self.cache.versions(platform).into_iter().filter(|v| spec.matches(*v)).max(),
             None => None,
         };
-        if let Some(version) = cached {
-            if let Some(node) = self.cached(version, platform)? {
+        if let Some(version) = cached
+            && let Some(node) = self.cached(version, platform)? {
                 return Ok(node);
             }
-        }
         if self.offline {
             let needed = known.map_or_else(|| format!("node {spec} for {platform}"), |v| format!("{}", self.cache.binary_path(v, platform)));
             bail!(
@@ -216,7 +215,7 @@ impl NodeFetcher {
         }
         let mut failures = Vec::new();
         for kind in &self.sources {
-            let attempt = self.source(*kind).and_then(|source| self.from_source(&*source, spec, known, platform).with_context(|| source.describe()));
+            let attempt = self.source(*kind).and_then(|source| self.fetch_from_source(&*source, spec, known, platform).with_context(|| source.describe()));
             match attempt {
                 Ok(node) => return Ok(node),
                 Err(error) => {
@@ -248,7 +247,7 @@ impl NodeFetcher {
         }
     }
 
-    fn from_source(&self, source: &dyn Source, spec: &VersionSpec, known: Option<Version>, platform: Platform) -> Result<NodeBinary> {
+    fn fetch_from_source(&self, source: &dyn Source, spec: &VersionSpec, known: Option<Version>, platform: Platform) -> Result<NodeBinary> {
         let version = match known {
             Some(version) => version,
             None => {
@@ -299,7 +298,7 @@ impl NodeFetcher {
         })
     }
 
-    fn from_path(&self, path: &Utf8Path, platform: Platform) -> Result<NodeBinary> {
+    fn fetch_path(&self, path: &Utf8Path, platform: Platform) -> Result<NodeBinary> {
         let mut head = [0u8; 8];
         let mut file = std::fs::File::open(path).with_context(|| format!("could not open the node binary or archive {path}"))?;
         let read = file.read(&mut head).with_context(|| format!("could not read {path}"))?;

@@ -109,7 +109,7 @@ pub(crate) fn parse_index(json: &str, platform: Platform) -> Result<Vec<Release>
     let key = index_file_key(platform);
     Ok(entries
         .into_iter()
-        .filter(|entry| entry.files.iter().any(|file| *file == key))
+        .filter(|entry| entry.files.contains(&key))
         .filter_map(|entry| {
             let version = entry.version.parse().ok()?;
             Some(Release { version, lts: matches!(entry.lts, serde_json::Value::String(_)) })

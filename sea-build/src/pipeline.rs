@@ -436,14 +436,36 @@ fn publish_executable(out: &Utf8Path, write: impl FnOnce(&mut std::fs::File) -> 
 /// # anyhow::Ok(())
 /// ```
 pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
-    let data = std::fs::read(input).with_context(|| format!("could not read {input}"))?;
-    let was_signed = macho::unsign::is_signed(&data).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
-    // Unsigning copies; an unsigned file is worked on as read.
-    let mut image = if was_signed { macho::unsign::unsign(&data).with_context(|| format!("could not remove the signature of {input}"))? } else { data };
-    let summary = macho::relativise::relativise_in_place(&mut image, prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {input}"))?;
+    let options = macho::relativise::RelativiseOptions::default();
+    let file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
+    let was_signed = macho::unsign::is_signed(&crate::fsutil::map_readonly(&file, input)?).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
     let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
-    let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
-    publish_executable(out, |file| Ok(file.write_all(&bytes)?))?;
+    let summary = if was_signed || mode != SignMode::None {
+        // Unsigning and signing rewrite the whole image: in memory.
+        let data = std::fs::read(input).with_context(|| format!("could not read {input}"))?;
+        let mut image = macho::unsign::unsign(&data).with_context(|| format!("could not remove the signature of {input}"))?;
+        drop(data);
+        let summary = macho::relativise::relativise_in_place(&mut image, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+        let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
+        publish_executable(out, |file| Ok(file.write_all(&bytes)?))?;
+        summary
+    } else {
+        // Unsigned and staying so: the kernel copies the file, and only the pages that change
+        // (symbols, strings, header) are written through a map of the copy.
+        let mut summary = None;
+        publish_executable(out, |copy| {
+            std::io::copy(&mut &file, copy).with_context(|| format!("could not copy {input}"))?;
+            // SAFETY: the map is of our own unpublished temporary file, which nothing else
+            // writes or truncates while it is mapped.
+            let mut map = unsafe { memmap2::MmapMut::map_mut(&*copy) }.with_context(|| format!("could not map the copy of {input}"))?;
+            let done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+            drop(map);
+            copy.set_len(done.len).context("could not cut the relativised copy")?;
+            summary = Some(done);
+            Ok(())
+        })?;
+        summary.context("internal error: relativising produced no summary")?
+    };
     let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
     let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();
     Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))

@@ -270,3 +270,23 @@ fn bad_bases_fail_clearly_and_leave_nothing_behind() {
         assert!(left.is_empty(), "{label}: nothing left in {out}: {left:?}");
     }
 }
+
+#[test]
+fn relativise_file_over_a_map_equals_relativise_in_memory() {
+    use sea_build::macho::relativise::{RelativiseOptions, relativise};
+    use sea_build_tests::macho_fixtures::{self, Arch, Options};
+    let (_keep, dir) = temp();
+    let mut options = Options::new(Arch::X86_64);
+    options.linker_signed = false;
+    let fixture = Utf8PathBuf::from_path_buf(macho_fixtures::build(dir.join("build").as_std_path(), &options).unwrap()).unwrap();
+    let prefix = format!("{}/", dir.join("build"));
+    let expected = relativise(&std::fs::read(&fixture).unwrap(), &prefix, &RelativiseOptions::default()).unwrap();
+    let out = dir.join("relativised");
+    let summary = sea_build::pipeline::relativise_file(&fixture, &prefix, &out, None, &Env::from_process()).unwrap();
+    assert!(summary.contains("signed none"), "{summary}");
+    assert_eq!(std::fs::read(&out).unwrap(), expected, "the kernel-copy-and-map path writes the same bytes");
+    // A signed result verifies.
+    let signed = dir.join("signed");
+    sea_build::pipeline::relativise_file(&fixture, &prefix, &signed, Some(SignMode::AdHoc), &Env::from_process()).unwrap();
+    sign::verify(&std::fs::read(&signed).unwrap()).unwrap();
+}

@@ -144,6 +144,28 @@ pub fn relativise_in_place(
     prefix: &str,
     options: &RelativiseOptions,
 ) -> Result<RelativiseSummary> {
+    let summary = relativise_slice(data, prefix, options)?;
+    data.truncate(summary.len as usize);
+    Ok(summary)
+}
+
+/// [`relativise_in_place`] over a buffer that cannot shrink, such as a writable memory map
+/// of the file: the result is the first `summary.len` bytes; cut the rest (for a file,
+/// `set_len`). Lets a caller work over a kernel-made copy, touching only the pages that
+/// change.
+///
+/// ```
+/// use sea_build::macho::relativise::{RelativiseOptions, relativise_slice};
+/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// let summary = relativise_slice(&mut image, "/tmp/", &RelativiseOptions::default())?;
+/// assert!(summary.len <= image.len() as u64);
+/// # anyhow::Ok(())
+/// ```
+pub fn relativise_slice(
+    data: &mut [u8],
+    prefix: &str,
+    options: &RelativiseOptions,
+) -> Result<RelativiseSummary> {
     ensure!(
         !prefix.is_empty(),
         "the prefix to strip is empty: give the absolute build directory, e.g. \
@@ -163,7 +185,6 @@ pub fn relativise_in_place(
     match kind(data)? {
         Kind::Thin => {
             let summary = relativise_thin(data, prefix.as_bytes(), options)?;
-            data.truncate(summary.len as usize);
             Ok(RelativiseSummary {
                 len: summary.len,
                 images: vec![summary],
@@ -176,7 +197,7 @@ pub fn relativise_in_place(
 /// Relativises every slice where it lies, then packs the slices down (they only shrink) and
 /// writes a new universal header.
 fn relativise_fat(
-    data: &mut Vec<u8>,
+    data: &mut [u8],
     prefix: &[u8],
     options: &RelativiseOptions,
 ) -> Result<RelativiseSummary> {
@@ -215,7 +236,6 @@ fn relativise_fat(
         written = new_offset + entry.size as usize;
     }
     data[..header.len()].copy_from_slice(&header);
-    data.truncate(layout.len() as usize);
     Ok(RelativiseSummary {
         images: summaries,
         len: layout.len(),

@@ -135,7 +135,7 @@ pub fn relativise(data: &[u8], prefix: &str, options: &RelativiseOptions) -> Res
 /// use sea_build::macho::relativise::{RelativiseOptions, relativise_in_place};
 /// # let mut image = sea_build::macho::test_support::tiny_image();
 /// let options = RelativiseOptions { object_replacement: "../../..".into(), ..Default::default() };
-/// let error = relativise_in_place(&mut image, "/tmp/", &options).unwrap_err();
+/// let error = relativise_in_place(&mut image, "build/", &options).unwrap_err();
 /// assert!(error.to_string().contains("longer than the prefix"));
 /// # anyhow::Ok(())
 /// ```
@@ -157,7 +157,7 @@ pub fn relativise_in_place(
 /// ```
 /// use sea_build::macho::relativise::{RelativiseOptions, relativise_slice};
 /// # let mut image = sea_build::macho::test_support::tiny_image();
-/// let summary = relativise_slice(&mut image, "/tmp/", &RelativiseOptions::default())?;
+/// let summary = relativise_slice(&mut image, "build/", &RelativiseOptions::default())?;
 /// assert!(summary.len <= image.len() as u64);
 /// # anyhow::Ok(())
 /// ```

@@ -251,10 +251,9 @@ fn sea(args: SeaArgs) -> Result<()> {
             let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)), env: &env };
             let out_dir = out_root.join(platform.rust_triple());
             let artifact = pipeline.build(&sea, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
-            built.push(artifact);
-        }
-        for artifact in &built {
+            // This SEA's request, pinned to the node this SEA's artifact was built from.
             lock.record(&sea.node, &artifact.node);
+            built.push(artifact);
         }
     }
     if LockFile::read(&lock_path)? != lock {
@@ -317,9 +316,8 @@ fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
         }
         for entry in target.path().read_dir_utf8()? {
             let path = entry?.path().to_owned();
-            if let Some(stem) = path.as_str().strip_suffix(".sea.json") {
-                let exe = Utf8PathBuf::from(format!("{stem}.exe"));
-                found.push(if exe.exists() { exe } else { Utf8PathBuf::from(stem) });
+            if let Some(artifact) = crate::pipeline::published_artifact(&path) {
+                found.push(artifact);
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
 /// readers see the old file or the new one, never half of one.
@@ -26,6 +26,30 @@ pub(crate) fn persist(file: tempfile::NamedTempFile, path: &Utf8Path, executable
 }
 
 
+/// Locks the output directory `dir` (creating it) for one build, through `<dir>.lock` beside
+/// it (so the directory holds only artifacts), waiting while another build holds it; then
+/// removes the `.partial-*` files and `.staging-*` directories a killed build left there.
+/// The lock lasts as long as the returned file.
+pub(crate) fn lock_output_dir(dir: &Utf8Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {dir}"))?;
+    let lock_path = Utf8PathBuf::from(format!("{}.lock", dir.as_str().trim_end_matches('/')));
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).with_context(|| format!("could not open {lock_path}"))?;
+    lock.lock().with_context(|| format!("could not lock {lock_path}"))?;
+    for entry in dir.read_dir_utf8().with_context(|| format!("could not list {dir}"))? {
+        let entry = entry.with_context(|| format!("could not list {dir}"))?;
+        let name = entry.file_name();
+        let removed = if name.starts_with(".partial-") {
+            std::fs::remove_file(entry.path())
+        } else if name.starts_with(".staging-") {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            continue;
+        };
+        removed.with_context(|| format!("could not remove {}, left by an interrupted build", entry.path()))?;
+    }
+    Ok(lock)
+}
+
 /// Sets the executable bits (0o755) on Unix; does nothing elsewhere.
 pub(crate) fn make_executable(path: &Utf8Path) -> Result<()> {
     #[cfg(unix)]
@@ -38,39 +62,67 @@ pub(crate) fn make_executable(path: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// A read-only memory map of `file` (named `path` in errors).
+/// A read-only memory map of `file`, one of our own unpublished temporary files.
 ///
 /// Used to read an image's headers without reading the image: pages are only loaded when
-/// touched.
-pub(crate) fn map_readonly(file: &std::fs::File, path: &Utf8Path) -> Result<memmap2::Mmap> {
-    // SAFETY: the map is read-only, and the files mapped here (cached node binaries and
-    // our own temporary files) are only ever replaced by rename, never modified or
-    // truncated in place, so the mapped bytes cannot change under us.
-    unsafe { memmap2::Mmap::map(file) }.with_context(|| format!("could not map {path} into memory"))
+/// touched. Never map a user's file (an input binary, a local node): another process may
+/// truncate it, and touching a page past the new end kills this one with SIGBUS. Copy it
+/// first (the kernel copies, see `pipeline::inject_into`), or read it.
+pub(crate) fn map_readonly(file: &std::fs::File) -> Result<memmap2::Mmap> {
+    // SAFETY: callers map only temporary files this process created and has not published,
+    // which nothing else writes or truncates while the map lives.
+    unsafe { memmap2::Mmap::map(file) }.context("could not map a temporary file into memory")
 }
 
-/// Writes `splice` to `out`, its base ranges copied from `base` by the kernel
-/// (`copy_file_range` on Linux, where `std::io::copy` between files uses it), so the
-/// unchanged bulk of an image never passes through this process.
-pub(crate) fn write_splice(base: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8], out: &mut std::fs::File) -> std::io::Result<()> {
-    use std::io::{Read, Seek, SeekFrom};
+/// Up to the first 4 KiB of `file` (named `path` in errors): enough to tell its format.
+pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    file.take(4096).read_to_end(&mut head).with_context(|| format!("could not read {path}"))?;
+    Ok(head)
+}
+
+/// Replaces the contents of `file` with `bytes`.
+pub(crate) fn overwrite(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(bytes)
+}
+
+/// Turns `file`, a copy of the base image, into the output of `splice`: every base range of
+/// the splice must lie where the base already has it (injection that appends and patches in
+/// place, as ELF's does), so only the new bytes are written and the bulk stays as the kernel
+/// copied it.
+pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
 
     use crate::inject::Piece;
-    let mut base = base;
+    let mut out = file;
+    let mut at = 0u64;
     for piece in splice.pieces() {
-        match piece {
+        let len = match piece {
+            Piece::Base(range) if range.start == at => range.end - range.start,
             Piece::Base(range) => {
-                base.seek(SeekFrom::Start(range.start))?;
-                let wanted = range.end - range.start;
-                let copied = std::io::copy(&mut base.take(wanted), out)?;
-                if copied != wanted {
-                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("the base image ended {} bytes early", wanted - copied)));
-                }
+                return Err(std::io::Error::other(format!("internal error: the splice moves base bytes {range:?} to offset {at}, which a copy cannot express")));
             }
-            Piece::Bytes(bytes) => out.write_all(bytes)?,
-            Piece::Zeros(count) => crate::inject::splice::write_zeros(out, *count)?,
-            Piece::Blob => out.write_all(blob)?,
-        }
+            Piece::Bytes(bytes) => {
+                out.seek(SeekFrom::Start(at))?;
+                out.write_all(bytes)?;
+                bytes.len() as u64
+            }
+            Piece::Zeros(count) => {
+                out.seek(SeekFrom::Start(at))?;
+                crate::inject::splice::write_zeros(&mut out, *count)?;
+                *count
+            }
+            Piece::Blob => {
+                out.seek(SeekFrom::Start(at))?;
+                out.write_all(blob)?;
+                blob.len() as u64
+            }
+        };
+        at += len;
     }
-    Ok(())
+    file.set_len(at)
 }

@@ -115,7 +115,9 @@ impl Pipeline<'_> {
         // 1. Acquire.
         let node = self.fetcher.fetch(&sea.node, platform, self.lock)?;
         sea.check_node_supports(node.version).with_context(|| format!("cannot build {}", sea.name))?;
-        std::fs::create_dir_all(out_dir).with_context(|| format!("could not create {out_dir}"))?;
+        // Held until the artifact is published: one build writes into `out_dir` at a time, so
+        // what a killed build left there can be swept without touching a live one's files.
+        let _out_dir_lock = crate::fsutil::lock_output_dir(out_dir)?;
         let staging_dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(out_dir).with_context(|| format!("could not create a staging directory in {out_dir}"))?;
         let staging = Utf8Path::from_path(staging_dir.path()).context("the output directory is not UTF-8")?;
         generate::stage(sea, staging)?;
@@ -160,7 +162,6 @@ impl Pipeline<'_> {
         // 6. Publish.
         let path = out_dir.join(format!("{}{exe_suffix}", sea.name));
         let artifact_sha256 = crate::digest::sha256_file(&temp_path)?;
-        output.persist(&path).with_context(|| format!("could not move the finished artifact to {path}"))?;
         let manifest = Manifest {
             name: sea.name.clone(),
             target: platform.rust_triple().to_owned(),
@@ -174,9 +175,8 @@ impl Pipeline<'_> {
             node_options_guard: blob.node_options_guard,
             verify_args: sea.verify_args.clone(),
         };
-        let mut json = serde_json::to_vec_pretty(&manifest)?;
-        json.push(b'\n');
-        crate::fsutil::write_atomic(&manifest_path(&path), &json)?;
+        self.step(format!("publishing {path}"));
+        publish(output, &path, &manifest)?;
         Ok(Artifact { path, manifest, node })
     }
 
@@ -336,21 +336,60 @@ fn signing_time(env: &Env) -> Result<Option<i64>> {
 }
 
 
-/// Writes `base` with `blob` injected to `out`, holding neither in memory: the fuse is found
-/// by reading the file a megabyte at a time, the headers through a memory map, and the
-/// unchanged bulk is copied by the kernel.
+/// Moves the finished artifact `output` to `path` and writes its manifest beside it, so that
+/// at every moment, a kill included, an artifact at `path` has a manifest describing it:
+/// the old artifact is removed first, then the new manifest is renamed into place, then the
+/// artifact. An interrupted publish leaves at most a manifest without its artifact, which
+/// readers ignore ([`published_artifact`]) and the next build replaces.
+fn publish(output: tempfile::TempPath, path: &Utf8Path, manifest: &Manifest) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(manifest)?;
+    json.push(b'\n');
+    let dir = path.parent().context("an artifact path has a directory")?;
+    let mut manifest_file = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
+    manifest_file.write_all(&json).with_context(|| format!("could not write the manifest of {path}"))?;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("could not remove the previous artifact {path}")),
+    }
+    let manifest_at = manifest_path(path);
+    manifest_file.persist(&manifest_at).with_context(|| format!("could not move the manifest into place at {manifest_at}"))?;
+    output.persist(path).with_context(|| format!("could not move the finished artifact to {path}"))?;
+    Ok(())
+}
+
+/// The artifact a manifest at `manifest` describes, when it is there: `hello.sea.json` →
+/// `hello` or `hello.exe`. `None` when a build was interrupted between publishing the
+/// manifest and the artifact.
+pub fn published_artifact(manifest: &Utf8Path) -> Option<Utf8PathBuf> {
+    let stem = manifest.as_str().strip_suffix(".sea.json")?;
+    [format!("{stem}.exe"), stem.to_owned()].into_iter().map(Utf8PathBuf::from).find(|path| path.is_file())
+}
+
+/// Writes `base` with `blob` injected to `out`, holding neither in memory: the kernel copies
+/// the base into `out` (`copy_file_range`), the headers are read through a map of that
+/// private copy, and only the changed and appended bytes are written into it. The base may
+/// be a user's file, so it is never mapped: a file truncated under a map faults the process.
 fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<()> {
-    let file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
-    let image = crate::fsutil::map_readonly(&file, base)?;
-    if inject::Format::detect(&image) != Some(inject::Format::Elf) {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
         bail!("{base} is not an ELF executable");
     }
-    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::new(&file))? {
+    file.seek(SeekFrom::Start(0)).with_context(|| format!("could not read {base}"))?;
+    out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
+    std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
+    drop(file);
+    let mut copy: &std::fs::File = out;
+    copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
+    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
         inject::fuse::FuseState::Unset { offset } => offset,
         inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
     };
-    let (splice, _) = elf::plan(&image, blob.len(), fuse_offset)?;
-    crate::fsutil::write_splice(&file, &splice, blob, out).context("could not write the injected image")?;
+    let image = crate::fsutil::map_readonly(out)?;
+    let (splice, _) = elf::plan(&image, blob.len(), fuse_offset).with_context(|| format!("{base} cannot take a SEA blob"))?;
+    drop(image);
+    crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")?;
     Ok(())
 }
 
@@ -369,16 +408,17 @@ fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<
 pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
     let failed = || format!("could not inject {blob} into {base}");
-    let file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
-    let image = crate::fsutil::map_readonly(&file, base)?;
-    match inject::Format::detect(&image) {
+    let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?);
+    drop(file);
+    // Mach-O and PE are rewritten in the middle (and Mach-O signed): in memory, read, never
+    // mapped, because `base` is the user's file.
+    let read_base = || std::fs::read(base).with_context(|| format!("could not read {base}"));
+    match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => {
-            drop(image);
-            publish_executable(out, |file| inject_into(base, &blob_bytes, file).with_context(failed))
-        }
-        // Rewritten in the middle and then signed: in memory.
+        Some(inject::Format::Elf) => publish_executable(out, |file| inject_into(base, &blob_bytes, file).with_context(failed)),
         Some(inject::Format::MachO) => {
+            let image = read_base()?;
             let unsigned = macho::unsign::unsign(&image).with_context(failed)?;
             drop(image);
             let injected = inject::macho::inject_to_vec(&unsigned, &blob_bytes).with_context(failed)?;
@@ -387,6 +427,7 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
             publish_executable(out, |file| Ok(file.write_all(&bytes)?))
         }
         Some(inject::Format::Pe) => {
+            let image = read_base()?;
             let unsigned = crate::pe::unsign(&image).with_context(failed)?;
             drop(image);
             publish_executable(out, |file| {
@@ -437,35 +478,36 @@ fn publish_executable(out: &Utf8Path, write: impl FnOnce(&mut std::fs::File) -> 
 /// ```
 pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
     let options = macho::relativise::RelativiseOptions::default();
-    let file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
-    let was_signed = macho::unsign::is_signed(&crate::fsutil::map_readonly(&file, input)?).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
-    let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
-    let summary = if was_signed || mode != SignMode::None {
-        // Unsigning and signing rewrite the whole image: in memory.
-        let data = std::fs::read(input).with_context(|| format!("could not read {input}"))?;
-        let mut image = macho::unsign::unsign(&data).with_context(|| format!("could not remove the signature of {input}"))?;
-        drop(data);
-        let summary = macho::relativise::relativise_in_place(&mut image, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
-        let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
-        publish_executable(out, |file| Ok(file.write_all(&bytes)?))?;
-        summary
-    } else {
-        // Unsigned and staying so: the kernel copies the file, and only the pages that change
-        // (symbols, strings, header) are written through a map of the copy.
-        let mut summary = None;
-        publish_executable(out, |copy| {
-            std::io::copy(&mut &file, copy).with_context(|| format!("could not copy {input}"))?;
-            // SAFETY: the map is of our own unpublished temporary file, which nothing else
-            // writes or truncates while it is mapped.
-            let mut map = unsafe { memmap2::MmapMut::map_mut(&*copy) }.with_context(|| format!("could not map the copy of {input}"))?;
+    let mut file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
+    let mut result = None;
+    // `input` is the user's file, so it is never mapped (a file truncated under a map faults
+    // the process): the kernel copies it, and the copy is mapped. Unsigned files staying so
+    // have only the pages that change (symbols, strings, header) rewritten through the map;
+    // unsigning and signing rewrite the whole image, in memory.
+    publish_executable(out, |copy| {
+        std::io::copy(&mut file, copy).with_context(|| format!("could not copy {input}"))?;
+        // SAFETY: the map is of our own unpublished temporary file, which nothing else
+        // writes or truncates while it is mapped.
+        let mut map = unsafe { memmap2::MmapMut::map_mut(&*copy) }.with_context(|| format!("could not map the copy of {input}"))?;
+        let was_signed = macho::unsign::is_signed(&map).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
+        let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
+        let summary = if was_signed || mode != SignMode::None {
+            let mut image = macho::unsign::unsign(&map).with_context(|| format!("could not remove the signature of {input}"))?;
+            drop(map);
+            let summary = macho::relativise::relativise_in_place(&mut image, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+            let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
+            crate::fsutil::overwrite(copy, &bytes).with_context(|| format!("could not write {out}"))?;
+            summary
+        } else {
             let done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
             drop(map);
             copy.set_len(done.len).context("could not cut the relativised copy")?;
-            summary = Some(done);
-            Ok(())
-        })?;
-        summary.context("internal error: relativising produced no summary")?
-    };
+            done
+        };
+        result = Some((summary, mode));
+        Ok(())
+    })?;
+    let (summary, mode) = result.context("internal error: relativising produced no summary")?;
     let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
     let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();
     Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))

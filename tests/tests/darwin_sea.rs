@@ -14,7 +14,9 @@ use sea_build::progress::Silent;
 use sea_build::run::{Invocation, Processes, RunOutput, Runner};
 use sea_build::sign::{self, SignMode, SignatureState};
 use sea_build::{Env, Sea};
-use sea_build_tests::nodes::test_env;
+use sea_build::node::Version;
+use sea_build_tests::nodes::pinned::NODE_22;
+use sea_build_tests::nodes::{real_node, test_env};
 
 fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -27,19 +29,24 @@ fn fetcher() -> NodeFetcher {
 }
 
 /// A package with a main that reads an asset.
-fn package(dir: &Utf8Path, node: &str, sign: SignMode) -> Sea {
+fn package(dir: &Utf8Path, node: Version, sign: SignMode) -> Sea {
     std::fs::create_dir_all(dir.join("js")).unwrap();
     std::fs::write(dir.join("js/main.js"), "const sea = require('node:sea');\nconsole.log(`hello, ${sea.getAsset('greeting.txt', 'utf8')} from ${process.version}`);\n").unwrap();
     std::fs::write(dir.join("js/greeting.txt"), "asset").unwrap();
     let metadata = SeaMetadata {
         name: Some("hello".into()),
         main: Some("js/main.js".into()),
-        node_version: Some(node.into()),
+        node_version: Some(node.to_string()),
         assets: [("greeting.txt".to_owned(), "js/greeting.txt".into())].into(),
         sign: Some(sign),
         ..SeaMetadata::default()
     };
     metadata.resolve("hello", dir, "test").unwrap()
+}
+
+/// The host's node of the pinned 22 release: the darwin builds' blob generator off macOS.
+fn host_node() -> sea_build::node::NodeBinary {
+    real_node(NODE_22, Platform::host().unwrap().node_name()).unwrap()
 }
 
 fn build_with(sea: &Sea, platform: Platform, out: &Utf8Path, runner: &dyn Runner, env: &Env) -> anyhow::Result<Artifact> {
@@ -61,7 +68,7 @@ fn objcopy_section(binary: &Utf8Path, dir: &Utf8Path) -> Vec<u8> {
 #[test]
 fn darwin_x64_sea_built_on_linux_has_the_blob_the_fuse_and_a_valid_signature() {
     let (_keep, dir) = temp();
-    let sea = package(&dir.join("pkg"), "22", SignMode::AdHoc);
+    let sea = package(&dir.join("pkg"), NODE_22, SignMode::AdHoc);
     let platform: Platform = "darwin-x64".parse().unwrap();
     let artifact = build_with(&sea, platform, &dir.join("out"), &Processes, &Env::from_process()).unwrap();
     assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::NotRunnableHere);
@@ -137,10 +144,10 @@ fn make_identity(dir: &Utf8Path) -> Utf8PathBuf {
 #[test]
 fn the_cache_is_generated_by_a_binary_signed_exactly_like_the_artifact() {
     let (_keep, dir) = temp();
-    let host_node = fetcher().fetch(&VersionSpec::Major(22), Platform::host().unwrap(), None).unwrap();
+    let host_node = host_node();
     let p12 = make_identity(&dir);
     for mode in [SignMode::AdHoc, SignMode::Identity] {
-        let mut sea = package(&dir.join(format!("pkg-{mode}")), &host_node.version.to_string(), mode);
+        let mut sea = package(&dir.join(format!("pkg-{mode}")), host_node.version, mode);
         sea.sign.p12 = Some(p12.clone());
         let runner = RecordingRunner { host_node: host_node.path.clone(), seen: Mutex::new(Vec::new()) };
         let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret");
@@ -169,7 +176,7 @@ fn the_cache_is_generated_by_a_binary_signed_exactly_like_the_artifact() {
 fn identity_signatures_are_reproducible_with_source_date_epoch() {
     let (_keep, dir) = temp();
     let p12 = make_identity(&dir);
-    let mut sea = package(&dir.join("pkg"), "22", SignMode::Identity);
+    let mut sea = package(&dir.join("pkg"), NODE_22, SignMode::Identity);
     sea.sign.p12 = Some(p12);
     let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret").with_var("SOURCE_DATE_EPOCH", "1700000000");
     let platform: Platform = "darwin-x64".parse().unwrap();
@@ -190,7 +197,7 @@ fn identity_signatures_are_reproducible_with_source_date_epoch() {
 /// darwin-arm64; and a universal file of it and an x86_64 build.
 fn local_fixtures(dir: &Utf8Path) -> (Utf8PathBuf, Utf8PathBuf, sea_build::node::NodeBinary) {
     use sea_build_tests::macho_fixtures::{self, Arch, Options};
-    let host = fetcher().fetch(&VersionSpec::Major(22), Platform::host().unwrap(), None).unwrap();
+    let host = host_node();
     let build = |arch: Arch| {
         let mut options = Options::new(arch);
         options.linker_signed = arch == Arch::Arm64;
@@ -210,7 +217,7 @@ fn darwin_arm64_from_a_local_linker_signed_binary_thin_and_universal() {
     assert!(sea_build::macho::unsign::is_signed(&std::fs::read(&arm64).unwrap()).unwrap(), "lld signs arm64 output");
     for (label, base) in [("thin", &arm64), ("universal", &fat)] {
         let before = std::fs::read(base).unwrap();
-        let mut sea = package(&dir.join(format!("pkg-{label}")), &host.version.to_string(), SignMode::AdHoc);
+        let mut sea = package(&dir.join(format!("pkg-{label}")), host.version, SignMode::AdHoc);
         sea.node = VersionSpec::Path(base.clone());
         let artifact = build_with(&sea, "darwin-arm64".parse().unwrap(), &dir.join(format!("out-{label}")), &Processes, &Env::from_process()).unwrap();
         assert_eq!(std::fs::read(base).unwrap(), before, "{label}: the base binary is left untouched");
@@ -248,7 +255,7 @@ fn darwin_arm64_from_a_local_linker_signed_binary_thin_and_universal() {
 fn bad_bases_fail_clearly_and_leave_nothing_behind() {
     use sea_build_tests::macho_fixtures::{self, Arch, Options};
     let (_keep, dir) = temp();
-    let host = fetcher().fetch(&VersionSpec::Major(22), Platform::host().unwrap(), None).unwrap();
+    let host = host_node();
     let mut options = Options::new(Arch::Arm64);
     options.headerpad = Some(0);
     options.node_version = Some(host.version.to_string());
@@ -260,7 +267,7 @@ fn bad_bases_fail_clearly_and_leave_nothing_behind() {
 
     for (label, base, expected) in [("no header room", &cramped, "bytes"), ("truncated", &truncated, "truncated")] {
         let before = std::fs::read(base).unwrap();
-        let mut sea = package(&dir.join(format!("pkg-{label}")), &host.version.to_string(), SignMode::AdHoc);
+        let mut sea = package(&dir.join(format!("pkg-{label}")), host.version, SignMode::AdHoc);
         sea.node = VersionSpec::Path(base.clone());
         let out = dir.join(format!("out-{label}"));
         let error = format!("{:#}", build_with(&sea, "darwin-arm64".parse().unwrap(), &out, &Processes, &Env::from_process()).unwrap_err());

@@ -1,4 +1,5 @@
-//! Linux SEAs end to end: built with real node 22, 24 and 26 (from the npm registry), run,
+//! Linux SEAs end to end: built with real node 22, 24 and 26 (pinned releases from the npm
+//! registry), run,
 //! checked with readelf, reproducible across checkouts, and verify-cache's
 //! verdict compared with what the artifact really does under NODE_OPTIONS.
 
@@ -12,7 +13,9 @@ use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
 use sea_build::progress::Silent;
 use sea_build::run::Processes;
 use sea_build::{Sea, verify};
-use sea_build_tests::nodes::test_env;
+use sea_build::node::Version;
+use sea_build_tests::nodes::pinned::{NODE_22, NODE_24, NODE_26};
+use sea_build_tests::nodes::{real_node, test_env};
 
 const MAIN: &str = "const { getAsset } = require('node:sea');\nconst text = getAsset('greeting.txt', 'utf8').trim();\nconsole.log(`${text} from ${process.version}`);\nif (process.argv.includes('--fail')) process.exit(3);\n";
 
@@ -21,7 +24,7 @@ fn fetcher() -> NodeFetcher {
 }
 
 /// Writes a small package (main + asset) at `dir` and declares its SEA.
-fn package(dir: &Utf8Path, node: &str, guard: bool) -> Sea {
+fn package(dir: &Utf8Path, node: Version, guard: bool) -> Sea {
     std::fs::create_dir_all(dir.join("js")).unwrap();
     std::fs::write(dir.join("js/main.js"), MAIN).unwrap();
     std::fs::write(dir.join("js/greeting.txt"), "hello, asset\n").unwrap();
@@ -29,7 +32,7 @@ fn package(dir: &Utf8Path, node: &str, guard: bool) -> Sea {
         name: "greeter".into(),
         package_dir: dir.to_owned(),
         main: "js/main.js".into(),
-        node: node.parse().unwrap(),
+        node: VersionSpec::Exact(node),
         targets: vec![Platform::host().unwrap()],
         code_cache: true,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
@@ -63,12 +66,12 @@ fn run(artifact: &Utf8Path, args: &[&str], env: &[(&str, &str)]) -> std::process
 
 #[test]
 fn seas_for_node_22_24_and_26_run_with_their_cache_and_asset() {
-    for major in ["22", "24", "26"] {
+    for pinned in [NODE_22, NODE_24, NODE_26] {
         let (_keep, dir) = temp();
-        let sea = package(&dir.join("pkg"), major, true);
+        let sea = package(&dir.join("pkg"), pinned, true);
         let artifact = build(&sea, &dir.join("out"));
         let version = artifact.manifest.node_version;
-        assert_eq!(version.major.to_string(), major);
+        assert_eq!(version, pinned);
         assert!(artifact.manifest.code_cache_embedded);
         assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::Yes, "node {version}");
 
@@ -107,10 +110,10 @@ fn seas_for_node_22_24_and_26_run_with_their_cache_and_asset() {
 #[test]
 fn checkouts_at_different_depths_build_identical_artifacts() {
     let (_keep, dir) = temp();
-    let shallow = build(&package(&dir.join("a"), "24", true), &dir.join("a/out"));
-    let deep = build(&package(&dir.join("b/c/d/e"), "24", true), &dir.join("b/c/d/e/target/sea"));
+    let shallow = build(&package(&dir.join("a"), NODE_24, true), &dir.join("a/out"));
+    let deep = build(&package(&dir.join("b/c/d/e"), NODE_24, true), &dir.join("b/c/d/e/target/sea"));
     assert_eq!(shallow.manifest.artifact_sha256, deep.manifest.artifact_sha256);
-    let again = build(&package(&dir.join("a"), "24", true), &dir.join("a/out"));
+    let again = build(&package(&dir.join("a"), NODE_24, true), &dir.join("a/out"));
     assert_eq!(shallow.manifest.artifact_sha256, again.manifest.artifact_sha256);
     assert_eq!(std::fs::read(&shallow.path).unwrap(), std::fs::read(&deep.path).unwrap());
 }
@@ -119,8 +122,8 @@ fn checkouts_at_different_depths_build_identical_artifacts() {
 fn verify_cache_reports_node_options_rejection_only_without_the_guard() {
     let (_keep, dir) = temp();
     let hostile = [("NODE_OPTIONS".to_owned(), "--stack-trace-limit=5".to_owned())];
-    let guarded = build(&package(&dir.join("guarded"), "24", true), &dir.join("guarded/out"));
-    let unguarded = build(&package(&dir.join("unguarded"), "24", false), &dir.join("unguarded/out"));
+    let guarded = build(&package(&dir.join("guarded"), NODE_24, true), &dir.join("guarded/out"));
+    let unguarded = build(&package(&dir.join("unguarded"), NODE_24, false), &dir.join("unguarded/out"));
     assert!(guarded.manifest.node_options_guard && !unguarded.manifest.node_options_guard);
 
     let guarded_report = verify::verify(&guarded.path, &hostile, &fetcher(), &Processes, &sea_build::Env::from_process()).unwrap();
@@ -140,13 +143,13 @@ fn verify_cache_reports_node_options_rejection_only_without_the_guard() {
 #[test]
 fn fields_the_node_cannot_honour_are_refused() {
     let (_keep, dir) = temp();
-    let mut sea = package(&dir.join("pkg"), "24.0.0", true);
+    let mut sea = package(&dir.join("pkg"), NODE_24, true);
     sea.exec_argv = vec!["--no-warnings".into()];
     let fetcher = fetcher();
     let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &sea_build::Env::from_process() };
-    let node = fetcher.fetch(&VersionSpec::Major(24), Platform::host().unwrap(), None).unwrap();
+    let node = real_node(NODE_24, Platform::host().unwrap().node_name()).unwrap();
     sea.node = VersionSpec::Path(node.path.clone());
-    // 24.x from the registry is newer than 24.7, so exec-argv is fine there…
+    // The pinned 24 is newer than 24.7, so exec-argv is fine there…
     assert!(pipeline.build(&sea, Platform::host().unwrap(), &dir.join("ok")).is_ok());
     // …and refused for a node that predates it.
     let error = sea.check_node_supports("24.6.0".parse().unwrap()).unwrap_err().to_string();

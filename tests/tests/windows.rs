@@ -16,9 +16,11 @@ use sea_build::progress::Silent;
 use sea_build::run::{Processes, Runner};
 use sea_build::wine::{UnderWine, Wine, find_wine, is_missing_placeholders};
 use sea_build::{Sea, generate};
+use sea_build_tests::nodes::pinned::{NODE_22, NODE_24};
 use sea_build_tests::nodes::{real_node, test_env};
 
-const MAJORS: [&str; 2] = ["22", "24"];
+/// The pinned node releases the Windows tests build with.
+const VERSIONS: [sea_build::node::Version; 2] = [NODE_22, NODE_24];
 
 fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -64,8 +66,8 @@ fn assert_unsigned(path: &Utf8Path) {
 
 #[test]
 fn official_binaries_are_signed_with_a_checksum_we_reproduce() {
-    for major in MAJORS {
-        let node = real_node(major, "win-x64").unwrap();
+    for version in VERSIONS {
+        let node = real_node(version, "win-x64").unwrap();
         let image = std::fs::read(&node.path).unwrap();
         let headers = PeHeaders::parse(&image).unwrap();
         // The linker's (or signer's) CheckSum is what we compute.
@@ -207,8 +209,8 @@ fn assert_blob_listed(base: &Utf8Path, app: &Utf8Path, blob_len: usize, expect_m
 
 #[test]
 fn injected_official_binaries_keep_their_resources() {
-    for major in MAJORS {
-        let node = real_node(major, "win-x64").unwrap();
+    for version in VERSIONS {
+        let node = real_node(version, "win-x64").unwrap();
         let image = unsign(&std::fs::read(&node.path).unwrap()).unwrap();
         let blob: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let out = inject_to_vec(&image, &blob).unwrap();
@@ -343,13 +345,12 @@ fn build_with(
 
 #[test]
 fn windows_seas_run_under_wine_with_their_cache_and_asset() {
-    for major in MAJORS {
-        let node = real_node(major, "win-x64").unwrap();
-        let version = node.version;
+    for version in VERSIONS {
+        let node = real_node(version, "win-x64").unwrap();
         let (_keep, dir) = temp();
         match wine().check_node(&node.path, &Processes) {
             Ok(()) => {}
-            Err(error) if major != "22" && is_missing_placeholders(&error) => {
+            Err(error) if version.major != 22 && is_missing_placeholders(&error) => {
                 // Wine 8.0 (Debian 12) cannot start node 24 at all: see sea_build::wine.
                 // Without a runnable node there is no code cache; the blob comes from the
                 // same node version for this machine, as for any target that does not run
@@ -452,7 +453,7 @@ fn windows_seas_run_under_wine_with_their_cache_and_asset() {
 /// A SEA for a node.exe that does not run here: blob without cache from the same node version
 /// for linux-x64, injected, checked statically.
 fn check_without_wine(node: &NodeBinary, dir: &Utf8Path) {
-    let generator = real_node(&node.version.to_string(), "linux-x64").unwrap();
+    let generator = real_node(node.version, "linux-x64").unwrap();
     let sea = build_with(
         node,
         &dir.join("static"),
@@ -485,7 +486,7 @@ fn median(runs: usize, mut f: impl FnMut()) -> std::time::Duration {
 #[test]
 #[ignore = "a measurement: run it explicitly, in release mode"]
 fn timings() {
-    let node = real_node("22", "win-x64").unwrap();
+    let node = real_node(NODE_22, "win-x64").unwrap();
     let (_keep, dir) = temp();
     let copy = dir.join("copy.exe");
     let cp = median(5, || {

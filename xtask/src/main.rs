@@ -57,6 +57,6 @@ fn test(args: &[String]) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(sea_build::cli::workspace_root(None)?);
     prerequisites::ensure(&sh)?;
-    cmd!(sh, "cargo test --workspace --locked {args...}").run()?;
+    cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run()?;
     Ok(())
 }

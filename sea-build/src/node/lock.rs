@@ -116,11 +116,15 @@ impl LockFile {
         )
     }
 
-    /// Records `node` as the resolution of `spec`; returns whether anything changed.
+    /// Records `node` as the resolution of `spec`; returns whether anything changed. A node
+    /// that `spec` cannot resolve to (`24` and a 22.x) is never recorded.
     pub fn record(&mut self, spec: &VersionSpec, node: &NodeBinary) -> bool {
         let Some(archive_sha256) = node.archive_sha256.clone() else { return false };
         if matches!(spec, VersionSpec::Local | VersionSpec::Path(_)) {
             // Local binaries are machine-specific; pinning them would break every other checkout.
+            return false;
+        }
+        if !spec.matches(node.version) {
             return false;
         }
         let entry = LockedNode {
@@ -143,5 +147,35 @@ impl LockFile {
                 true
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(version: Version, target: &str) -> NodeBinary {
+        NodeBinary {
+            version,
+            platform: target.parse().unwrap(),
+            source: "npm".to_owned(),
+            origin: None,
+            archive_sha256: Some("aa".repeat(32)),
+            binary_sha256: "bb".repeat(32),
+            path: "node".into(),
+            downloaded: false,
+        }
+    }
+
+    #[test]
+    fn a_request_is_never_pinned_to_a_node_it_cannot_resolve_to() {
+        let mut lock = LockFile::default();
+        let major_24: VersionSpec = "24".parse().unwrap();
+        assert!(!lock.record(&major_24, &node(Version::new(22, 23, 3), "linux-x64")));
+        assert!(!lock.record(&"24.21.0".parse().unwrap(), &node(Version::new(24, 21, 1), "linux-x64")));
+        assert!(lock.nodes.is_empty());
+        assert!(lock.record(&major_24, &node(Version::new(24, 21, 0), "linux-x64")));
+        assert!(lock.record(&VersionSpec::Lts, &node(Version::new(24, 21, 0), "linux-x64")));
+        assert_eq!(lock.nodes.len(), 2);
     }
 }

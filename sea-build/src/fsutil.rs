@@ -126,3 +126,54 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
     }
     file.set_len(at)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inject::{Piece, Splice};
+
+    #[test]
+    fn a_killed_build_s_leftovers_are_swept_by_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Utf8Path::from_path(dir.path()).unwrap().join("x86_64-unknown-linux-gnu");
+        std::fs::create_dir_all(out.join(".staging-abc/js")).unwrap();
+        std::fs::write(out.join(".staging-abc/js/main.js"), "1").unwrap();
+        std::fs::write(out.join(".partial-def"), "half an artifact").unwrap();
+        std::fs::write(out.join("app"), "a published artifact").unwrap();
+        let lock = lock_output_dir(&out).unwrap();
+        let mut left: Vec<String> = out.read_dir_utf8().unwrap().map(|e| e.unwrap().file_name().to_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["app"]);
+        assert!(Utf8PathBuf::from(format!("{out}.lock")).is_file(), "the lock lives beside the directory");
+        drop(lock);
+    }
+
+    #[test]
+    fn a_splice_applied_to_a_copy_equals_the_splice_written_out() {
+        let base = b"0123456789".to_vec();
+        let mut splice = Splice::default();
+        splice.push(Piece::Bytes(b"ab".to_vec()));
+        splice.push(Piece::Base(2..5));
+        splice.push(Piece::Bytes(b"X".to_vec()));
+        splice.push(Piece::Base(6..10));
+        splice.push(Piece::Zeros(3));
+        splice.push(Piece::Blob);
+        let mut expected = Vec::new();
+        splice.write(&base, b"BLOB", &mut expected).unwrap();
+
+        let mut copy = tempfile::tempfile().unwrap();
+        copy.write_all(&base).unwrap();
+        apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let mut got = Vec::new();
+        use std::io::{Read, Seek, SeekFrom};
+        copy.seek(SeekFrom::Start(0)).unwrap();
+        copy.read_to_end(&mut got).unwrap();
+        assert_eq!(got, expected);
+
+        // A splice that moves base bytes cannot be applied to a copy.
+        let mut moving = Splice::default();
+        moving.push(Piece::Bytes(b"new".to_vec()));
+        moving.push(Piece::Base(0..10));
+        assert!(apply_splice_to_copy(&copy, &moving, b"").is_err());
+    }
+}

@@ -526,3 +526,60 @@ pub fn run_artifact(runner: &dyn Runner, artifact: &Utf8Path, args: &[String], e
     }
     Ok(output)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            name: "app".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            platform: "linux-x64".into(),
+            node_version: crate::node::Version::new(24, 21, 0),
+            node_source: "npm".into(),
+            node_sha256: "aa".repeat(32),
+            artifact_sha256: "bb".repeat(32),
+            code_cache_embedded: true,
+            cache_accepted: CacheAccepted::Yes,
+            node_options_guard: true,
+            verify_args: Vec::new(),
+        }
+    }
+
+    fn finished_artifact(dir: &Utf8Path, bytes: &[u8]) -> tempfile::TempPath {
+        let mut file = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).unwrap();
+        file.write_all(bytes).unwrap();
+        file.into_temp_path()
+    }
+
+    #[test]
+    fn an_artifact_is_never_published_without_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let path = dir.join("app");
+        std::fs::write(&path, b"the previous build").unwrap();
+        // The manifest cannot be written (a directory stands at its path): the new artifact
+        // must not be published, and the previous one, whose manifest is now gone, neither.
+        std::fs::create_dir(manifest_path(&path)).unwrap();
+        assert!(publish(finished_artifact(dir, b"new"), &path, &manifest()).is_err());
+        assert!(!path.exists(), "an artifact without its manifest was left at {path}");
+
+        std::fs::remove_dir(manifest_path(&path)).unwrap();
+        publish(finished_artifact(dir, b"new"), &path, &manifest()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        assert_eq!(published_artifact(&manifest_path(&path)), Some(path.clone()));
+        let written: Manifest = serde_json::from_slice(&std::fs::read(manifest_path(&path)).unwrap()).unwrap();
+        assert_eq!(written, manifest());
+    }
+
+    #[test]
+    fn a_manifest_without_its_artifact_is_not_a_published_artifact() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("app.sea.json"), b"{}").unwrap();
+        assert_eq!(published_artifact(&dir.join("app.sea.json")), None);
+        std::fs::write(dir.join("app.exe"), b"MZ").unwrap();
+        assert_eq!(published_artifact(&dir.join("app.sea.json")), Some(dir.join("app.exe")));
+    }
+}

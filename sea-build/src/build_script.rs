@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
+use crate::Env;
 use crate::config::SeaMetadata;
 use crate::node::{LockFile, NodeFetcher, Platform};
 use crate::pipeline::{Artifact, Pipeline};
 use crate::progress::CargoWarnings;
 use crate::run::Processes;
-use crate::Env;
 
 /// Builds the crate's SEA from `build.rs`.
 ///

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
+use crate::Env;
 use crate::config::SeaMetadata;
 use crate::node::{LockFile, NodeFetcher, Platform};
 use crate::pipeline::{Artifact, Pipeline};
 use crate::progress::CargoWarnings;
 use crate::run::Processes;
-use crate::Env;
 
 /// Builds the crate's SEA from `build.rs`.
 ///
@@ -151,16 +151,11 @@ impl Build {
         if env.var_os("DOCS_RS").is_some() {
             return Ok(path);
         }
-        let lock_path = workspace_root(&manifest_dir).map(|root| root.join("sea.lock"));
-        let lock = match &lock_path {
-            Some(path) => {
-                println!("cargo::rerun-if-changed={path}");
-                Some(LockFile::read(path)?)
-            }
-            None => None,
-        };
+        let lock_path = workspace_root(&manifest_dir)?.join("sea.lock");
+        println!("cargo::rerun-if-changed={lock_path}");
+        let lock = LockFile::read(&lock_path)?;
         let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir);
-        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: lock.as_ref().zip(lock_path.as_deref()), env: &env };
+        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: Some((&lock, &lock_path)), env: &env };
         let artifact: Artifact = pipeline.build(&sea, target, &out)?;
         Ok(artifact.path)
     }
@@ -190,7 +185,125 @@ impl Build {
     }
 }
 
-/// The nearest ancestor of `dir` whose Cargo.toml has a `[workspace]` table.
-fn workspace_root(dir: &Utf8Path) -> Option<Utf8PathBuf> {
-    dir.ancestors().find(|d| std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|text| text.lines().any(|l| l.trim() == "[workspace]"))).map(Utf8Path::to_owned)
+/// The root directory of the workspace the package in `package_dir` belongs to, found the way
+/// Cargo finds it (so `sea.lock` is where `cargo xtask fetch` writes it).
+///
+/// Starting with the package's own manifest and going up, the first `Cargo.toml` that decides:
+/// one with a `workspace` table (in any TOML form) is the root unless its `workspace.exclude`
+/// covers the package and `workspace.members` does not name it; one with `package.workspace`
+/// points at the root explicitly. The walk stops below a `target/package` directory, as Cargo's
+/// does; a package no workspace claims is its own root.
+fn workspace_root(package_dir: &Utf8Path) -> Result<Utf8PathBuf> {
+    for (depth, dir) in package_dir.ancestors().enumerate() {
+        if depth > 0 && dir.ends_with("target/package") {
+            break;
+        }
+        let manifest = dir.join("Cargo.toml");
+        if !manifest.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&manifest).with_context(|| format!("could not read {manifest} while looking for the workspace root"))?;
+        let table: toml::Table = toml::from_str(&text).with_context(|| format!("{manifest} is not valid TOML"))?;
+        if let Some(workspace) = table.get("workspace").and_then(toml::Value::as_table) {
+            if !excludes(dir, workspace, package_dir) {
+                return Ok(dir.to_owned());
+            }
+        } else if let Some(root) = table.get("package").and_then(|package| package.get("workspace")).and_then(toml::Value::as_str) {
+            return Ok(normalize(&dir.join(root)));
+        }
+    }
+    Ok(package_dir.to_owned())
+}
+
+/// Whether the workspace rooted at `root` leaves out the package in `package_dir`: a path in
+/// `exclude` contains it and no path in `members` does (Cargo compares the literal entries).
+fn excludes(root: &Utf8Path, workspace: &toml::Table, package_dir: &Utf8Path) -> bool {
+    let contains = |key: &str| {
+        let paths = workspace.get(key).and_then(toml::Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        paths.iter().filter_map(toml::Value::as_str).any(|path| package_dir.starts_with(root.join(path)))
+    };
+    contains("exclude") && !contains("members")
+}
+
+/// `path` with `.` and `..` resolved lexically, as Cargo resolves `package.workspace`.
+fn normalize(path: &Utf8Path) -> Utf8PathBuf {
+    let mut normal = Utf8PathBuf::new();
+    for component in path.components() {
+        match component {
+            Utf8Component::CurDir => {}
+            Utf8Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory tree of manifests: `(path relative to the root, contents)`.
+    fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Utf8PathBuf) {
+        let temp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(temp.path().to_owned()).unwrap();
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        (temp, root)
+    }
+
+    const PACKAGE: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+
+    #[test]
+    fn the_nearest_workspace_table_above_is_the_root() {
+        let (_temp, root) = tree(&[("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n"), ("crates/app/Cargo.toml", PACKAGE)]);
+        assert_eq!(workspace_root(&root.join("crates/app")).unwrap(), root);
+    }
+
+    #[test]
+    fn a_package_with_its_own_workspace_table_is_its_root() {
+        let (_temp, root) = tree(&[("Cargo.toml", "[workspace]\n"), ("app/Cargo.toml", &format!("{PACKAGE}[workspace]\n"))]);
+        assert_eq!(workspace_root(&root.join("app")).unwrap(), root.join("app"));
+    }
+
+    #[test]
+    fn inline_and_dotted_workspace_tables_count() {
+        for manifest in ["workspace = { members = [\"app\"] }\n", "workspace.members = [\"app\"]\n", "[workspace] # the root\n"] {
+            let (_temp, root) = tree(&[("Cargo.toml", manifest), ("app/Cargo.toml", PACKAGE)]);
+            assert_eq!(workspace_root(&root.join("app")).unwrap(), root, "{manifest}");
+        }
+    }
+
+    #[test]
+    fn a_commented_out_or_quoted_workspace_header_does_not() {
+        let middle = "# [workspace]\n[package]\nname = \"middle\"\nversion = \"0.1.0\"\ndescription = \"\"\"\n[workspace]\n\"\"\"\n";
+        let (_temp, root) = tree(&[("Cargo.toml", "[workspace]\n"), ("middle/Cargo.toml", middle), ("middle/app/Cargo.toml", PACKAGE)]);
+        assert_eq!(workspace_root(&root.join("middle/app")).unwrap(), root);
+    }
+
+    #[test]
+    fn package_workspace_names_the_root_explicitly() {
+        let app = format!("{PACKAGE}workspace = \"../..\"\n");
+        let (_temp, root) = tree(&[("Cargo.toml", "[workspace]\n"), ("nested/Cargo.toml", "[workspace]\n"), ("nested/app/Cargo.toml", &app)]);
+        assert_eq!(workspace_root(&root.join("nested/app")).unwrap(), root);
+    }
+
+    #[test]
+    fn an_excluded_package_is_its_own_root() {
+        let (_temp, root) = tree(&[("Cargo.toml", "[workspace]\nexclude = [\"vendor\"]\n"), ("vendor/app/Cargo.toml", PACKAGE)]);
+        assert_eq!(workspace_root(&root.join("vendor/app")).unwrap(), root.join("vendor/app"));
+        // A member path listed explicitly wins over the exclusion, as in Cargo.
+        let (_temp, root) = tree(&[("Cargo.toml", "[workspace]\nmembers = [\"vendor/app\"]\nexclude = [\"vendor\"]\n"), ("vendor/app/Cargo.toml", PACKAGE)]);
+        assert_eq!(workspace_root(&root.join("vendor/app")).unwrap(), root);
+    }
+
+    #[test]
+    fn a_package_outside_any_workspace_is_its_own_root() {
+        let (_temp, root) = tree(&[("app/Cargo.toml", PACKAGE)]);
+        assert_eq!(workspace_root(&root.join("app")).unwrap(), root.join("app"));
+    }
 }

@@ -28,7 +28,7 @@ use crate::progress::{Event, Reporter};
 /// The commands sea-build offers.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Build every SEA the workspace declares into target/sea/<target>/.
+    /// Build every SEA the workspace declares into `target/sea/<target>/`.
     Sea(SeaArgs),
     /// Download, verify and cache node binaries, and pin them in sea.lock.
     Fetch(FetchArgs),
@@ -116,7 +116,7 @@ pub struct SeaArgs {
     /// Build from this node instead of the declared `node-version`.
     #[arg(long = "node", value_name = "VERSION")]
     pub node: Option<VersionSpec>,
-    /// Put the artifacts in DIR/<target>/ instead of target/sea/<target>/.
+    /// Put the artifacts in `DIR/<target>/` instead of `target/sea/<target>/`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<Utf8PathBuf>,
 }
@@ -177,7 +177,7 @@ pub fn exit(result: Result<()>) -> std::process::ExitCode {
 /// The root directory of the workspace `manifest_path` (or the current directory) belongs to,
 /// as Cargo sees it.
 pub fn workspace_root(manifest_path: Option<&Utf8Path>) -> Result<Utf8PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = Env::from_process().var("CARGO").unwrap_or_else(|| "cargo".to_owned());
     let mut command = std::process::Command::new(&cargo);
     command.args(["locate-project", "--workspace", "--message-format", "plain"]);
     if let Some(path) = manifest_path {

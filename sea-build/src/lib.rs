@@ -5,6 +5,8 @@
 //! The modules follow the pipeline: [`node`] (acquisition) → [`generate`] and [`blob`] →
 //! [`inject`] → [`pipeline`] (the per-target order); [`run`] is the process edge.
 
+#![warn(missing_docs)]
+
 pub mod blob;
 mod build_script;
 #[cfg(feature = "cli")]

@@ -98,6 +98,9 @@ impl Runner for Processes {
         if invocation.clean_env {
             expression = expression.full_env(invocation.env.iter().cloned());
         } else {
+            // Only the names, to keep what this process has of NODE_* from the child; `Env`
+            // reads variables by name, and this configures nothing.
+            #[allow(clippy::disallowed_methods)]
             for (name, _) in std::env::vars_os() {
                 if name.to_string_lossy().starts_with("NODE_") {
                     expression = expression.env_remove(name);

@@ -318,14 +318,15 @@ impl Wine {
         );
     }
 
-    /// The `wineserver` that belongs to the wine program: beside it, else on `PATH`.
+    /// The `wineserver` that belongs to the wine program: beside it, else on `PATH` (the
+    /// process's own, which the Wine processes inherit).
     pub fn wineserver(&self) -> Option<Utf8PathBuf> {
         let beside = self
             .program
             .parent()
             .map(|dir| dir.join("wineserver"))
             .filter(|p| is_executable(p));
-        beside.or_else(|| find_on_path("wineserver", &std::env::var_os("PATH").unwrap_or_default()))
+        beside.or_else(|| find_on_path("wineserver", &Env::from_process().var_os("PATH").unwrap_or_default()))
     }
 }
 

@@ -123,7 +123,7 @@ impl Tools {
 
 /// Every `name` and `name-N` on `PATH`.
 fn all_versions(name: &str) -> Vec<PathBuf> {
-    let Some(paths) = std::env::var_os("PATH") else {
+    let Some(paths) = sea_build::Env::from_process().var_os("PATH") else {
         return Vec::new();
     };
     let versioned = format!("{name}-");
@@ -146,7 +146,7 @@ fn all_versions(name: &str) -> Vec<PathBuf> {
 /// The newest `name-N` on `PATH` (Debian's versioned LLVM tools), or else plain `name`, so
 /// the tools come from one LLVM release when several are installed.
 fn which(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
+    let paths = sea_build::Env::from_process().var_os("PATH")?;
     let dirs: Vec<PathBuf> = std::env::split_paths(&paths).collect();
     let versioned = format!("{name}-");
     let newest = dirs

@@ -24,7 +24,7 @@ pub mod pinned {
 
 /// The cache shared by all tests: `<target>/sea-test-cache`, or `SEA_BUILD_TEST_CACHE`.
 pub fn shared_cache_dir() -> Utf8PathBuf {
-    if let Ok(dir) = std::env::var("SEA_BUILD_TEST_CACHE") {
+    if let Some(dir) = Env::from_process().var("SEA_BUILD_TEST_CACHE") {
         return dir.into();
     }
     // Test binaries live in <target>/<profile>/deps/.

@@ -1,12 +1,14 @@
 //! The workspace's tasks: sea-build's own commands (`fetch`, ...) plus the developer tasks
-//! `test` (install what the tests need, then run them).
+//! `test` (install what the tests need, then run them and tidy), `tidy` (formatting, clippy,
+//! docs) and `bench`.
 
 mod bench;
 mod prerequisites;
+mod tidy;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Parser;
 use xshell::{Shell, cmd};
 
@@ -22,12 +24,15 @@ struct Xtask {
 enum Task {
     #[command(flatten)]
     Sea(sea_build::cli::Command),
-    /// Install the test prerequisites when missing (apt-get, as root), then run every test.
+    /// Install the test prerequisites when missing (apt-get, as root), then run every test and
+    /// tidy; fails at the end if either failed.
     Test {
         /// Arguments passed on to `cargo test` (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Check formatting (`cargo fmt --check`), clippy and rustdoc, with warnings as errors.
+    Tidy,
     /// Measure injection, the whole build, postject and start-up; print a report
     /// (also written to target/bench/report.md).
     Bench {
@@ -49,6 +54,11 @@ fn run(task: Task) -> Result<()> {
     match task {
         Task::Sea(command) => sea_build::cli::run(command),
         Task::Test { args } => test(&args),
+        Task::Tidy => {
+            let sh = Shell::new()?;
+            sh.change_dir(sea_build::cli::workspace_root(None)?);
+            tidy::run(&sh)
+        }
         Task::Bench { runs, scale } => bench::run(runs, scale),
     }
 }
@@ -57,6 +67,20 @@ fn test(args: &[String]) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(sea_build::cli::workspace_root(None)?);
     prerequisites::ensure(&sh)?;
-    cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run()?;
+    // Both run, whatever the other gives: a tidy failure must not hide the test results.
+    let tidy = tidy::run(&sh);
+    let tests = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run();
+    let mut failed = Vec::new();
+    if let Err(error) = tidy {
+        eprintln!("error: {error:#}");
+        failed.push("tidy");
+    }
+    if let Err(error) = tests {
+        eprintln!("error: {error:#}");
+        failed.push("the tests");
+    }
+    if !failed.is_empty() {
+        bail!("{} failed", failed.join(" and "));
+    }
     Ok(())
 }

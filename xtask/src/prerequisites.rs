@@ -34,7 +34,7 @@ fn missing_tools() -> Vec<&'static Tool> {
 }
 
 fn on_path(command: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = sea_build::Env::from_process().var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).any(|dir| dir.join(command).is_file())
 }
 

@@ -1,0 +1,78 @@
+//! `cargo xtask tidy`: what a change must pass besides the tests, after rust-analyzer's xtask:
+//! formatting (`cargo fmt --check`, settings in rustfmt.toml), clippy with warnings as errors
+//! (settings in clippy.toml: every environment read goes through `sea_build::Env`), and
+//! rustdoc with warnings as errors (the library warns on missing docs).
+//!
+//! Every check runs even when an earlier one failed, so one run shows everything to fix; the
+//! error names each failed check and the command that fixes it.
+
+use anyhow::{Result, bail};
+use xshell::Shell;
+
+/// One check: a cargo command that fails when something needs fixing.
+struct Check {
+    name: &'static str,
+    /// Environment variables the command runs with.
+    env: &'static [(&'static str, &'static str)],
+    /// The arguments after `cargo`.
+    args: &'static [&'static str],
+    /// What to do when it fails.
+    fix: &'static str,
+}
+
+const CHECKS: &[Check] = &[
+    Check { name: "formatting", env: &[], args: &["fmt", "--all", "--check"], fix: "run `cargo fmt --all`" },
+    Check {
+        name: "clippy",
+        env: &[],
+        args: &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        fix: "fix what clippy reports above; `cargo clippy --fix --workspace --all-targets --allow-dirty` applies its suggestions",
+    },
+    Check {
+        name: "docs",
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+        args: &["doc", "--workspace", "--no-deps", "--locked"],
+        fix: "fix what rustdoc reports above (a missing doc comment, a broken link), then run this command again",
+    },
+];
+
+impl Check {
+    /// The command as one would type it.
+    fn command_line(&self) -> String {
+        let env = self.env.iter().map(|(name, value)| format!("{name}=\"{value}\" "));
+        env.chain(std::iter::once(format!("cargo {}", self.args.join(" ")))).collect()
+    }
+
+    /// Runs the check in `sh`'s directory; whether it passed.
+    fn passes(&self, sh: &Shell) -> bool {
+        eprintln!("tidy: {}: {}", self.name, self.command_line());
+        let mut command = sh.cmd("cargo").args(self.args).quiet();
+        for (name, value) in self.env {
+            command = command.env(name, value);
+        }
+        command.run().is_ok()
+    }
+}
+
+/// Runs every check in `sh`'s directory (the workspace root); fails listing those that failed.
+pub(crate) fn run(sh: &Shell) -> Result<()> {
+    let failed: Vec<&Check> = CHECKS.iter().filter(|check| !check.passes(sh)).collect();
+    if failed.is_empty() {
+        eprintln!("tidy: formatting, clippy and docs are clean");
+        return Ok(());
+    }
+    let list: String = failed.iter().map(|check| format!("\n  {}: `{}` failed: {}", check.name, check.command_line(), check.fix)).collect();
+    bail!("tidy found problems:{list}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_read_as_typed() {
+        let lines: Vec<String> = CHECKS.iter().map(Check::command_line).collect();
+        let expected = ["cargo fmt --all --check", "cargo clippy --workspace --all-targets --locked -- -D warnings", "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps --locked"];
+        assert_eq!(lines, expected);
+    }
+}

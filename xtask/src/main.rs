@@ -1,7 +1,8 @@
 //! The workspace's tasks: sea-build's own commands (`fetch`, ...) plus the developer tasks
-//! `test` (install what the tests need, then run them).
+//! `test` (install what the tests need, then run them), `bench` and `fuzz`.
 
 mod bench;
+mod fuzz;
 mod prerequisites;
 
 use std::process::ExitCode;
@@ -39,6 +40,21 @@ enum Task {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },
+    /// Fuzz the parsers and transforms (cargo-fuzz, libFuzzer, on the stable toolchain):
+    /// every target, or one, for some seconds each; print coverage and speed; fail with the
+    /// crashing input and how to replay it. Installs cargo-fuzz when missing.
+    Fuzz {
+        /// The one target to fuzz (default: every target; `cargo fuzz list --fuzz-dir fuzz`
+        /// lists them).
+        target: Option<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Regenerate the committed seeds in fuzz/seeds instead (fetches real node
+        /// binaries, builds small executables with clang and lld).
+        #[arg(long, conflicts_with_all = ["target"])]
+        seeds: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +66,12 @@ fn run(task: Task) -> Result<()> {
         Task::Sea(command) => sea_build::cli::run(command),
         Task::Test { args } => test(&args),
         Task::Bench { runs, scale } => bench::run(runs, scale),
+        Task::Fuzz { target, seconds, seeds } => {
+            let sh = Shell::new()?;
+            let root = sea_build::cli::workspace_root(None)?;
+            sh.change_dir(&root);
+            if seeds { fuzz::seeds(&sh, &root) } else { fuzz::run(&sh, &root, target.as_deref(), seconds) }
+        }
     }
 }
 
@@ -58,5 +80,10 @@ fn test(args: &[String]) -> Result<()> {
     sh.change_dir(sea_build::cli::workspace_root(None)?);
     prerequisites::ensure(&sh)?;
     cmd!(sh, "cargo test --workspace --locked {args...}").run()?;
+    // Every fuzz target briefly: its seeds and corpus replayed, a little mutation on top.
+    let root = sea_build::cli::workspace_root(None)?;
+    let start = std::time::Instant::now();
+    fuzz::run(&sh, &root, None, fuzz::BRIEF_SECONDS)?;
+    eprintln!("fuzz targets: {:.0} s in all (install and build included)", start.elapsed().as_secs_f64());
     Ok(())
 }

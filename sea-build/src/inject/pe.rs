@@ -380,10 +380,14 @@ impl Placement {
                  the {SECTION_HEADER_LEN} bytes needed; this executable cannot be injected"
             );
         }
-        if image[header_offset..header_len]
-            .iter()
-            .any(|&byte| byte != 0)
-        {
+        let Some(after_table) = image.get(header_offset..header_len) else {
+            bail!(
+                "the file is {} bytes, but its headers reach {room:#x} (SizeOfHeaders                  {:#x}): it ends inside its headers, so it is truncated or damaged",
+                image.len(),
+                headers.size_of_headers
+            );
+        };
+        if after_table.iter().any(|&byte| byte != 0) {
             bail!(
                 "the {SECTION_HEADER_LEN} bytes after the section table (at {header_offset:#x}) \
                  are in use (not zero), so there is no room for another section header; this \
@@ -494,6 +498,29 @@ mod tests {
             }
         }
         found
+    }
+
+    #[test]
+    fn refuses_a_file_that_ends_inside_its_headers() {
+        // Found by fuzzing (inject_pe): no section has file data, SizeOfHeaders (0x400) lies
+        // past the end of the file, and the bytes where a new section header would go were
+        // sliced past the end.
+        let image = SyntheticPe {
+            resources: false,
+            ..SyntheticPe::default()
+        }
+        .build();
+        let headers = PeHeaders::parse(&image).unwrap();
+        let mut cut = image[..headers.section_table_end()].to_vec();
+        for section in &headers.sections {
+            cut[section.header_offset + 16..section.header_offset + 20].fill(0);
+        }
+        // The fuse in the DOS stub, the only free bytes left.
+        let fuse = format!("{}:0", fuse::FUSE_SENTINEL);
+        cut[0x40..0x40 + fuse.len()].copy_from_slice(fuse.as_bytes());
+        PeHeaders::parse(&cut).expect("a file without section data parses");
+        let error = format!("{:#}", inject(&cut, b"blob", &mut Vec::new()).unwrap_err());
+        assert!(error.contains("ends inside its headers"), "{error}");
     }
 
     /// Checks everything an injected image must satisfy.

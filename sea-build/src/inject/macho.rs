@@ -542,8 +542,12 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
             range.len
         )
     };
-    // Parsing validated the range against the file.
-    let data = &thin.data()[range.offset as usize..range.end() as usize];
+    // Parsing validated non-empty ranges against the file; an empty one may point anywhere.
+    let data = usize::try_from(range.offset)
+        .ok()
+        .zip(usize::try_from(range.end()).ok())
+        .and_then(|(start, end)| thin.data().get(start..end))
+        .ok_or_else(|| damaged("they lie past the end of the file"))?;
     let word = |at: usize| -> Result<u32> {
         data.get(at..at + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -1053,6 +1057,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn refuses_empty_chained_fixups_past_the_end_of_the_file() {
+        // Found by fuzzing (inject_macho): LC_DYLD_CHAINED_FIXUPS with datasize 0 and a
+        // dataoff past the end of the file (parsing checks only non-empty ranges) was sliced.
+        let node = with_fuse(Options {
+            fixups: Fixups::Tight,
+            ..Options::default()
+        });
+        let command = ThinImage::parse(&node)
+            .unwrap()
+            .command(LC_DYLD_CHAINED_FIXUPS)
+            .unwrap()
+            .offset;
+        let mut damaged = node.clone();
+        let (dataoff, datasize) = (
+            command + offset_of!(LinkeditDataCommand<Le>, dataoff),
+            command + offset_of!(LinkeditDataCommand<Le>, datasize),
+        );
+        damaged[dataoff..dataoff + 4].copy_from_slice(&0x1000_0060u32.to_le_bytes());
+        damaged[datasize..datasize + 4].fill(0);
+        let error = refused(&damaged, b"blob");
+        assert!(
+            error.contains("chained fixups") && error.contains("past the end of the file"),
+            "{error}"
+        );
     }
 
     #[test]

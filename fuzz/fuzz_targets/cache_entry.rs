@@ -7,10 +7,15 @@ use libfuzzer_sys::fuzz_target;
 use sea_build::node::CacheRecord;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let path = Utf8Path::new("entry.toml");
     if let Ok(record) = CacheRecord::parse(text, path) {
         let encoded = toml::to_string(&record).expect("a parsed record encodes");
-        assert_eq!(CacheRecord::parse(&encoded, path).expect("an encoded record parses"), record);
+        assert_eq!(
+            CacheRecord::parse(&encoded, path).expect("an encoded record parses"),
+            record
+        );
     }
 });

@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use sea_build::inject::macho;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((blob, image)) = sea_build_fuzz::blob_and_image(data) else { return };
+    let Some((blob, image)) = sea_build_fuzz::blob_and_image(data) else {
+        return;
+    };
     let mut out = Vec::new();
     if let Ok(summary) = macho::inject(image, blob, &mut out) {
         assert_eq!(summary.output_len, out.len() as u64);
@@ -15,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
         for found in blobs {
             assert_eq!(found.blob, Some(blob));
         }
-        assert!(macho::inject(&out, blob, &mut Vec::new()).is_err(), "a second injection is refused");
+        assert!(
+            macho::inject(&out, blob, &mut Vec::new()).is_err(),
+            "a second injection is refused"
+        );
     }
 });

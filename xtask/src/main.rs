@@ -66,11 +66,19 @@ fn run(task: Task) -> Result<()> {
         Task::Sea(command) => sea_build::cli::run(command),
         Task::Test { args } => test(&args),
         Task::Bench { runs, scale } => bench::run(runs, scale),
-        Task::Fuzz { target, seconds, seeds } => {
+        Task::Fuzz {
+            target,
+            seconds,
+            seeds,
+        } => {
             let sh = Shell::new()?;
             let root = sea_build::cli::workspace_root(None)?;
             sh.change_dir(&root);
-            if seeds { fuzz::seeds(&sh, &root) } else { fuzz::run(&sh, &root, target.as_deref(), seconds) }
+            if seeds {
+                fuzz::seeds(&sh, &root)
+            } else {
+                fuzz::run(&sh, &root, target.as_deref(), seconds)
+            }
         }
     }
 }
@@ -84,6 +92,9 @@ fn test(args: &[String]) -> Result<()> {
     let root = sea_build::cli::workspace_root(None)?;
     let start = std::time::Instant::now();
     fuzz::run(&sh, &root, None, fuzz::BRIEF_SECONDS)?;
-    eprintln!("fuzz targets: {:.0} s in all (install and build included)", start.elapsed().as_secs_f64());
+    eprintln!(
+        "fuzz targets: {:.0} s in all (install and build included)",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

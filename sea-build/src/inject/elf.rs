@@ -1360,7 +1360,10 @@ mod tests {
         assert_eq!(u64::from_le_bytes(image[0x28..0x30].try_into().unwrap()), 0);
         image[0x3a..0x3c].copy_from_slice(&0x4500u16.to_le_bytes());
         let out = injected(&image, b"blob");
-        assert_eq!(u16::from_le_bytes([out[0x3a], out[0x3b]]), SECTION_HEADER_LEN as u16);
+        assert_eq!(
+            u16::from_le_bytes([out[0x3a], out[0x3b]]),
+            SECTION_HEADER_LEN as u16
+        );
         assert_eq!(find_blob(&out).unwrap(), Some(&b"blob"[..]));
     }
 

@@ -419,7 +419,8 @@ impl Placement {
         }
         let Some(after_table) = image.get(header_offset..header_len) else {
             bail!(
-                "the file is {} bytes, but its headers reach {room:#x} (SizeOfHeaders                  {:#x}): it ends inside its headers, so it is truncated or damaged",
+                "the file is {} bytes, but its headers reach {room:#x} (SizeOfHeaders \
+                 {:#x}): it ends inside its headers, so it is truncated or damaged",
                 image.len(),
                 headers.size_of_headers
             );
@@ -566,9 +567,8 @@ mod tests {
         // before NODE_SEA_BLOB ignoring case but after it by code unit, so the loader's
         // binary search (over the code units) missed the blob that injection had just added.
         let image = SyntheticPe::default().build();
-        let utf16 = |text: &str| -> Vec<u8> {
-            text.encode_utf16().flat_map(u16::to_le_bytes).collect()
-        };
+        let utf16 =
+            |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
         let (from, to) = (utf16("NODE_SEA_BLOBS"), utf16("NODE_SEA_BLoAx"));
         let at = image
             .windows(from.len())
@@ -995,4 +995,3 @@ mod tests {
         }
     }
 }
-

@@ -171,9 +171,40 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     Ok(report)
 }
 
+/// Decodes what the probe printed. The text comes from lossily decoded process output, so it
+/// may hold multi-byte characters: it is read as bytes, never sliced at byte indices.
 fn decode_hex(text: &str) -> Result<Vec<u8>> {
+    let digit = |byte: u8| char::from(byte).to_digit(16).map(|value| value as u8);
     if !text.len().is_multiple_of(2) || text.is_empty() {
         bail!("`{text}` is not hex");
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).with_context(|| format!("`{text}` is not hex"))).collect()
+    text.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| match (digit(pair[0]), digit(pair[1])) {
+            (Some(high), Some(low)) => Ok(high << 4 | low),
+            _ => bail!("`{text}` is not hex"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_hex;
+
+    #[test]
+    fn decodes_hex() {
+        assert_eq!(decode_hex("00ff7A").unwrap(), [0x00, 0xff, 0x7a]);
+        for bad in ["", "abc", "0g", "+1", " 1"] {
+            assert!(decode_hex(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_output_with_multi_byte_characters_without_panicking() {
+        // Lossily decoded output: U+FFFD is three bytes, so byte pairs straddle it.
+        for text in ["a\u{fffd}", "\u{fffd}a", "00\u{fffd}0", "é0", "0é"] {
+            let error = decode_hex(text).unwrap_err().to_string();
+            assert!(error.contains("is not hex"), "{text:?}: {error}");
+        }
+    }
 }

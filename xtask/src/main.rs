@@ -1,8 +1,9 @@
 //! The workspace's tasks: sea-build's own commands (`fetch`, ...) plus the developer tasks
-//! `test` (install what the tests need, then run them and tidy), `tidy` (formatting, clippy,
-//! docs) and `bench`.
+//! `test` (install what the tests need, then run them, tidy and every fuzz target briefly),
+//! `tidy` (formatting, clippy, docs), `bench` and `fuzz`.
 
 mod bench;
+mod fuzz;
 mod prerequisites;
 mod tidy;
 
@@ -44,6 +45,21 @@ enum Task {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },
+    /// Fuzz the parsers and transforms (cargo-fuzz, libFuzzer, on the stable toolchain):
+    /// every target, or one, for some seconds each; print coverage and speed; fail with the
+    /// crashing input and how to replay it. Installs cargo-fuzz when missing.
+    Fuzz {
+        /// The one target to fuzz (default: every target; `cargo fuzz list --fuzz-dir fuzz`
+        /// lists them).
+        target: Option<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Regenerate the committed seeds in fuzz/seeds instead (fetches real node
+        /// binaries, builds small executables with clang and lld).
+        #[arg(long, conflicts_with_all = ["target"])]
+        seeds: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,27 +76,44 @@ fn run(task: Task) -> Result<()> {
             tidy::run(&sh)
         }
         Task::Bench { runs, scale } => bench::run(runs, scale),
+        Task::Fuzz {
+            target,
+            seconds,
+            seeds,
+        } => {
+            let sh = Shell::new()?;
+            let root = sea_build::cli::workspace_root(None)?;
+            sh.change_dir(&root);
+            if seeds {
+                fuzz::seeds(&sh, &root)
+            } else {
+                fuzz::run(&sh, &root, target.as_deref(), seconds)
+            }
+        }
     }
 }
 
 fn test(args: &[String]) -> Result<()> {
     let sh = Shell::new()?;
-    sh.change_dir(sea_build::cli::workspace_root(None)?);
+    let root = sea_build::cli::workspace_root(None)?;
+    sh.change_dir(&root);
     prerequisites::ensure(&sh)?;
-    // Both run, whatever the other gives: a tidy failure must not hide the test results.
+    // All run, whatever the others give: a tidy failure must not hide the test results.
     let tidy = tidy::run(&sh);
-    let tests = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run();
+    let tests = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run().map_err(anyhow::Error::from);
+    // Every fuzz target briefly: its seeds and corpus replayed, a little mutation on top.
+    let start = std::time::Instant::now();
+    let fuzzing = fuzz::run(&sh, &root, None, fuzz::BRIEF_SECONDS);
+    eprintln!("fuzz targets: {:.0} s in all (install and build included)", start.elapsed().as_secs_f64());
     let mut failed = Vec::new();
-    if let Err(error) = tidy {
-        eprintln!("error: {error:#}");
-        failed.push("tidy");
-    }
-    if let Err(error) = tests {
-        eprintln!("error: {error:#}");
-        failed.push("the tests");
+    for (what, result) in [("tidy", tidy), ("the tests", tests), ("fuzzing", fuzzing)] {
+        if let Err(error) = result {
+            eprintln!("error: {error:#}");
+            failed.push(what);
+        }
     }
     if !failed.is_empty() {
-        bail!("{} failed", failed.join(" and "));
+        bail!("{} failed", failed.join(", "));
     }
     Ok(())
 }

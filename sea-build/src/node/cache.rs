@@ -54,6 +54,22 @@ pub struct CacheRecord {
     pub binary_sha256: String,
 }
 
+impl CacheRecord {
+    /// Parses the text of an `entry.toml`; `path` names it in errors.
+    ///
+    /// ```
+    /// use sea_build::node::CacheRecord;
+    /// let text = "version = \"22.23.3\"\ntarget = \"linux-x64\"\nsource = \"npm\"\nurl = \"u\"\narchive-sha256 = \"a\"\nbinary-sha256 = \"b\"\n";
+    /// let record = CacheRecord::parse(text, "entry.toml".into())?;
+    /// assert_eq!(record.target, "linux-x64");
+    /// assert!(CacheRecord::parse("version = 1", "entry.toml".into()).is_err());
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn parse(text: &str, path: &Utf8Path) -> Result<CacheRecord> {
+        toml::from_str(text).with_context(|| format!("{path} is unreadable"))
+    }
+}
+
 /// What an entry is keyed by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum EntryKey {
@@ -124,9 +140,9 @@ impl Cache {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Lookup::Miss),
             Err(error) => return Err(error).with_context(|| format!("could not read {record_path}")),
         };
-        let record: CacheRecord = match toml::from_str(&text) {
+        let record = match CacheRecord::parse(&text, &record_path) {
             Ok(record) => record,
-            Err(error) => return Ok(Lookup::Corrupt(format!("{record_path} is unreadable: {error}"))),
+            Err(error) => return Ok(Lookup::Corrupt(format!("{error:#}"))),
         };
         let binary = dir.join(platform.exe_name());
         let actual = match sha256_file(&binary) {

@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-pub use archive::ArchiveKind;
+pub use archive::{ArchiveKind, extract_node_binary};
 pub use cache::{Cache, CacheRecord};
 pub use lock::{LockFile, LockedNode};
 pub use platform::{Arch, Os, Platform};

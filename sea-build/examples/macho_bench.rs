@@ -25,9 +25,7 @@ use sea_build::macho::unsign::unsign;
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let start = Instant::now();
-    let lap = |what: &str, since: Instant| {
-        eprintln!("{what:>12}: {:.3} s", since.elapsed().as_secs_f64())
-    };
+    let lap = |what: &str, since: Instant| eprintln!("{what:>12}: {:.3} s", since.elapsed().as_secs_f64());
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["inject", image, blob, out] => {
             let t = Instant::now();
@@ -72,9 +70,7 @@ fn main() -> Result<()> {
             std::fs::write(out, unsigned)?;
             lap("write", t);
         }
-        _ => bail!(
-            "usage: macho_bench inject IMAGE BLOB OUT | relativise IMAGE PREFIX OUT | unsign IMAGE OUT | uuid IMAGE"
-        ),
+        _ => bail!("usage: macho_bench inject IMAGE BLOB OUT | relativise IMAGE PREFIX OUT | unsign IMAGE OUT | uuid IMAGE"),
     }
     lap("total", start);
     Ok(())

@@ -333,10 +333,7 @@ pub fn parse(blob: &[u8], layout: BlobLayout) -> Result<SeaBlob<'_>> {
 }
 
 fn parse_fields(blob: &[u8], layout: BlobLayout) -> Result<SeaBlob<'_>> {
-    let mut reader = Reader {
-        bytes: blob,
-        offset: 0,
-    };
+    let mut reader = Reader { bytes: blob, offset: 0 };
     let magic = reader.u32("magic")?;
     if magic != BLOB_MAGIC {
         bail!("magic is {magic:#010x} at offset 0, expected {BLOB_MAGIC:#010x}");
@@ -352,11 +349,7 @@ fn parse_fields(blob: &[u8], layout: BlobLayout) -> Result<SeaBlob<'_>> {
     let exec_argv_extension = if layout.has_exec_argv() {
         let at = reader.offset;
         let byte = reader.u8("execArgvExtension")?;
-        let value = ExecArgvExtension::from_byte(byte).with_context(|| {
-            format!(
-                "execArgvExtension at offset {at} is {byte}, expected 0 (none), 1 (env) or 2 (cli)"
-            )
-        })?;
+        let value = ExecArgvExtension::from_byte(byte).with_context(|| format!("execArgvExtension at offset {at} is {byte}, expected 0 (none), 1 (env) or 2 (cli)"))?;
         Some(value)
     } else {
         None
@@ -364,9 +357,7 @@ fn parse_fields(blob: &[u8], layout: BlobLayout) -> Result<SeaBlob<'_>> {
     let main_format = if layout.has_main_format() {
         let at = reader.offset;
         let byte = reader.u8("mainFormat")?;
-        let value = MainFormat::from_byte(byte).with_context(|| {
-            format!("mainFormat at offset {at} is {byte}, expected 0 (commonjs) or 1 (module)")
-        })?;
+        let value = MainFormat::from_byte(byte).with_context(|| format!("mainFormat at offset {at} is {byte}, expected 0 (commonjs) or 1 (module)"))?;
         Some(value)
     } else {
         None
@@ -374,11 +365,7 @@ fn parse_fields(blob: &[u8], layout: BlobLayout) -> Result<SeaBlob<'_>> {
 
     let code_path = reader.utf8("code path")?;
     let main_source = reader.str_bytes("main source")?;
-    let code_cache = if flags.contains(SeaFlags::USE_CODE_CACHE) {
-        Some(reader.str_bytes("code cache")?)
-    } else {
-        None
-    };
+    let code_cache = if flags.contains(SeaFlags::USE_CODE_CACHE) { Some(reader.str_bytes("code cache")?) } else { None };
 
     let mut assets = Vec::new();
     if flags.contains(SeaFlags::INCLUDE_ASSETS) {
@@ -401,29 +388,11 @@ fn parse_fields(blob: &[u8], layout: BlobLayout) -> Result<SeaBlob<'_>> {
     let trailing = blob.len() - reader.offset;
     if trailing != 0 {
         let unknown = flags.unknown_bits();
-        let hint = if unknown != 0 {
-            format!(
-                " (the flags carry bits {unknown:#x} unknown to this parser, probably a newer node's section)"
-            )
-        } else {
-            String::new()
-        };
-        bail!(
-            "{trailing} trailing bytes after the last field (which ends at offset {}){hint}",
-            reader.offset
-        );
+        let hint = if unknown != 0 { format!(" (the flags carry bits {unknown:#x} unknown to this parser, probably a newer node's section)") } else { String::new() };
+        bail!("{trailing} trailing bytes after the last field (which ends at offset {}){hint}", reader.offset);
     }
 
-    Ok(SeaBlob {
-        flags,
-        exec_argv_extension,
-        main_format,
-        code_path,
-        main_source,
-        code_cache,
-        assets,
-        exec_argv,
-    })
+    Ok(SeaBlob { flags, exec_argv_extension, main_format, code_path, main_source, code_cache, assets, exec_argv })
 }
 
 /// Serializes `blob` in `layout`, the inverse of [`parse`].
@@ -484,57 +453,27 @@ fn check_writable(blob: &SeaBlob<'_>, layout: BlobLayout) -> Result<()> {
     if flags.contains(SeaFlags::USE_CODE_CACHE) != blob.code_cache.is_some() {
         bail!(
             "flags {flags} {} the code-cache bit (0x04) but the code cache is {}: set both or neither",
-            if flags.contains(SeaFlags::USE_CODE_CACHE) {
-                "have"
-            } else {
-                "lack"
-            },
-            if blob.code_cache.is_some() {
-                "present"
-            } else {
-                "absent"
-            },
+            if flags.contains(SeaFlags::USE_CODE_CACHE) { "have" } else { "lack" },
+            if blob.code_cache.is_some() { "present" } else { "absent" },
         );
     }
     if flags.contains(SeaFlags::INCLUDE_ASSETS) && !layout.has_assets() {
         bail!("flags {flags} include assets (0x08), which {layout} cannot store");
     }
     if !flags.contains(SeaFlags::INCLUDE_ASSETS) && !blob.assets.is_empty() {
-        bail!(
-            "{} assets given but flags {flags} lack the assets bit (0x08): set it",
-            blob.assets.len()
-        );
+        bail!("{} assets given but flags {flags} lack the assets bit (0x08): set it", blob.assets.len());
     }
     if flags.contains(SeaFlags::INCLUDE_EXEC_ARGV) && !layout.has_exec_argv() {
         bail!("flags {flags} include execArgv (0x10), which {layout} cannot store");
     }
     if !flags.contains(SeaFlags::INCLUDE_EXEC_ARGV) && !blob.exec_argv.is_empty() {
-        bail!(
-            "{} execArgv entries given but flags {flags} lack the execArgv bit (0x10): set it",
-            blob.exec_argv.len()
-        );
+        bail!("{} execArgv entries given but flags {flags} lack the execArgv bit (0x10): set it", blob.exec_argv.len());
     }
     if blob.exec_argv_extension.is_some() != layout.has_exec_argv() {
-        bail!(
-            "execArgvExtension is {:?} but {layout} {} that byte",
-            blob.exec_argv_extension,
-            if layout.has_exec_argv() {
-                "requires"
-            } else {
-                "has no place for"
-            }
-        );
+        bail!("execArgvExtension is {:?} but {layout} {} that byte", blob.exec_argv_extension, if layout.has_exec_argv() { "requires" } else { "has no place for" });
     }
     if blob.main_format.is_some() != layout.has_main_format() {
-        bail!(
-            "mainFormat is {:?} but {layout} {} that byte",
-            blob.main_format,
-            if layout.has_main_format() {
-                "requires"
-            } else {
-                "has no place for"
-            }
-        );
+        bail!("mainFormat is {:?} but {layout} {} that byte", blob.main_format, if layout.has_main_format() { "requires" } else { "has no place for" });
     }
     Ok(())
 }
@@ -558,9 +497,7 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, len: u64, field: &str) -> Result<&'a [u8]> {
         let remaining = self.bytes.len() - self.offset;
-        let taken = usize::try_from(len)
-            .ok()
-            .and_then(|len| self.bytes.get(self.offset..self.offset.checked_add(len)?));
+        let taken = usize::try_from(len).ok().and_then(|len| self.bytes.get(self.offset..self.offset.checked_add(len)?));
         match taken {
             Some(taken) => {
                 self.offset += taken.len();
@@ -601,9 +538,7 @@ impl<'a> Reader<'a> {
     fn utf8(&mut self, field: &str) -> Result<&'a str> {
         let start = self.offset;
         let bytes = self.str_bytes(field)?;
-        std::str::from_utf8(bytes).map_err(|error| {
-            anyhow::anyhow!("{field} (the str at offset {start}) is not valid UTF-8: {error}")
-        })
+        std::str::from_utf8(bytes).map_err(|error| anyhow::anyhow!("{field} (the str at offset {start}) is not valid UTF-8: {error}"))
     }
 }
 
@@ -639,11 +574,7 @@ impl CodeCacheHeader {
     /// assert_eq!(CodeCacheHeader::len_for_node_major(24), 32);
     /// ```
     pub fn len_for_node_major(node_major: u32) -> usize {
-        if has_ro_snapshot_checksum(node_major) {
-            32
-        } else {
-            24
-        }
+        if has_ro_snapshot_checksum(node_major) { 32 } else { 24 }
     }
 }
 
@@ -684,12 +615,7 @@ pub fn parse_code_cache_header(cache: &[u8], node_major: u32) -> Result<CodeCach
         );
     }
     // Every word index used below lies inside the header checked above.
-    let word = |index: usize| {
-        cache
-            .get(index * 4..)
-            .and_then(|rest| rest.first_chunk::<4>())
-            .map_or(0, |bytes| u32::from_le_bytes(*bytes))
-    };
+    let word = |index: usize| cache.get(index * 4..).and_then(|rest| rest.first_chunk::<4>()).map_or(0, |bytes| u32::from_le_bytes(*bytes));
     let magic = word(0);
     if magic & 0xffff_0000 != CODE_CACHE_MAGIC_HIGH {
         bail!(
@@ -697,11 +623,7 @@ pub fn parse_code_cache_header(cache: &[u8], node_major: u32) -> Result<CodeCach
              (or the blob layout is wrong)"
         );
     }
-    let (ro_snapshot_checksum, payload_length, checksum) = if has_ro_snapshot_checksum(node_major) {
-        (Some(word(4)), word(5), word(6))
-    } else {
-        (None, word(4), word(5))
-    };
+    let (ro_snapshot_checksum, payload_length, checksum) = if has_ro_snapshot_checksum(node_major) { (Some(word(4)), word(5), word(6)) } else { (None, word(4), word(5)) };
     let available = cache.len() - header_len;
     if u64::from(payload_length) > available as u64 {
         bail!(
@@ -710,15 +632,7 @@ pub fn parse_code_cache_header(cache: &[u8], node_major: u32) -> Result<CodeCach
              made by a node other than {node_major}.x"
         );
     }
-    Ok(CodeCacheHeader {
-        magic,
-        version_hash: word(1),
-        source_hash: word(2),
-        flag_hash: word(3),
-        ro_snapshot_checksum,
-        payload_length,
-        checksum,
-    })
+    Ok(CodeCacheHeader { magic, version_hash: word(1), source_hash: word(2), flag_hash: word(3), ro_snapshot_checksum, payload_length, checksum })
 }
 
 /// The bit V8 >= 13.6 sets in the source hash of a cache made for a wrapped function,
@@ -741,11 +655,7 @@ pub fn expected_source_hash(main_source_utf8: &str, wrapped: bool) -> u32 {
     let utf16_length = main_source_utf8.encode_utf16().count();
     // V8 strings are shorter than 2^29 units, so the length never reaches the flag bits.
     let length = u32::try_from(utf16_length).unwrap_or(u32::MAX) & (WRAPPED_SOURCE_HASH_BIT - 1);
-    if wrapped {
-        length | WRAPPED_SOURCE_HASH_BIT
-    } else {
-        length
-    }
+    if wrapped { length | WRAPPED_SOURCE_HASH_BIT } else { length }
 }
 
 /// Whether node `node_major`'s V8 marks SEA code-cache source hashes as wrapped (V8 >= 13.6,
@@ -763,12 +673,7 @@ pub fn source_hash_is_wrapped(node_major: u32) -> bool {
 mod tests {
     use super::*;
 
-    const ALL_LAYOUTS: [BlobLayout; 4] = [
-        BlobLayout::V20_6,
-        BlobLayout::V20_12,
-        BlobLayout::V22_20,
-        BlobLayout::V25_7,
-    ];
+    const ALL_LAYOUTS: [BlobLayout; 4] = [BlobLayout::V20_6, BlobLayout::V20_12, BlobLayout::V22_20, BlobLayout::V25_7];
 
     fn sample(layout: BlobLayout, cache: bool, assets: bool, argv: bool) -> SeaBlob<'static> {
         let mut flags = SeaFlags::DISABLE_EXPERIMENTAL_SEA_WARNING;
@@ -788,20 +693,8 @@ mod tests {
             code_path: "main.js",
             main_source: b"console.log('h\xc3\xa9llo')",
             code_cache: cache.then_some(&[0xde, 0xc0, 1, 2, 3][..]),
-            assets: if assets {
-                vec![
-                    ("a.txt", &b"asset"[..]),
-                    ("empty", &b""[..]),
-                    ("bin", &[0xff, 0][..]),
-                ]
-            } else {
-                vec![]
-            },
-            exec_argv: if argv {
-                vec!["--no-warnings", "--max-old-space-size=64"]
-            } else {
-                vec![]
-            },
+            assets: if assets { vec![("a.txt", &b"asset"[..]), ("empty", &b""[..]), ("bin", &[0xff, 0][..])] } else { vec![] },
+            exec_argv: if argv { vec!["--no-warnings", "--max-old-space-size=64"] } else { vec![] },
         }
     }
 
@@ -842,10 +735,7 @@ mod tests {
             for len in 0..bytes.len() {
                 let error = parse(&bytes[..len], layout).unwrap_err();
                 let message = format!("{error:#}");
-                assert!(
-                    message.contains("truncated") || message.contains("trailing"),
-                    "{layout:?} at {len}: {message}"
-                );
+                assert!(message.contains("truncated") || message.contains("trailing"), "{layout:?} at {len}: {message}");
             }
         }
     }
@@ -855,10 +745,7 @@ mod tests {
         let blob = sample(BlobLayout::V20_12, true, true, false);
         let bytes = write(&blob, BlobLayout::V20_12).unwrap();
         let error = format!("{:#}", parse(&bytes[..10], BlobLayout::V20_12).unwrap_err());
-        assert!(
-            error.contains("length of code path") && error.contains("offset 8"),
-            "{error}"
-        );
+        assert!(error.contains("length of code path") && error.contains("offset 8"), "{error}");
     }
 
     #[test]
@@ -918,17 +805,10 @@ mod tests {
         let error = format!("{:#}", parse(&bytes, BlobLayout::V22_20).unwrap_err());
         assert!(error.contains("not valid UTF-8"), "{error}");
 
-        let mut bytes = write(
-            &sample(BlobLayout::V22_20, false, false, false),
-            BlobLayout::V22_20,
-        )
-        .unwrap();
+        let mut bytes = write(&sample(BlobLayout::V22_20, false, false, false), BlobLayout::V22_20).unwrap();
         bytes[8] = 7;
         let error = format!("{:#}", parse(&bytes, BlobLayout::V22_20).unwrap_err());
-        assert!(
-            error.contains("execArgvExtension at offset 8 is 7"),
-            "{error}"
-        );
+        assert!(error.contains("execArgvExtension at offset 8 is 7"), "{error}");
     }
 
     #[test]
@@ -940,14 +820,8 @@ mod tests {
         blob.assets.push(("a", b"b"));
         assert!(write(&blob, BlobLayout::V20_12).is_err());
         let blob = sample(BlobLayout::V22_20, false, false, false);
-        assert!(
-            write(&blob, BlobLayout::V25_7).is_err(),
-            "main format missing"
-        );
-        assert!(
-            write(&blob, BlobLayout::V20_12).is_err(),
-            "extension byte has no place"
-        );
+        assert!(write(&blob, BlobLayout::V25_7).is_err(), "main format missing");
+        assert!(write(&blob, BlobLayout::V20_12).is_err(), "extension byte has no place");
     }
 
     #[test]
@@ -971,11 +845,7 @@ mod tests {
             ((30, 0, 0), Some(BlobLayout::V25_7)),
         ];
         for ((major, minor, patch), layout) in expect {
-            assert_eq!(
-                BlobLayout::for_node_version(major, minor, patch),
-                layout,
-                "{major}.{minor}"
-            );
+            assert_eq!(BlobLayout::for_node_version(major, minor, patch), layout, "{major}.{minor}");
         }
     }
 
@@ -983,22 +853,10 @@ mod tests {
 
     /// Blobs generated by real node; see `tests/fixtures/README.md`.
     const REAL_BLOBS: [(NodeVersion, &[u8]); 4] = [
-        (
-            (20, 20, 2),
-            include_bytes!("../tests/fixtures/sea-prep-20.20.2.blob"),
-        ),
-        (
-            (22, 23, 3),
-            include_bytes!("../tests/fixtures/sea-prep-22.23.3.blob"),
-        ),
-        (
-            (24, 21, 0),
-            include_bytes!("../tests/fixtures/sea-prep-24.21.0.blob"),
-        ),
-        (
-            (26, 10, 0),
-            include_bytes!("../tests/fixtures/sea-prep-26.10.0.blob"),
-        ),
+        ((20, 20, 2), include_bytes!("../tests/fixtures/sea-prep-20.20.2.blob")),
+        ((22, 23, 3), include_bytes!("../tests/fixtures/sea-prep-22.23.3.blob")),
+        ((24, 21, 0), include_bytes!("../tests/fixtures/sea-prep-24.21.0.blob")),
+        ((26, 10, 0), include_bytes!("../tests/fixtures/sea-prep-26.10.0.blob")),
     ];
 
     #[test]
@@ -1011,9 +869,7 @@ mod tests {
             assert_eq!(blob.code_path, "main.js");
             assert_eq!(blob.main_source, main_source.as_bytes());
             assert_eq!(blob.assets, [("greeting.txt", &b"hello\n"[..])]);
-            let mut expected_flags = SeaFlags::DISABLE_EXPERIMENTAL_SEA_WARNING
-                | SeaFlags::USE_CODE_CACHE
-                | SeaFlags::INCLUDE_ASSETS;
+            let mut expected_flags = SeaFlags::DISABLE_EXPERIMENTAL_SEA_WARNING | SeaFlags::USE_CODE_CACHE | SeaFlags::INCLUDE_ASSETS;
             if major >= 22 {
                 expected_flags = expected_flags | SeaFlags::INCLUDE_EXEC_ARGV;
                 assert_eq!(blob.exec_argv, ["--no-warnings"]);
@@ -1021,29 +877,15 @@ mod tests {
             }
             assert_eq!(blob.flags, expected_flags, "node {major}");
             assert_eq!(blob.main_format.is_some(), major >= 26);
-            assert_eq!(
-                write(&blob, layout).unwrap(),
-                bytes,
-                "node {major}: byte-exact"
-            );
+            assert_eq!(write(&blob, layout).unwrap(), bytes, "node {major}: byte-exact");
             for len in 0..bytes.len() {
-                assert!(
-                    parse(&bytes[..len], layout).is_err(),
-                    "node {major}, {len} bytes"
-                );
+                assert!(parse(&bytes[..len], layout).is_err(), "node {major}, {len} bytes");
             }
 
             let cache = blob.code_cache.unwrap();
             let header = parse_code_cache_header(cache, major).unwrap();
-            assert_eq!(
-                header.source_hash,
-                expected_source_hash(main_source, source_hash_is_wrapped(major)),
-                "node {major}"
-            );
-            assert_eq!(
-                header.payload_length as usize + CodeCacheHeader::len_for_node_major(major),
-                cache.len()
-            );
+            assert_eq!(header.source_hash, expected_source_hash(main_source, source_hash_is_wrapped(major)), "node {major}");
+            assert_eq!(header.payload_length as usize + CodeCacheHeader::len_for_node_major(major), cache.len());
             assert_eq!(header.ro_snapshot_checksum.is_some(), major >= 22);
         }
     }
@@ -1057,19 +899,11 @@ mod tests {
     #[test]
     fn code_cache_headers_of_both_formats() {
         // Words as measured in node 26.10's cache: 7 words plus 4 bytes of padding.
-        let cache = cache_with_words(
-            &[
-                0xc0de06a9, 0x97ffbd52, 0x200000ac, 0xcf44f5b3, 0xe32725fa, 16, 0, 0,
-            ],
-            16,
-        );
+        let cache = cache_with_words(&[0xc0de06a9, 0x97ffbd52, 0x200000ac, 0xcf44f5b3, 0xe32725fa, 16, 0, 0], 16);
         let header = parse_code_cache_header(&cache, 26).unwrap();
         assert_eq!(header.ro_snapshot_checksum, Some(0xe32725fa));
         assert_eq!(header.payload_length, 16);
-        assert_eq!(
-            header.source_hash,
-            expected_source_hash(&"x".repeat(172), true)
-        );
+        assert_eq!(header.source_hash, expected_source_hash(&"x".repeat(172), true));
 
         let cache = cache_with_words(&[0xc0de05cc, 0xe4c20b, 0xac, 0x50462153, 8, 0], 8);
         let header = parse_code_cache_header(&cache, 20).unwrap();

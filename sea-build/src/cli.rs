@@ -22,8 +22,8 @@ use crate::Env;
 use crate::config::{Sea, SeaMetadata};
 use crate::node::{LockFile, NodeFetcher, Platform, VersionSpec};
 use crate::pipeline::{Artifact, Pipeline};
-use crate::run::Processes;
 use crate::progress::{Event, Reporter};
+use crate::run::Processes;
 
 /// The commands sea-build offers.
 #[derive(Debug, clap::Subcommand)]
@@ -330,7 +330,13 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
         .iter()
         .map(|a| {
             let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
-            [shown, a.manifest.node_version.to_string(), if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(), a.manifest.cache_accepted.to_string(), a.manifest.artifact_sha256[..16].to_owned()]
+            [
+                shown,
+                a.manifest.node_version.to_string(),
+                if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(),
+                a.manifest.cache_accepted.to_string(),
+                a.manifest.artifact_sha256[..16].to_owned(),
+            ]
         })
         .collect();
     let header = ["artifact", "node", "code cache", "cache accepted", "sha256"].map(String::from);

@@ -130,11 +130,7 @@ impl SeaMetadata {
             exec_argv: self.exec_argv,
             exec_argv_extension,
             verify_args: self.verify_args,
-            sign: SignConfig {
-                mode: self.sign.unwrap_or_default(),
-                p12: self.sign_p12,
-                password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()),
-            },
+            sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
         };
         sea.check_files(origin)?;
         Ok(sea)

@@ -25,7 +25,6 @@ pub(crate) fn persist(file: tempfile::NamedTempFile, path: &Utf8Path, executable
     Ok(())
 }
 
-
 /// Locks the output directory `dir` (creating it) for one build, through `<dir>.lock` beside
 /// it (so the directory holds only artifacts), waiting while another build holds it; then
 /// removes the `.partial-*` files and `.staging-*` directories a killed build left there.

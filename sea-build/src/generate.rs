@@ -72,12 +72,8 @@ pub fn sea_config(sea: &Sea, version: Version, code_cache: bool) -> serde_json::
 /// The entries of `exec_argv` that are V8 flags by `node --v8-options` (whose text is given):
 /// those change V8's flag hash, so the generator must run with them too.
 pub fn v8_flags(exec_argv: &[String], v8_options: &str) -> Vec<String> {
-    let known: std::collections::HashSet<String> = v8_options
-        .lines()
-        .filter_map(|line| line.trim_start().strip_prefix("--"))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(|name| name.replace('_', "-"))
-        .collect();
+    let known: std::collections::HashSet<String> =
+        v8_options.lines().filter_map(|line| line.trim_start().strip_prefix("--")).filter_map(|rest| rest.split_whitespace().next()).map(|name| name.replace('_', "-")).collect();
     exec_argv
         .iter()
         .filter(|arg| {

@@ -13,14 +13,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::config::Sea;
 use crate::env::Env;
-use crate::macho;
-use crate::sign::{self, SignMode};
-use crate::wine::{self, UnderWine, Wine};
 use crate::generate;
 use crate::inject::{self, elf};
+use crate::macho;
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
 use crate::progress::{Event, Reporter};
 use crate::run::{Invocation, Runner};
+use crate::sign::{self, SignMode};
+use crate::wine::{self, UnderWine, Wine};
 
 /// What node printed when V8 refused the embedded code cache.
 pub const CACHE_REJECTED: &str = "Code cache data rejected.";
@@ -321,20 +321,19 @@ impl Pipeline<'_> {
 /// Reads a P12 identity: the file named by `SEA_BUILD_SIGN_P12`, else `declared`; the
 /// password from the variable `password_env`.
 fn load_identity(env: &Env, declared: Option<Utf8PathBuf>, password_env: &str) -> Result<sign::Identity> {
-    let path = env.var(crate::config::P12_PATH_ENV).map(Utf8PathBuf::from).or(declared).with_context(|| {
-        format!("identity signing needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", crate::config::P12_PATH_ENV)
-    })?;
+    let path = env
+        .var(crate::config::P12_PATH_ENV)
+        .map(Utf8PathBuf::from)
+        .or(declared)
+        .with_context(|| format!("identity signing needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", crate::config::P12_PATH_ENV))?;
     let der = std::fs::read(&path).with_context(|| format!("could not read the P12 identity {path}"))?;
     sign::Identity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str())
 }
 
 /// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
 fn signing_time(env: &Env) -> Result<Option<i64>> {
-    env.var("SOURCE_DATE_EPOCH")
-        .map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970")))
-        .transpose()
+    env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
 }
-
 
 /// Moves the finished artifact `output` to `path` and writes its manifest beside it, so that
 /// at every moment, a kill included, an artifact at `path` has a manifest describing it:

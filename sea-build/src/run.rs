@@ -33,7 +33,16 @@ impl Invocation {
     /// Runs `program` with `args`, in the inherited environment minus every `NODE_*` variable
     /// (NODE_OPTIONS would change V8's flags and so the code cache), for at most two minutes.
     pub fn new(program: impl Into<Utf8PathBuf>, args: impl IntoIterator<Item = impl Into<String>>) -> Invocation {
-        Invocation { program: program.into(), args: args.into_iter().map(Into::into).collect(), cwd: None, clean_env: false, env: Vec::new(), stdin: None, timeout: Duration::from_secs(120), stdio_files: false }
+        Invocation {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            cwd: None,
+            clean_env: false,
+            env: Vec::new(),
+            stdin: None,
+            timeout: Duration::from_secs(120),
+            stdio_files: false,
+        }
     }
 
     /// The command line, for messages.

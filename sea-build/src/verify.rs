@@ -10,8 +10,8 @@ use crate::env::Env;
 use crate::inject::{self, fuse};
 use crate::node::{NodeFetcher, Os, Platform, VersionSpec};
 use crate::pipeline::{CACHE_REJECTED, CacheAccepted, Manifest, manifest_path, run_artifact};
-use crate::wine::UnderWine;
 use crate::run::{Invocation, Runner};
+use crate::wine::UnderWine;
 
 /// One check and how it went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,11 +67,18 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
             return Ok(report);
         }
     };
-    report.record("fuse set", images.iter().enumerate().try_for_each(|(index, image)| match fuse::find_fuse(image) {
-        Ok(state) if state.is_set() => Ok(()),
-        Ok(_) => Err(anyhow::anyhow!("the fuse of image {index} is not set: node will ignore the blob")),
-        Err(error) => Err(error.context(format!("image {index}"))),
-    }).map(|()| "the SEA fuse is flipped".to_owned()));
+    report.record(
+        "fuse set",
+        images
+            .iter()
+            .enumerate()
+            .try_for_each(|(index, image)| match fuse::find_fuse(image) {
+                Ok(state) if state.is_set() => Ok(()),
+                Ok(_) => Err(anyhow::anyhow!("the fuse of image {index} is not set: node will ignore the blob")),
+                Err(error) => Err(error.context(format!("image {index}"))),
+            })
+            .map(|()| "the SEA fuse is flipped".to_owned()),
+    );
     let mut blobs = Vec::new();
     for (index, image) in images.iter().enumerate() {
         let found = inject::find_blob(image).and_then(|blob| blob.with_context(|| format!("image {index} has no NODE_SEA_BLOB where node looks for it")));
@@ -118,7 +125,11 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     let expected_source = blob::expected_source_hash(source, blob::source_hash_is_wrapped(version.major));
     report.record(
         "cache source hash",
-        if header.source_hash == expected_source { Ok(format!("{:#010x}", header.source_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but the main source gives {expected_source:#010x}", header.source_hash)) },
+        if header.source_hash == expected_source {
+            Ok(format!("{:#010x}", header.source_hash))
+        } else {
+            Err(anyhow::anyhow!("{:#010x}, but the main source gives {expected_source:#010x}", header.source_hash))
+        },
     );
 
     let node = fetcher.fetch(&VersionSpec::Exact(version), platform, None)?;
@@ -150,11 +161,19 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     let reference = blob::parse_code_cache_header(&reference, version.major)?;
     report.record(
         "cache version hash",
-        if header.version_hash == reference.version_hash { Ok(format!("{:#010x}", header.version_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but node {version} makes {:#010x}", header.version_hash, reference.version_hash)) },
+        if header.version_hash == reference.version_hash {
+            Ok(format!("{:#010x}", header.version_hash))
+        } else {
+            Err(anyhow::anyhow!("{:#010x}, but node {version} makes {:#010x}", header.version_hash, reference.version_hash))
+        },
     );
     report.record(
         "cache flag hash",
-        if header.flag_hash == reference.flag_hash { Ok(format!("{:#010x}", header.flag_hash)) } else { Err(anyhow::anyhow!("{:#010x}, but node {version} with the artifact's flags makes {:#010x}", header.flag_hash, reference.flag_hash)) },
+        if header.flag_hash == reference.flag_hash {
+            Ok(format!("{:#010x}", header.flag_hash))
+        } else {
+            Err(anyhow::anyhow!("{:#010x}, but node {version} with the artifact's flags makes {:#010x}", header.flag_hash, reference.flag_hash))
+        },
     );
     let run = run_artifact(runner, artifact, &manifest.verify_args, env)?;
     let stderr = run.stderr_text();

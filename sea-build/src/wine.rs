@@ -93,35 +93,21 @@ pub struct Wine {
 pub fn find_wine(env: &Env) -> Result<Option<Wine>> {
     let path = env.var_os("PATH").unwrap_or_default();
     let program = match env.var(WINE_VAR) {
-        Some(value)
-            if matches!(
-                value.to_ascii_lowercase().as_str(),
-                "0" | "off" | "false" | "no" | "none"
-            ) =>
-        {
+        Some(value) if matches!(value.to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no" | "none") => {
             return Ok(None);
         }
         Some(value) => {
-            let found = if value.contains('/') {
-                Some(Utf8PathBuf::from(&value)).filter(|p| is_executable(p))
-            } else {
-                find_on_path(&value, &path)
-            };
+            let found = if value.contains('/') { Some(Utf8PathBuf::from(&value)).filter(|p| is_executable(p)) } else { find_on_path(&value, &path) };
             Some(found.with_context(|| format!("{WINE_VAR}={value} names no executable program: point it at the wine program, or set it to `off`"))?)
         }
-        None => ["wine", "wine64"]
-            .iter()
-            .find_map(|name| find_on_path(name, &path)),
+        None => ["wine", "wine64"].iter().find_map(|name| find_on_path(name, &path)),
     };
     let Some(program) = program else {
         return Ok(None);
     };
     let prefix = match env.var(PREFIX_VAR) {
         Some(prefix) => Utf8PathBuf::from(prefix),
-        None => Cache::from_env(env)?
-            .root()
-            .join("wine")
-            .join("prefix-win64"),
+        None => Cache::from_env(env)?.root().join("wine").join("prefix-win64"),
     };
     Ok(Some(Wine { program, prefix }))
 }
@@ -130,17 +116,14 @@ fn is_executable(path: &Utf8Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     }
     #[cfg(not(unix))]
     path.is_file()
 }
 
 fn find_on_path(name: &str, path: &std::ffi::OsStr) -> Option<Utf8PathBuf> {
-    std::env::split_paths(path)
-        .filter_map(|dir| Utf8PathBuf::from_path_buf(dir.join(name)).ok())
-        .find(|candidate| is_executable(candidate))
+    std::env::split_paths(path).filter_map(|dir| Utf8PathBuf::from_path_buf(dir.join(name)).ok()).find(|candidate| is_executable(candidate))
 }
 
 impl Wine {
@@ -153,19 +136,10 @@ impl Wine {
     /// assert!(wine.environment().contains(&("WINEDEBUG".to_owned(), "-all".to_owned())));
     /// ```
     pub fn environment(&self) -> Vec<(String, String)> {
-        [
-            ("WINEPREFIX", self.prefix.as_str()),
-            ("WINEDEBUG", "-all"),
-            (
-                "WINEDLLOVERRIDES",
-                "winemenubuilder.exe=d;mscoree=d;mshtml=d",
-            ),
-            ("DISPLAY", ""),
-            ("WAYLAND_DISPLAY", ""),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value.to_owned()))
-        .collect()
+        [("WINEPREFIX", self.prefix.as_str()), ("WINEDEBUG", "-all"), ("WINEDLLOVERRIDES", "winemenubuilder.exe=d;mscoree=d;mshtml=d"), ("DISPLAY", ""), ("WAYLAND_DISPLAY", "")]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
     }
 
     /// `windows` (an invocation of a Windows program) as an invocation of wine running it in
@@ -185,9 +159,7 @@ impl Wine {
     pub fn invocation(&self, windows: &Invocation) -> Invocation {
         let mut wrapped = windows.clone();
         wrapped.program = self.program.clone();
-        wrapped.args = std::iter::once(windows.program.to_string())
-            .chain(windows.args.iter().cloned())
-            .collect();
+        wrapped.args = std::iter::once(windows.program.to_string()).chain(windows.args.iter().cloned()).collect();
         wrapped.env.extend(self.environment());
         wrapped.stdio_files = true;
         wrapped
@@ -208,41 +180,22 @@ impl Wine {
         if self.prefix.join(READY_MARKER).is_file() {
             return Ok(false);
         }
-        let parent = self
-            .prefix
-            .parent()
-            .filter(|p| !p.as_str().is_empty())
-            .unwrap_or(Utf8Path::new("."));
+        let parent = self.prefix.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
         std::fs::create_dir_all(parent).with_context(|| format!("could not create {parent} for the Wine prefix: set {PREFIX_VAR} to a writable directory"))?;
         let lock_path = self.prefix.with_extension("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("could not open the lock file {lock_path}"))?;
-        lock.lock()
-            .with_context(|| format!("could not lock {lock_path}"))?;
+        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).with_context(|| format!("could not open the lock file {lock_path}"))?;
+        lock.lock().with_context(|| format!("could not lock {lock_path}"))?;
         if self.prefix.join(READY_MARKER).is_file() {
             return Ok(false);
         }
         if self.prefix.exists() {
             // Left half-made by an interrupted creation.
-            std::fs::remove_dir_all(&self.prefix).with_context(|| {
-                format!(
-                    "could not remove the incomplete Wine prefix {}",
-                    self.prefix
-                )
-            })?;
+            std::fs::remove_dir_all(&self.prefix).with_context(|| format!("could not remove the incomplete Wine prefix {}", self.prefix))?;
         }
         let step = |program: &Utf8Path, args: &[&str], extra: &[(&str, &str)]| -> Result<()> {
             let mut invocation = Invocation::new(program, args.iter().copied());
             invocation.env = self.environment();
-            invocation.env.extend(
-                extra
-                    .iter()
-                    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-            );
+            invocation.env.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
             invocation.stdio_files = true;
             invocation.timeout = PREPARE_TIMEOUT;
             let output = runner.run(&invocation)?;
@@ -251,21 +204,13 @@ impl Wine {
                     "creating the Wine prefix {} failed: `{}` {}:\n{}",
                     self.prefix,
                     invocation.display(),
-                    if output.timed_out {
-                        format!("ran for more than {PREPARE_TIMEOUT:?}")
-                    } else {
-                        format!("exited with {:?}", output.code)
-                    },
+                    if output.timed_out { format!("ran for more than {PREPARE_TIMEOUT:?}") } else { format!("exited with {:?}", output.code) },
                     output.stderr_text().trim()
                 );
             }
             Ok(())
         };
-        step(
-            &self.program,
-            &["wineboot", "--init"],
-            &[("WINEARCH", "win64")],
-        )?;
+        step(&self.program, &["wineboot", "--init"], &[("WINEARCH", "win64")])?;
         // Node refuses Windows 7, Wine's default.
         step(&self.program, &["winecfg", "-v", "win10"], &[])?;
         // The registry reaches the disk when the wineserver exits.
@@ -273,11 +218,7 @@ impl Wine {
             step(&server, &["-w"], &[])?;
         }
         let marker = self.prefix.join(READY_MARKER);
-        std::fs::write(
-            &marker,
-            format!("created by sea-build with {}\n", self.program),
-        )
-        .with_context(|| format!("could not write {marker}"))?;
+        std::fs::write(&marker, format!("created by sea-build with {}\n", self.program)).with_context(|| format!("could not write {marker}"))?;
         drop(lock);
         Ok(true)
     }
@@ -310,22 +251,13 @@ impl Wine {
                 self.program
             );
         }
-        bail!(
-            "{node} does not start under {} (exit {:?}):\n{}",
-            self.program,
-            output.code,
-            stderr.trim()
-        );
+        bail!("{node} does not start under {} (exit {:?}):\n{}", self.program, output.code, stderr.trim());
     }
 
     /// The `wineserver` that belongs to the wine program: beside it, else on `PATH` (the
     /// process's own, which the Wine processes inherit).
     pub fn wineserver(&self) -> Option<Utf8PathBuf> {
-        let beside = self
-            .program
-            .parent()
-            .map(|dir| dir.join("wineserver"))
-            .filter(|p| is_executable(p));
+        let beside = self.program.parent().map(|dir| dir.join("wineserver")).filter(|p| is_executable(p));
         beside.or_else(|| find_on_path("wineserver", &Env::from_process().var_os("PATH").unwrap_or_default()))
     }
 }
@@ -388,67 +320,31 @@ mod tests {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         fake_program(&dir.join("bin/wine64"));
         std::fs::write(dir.join("bin/wine"), "not executable").unwrap();
-        let env = Env::from_process()
-            .with_var("PATH", dir.join("bin").as_str())
-            .with_var("SEA_BUILD_CACHE_DIR", dir.join("cache").as_str())
-            .without_var(WINE_VAR)
-            .without_var(PREFIX_VAR);
+        let env = Env::from_process().with_var("PATH", dir.join("bin").as_str()).with_var("SEA_BUILD_CACHE_DIR", dir.join("cache").as_str()).without_var(WINE_VAR).without_var(PREFIX_VAR);
         let wine = find_wine(&env).unwrap().unwrap();
-        assert_eq!(
-            wine.program,
-            dir.join("bin/wine64"),
-            "a non-executable `wine` is skipped"
-        );
+        assert_eq!(wine.program, dir.join("bin/wine64"), "a non-executable `wine` is skipped");
         assert_eq!(wine.prefix, dir.join("cache/wine/prefix-win64"));
 
         fake_program(&dir.join("custom-wine"));
-        let env = env
-            .with_var(WINE_VAR, dir.join("custom-wine").as_str())
-            .with_var(PREFIX_VAR, "/elsewhere/prefix");
+        let env = env.with_var(WINE_VAR, dir.join("custom-wine").as_str()).with_var(PREFIX_VAR, "/elsewhere/prefix");
         let wine = find_wine(&env).unwrap().unwrap();
-        assert_eq!(
-            (wine.program.as_str(), wine.prefix.as_str()),
-            (dir.join("custom-wine").as_str(), "/elsewhere/prefix")
-        );
+        assert_eq!((wine.program.as_str(), wine.prefix.as_str()), (dir.join("custom-wine").as_str(), "/elsewhere/prefix"));
         let by_name = env.clone().with_var(WINE_VAR, "wine64");
-        assert_eq!(
-            find_wine(&by_name).unwrap().unwrap().program,
-            dir.join("bin/wine64")
-        );
+        assert_eq!(find_wine(&by_name).unwrap().unwrap().program, dir.join("bin/wine64"));
 
         for off in ["0", "OFF", "false", "no", "none"] {
-            assert_eq!(
-                find_wine(&env.clone().with_var(WINE_VAR, off)).unwrap(),
-                None
-            );
+            assert_eq!(find_wine(&env.clone().with_var(WINE_VAR, off)).unwrap(), None);
         }
-        let error = find_wine(&env.clone().with_var(WINE_VAR, "wine-9"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("SEA_BUILD_WINE=wine-9 names no executable program"),
-            "{error}"
-        );
-        let nothing = Env::from_process()
-            .with_var("PATH", dir.join("empty").as_str())
-            .without_var(WINE_VAR);
+        let error = find_wine(&env.clone().with_var(WINE_VAR, "wine-9")).unwrap_err().to_string();
+        assert!(error.contains("SEA_BUILD_WINE=wine-9 names no executable program"), "{error}");
+        let nothing = Env::from_process().with_var("PATH", dir.join("empty").as_str()).without_var(WINE_VAR);
         assert_eq!(find_wine(&nothing).unwrap(), None);
     }
 
     #[test]
     fn wraps_an_invocation_for_wine() {
-        let wine = Wine {
-            program: "/opt/wine/bin/wine".into(),
-            prefix: "/cache/wine/prefix-win64".into(),
-        };
-        let mut windows = Invocation::new(
-            "/project/node.exe",
-            [
-                "--predictable",
-                "--experimental-sea-config",
-                "sea-config.json",
-            ],
-        );
+        let wine = Wine { program: "/opt/wine/bin/wine".into(), prefix: "/cache/wine/prefix-win64".into() };
+        let mut windows = Invocation::new("/project/node.exe", ["--predictable", "--experimental-sea-config", "sea-config.json"]);
         windows.cwd = Some("/project/staging".into());
         windows.env = vec![("KEEP".into(), "1".into())];
         windows.clean_env = true;
@@ -456,39 +352,17 @@ mod tests {
         windows.timeout = Duration::from_secs(7);
         let wrapped = wine.invocation(&windows);
         assert_eq!(wrapped.program, "/opt/wine/bin/wine");
-        assert_eq!(
-            wrapped.args,
-            [
-                "/project/node.exe",
-                "--predictable",
-                "--experimental-sea-config",
-                "sea-config.json"
-            ]
-        );
-        assert_eq!(
-            wrapped.cwd.as_deref(),
-            Some(Utf8Path::new("/project/staging"))
-        );
+        assert_eq!(wrapped.args, ["/project/node.exe", "--predictable", "--experimental-sea-config", "sea-config.json"]);
+        assert_eq!(wrapped.cwd.as_deref(), Some(Utf8Path::new("/project/staging")));
         assert!(wrapped.clean_env && wrapped.stdio_files);
         assert_eq!(wrapped.stdin.as_deref(), Some(&b"input"[..]));
         assert_eq!(wrapped.timeout, Duration::from_secs(7));
-        let value = |name: &str| {
-            wrapped
-                .env
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let value = |name: &str| wrapped.env.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         assert_eq!(value("KEEP"), Some("1"));
         assert_eq!(value("WINEPREFIX"), Some("/cache/wine/prefix-win64"));
         assert_eq!(value("WINEDEBUG"), Some("-all"));
         assert_eq!(value("DISPLAY"), Some(""));
-        assert!(
-            value("WINEDLLOVERRIDES")
-                .unwrap()
-                .contains("winemenubuilder.exe=d")
-        );
+        assert!(value("WINEDLLOVERRIDES").unwrap().contains("winemenubuilder.exe=d"));
     }
 
     /// Records what would run, and makes the prefix directory the way wineboot would.
@@ -499,56 +373,27 @@ mod tests {
 
     impl Runner for FakeWine {
         fn run(&self, invocation: &Invocation) -> Result<RunOutput> {
-            assert!(
-                invocation.stdio_files,
-                "wine always gets files: {}",
-                invocation.display()
-            );
-            let prefix = invocation
-                .env
-                .iter()
-                .find(|(n, _)| n == "WINEPREFIX")
-                .map(|(_, v)| v.clone())
-                .unwrap();
+            assert!(invocation.stdio_files, "wine always gets files: {}", invocation.display());
+            let prefix = invocation.env.iter().find(|(n, _)| n == "WINEPREFIX").map(|(_, v)| v.clone()).unwrap();
             let line = invocation.args.join(" ");
             self.ran.lock().unwrap().push(line.clone());
             if line == "wineboot --init" {
-                assert!(
-                    invocation
-                        .env
-                        .contains(&("WINEARCH".to_owned(), "win64".to_owned()))
-                );
+                assert!(invocation.env.contains(&("WINEARCH".to_owned(), "win64".to_owned())));
                 std::thread::sleep(Duration::from_millis(50));
                 std::fs::create_dir_all(format!("{prefix}/drive_c")).unwrap();
             }
             let failed = self.fail_on.is_some_and(|fail| line.starts_with(fail));
-            Ok(RunOutput {
-                code: Some(if failed { 1 } else { 0 }),
-                stderr: if failed {
-                    b"it broke".to_vec()
-                } else {
-                    Vec::new()
-                },
-                ..RunOutput::default()
-            })
+            Ok(RunOutput { code: Some(if failed { 1 } else { 0 }), stderr: if failed { b"it broke".to_vec() } else { Vec::new() }, ..RunOutput::default() })
         }
     }
 
     #[test]
     fn prepares_the_prefix_once_even_when_asked_concurrently() {
         let (_keep, dir) = temp();
-        let wine = Wine {
-            program: dir.join("no-such-dir/wine"),
-            prefix: dir.join("wine/prefix-win64"),
-        };
-        let fake = FakeWine {
-            ran: Mutex::new(Vec::new()),
-            fail_on: None,
-        };
+        let wine = Wine { program: dir.join("no-such-dir/wine"), prefix: dir.join("wine/prefix-win64") };
+        let fake = FakeWine { ran: Mutex::new(Vec::new()), fail_on: None };
         let created: Vec<bool> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..4)
-                .map(|_| scope.spawn(|| wine.prepare(&fake).unwrap()))
-                .collect();
+            let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| wine.prepare(&fake).unwrap())).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert_eq!(created.iter().filter(|&&c| c).count(), 1, "{created:?}");
@@ -560,10 +405,7 @@ mod tests {
         assert!(!wine.prepare(&fake).unwrap());
 
         // A run under Wine prepares first (here: nothing left to do), then wraps.
-        let under = UnderWine {
-            wine: &wine,
-            runner: &fake,
-        };
+        let under = UnderWine { wine: &wine, runner: &fake };
         under.run(&Invocation::new("app.exe", ["x"])).unwrap();
         assert_eq!(fake.ran.lock().unwrap().last().unwrap(), "app.exe x");
     }
@@ -571,28 +413,14 @@ mod tests {
     #[test]
     fn a_failed_creation_is_reported_and_retried() {
         let (_keep, dir) = temp();
-        let wine = Wine {
-            program: dir.join("wine"),
-            prefix: dir.join("prefix"),
-        };
-        let failing = FakeWine {
-            ran: Mutex::new(Vec::new()),
-            fail_on: Some("winecfg"),
-        };
+        let wine = Wine { program: dir.join("wine"), prefix: dir.join("prefix") };
+        let failing = FakeWine { ran: Mutex::new(Vec::new()), fail_on: Some("winecfg") };
         let error = wine.prepare(&failing).unwrap_err().to_string();
-        assert!(
-            error.contains("creating the Wine prefix")
-                && error.contains("winecfg -v win10")
-                && error.contains("it broke"),
-            "{error}"
-        );
+        assert!(error.contains("creating the Wine prefix") && error.contains("winecfg -v win10") && error.contains("it broke"), "{error}");
         assert!(!wine.prefix.join(READY_MARKER).exists());
         // The half-made prefix is removed and made again.
         std::fs::write(wine.prefix.join("drive_c/leftover"), "x").unwrap();
-        let working = FakeWine {
-            ran: Mutex::new(Vec::new()),
-            fail_on: None,
-        };
+        let working = FakeWine { ran: Mutex::new(Vec::new()), fail_on: None };
         assert!(wine.prepare(&working).unwrap());
         assert!(!wine.prefix.join("drive_c/leftover").exists());
     }
@@ -603,23 +431,13 @@ mod tests {
     impl Runner for OldWine {
         fn run(&self, invocation: &Invocation) -> Result<RunOutput> {
             if invocation.args.first().is_some_and(|arg| arg == "wineboot") {
-                let prefix = invocation
-                    .env
-                    .iter()
-                    .find(|(name, _)| name == "WINEPREFIX")
-                    .map(|(_, value)| value.clone())
-                    .unwrap();
+                let prefix = invocation.env.iter().find(|(name, _)| name == "WINEPREFIX").map(|(_, value)| value.clone()).unwrap();
                 std::fs::create_dir_all(prefix).unwrap();
             }
             let node = invocation.args.iter().any(|arg| arg == "-e");
             Ok(RunOutput {
                 code: Some(if node { 3 } else { 0 }),
-                stderr: if node {
-                    format!("#\n# Fatal process out of memory: {PLACEHOLDER_FAILURE}\n#\n")
-                        .into_bytes()
-                } else {
-                    Vec::new()
-                },
+                stderr: if node { format!("#\n# Fatal process out of memory: {PLACEHOLDER_FAILURE}\n#\n").into_bytes() } else { Vec::new() },
                 ..RunOutput::default()
             })
         }
@@ -628,30 +446,15 @@ mod tests {
     #[test]
     fn check_node_explains_the_placeholder_limitation() {
         let (_keep, dir) = temp();
-        let wine = Wine {
-            program: dir.join("wine"),
-            prefix: dir.join("prefix"),
-        };
+        let wine = Wine { program: dir.join("wine"), prefix: dir.join("prefix") };
         let error = wine.check_node("node.exe".as_ref(), &OldWine).unwrap_err();
         assert!(is_missing_placeholders(&error), "{error}");
-        assert!(
-            error.to_string().contains("MEM_RESERVE_PLACEHOLDER"),
-            "{error}"
-        );
-        let fine = FakeWine {
-            ran: Mutex::new(Vec::new()),
-            fail_on: None,
-        };
+        assert!(error.to_string().contains("MEM_RESERVE_PLACEHOLDER"), "{error}");
+        let fine = FakeWine { ran: Mutex::new(Vec::new()), fail_on: None };
         wine.check_node("node.exe".as_ref(), &fine).unwrap();
         assert_eq!(fine.ran.lock().unwrap().last().unwrap(), "node.exe -e 0");
-        let broken = FakeWine {
-            ran: Mutex::new(Vec::new()),
-            fail_on: Some("node.exe"),
-        };
+        let broken = FakeWine { ran: Mutex::new(Vec::new()), fail_on: Some("node.exe") };
         let error = wine.check_node("node.exe".as_ref(), &broken).unwrap_err();
-        assert!(
-            !is_missing_placeholders(&error) && error.to_string().contains("it broke"),
-            "{error}"
-        );
+        assert!(!is_missing_placeholders(&error) && error.to_string().contains("it broke"), "{error}");
     }
 }

@@ -98,10 +98,7 @@ impl Tools {
             dsymutil: find("dsymutil"),
         };
         if !missing.is_empty() {
-            bail!(
-                "the Mach-O fixtures need {} on PATH: {INSTALL_HINT}",
-                missing.join(", ")
-            );
+            bail!("the Mach-O fixtures need {} on PATH: {INSTALL_HINT}", missing.join(", "));
         }
         Ok(tools)
     }
@@ -111,10 +108,7 @@ impl Tools {
     /// Every installed `ld64.lld` (plain and versioned names), oldest first: linkers differ,
     /// e.g. lld 14 records object mtimes in N_OSO where lld 19 writes 0.
     pub fn linkers() -> Vec<(u32, PathBuf)> {
-        let mut found: Vec<(u32, PathBuf)> = all_versions("ld64.lld")
-            .into_iter()
-            .filter_map(|path| Some((llvm_version(&path).ok()?, path)))
-            .collect();
+        let mut found: Vec<(u32, PathBuf)> = all_versions("ld64.lld").into_iter().filter_map(|path| Some((llvm_version(&path).ok()?, path))).collect();
         found.sort();
         found.dedup_by_key(|(version, _)| *version);
         found
@@ -131,14 +125,7 @@ fn all_versions(name: &str) -> Vec<PathBuf> {
         .filter_map(|dir| std::fs::read_dir(dir).ok())
         .flatten()
         .flatten()
-        .filter(|entry| {
-            entry.file_name().to_str().is_some_and(|file| {
-                file == name
-                    || file
-                        .strip_prefix(&versioned)
-                        .is_some_and(|v| v.parse::<u32>().is_ok())
-            })
-        })
+        .filter(|entry| entry.file_name().to_str().is_some_and(|file| file == name || file.strip_prefix(&versioned).is_some_and(|v| v.parse::<u32>().is_ok())))
         .map(|entry| entry.path())
         .collect()
 }
@@ -168,33 +155,14 @@ fn which(name: &str) -> Option<PathBuf> {
 pub fn llvm_version(tool: &Path) -> Result<u32> {
     let text = run(Command::new(tool).arg("--version"))?;
     text.split(|c: char| !c.is_ascii_digit() && c != '.')
-        .find_map(|word| {
-            word.split('.')
-                .next()?
-                .parse()
-                .ok()
-                .filter(|_| word.contains('.'))
-        })
-        .with_context(|| {
-            format!(
-                "no version number in the output of {} --version: {text}",
-                tool.display()
-            )
-        })
+        .find_map(|word| word.split('.').next()?.parse().ok().filter(|_| word.contains('.')))
+        .with_context(|| format!("no version number in the output of {} --version: {text}", tool.display()))
 }
 
 /// Runs `command`, failing with its output when it does not succeed; returns stdout.
 pub fn run(command: &mut Command) -> Result<String> {
-    let output = command
-        .output()
-        .with_context(|| format!("cannot run {command:?}: {INSTALL_HINT}"))?;
-    ensure!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = command.output().with_context(|| format!("cannot run {command:?}: {INSTALL_HINT}"))?;
+    ensure!(output.status.success(), "{command:?} failed ({}):\n{}{}", output.status, String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
@@ -291,19 +259,9 @@ const char *helper_greeting(void) { helper_calls++; return greeting_pointer; }
 /// latter with writable data or not).
 pub fn write_sources(dir: &Path, writable_data: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let helper = if writable_data {
-        HELPER_WRITABLE_C
-    } else {
-        HELPER_C
-    };
-    for (name, text) in [
-        ("libSystem.tbd", LIBSYSTEM_TBD.to_owned()),
-        ("main.c", MAIN_C.to_owned()),
-        ("fuse.c", fuse_c()),
-        ("helper.c", helper.to_owned()),
-    ] {
-        std::fs::write(dir.join(name), text)
-            .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+    let helper = if writable_data { HELPER_WRITABLE_C } else { HELPER_C };
+    for (name, text) in [("libSystem.tbd", LIBSYSTEM_TBD.to_owned()), ("main.c", MAIN_C.to_owned()), ("fuse.c", fuse_c()), ("helper.c", helper.to_owned())] {
+        std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
     }
     Ok(())
 }
@@ -339,11 +297,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     for source in ["main", "fuse", "helper"] {
         let object = format!("{source}-{suffix}.o");
         let mut command = Command::new(&tools.clang);
-        command
-            .current_dir(dir)
-            .args(["-target", &arch.triple(macos), "-g", "-O1", "-c"])
-            .arg(format!("{source}.c"))
-            .args(["-o", &object]);
+        command.current_dir(dir).args(["-target", &arch.triple(macos), "-g", "-O1", "-c"]).arg(format!("{source}.c")).args(["-o", &object]);
         if options.reproducible {
             command.arg("-fdebug-compilation-dir=.");
         }
@@ -356,11 +310,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
         }
         run(&mut command)?;
         if let Some(mtime) = options.object_mtime {
-            std::fs::File::options()
-                .write(true)
-                .open(dir.join(&object))
-                .and_then(|file| file.set_modified(mtime))
-                .with_context(|| format!("cannot set the mtime of {object}"))?;
+            std::fs::File::options().write(true).open(dir.join(&object)).and_then(|file| file.set_modified(mtime)).with_context(|| format!("cannot set the mtime of {object}"))?;
         }
         objects.push(object);
     }
@@ -368,9 +318,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     if options.archive {
         let archive = format!("libhelper-{suffix}.a");
         let _ = std::fs::remove_file(dir.join(&archive));
-        run(Command::new(&tools.ar)
-            .current_dir(dir)
-            .args(["rcs", &archive, &objects[2]]))?;
+        run(Command::new(&tools.ar).current_dir(dir).args(["rcs", &archive, &objects[2]]))?;
         inputs.push(archive);
     } else {
         inputs.push(objects[2].clone());
@@ -379,11 +327,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     command
         .current_dir(dir)
         .args(["-arch", suffix, "-platform_version", "macos", macos, macos])
-        .arg(if options.linker_signed {
-            "-adhoc_codesign"
-        } else {
-            "-no_adhoc_codesign"
-        })
+        .arg(if options.linker_signed { "-adhoc_codesign" } else { "-no_adhoc_codesign" })
         .args(["-o", &options.output])
         .args(&inputs)
         .arg("libSystem.tbd");
@@ -406,11 +350,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
 pub fn lipo(dir: &Path, thin: &[PathBuf], output: &str) -> Result<PathBuf> {
     let tools = Tools::find()?;
     let out = dir.join(output);
-    run(Command::new(&tools.lipo)
-        .arg("-create")
-        .args(thin)
-        .arg("-output")
-        .arg(&out))?;
+    run(Command::new(&tools.lipo).arg("-create").args(thin).arg("-output").arg(&out))?;
     Ok(out)
 }
 
@@ -428,10 +368,7 @@ const LARGE_BLOB: f64 = 474.0 * 1024.0 * 1024.0;
 /// relativising and injection benchmarks. Smaller scales shrink the functions and the blob
 /// (at least one function per file). Takes about 25 s and 2.2 GB at full size.
 pub fn large_fixture(dir: &Path, scale: f64) -> Result<PathBuf> {
-    ensure!(
-        scale > 0.0 && scale.is_finite(),
-        "the scale must be positive, not {scale}"
-    );
+    ensure!(scale > 0.0 && scale.is_finite(), "the scale must be positive, not {scale}");
     let tools = Tools::find()?;
     let arch = Arch::Arm64;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -448,10 +385,7 @@ pub fn large_fixture(dir: &Path, scale: f64) -> Result<PathBuf> {
         for function in 0..functions {
             // Long names like C++/Rust mangling, so the string table is realistic (~50 bytes).
             let name = format!("_generated_module_{file:03}_function_number_{function:06}_impl");
-            text.push_str(&format!(
-                ".globl {name}\n.p2align 2\n{name}:\n  {}\n",
-                arch.return_instruction()
-            ));
+            text.push_str(&format!(".globl {name}\n.p2align 2\n{name}:\n  {}\n", arch.return_instruction()));
         }
         if file == 0 {
             let blob = (LARGE_BLOB * scale).round() as u64;
@@ -463,28 +397,13 @@ pub fn large_fixture(dir: &Path, scale: f64) -> Result<PathBuf> {
         let source = format!("gen{file:03}.s");
         std::fs::write(dir.join(&source), text)?;
         let object = format!("gen{file:03}.o");
-        run(Command::new(&tools.clang).current_dir(dir).args([
-            "-target",
-            &arch.triple("11.0"),
-            "-g",
-            "-c",
-            &source,
-            "-o",
-            &object,
-        ]))?;
+        run(Command::new(&tools.clang).current_dir(dir).args(["-target", &arch.triple("11.0"), "-g", "-c", &source, "-o", &object]))?;
         objects.push(object);
     }
     let output = "large-arm64";
     run(Command::new(&tools.ld64)
         .current_dir(dir)
-        .args([
-            "-arch",
-            "arm64",
-            "-platform_version",
-            "macos",
-            "11.0",
-            "11.0",
-        ])
+        .args(["-arch", "arm64", "-platform_version", "macos", "11.0", "11.0"])
         .args(["-no_adhoc_codesign", "-headerpad", "1000", "-o", output])
         .args(&objects)
         .arg("libSystem.tbd"))?;

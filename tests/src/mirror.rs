@@ -35,10 +35,8 @@ impl DistTree {
     pub fn build(releases: &[IndexedRelease], binaries: &[&NodeBinary]) -> Result<DistTree> {
         let dir = tempfile::tempdir()?;
         let tree = DistTree { dir };
-        let index: Vec<serde_json::Value> = releases
-            .iter()
-            .map(|r| serde_json::json!({"version": r.version.tag(), "files": r.files, "lts": r.lts.map_or(serde_json::Value::Bool(false), |c| c.into())}))
-            .collect();
+        let index: Vec<serde_json::Value> =
+            releases.iter().map(|r| serde_json::json!({"version": r.version.tag(), "files": r.files, "lts": r.lts.map_or(serde_json::Value::Bool(false), |c| c.into())})).collect();
         fs::write(tree.root().join("index.json"), serde_json::to_vec(&index)?)?;
         let mut shasums: HashMap<Version, String> = HashMap::new();
         for node in binaries {

@@ -191,12 +191,7 @@ fn a_binary_that_disagrees_with_the_lock_is_refused() {
 #[test]
 fn offline_without_a_cached_binary_says_what_to_prefetch() {
     let (_keep, dir) = temp_dir();
-    let output = sea_command(&dir)
-        .env("CARGO_NET_OFFLINE", "true")
-        .args(["fetch", "--node", "22", "--target", "linux-x64", "--lock-file"])
-        .arg(dir.join("sea.lock"))
-        .output()
-        .unwrap();
+    let output = sea_command(&dir).env("CARGO_NET_OFFLINE", "true").args(["fetch", "--node", "22", "--target", "linux-x64", "--lock-file"]).arg(dir.join("sea.lock")).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("offline") && stderr.contains("cargo xtask fetch --node 22 --target linux-x64"), "{stderr}");

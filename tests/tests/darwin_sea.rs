@@ -8,13 +8,13 @@ use std::sync::Mutex;
 use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::config::SeaMetadata;
 use sea_build::inject::{self, fuse};
+use sea_build::node::Version;
 use sea_build::node::{NodeFetcher, Platform, VersionSpec};
 use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
 use sea_build::progress::Silent;
 use sea_build::run::{Invocation, Processes, RunOutput, Runner};
 use sea_build::sign::{self, SignMode, SignatureState};
 use sea_build::{Env, Sea};
-use sea_build::node::Version;
 use sea_build_tests::nodes::pinned::NODE_22;
 use sea_build_tests::nodes::{real_node, test_env};
 
@@ -77,7 +77,11 @@ fn darwin_x64_sea_built_on_linux_has_the_blob_the_fuse_and_a_valid_signature() {
 
     let image = std::fs::read(&artifact.path).unwrap();
     let ours = inject::macho::find_blob(&image).unwrap().expect("our reader finds the blob");
-    let parsed = sea_build::blob::parse(ours, sea_build::blob::BlobLayout::for_node_version(artifact.manifest.node_version.major, artifact.manifest.node_version.minor, artifact.manifest.node_version.patch).unwrap()).unwrap();
+    let parsed = sea_build::blob::parse(
+        ours,
+        sea_build::blob::BlobLayout::for_node_version(artifact.manifest.node_version.major, artifact.manifest.node_version.minor, artifact.manifest.node_version.patch).unwrap(),
+    )
+    .unwrap();
     assert!(std::str::from_utf8(parsed.main_source).unwrap().contains("getAsset"));
     assert_eq!(objcopy_section(&artifact.path, &dir), ours, "llvm-objcopy reads the same bytes");
     assert!(fuse::find_fuse(&image).unwrap().is_set());
@@ -136,8 +140,41 @@ fn make_identity(dir: &Utf8Path) -> Utf8PathBuf {
         let output = Command::new("openssl").args(args).output().expect("openssl is installed by `cargo xtask test`");
         assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.as_str(), "-out", cert.as_str(), "-days", "3650", "-subj", "/CN=sea-build test signer/OU=TEAMID1234", "-addext", "extendedKeyUsage=codeSigning"]);
-    run(&["pkcs12", "-export", "-inkey", key.as_str(), "-in", cert.as_str(), "-out", p12.as_str(), "-passout", "pass:secret", "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key.as_str(),
+        "-out",
+        cert.as_str(),
+        "-days",
+        "3650",
+        "-subj",
+        "/CN=sea-build test signer/OU=TEAMID1234",
+        "-addext",
+        "extendedKeyUsage=codeSigning",
+    ]);
+    run(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        key.as_str(),
+        "-in",
+        cert.as_str(),
+        "-out",
+        p12.as_str(),
+        "-passout",
+        "pass:secret",
+        "-keypbe",
+        "PBE-SHA1-3DES",
+        "-certpbe",
+        "PBE-SHA1-3DES",
+        "-macalg",
+        "sha1",
+    ]);
     p12
 }
 

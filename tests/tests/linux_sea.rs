@@ -8,12 +8,12 @@ use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::blob::ExecArgvExtension;
+use sea_build::node::Version;
 use sea_build::node::{NodeFetcher, Platform, SourceKind, VersionSpec};
 use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
 use sea_build::progress::Silent;
 use sea_build::run::Processes;
 use sea_build::{Sea, verify};
-use sea_build::node::Version;
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24, NODE_26};
 use sea_build_tests::nodes::{real_node, test_env};
 

@@ -30,17 +30,8 @@ fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
 
 /// Runs an independent checking tool, which `cargo xtask test` installs.
 fn tool(program: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("{program} is needed by this test (apt-get install llvm osslsigncode): {error}")
-        });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(program).args(args).output().unwrap_or_else(|error| panic!("{program} is needed by this test (apt-get install llvm osslsigncode): {error}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
 }
 
@@ -72,44 +63,21 @@ fn official_binaries_are_signed_with_a_checksum_we_reproduce() {
         let headers = PeHeaders::parse(&image).unwrap();
         // The linker's (or signer's) CheckSum is what we compute.
         assert_ne!(headers.check_sum, 0);
-        assert_eq!(
-            checksum(&image).unwrap(),
-            headers.check_sum,
-            "node {}",
-            node.version
-        );
-        let table = certificate_table(&headers, &image)
-            .unwrap()
-            .expect("official node.exe is signed");
+        assert_eq!(checksum(&image).unwrap(), headers.check_sum, "node {}", node.version);
+        let table = certificate_table(&headers, &image).unwrap().expect("official node.exe is signed");
         assert_eq!(table.end, image.len());
 
         let unsigned = unsign(&image).unwrap();
         assert_eq!(unsigned.len(), table.start);
         // Only the CheckSum and the security directory entry change.
-        let changed: Vec<usize> = unsigned
-            .iter()
-            .zip(&image)
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .map(|(at, _)| at)
-            .collect();
+        let changed: Vec<usize> = unsigned.iter().zip(&image).enumerate().filter(|(_, (a, b))| a != b).map(|(at, _)| at).collect();
         let check_sum = headers.check_sum_offset();
         let directory = headers.data_directory_offset(4).unwrap();
-        assert!(
-            changed
-                .iter()
-                .all(|at| (check_sum..check_sum + 4).contains(at)
-                    || (directory..directory + 8).contains(at)),
-            "{changed:?}"
-        );
+        assert!(changed.iter().all(|at| (check_sum..check_sum + 4).contains(at) || (directory..directory + 8).contains(at)), "{changed:?}");
         let after = PeHeaders::parse(&unsigned).unwrap();
         assert!(after.data_directory(4).unwrap().is_empty());
         assert_eq!(checksum(&unsigned).unwrap(), after.check_sum);
-        assert_eq!(
-            unsign(&unsigned).unwrap(),
-            unsigned,
-            "unsigning twice changes nothing"
-        );
+        assert_eq!(unsign(&unsigned).unwrap(), unsigned, "unsigning twice changes nothing");
 
         // osslsigncode sees a valid signature structure before (its digest matches the
         // file), and no signature at all after; both with a matching PE checksum.
@@ -118,10 +86,7 @@ fn official_binaries_are_signed_with_a_checksum_we_reproduce() {
         std::fs::write(&signed_path, &image).unwrap();
         std::fs::write(&unsigned_path, &unsigned).unwrap();
         let (_, before) = tool("osslsigncode", &["verify", "-in", signed_path.as_str()]);
-        assert!(
-            before.contains("Signer's certificate") && !before.contains(BAD_CHECKSUM),
-            "{before}"
-        );
+        assert!(before.contains("Signer's certificate") && !before.contains(BAD_CHECKSUM), "{before}");
         assert_unsigned(&unsigned_path);
         drop(dir_guard);
     }
@@ -143,10 +108,7 @@ fn resource_types(listing: &str) -> Vec<(String, String)> {
 
 /// The total resource count llvm-readobj reports (no count: no `.rsrc` section, 0).
 fn resource_count(listing: &str) -> usize {
-    listing
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("Total Number of Resources: "))
-        .map_or(0, |count| count.parse().unwrap())
+    listing.lines().find_map(|line| line.trim().strip_prefix("Total Number of Resources: ")).map_or(0, |count| count.parse().unwrap())
 }
 
 /// llvm-readobj finds the blob under RCDATA, language 0, with its exact size, next to every
@@ -155,29 +117,15 @@ fn assert_blob_listed(base: &Utf8Path, app: &Utf8Path, blob_len: usize, expect_m
     let (before, after) = (coff_resources(base), coff_resources(app));
     assert_eq!(resource_count(&after), resource_count(&before) + 1);
     let (types_before, types_after) = (resource_types(&before), resource_types(&after));
-    let names = |types: &[(String, String)]| {
-        types
-            .iter()
-            .map(|(name, _)| name.clone())
-            .collect::<Vec<_>>()
-    };
+    let names = |types: &[(String, String)]| types.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>();
     let mut expected = names(&types_before);
     if !expected.iter().any(|name| name == "RCDATA (ID 10)") {
         expected.push("RCDATA (ID 10)".into());
-        expected.sort_by_key(|name| {
-            name.split("(ID ")
-                .nth(1)
-                .and_then(|id| id.trim_end_matches(')').parse::<u16>().ok())
-        });
+        expected.sort_by_key(|name| name.split("(ID ").nth(1).and_then(|id| id.trim_end_matches(')').parse::<u16>().ok()));
     }
     assert_eq!(names(&types_after), expected);
     // Every resource's bytes (the hex dumps) survive, the manifest's among them.
-    let dumps = |body: &str| {
-        body.split("Data (")
-            .skip(1)
-            .map(|dump| dump.split(')').next().unwrap_or_default().to_owned())
-            .collect::<Vec<_>>()
-    };
+    let dumps = |body: &str| body.split("Data (").skip(1).map(|dump| dump.split(')').next().unwrap_or_default().to_owned()).collect::<Vec<_>>();
     for (name, body) in &types_before {
         let (_, after_body) = types_after.iter().find(|(other, _)| other == name).unwrap();
         if name == "RCDATA (ID 10)" {
@@ -186,25 +134,13 @@ fn assert_blob_listed(base: &Utf8Path, app: &Utf8Path, blob_len: usize, expect_m
         assert_eq!(dumps(after_body), dumps(body), "{name}");
     }
     if expect_manifest {
-        let (_, manifest) = types_after
-            .iter()
-            .find(|(name, _)| name == "MANIFEST (ID 24)")
-            .expect("the manifest survives");
+        let (_, manifest) = types_after.iter().find(|(name, _)| name == "MANIFEST (ID 24)").expect("the manifest survives");
         assert!(dumps(manifest).concat().contains("<?xml"), "{manifest}");
     }
-    let (_, rcdata) = types_after
-        .iter()
-        .find(|(name, _)| name == "RCDATA (ID 10)")
-        .unwrap();
-    let blob_entry = rcdata
-        .split("Name: ")
-        .find(|part| part.starts_with("NODE_SEA_BLOB ["))
-        .expect("NODE_SEA_BLOB under RCDATA");
+    let (_, rcdata) = types_after.iter().find(|(name, _)| name == "RCDATA (ID 10)").unwrap();
+    let blob_entry = rcdata.split("Name: ").find(|part| part.starts_with("NODE_SEA_BLOB [")).expect("NODE_SEA_BLOB under RCDATA");
     assert!(blob_entry.contains("Language: (ID 0)"), "{blob_entry}");
-    assert!(
-        blob_entry.contains(&format!("DataSize: {blob_len}\n")),
-        "{blob_entry}"
-    );
+    assert!(blob_entry.contains(&format!("DataSize: {blob_len}\n")), "{blob_entry}");
 }
 
 #[test]
@@ -233,16 +169,10 @@ const MAIN: &str = "const { getAsset } = require('node:sea');\nconst text = getA
 fn wine() -> &'static Wine {
     static WINE: OnceLock<Wine> = OnceLock::new();
     WINE.get_or_init(|| {
-        let wine = find_wine(&test_env().without_var("SEA_BUILD_WINE_PREFIX"))
-            .unwrap()
-            .expect("these tests run Windows node under Wine, which `cargo xtask test` installs");
+        let wine = find_wine(&test_env().without_var("SEA_BUILD_WINE_PREFIX")).unwrap().expect("these tests run Windows node under Wine, which `cargo xtask test` installs");
         let started = std::time::Instant::now();
         if wine.prepare(&Processes).unwrap() {
-            eprintln!(
-                "created the Wine prefix {} in {:?}",
-                wine.prefix,
-                started.elapsed()
-            );
+            eprintln!("created the Wine prefix {} in {:?}", wine.prefix, started.elapsed());
         }
         wine
     })
@@ -308,14 +238,7 @@ fn build(node: &NodeBinary, dir: &Utf8Path, code_cache: bool) -> WindowsSea {
 }
 
 /// [`build`], with the blob generated by `generator` (default: the unsigned node.exe).
-fn build_with(
-    node: &NodeBinary,
-    dir: &Utf8Path,
-    code_cache: bool,
-    main: &str,
-    generator: Option<&Utf8Path>,
-    runner: &dyn Runner,
-) -> WindowsSea {
+fn build_with(node: &NodeBinary, dir: &Utf8Path, code_cache: bool, main: &str, generator: Option<&Utf8Path>, runner: &dyn Runner) -> WindowsSea {
     let unsigned = unsign(&std::fs::read(&node.path).unwrap()).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     let base = dir.join("node.exe");
@@ -323,24 +246,11 @@ fn build_with(
     let sea = package(&dir.join("pkg"), node, code_cache, main);
     let staging = dir.join("staging");
     generate::stage(&sea, &staging).unwrap();
-    let blob = generate::generate(
-        &sea,
-        node.version,
-        generator.unwrap_or(&base),
-        code_cache,
-        &staging,
-        runner,
-    )
-    .unwrap();
+    let blob = generate::generate(&sea, node.version, generator.unwrap_or(&base), code_cache, &staging, runner).unwrap();
     assert_eq!(blob.code_cache, code_cache);
     let app = dir.join("greeter.exe");
     std::fs::write(&app, inject_to_vec(&unsigned, &blob.bytes).unwrap()).unwrap();
-    WindowsSea {
-        base,
-        app,
-        blob: blob.bytes,
-        code_cache,
-    }
+    WindowsSea { base, app, blob: blob.bytes, code_cache }
 }
 
 #[test]
@@ -364,86 +274,39 @@ fn windows_seas_run_under_wine_with_their_cache_and_asset() {
         let sea = build(&node, &dir.join("a"), true);
         assert!(sea.code_cache);
 
-        let under_wine = UnderWine {
-            wine: wine(),
-            runner: &Processes,
-        };
+        let under_wine = UnderWine { wine: wine(), runner: &Processes };
         let run = run_artifact(&under_wine, &sea.app, &[], &[]).unwrap();
         let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), run.stderr_text());
-        assert!(
-            run.success(),
-            "node {version}: exit {:?}\n{stdout}\n{stderr}",
-            run.code
-        );
-        assert_eq!(
-            stdout,
-            format!("hello, asset from v{version} on win32\n"),
-            "node {version}"
-        );
+        assert!(run.success(), "node {version}: exit {:?}\n{stdout}\n{stderr}", run.code);
+        assert_eq!(stdout, format!("hello, asset from v{version} on win32\n"), "node {version}");
         assert!(!stderr.contains(CACHE_REJECTED), "node {version}: {stderr}");
         assert_eq!(stderr, "", "node {version}: stderr must be empty");
         let failing = run_artifact(&under_wine, &sea.app, &["--fail".to_owned()], &[]).unwrap();
         assert_eq!(failing.code, Some(3), "exit codes pass through");
 
         // NODE_OPTIONS cannot change V8's flags (execArgvExtension "none"), so the cache holds.
-        let hostile = [(
-            "NODE_OPTIONS".to_owned(),
-            "--stack-trace-limit=5".to_owned(),
-        )];
+        let hostile = [("NODE_OPTIONS".to_owned(), "--stack-trace-limit=5".to_owned())];
         let guarded = run_artifact(&under_wine, &sea.app, &[], &hostile).unwrap();
-        assert!(
-            guarded.success() && !guarded.stderr_text().contains(CACHE_REJECTED),
-            "{}",
-            guarded.stderr_text()
-        );
+        assert!(guarded.success() && !guarded.stderr_text().contains(CACHE_REJECTED), "{}", guarded.stderr_text());
 
         // Negative control: a cache made under a different V8 flag is rejected, and node says
         // so on stderr under Wine too, so the checks above can fail.
         let staging = dir.join("a/staging");
-        let mut skewed = sea_build::run::Invocation::new(
-            &sea.base,
-            [
-                "--predictable",
-                "--stack-trace-limit=5",
-                "--experimental-sea-config",
-                "sea-config.json",
-            ],
-        );
+        let mut skewed = sea_build::run::Invocation::new(&sea.base, ["--predictable", "--stack-trace-limit=5", "--experimental-sea-config", "sea-config.json"]);
         skewed.cwd = Some(staging.clone());
         let made = sea_build::run::Runner::run(&under_wine, &skewed).unwrap();
         assert!(made.success(), "{}", made.stderr_text());
         let skewed_app = dir.join("skewed.exe");
         let base = std::fs::read(&sea.base).unwrap();
-        std::fs::write(
-            &skewed_app,
-            inject_to_vec(
-                &base,
-                &std::fs::read(staging.join("sea-prep.blob")).unwrap(),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        std::fs::write(&skewed_app, inject_to_vec(&base, &std::fs::read(staging.join("sea-prep.blob")).unwrap()).unwrap()).unwrap();
         let rejected = run_artifact(&under_wine, &skewed_app, &[], &[]).unwrap();
-        assert!(
-            rejected.stderr_text().contains(CACHE_REJECTED),
-            "node {version}: {}",
-            rejected.stderr_text()
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&rejected.stdout),
-            format!("hello, asset from v{version} on win32\n")
-        );
+        assert!(rejected.stderr_text().contains(CACHE_REJECTED), "node {version}: {}", rejected.stderr_text());
+        assert_eq!(String::from_utf8_lossy(&rejected.stdout), format!("hello, asset from v{version} on win32\n"));
 
         // The same blob from a checkout elsewhere: relative paths, --predictable.
         let again = build(&node, &dir.join("b/c/d"), true);
-        assert_eq!(
-            again.blob, sea.blob,
-            "node {version}: blobs differ between directories"
-        );
-        assert_eq!(
-            std::fs::read(&again.app).unwrap(),
-            std::fs::read(&sea.app).unwrap()
-        );
+        assert_eq!(again.blob, sea.blob, "node {version}: blobs differ between directories");
+        assert_eq!(std::fs::read(&again.app).unwrap(), std::fs::read(&sea.app).unwrap());
 
         assert_blob_listed(&sea.base, &sea.app, sea.blob.len(), true);
         assert_unsigned(&sea.app);
@@ -454,14 +317,7 @@ fn windows_seas_run_under_wine_with_their_cache_and_asset() {
 /// for linux-x64, injected, checked statically.
 fn check_without_wine(node: &NodeBinary, dir: &Utf8Path) {
     let generator = real_node(node.version, "linux-x64").unwrap();
-    let sea = build_with(
-        node,
-        &dir.join("static"),
-        false,
-        MAIN,
-        Some(&generator.path),
-        &Processes,
-    );
+    let sea = build_with(node, &dir.join("static"), false, MAIN, Some(&generator.path), &Processes);
     let out = std::fs::read(&sea.app).unwrap();
     assert_eq!(find_blob(&out).unwrap(), Some(&sea.blob[..]));
     assert_blob_listed(&sea.base, &sea.app, sea.blob.len(), true);
@@ -489,23 +345,14 @@ fn timings() {
     let node = real_node(NODE_22, "win-x64").unwrap();
     let (_keep, dir) = temp();
     let copy = dir.join("copy.exe");
-    let cp = median(5, || {
-        assert!(
-            Command::new("cp")
-                .args([node.path.as_str(), copy.as_str()])
-                .status()
-                .unwrap()
-                .success()
-        )
-    });
+    let cp = median(5, || assert!(Command::new("cp").args([node.path.as_str(), copy.as_str()]).status().unwrap().success()));
     let blob: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
     let out = dir.join("app.exe");
     let inject_file = median(5, || {
         let image = std::fs::read(&node.path).unwrap();
         let unsigned = unsign(&image).unwrap();
         drop(image);
-        let mut writer =
-            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out).unwrap());
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out).unwrap());
         sea_build::inject::pe::inject(&unsigned, &blob, &mut writer).unwrap();
         std::io::Write::flush(&mut writer).unwrap();
     });
@@ -513,16 +360,9 @@ fn timings() {
     let inject_only = median(5, || {
         sea_build::inject::pe::inject(&unsigned, &blob, &mut std::io::sink()).unwrap();
     });
-    eprintln!(
-        "node {} ({} bytes): cp {cp:?}; read + unsign + inject 1 MB blob + write {inject_file:?}; inject alone (to a sink) {inject_only:?}",
-        node.version,
-        unsigned.len()
-    );
+    eprintln!("node {} ({} bytes): cp {cp:?}; read + unsign + inject 1 MB blob + write {inject_file:?}; inject alone (to a sink) {inject_only:?}", node.version, unsigned.len());
 
-    let fresh = Wine {
-        program: wine().program.clone(),
-        prefix: dir.join("fresh-prefix"),
-    };
+    let fresh = Wine { program: wine().program.clone(), prefix: dir.join("fresh-prefix") };
     let started = std::time::Instant::now();
     assert!(fresh.prepare(&Processes).unwrap());
     eprintln!("Wine prefix creation: {:?}", started.elapsed());
@@ -533,61 +373,26 @@ fn timings() {
         main.push_str(&format!("function f{index}(a, b) {{ const c = [a, b, {index}].map((x) => x * 2); return c.reduce((s, x) => s + x, 0) + '{index}'.length; }}\n"));
     }
     main.push_str("f1(1, 2); f19999(3, 4);\n");
-    let under_wine = UnderWine {
-        wine: wine(),
-        runner: &Processes,
-    };
+    let under_wine = UnderWine { wine: wine(), runner: &Processes };
     for code_cache in [true, false] {
-        let sea = build_with(
-            &node,
-            &dir.join(format!("cache-{code_cache}")),
-            code_cache,
-            &main,
-            None,
-            &under_wine,
-        );
+        let sea = build_with(&node, &dir.join(format!("cache-{code_cache}")), code_cache, &main, None, &under_wine);
         let startup = median(9, || {
             let run = run_artifact(&under_wine, &sea.app, &[], &[]).unwrap();
-            assert!(
-                run.success() && !run.stderr_text().contains(CACHE_REJECTED),
-                "exit {:?}, timed out {}: {:?} {}",
-                run.code,
-                run.timed_out,
-                String::from_utf8_lossy(&run.stdout),
-                run.stderr_text()
-            );
+            assert!(run.success() && !run.stderr_text().contains(CACHE_REJECTED), "exit {:?}, timed out {}: {:?} {}", run.code, run.timed_out, String::from_utf8_lossy(&run.stdout), run.stderr_text());
         });
-        eprintln!(
-            "SEA ({} bytes of main) under Wine, code cache {code_cache}: start-up {startup:?} (median of 9)",
-            main.len()
-        );
+        eprintln!("SEA ({} bytes of main) under Wine, code cache {code_cache}: start-up {startup:?} (median of 9)", main.len());
     }
     // The same code without the SEA asset lookup, as a plain script.
     std::fs::write(dir.join("plain.js"), main.replacen(MAIN, "", 1)).unwrap();
     let plain = median(9, || {
-        let mut invocation =
-            sea_build::run::Invocation::new(dir.join("cache-true/node.exe"), ["plain.js"]);
+        let mut invocation = sea_build::run::Invocation::new(dir.join("cache-true/node.exe"), ["plain.js"]);
         invocation.cwd = Some(dir.clone());
         let run = under_wine.run(&invocation).unwrap();
-        assert!(
-            run.success(),
-            "exit {:?}, timed out {}: {}",
-            run.code,
-            run.timed_out,
-            run.stderr_text()
-        );
+        assert!(run.success(), "exit {:?}, timed out {}: {}", run.code, run.timed_out, run.stderr_text());
     });
     eprintln!("`node.exe plain.js` (the same functions) under Wine: {plain:?} (median of 9)");
     let version = median(9, || {
-        assert!(
-            under_wine
-                .run(&sea_build::run::Invocation::new(
-                    dir.join("cache-true/node.exe"),
-                    ["--version"]
-                ))
-                .unwrap()
-                .success()
-        );
+        assert!(under_wine.run(&sea_build::run::Invocation::new(dir.join("cache-true/node.exe"), ["--version"])).unwrap().success());
     });
     eprintln!("`node.exe --version` under Wine: {version:?} (median of 9)");
 }
@@ -633,50 +438,12 @@ fn probe_exe(dir: &Utf8Path, with_resources: bool) -> Utf8PathBuf {
     std::fs::write(dir.join("probe.c"), PROBE_C).unwrap();
     std::fs::write(dir.join("kernel32.def"), "LIBRARY kernel32.dll\nEXPORTS\nGetStdHandle\nWriteFile\nExitProcess\nFindResourceA\nLoadResource\nLockResource\nSizeofResource\n").unwrap();
     let run = |program: &str, args: &[&str]| {
-        let output = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|error| {
-                panic!("{program} is needed by this test (apt-get install clang lld llvm): {error}")
-            });
-        assert!(
-            output.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = Command::new(program).args(args).current_dir(dir).output().unwrap_or_else(|error| panic!("{program} is needed by this test (apt-get install clang lld llvm): {error}"));
+        assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     };
-    run(
-        "llvm-dlltool",
-        &[
-            "-m",
-            "i386:x86-64",
-            "-d",
-            "kernel32.def",
-            "-l",
-            "kernel32.lib",
-        ],
-    );
-    run(
-        "clang",
-        &[
-            "--target=x86_64-pc-windows-msvc",
-            "-O1",
-            "-c",
-            "probe.c",
-            "-o",
-            "probe.obj",
-        ],
-    );
-    let mut link = vec![
-        "/nologo",
-        "/entry:start",
-        "/subsystem:console",
-        "/nodefaultlib",
-        "/out:probe.exe",
-        "probe.obj",
-        "kernel32.lib",
-    ];
+    run("llvm-dlltool", &["-m", "i386:x86-64", "-d", "kernel32.def", "-l", "kernel32.lib"]);
+    run("clang", &["--target=x86_64-pc-windows-msvc", "-O1", "-c", "probe.c", "-o", "probe.obj"]);
+    let mut link = vec!["/nologo", "/entry:start", "/subsystem:console", "/nodefaultlib", "/out:probe.exe", "probe.obj", "kernel32.lib"];
     if with_resources {
         std::fs::write(dir.join("probe.rc"), PROBE_RC).unwrap();
         std::fs::write(dir.join("probe.manifest"), PROBE_MANIFEST).unwrap();
@@ -689,22 +456,13 @@ fn probe_exe(dir: &Utf8Path, with_resources: bool) -> Utf8PathBuf {
 
 #[test]
 fn the_windows_loader_finds_the_blob_in_minimal_executables() {
-    let under_wine = UnderWine {
-        wine: wine(),
-        runner: &Processes,
-    };
+    let under_wine = UnderWine { wine: wine(), runner: &Processes };
     let (_keep, dir) = temp();
     for with_resources in [false, true] {
-        let probe = probe_exe(
-            &dir.join(format!("resources-{with_resources}")),
-            with_resources,
-        );
+        let probe = probe_exe(&dir.join(format!("resources-{with_resources}")), with_resources);
         let image = std::fs::read(&probe).unwrap();
         let headers = PeHeaders::parse(&image).unwrap();
-        assert_eq!(
-            headers.data_directory(2).unwrap().is_empty(),
-            !with_resources
-        );
+        assert_eq!(headers.data_directory(2).unwrap().is_empty(), !with_resources);
         let blob = b"the blob, as node would find it";
         let mut injected = Vec::new();
         let summary = sea_build::inject::pe::inject(&image, blob, &mut injected).unwrap();
@@ -714,36 +472,15 @@ fn the_windows_loader_finds_the_blob_in_minimal_executables() {
         std::fs::write(&app, &injected).unwrap();
         assert_blob_listed(&probe, &app, blob.len(), with_resources);
 
-        let run = under_wine
-            .run(&sea_build::run::Invocation::new(&app, Vec::<String>::new()))
-            .unwrap();
-        assert!(
-            run.success(),
-            "exit {:?}, timed out {}: {}",
-            run.code,
-            run.timed_out,
-            run.stderr_text()
-        );
-        let (before, after, first) = if with_resources {
-            ("before", "after", "first")
-        } else {
-            ("(missing)", "(missing)", "(missing)")
-        };
+        let run = under_wine.run(&sea_build::run::Invocation::new(&app, Vec::<String>::new())).unwrap();
+        assert!(run.success(), "exit {:?}, timed out {}: {}", run.code, run.timed_out, run.stderr_text());
+        let (before, after, first) = if with_resources { ("before", "after", "first") } else { ("(missing)", "(missing)", "(missing)") };
         let blob = String::from_utf8_lossy(blob);
-        assert_eq!(
-            String::from_utf8_lossy(&run.stdout),
-            format!(
-                "fuse=1\nNODE_SEA_BLOB={blob}\nNODE_SEA_BLOA={before}\nNODE_SEA_BLOBS={after}\nAAA={first}\nnode_sea_blob={blob}\n"
-            )
-        );
+        assert_eq!(String::from_utf8_lossy(&run.stdout), format!("fuse=1\nNODE_SEA_BLOB={blob}\nNODE_SEA_BLOA={before}\nNODE_SEA_BLOBS={after}\nAAA={first}\nnode_sea_blob={blob}\n"));
         // Refusals on a real image: truncated, signed elsewhere than at the end, injected.
-        let error = inject_to_vec(&image[..image.len() - 1], blob.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let error = inject_to_vec(&image[..image.len() - 1], blob.as_bytes()).unwrap_err().to_string();
         assert!(error.contains("truncated"), "{error}");
-        let error = inject_to_vec(&injected, blob.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let error = inject_to_vec(&injected, blob.as_bytes()).unwrap_err().to_string();
         assert!(error.contains("already"), "{error}");
     }
 }

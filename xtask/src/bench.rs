@@ -85,10 +85,7 @@ impl Bench {
         let staging = work.join("staging");
         std::fs::create_dir_all(&staging)?;
         std::fs::copy(&main, staging.join("main.js"))?;
-        std::fs::write(
-            staging.join("sea-config.json"),
-            r#"{"main":"main.js","output":"sea-prep.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}"#,
-        )?;
+        std::fs::write(staging.join("sea-config.json"), r#"{"main":"main.js","output":"sea-prep.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}"#)?;
         let mut generate = Command::new(&node.path);
         generate.args(["--predictable", "--experimental-sea-config", "sea-config.json"]).current_dir(&staging);
         let generation = self.measure("blob generation (node --experimental-sea-config, 6 MB main, code cache)", || clone(&generate))?;
@@ -322,14 +319,7 @@ impl Bench {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
         for row in &self.rows {
-            text.push_str(&format!(
-                "| {} | {:.3} s | {:.1} MB | {} | {} |\n",
-                row.step,
-                row.measured.wall.as_secs_f64(),
-                row.measured.max_rss_bytes as f64 / 1e6,
-                row.ratio,
-                row.target
-            ));
+            text.push_str(&format!("| {} | {:.3} s | {:.1} MB | {} | {} |\n", row.step, row.measured.wall.as_secs_f64(), row.measured.max_rss_bytes as f64 / 1e6, row.ratio, row.target));
         }
         text
     }

@@ -51,13 +51,7 @@ const CARGO_FUZZ: &str = "0.13.2";
 
 /// Installs cargo-fuzz when `cargo fuzz` is missing; returns how long the install took.
 pub(crate) fn ensure_cargo_fuzz(sh: &Shell) -> Result<Option<Duration>> {
-    if cmd!(sh, "cargo fuzz --version")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
-    {
+    if cmd!(sh, "cargo fuzz --version").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
         return Ok(None);
     }
     eprintln!("cargo-fuzz is missing: installing it with `cargo install cargo-fuzz --version {CARGO_FUZZ} --locked` (once; about a minute)");
@@ -75,16 +69,8 @@ const FUZZ_FLAGS: [&str; 2] = ["--sanitizer=none", "--debug-assertions"];
 
 /// The fuzz targets, as `cargo fuzz list` names them.
 fn targets(sh: &Shell, fuzz_dir: &Utf8Path) -> Result<Vec<String>> {
-    let listing = cmd!(sh, "cargo fuzz list --fuzz-dir {fuzz_dir}")
-        .env("RUSTC_BOOTSTRAP", "1")
-        .read()
-        .context("`cargo fuzz list` failed")?;
-    Ok(listing
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect())
+    let listing = cmd!(sh, "cargo fuzz list --fuzz-dir {fuzz_dir}").env("RUSTC_BOOTSTRAP", "1").read().context("`cargo fuzz list` failed")?;
+    Ok(listing.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_owned).collect())
 }
 
 /// Regenerates the committed seeds (`fuzz/seeds`) from real node binaries and fixtures built
@@ -92,11 +78,7 @@ fn targets(sh: &Shell, fuzz_dir: &Utf8Path) -> Result<Vec<String>> {
 pub(crate) fn seeds(sh: &Shell, root: &Utf8Path) -> Result<()> {
     crate::prerequisites::ensure(sh)?;
     let out = root.join("fuzz").join("seeds");
-    cmd!(
-        sh,
-        "cargo run --locked -p sea-build-tests --bin fuzz-seeds -- {out}"
-    )
-    .run()?;
+    cmd!(sh, "cargo run --locked -p sea-build-tests --bin fuzz-seeds -- {out}").run()?;
     Ok(())
 }
 
@@ -111,21 +93,13 @@ pub(crate) fn run(sh: &Shell, root: &Utf8Path, only: Option<&str>, seconds: u64)
     let all = targets(sh, &fuzz_dir)?;
     let chosen: Vec<String> = match only {
         Some(name) if all.iter().any(|target| target == name) => vec![name.to_owned()],
-        Some(name) => bail!(
-            "there is no fuzz target `{name}`; the targets are: {}",
-            all.join(", ")
-        ),
+        Some(name) => bail!("there is no fuzz target `{name}`; the targets are: {}", all.join(", ")),
         None => all,
     };
     let build_start = Instant::now();
     let flags = FUZZ_FLAGS;
-    eprintln!(
-        "building the fuzz targets (cargo fuzz build, instrumented, release; the first build takes minutes)"
-    );
-    cmd!(sh, "cargo fuzz build {flags...} --fuzz-dir {fuzz_dir}")
-        .env("RUSTC_BOOTSTRAP", "1")
-        .run()
-        .context("building the fuzz targets failed")?;
+    eprintln!("building the fuzz targets (cargo fuzz build, instrumented, release; the first build takes minutes)");
+    cmd!(sh, "cargo fuzz build {flags...} --fuzz-dir {fuzz_dir}").env("RUSTC_BOOTSTRAP", "1").run().context("building the fuzz targets failed")?;
     let built = build_start.elapsed();
 
     let logs = fuzz_dir.join("logs");
@@ -141,19 +115,8 @@ pub(crate) fn run(sh: &Shell, root: &Utf8Path, only: Option<&str>, seconds: u64)
         if seeds.is_dir() {
             inputs.push(seeds.to_string());
         }
-        let libfuzzer = [
-            format!("-max_total_time={seconds}"),
-            format!("-timeout={TIMEOUT_SECONDS}"),
-            format!("-rss_limit_mb={RSS_LIMIT_MB}"),
-            "-print_final_stats=1".to_owned(),
-        ];
-        let output = cmd!(
-            sh,
-            "cargo fuzz run {flags...} --fuzz-dir {fuzz_dir} {target} {inputs...} -- {libfuzzer...}"
-        )
-        .env("RUSTC_BOOTSTRAP", "1")
-        .ignore_status()
-        .output()?;
+        let libfuzzer = [format!("-max_total_time={seconds}"), format!("-timeout={TIMEOUT_SECONDS}"), format!("-rss_limit_mb={RSS_LIMIT_MB}"), "-print_final_stats=1".to_owned()];
+        let output = cmd!(sh, "cargo fuzz run {flags...} --fuzz-dir {fuzz_dir} {target} {inputs...} -- {libfuzzer...}").env("RUSTC_BOOTSTRAP", "1").ignore_status().output()?;
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
         let log = logs.join(format!("{target}.log"));
@@ -161,36 +124,16 @@ pub(crate) fn run(sh: &Shell, root: &Utf8Path, only: Option<&str>, seconds: u64)
         let outcome = parse_outcome(&text);
         rows.push((target.clone(), outcome));
         if !output.status.success() {
-            crashes.push(Crash {
-                target: target.clone(),
-                what: crash_reason(&text),
-                input: crash_input(&text),
-                log,
-            });
+            crashes.push(Crash { target: target.clone(), what: crash_reason(&text), input: crash_input(&text), log });
         }
     }
 
-    println!(
-        "\n{:<14} {:>8} {:>8} {:>10} {:>10} {:>7}",
-        "target", "cov", "ft", "exec/s", "runs", "corpus"
-    );
+    println!("\n{:<14} {:>8} {:>8} {:>10} {:>10} {:>7}", "target", "cov", "ft", "exec/s", "runs", "corpus");
     for (target, outcome) in &rows {
         let show = |value: Option<u64>| value.map_or("?".to_owned(), |v| v.to_string());
-        println!(
-            "{target:<14} {:>8} {:>8} {:>10} {:>10} {:>7}",
-            show(outcome.cov),
-            show(outcome.ft),
-            show(outcome.exec_per_sec),
-            show(outcome.runs),
-            show(outcome.corpus)
-        );
+        println!("{target:<14} {:>8} {:>8} {:>10} {:>10} {:>7}", show(outcome.cov), show(outcome.ft), show(outcome.exec_per_sec), show(outcome.runs), show(outcome.corpus));
     }
-    println!(
-        "{} target(s), {seconds} s each; build {:.0} s, total {:.0} s; logs in {logs}",
-        rows.len(),
-        built.as_secs_f64(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("{} target(s), {seconds} s each; build {:.0} s, total {:.0} s; logs in {logs}", rows.len(), built.as_secs_f64(), started.elapsed().as_secs_f64());
     if crashes.is_empty() {
         return Ok(());
     }
@@ -198,11 +141,7 @@ pub(crate) fn run(sh: &Shell, root: &Utf8Path, only: Option<&str>, seconds: u64)
     for crash in &crashes {
         report.push_str(&format!("\n- {}: {}\n", crash.target, crash.what));
         match &crash.input {
-            Some(input) => report.push_str(&format!(
-                "  input: {input}\n  reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run {} --fuzz-dir fuzz {} {input}\n",
-                FUZZ_FLAGS.join(" "),
-                crash.target
-            )),
+            Some(input) => report.push_str(&format!("  input: {input}\n  reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run {} --fuzz-dir fuzz {} {input}\n", FUZZ_FLAGS.join(" "), crash.target)),
             None => report.push_str("  (libFuzzer saved no input)\n"),
         }
         report.push_str(&format!("  log: {}\n", crash.log));
@@ -222,8 +161,7 @@ fn last_value(text: &str, key: &str) -> Option<u64> {
 /// The `stat::NAME: value` line `-print_final_stats=1` prints.
 fn final_stat(text: &str, name: &str) -> Option<u64> {
     let prefix = format!("stat::{name}:");
-    text.lines()
-        .find_map(|line| line.trim().strip_prefix(&prefix)?.trim().parse().ok())
+    text.lines().find_map(|line| line.trim().strip_prefix(&prefix)?.trim().parse().ok())
 }
 
 fn parse_outcome(text: &str) -> Outcome {
@@ -231,13 +169,10 @@ fn parse_outcome(text: &str) -> Outcome {
         cov: last_value(text, "cov:"),
         ft: last_value(text, "ft:"),
         runs: final_stat(text, "number_of_executed_units"),
-        exec_per_sec: final_stat(text, "average_exec_per_sec")
-            .or_else(|| last_value(text, "exec/s:")),
+        exec_per_sec: final_stat(text, "average_exec_per_sec").or_else(|| last_value(text, "exec/s:")),
         corpus: last_value(text, "corp:").or_else(|| {
             // `corp: 77/33Kb`: the count before the slash.
-            text.lines()
-                .rev()
-                .find_map(|line| line.split("corp: ").nth(1)?.split('/').next()?.parse().ok())
+            text.lines().rev().find_map(|line| line.split("corp: ").nth(1)?.split('/').next()?.parse().ok())
         }),
     }
 }
@@ -246,10 +181,7 @@ fn parse_outcome(text: &str) -> Outcome {
 fn crash_reason(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     if let Some(at) = lines.iter().position(|line| line.contains("panicked at")) {
-        let message = lines
-            .get(at + 1)
-            .map(|line| line.trim())
-            .unwrap_or_default();
+        let message = lines.get(at + 1).map(|line| line.trim()).unwrap_or_default();
         return format!("{} {message}", lines[at].trim());
     }
     for marker in ["ERROR: libFuzzer:", "==ERROR:", "SUMMARY:", "error:"] {
@@ -262,14 +194,7 @@ fn crash_reason(text: &str) -> String {
 
 /// The path libFuzzer wrote the crashing input to.
 fn crash_input(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        Some(
-            line.split("Test unit written to ")
-                .nth(1)?
-                .trim()
-                .to_owned(),
-        )
-    })
+    text.lines().find_map(|line| Some(line.split("Test unit written to ").nth(1)?.trim().to_owned()))
 }
 
 #[cfg(test)]
@@ -285,26 +210,14 @@ stat::average_exec_per_sec:     68750\n";
     #[test]
     fn reads_libfuzzer_closing_lines() {
         let outcome = parse_outcome(LOG);
-        assert_eq!(
-            (outcome.cov, outcome.ft, outcome.corpus),
-            (Some(143), Some(315), Some(77))
-        );
-        assert_eq!(
-            (outcome.runs, outcome.exec_per_sec),
-            (Some(1_100_000), Some(68_750))
-        );
+        assert_eq!((outcome.cov, outcome.ft, outcome.corpus), (Some(143), Some(315), Some(77)));
+        assert_eq!((outcome.runs, outcome.exec_per_sec), (Some(1_100_000), Some(68_750)));
     }
 
     #[test]
     fn reads_a_crash() {
         let log = "thread '<unnamed>' panicked at sea-build/src/x.rs:1:2:\nattempt to add with overflow\n==1== ERROR: libFuzzer: deadly signal\nartifact_prefix='fuzz/artifacts/t/'; Test unit written to fuzz/artifacts/t/crash-abc\n";
-        assert_eq!(
-            crash_reason(log),
-            "thread '<unnamed>' panicked at sea-build/src/x.rs:1:2: attempt to add with overflow"
-        );
-        assert_eq!(
-            crash_input(log).as_deref(),
-            Some("fuzz/artifacts/t/crash-abc")
-        );
+        assert_eq!(crash_reason(log), "thread '<unnamed>' panicked at sea-build/src/x.rs:1:2: attempt to add with overflow");
+        assert_eq!(crash_input(log).as_deref(), Some("fuzz/artifacts/t/crash-abc"));
     }
 }

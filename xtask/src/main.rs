@@ -76,19 +76,11 @@ fn run(task: Task) -> Result<()> {
             tidy::run(&sh)
         }
         Task::Bench { runs, scale } => bench::run(runs, scale),
-        Task::Fuzz {
-            target,
-            seconds,
-            seeds,
-        } => {
+        Task::Fuzz { target, seconds, seeds } => {
             let sh = Shell::new()?;
             let root = sea_build::cli::workspace_root(None)?;
             sh.change_dir(&root);
-            if seeds {
-                fuzz::seeds(&sh, &root)
-            } else {
-                fuzz::run(&sh, &root, target.as_deref(), seconds)
-            }
+            if seeds { fuzz::seeds(&sh, &root) } else { fuzz::run(&sh, &root, target.as_deref(), seconds) }
         }
     }
 }

@@ -29,10 +29,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail, ensure};
-use object::elf::{
-    ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM,
-    PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
-};
+use object::elf::{ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM, PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB};
 
 use super::{NODE_SEA_BLOB, Piece, Splice, fuse};
 
@@ -105,9 +102,7 @@ pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<Injecti
     Elf::parse(image)?;
     let fuse_offset = fuse::unset_fuse_offset(image)?;
     let (splice, summary) = plan(image, blob.len(), fuse_offset)?;
-    splice
-        .write(image, blob, out)
-        .context("writing the injected ELF image failed")?;
+    splice.write(image, blob, out).context("writing the injected ELF image failed")?;
     Ok(summary)
 }
 
@@ -177,45 +172,32 @@ fn find_blob_in<'a>(elf: &Elf<'a>) -> Result<Option<&'a [u8]>> {
         if !elf.is_mapped(segment) {
             continue;
         }
-        let notes = segment
-            .file_range()
-            .and_then(|range| elf.image.get(range))
-            .with_context(|| {
-                format!(
-                    "PT_NOTE at offset {:#x} ({:#x} bytes) lies past the end of the file ({} bytes): \
+        let notes = segment.file_range().and_then(|range| elf.image.get(range)).with_context(|| {
+            format!(
+                "PT_NOTE at offset {:#x} ({:#x} bytes) lies past the end of the file ({} bytes): \
                      the binary is truncated",
-                    segment.offset,
-                    segment.file_size,
-                    elf.image.len()
-                )
-            })?;
+                segment.offset,
+                segment.file_size,
+                elf.image.len()
+            )
+        })?;
         let padding = if segment.align == 8 { 8 } else { 4 };
         let mut position = 0usize;
-        while let Some(header) = notes
-            .get(position..)
-            .and_then(|rest| rest.first_chunk::<12>())
-        {
+        while let Some(header) = notes.get(position..).and_then(|rest| rest.first_chunk::<12>()) {
             let mut fields = Fields::new(header);
             let (name_len, desc_len) = (fields.u32() as usize, fields.u32() as usize);
             let name_start = position + NOTE_HEADER_LEN;
-            let name = name_start
-                .checked_add(name_len)
-                .and_then(|name_end| notes.get(name_start..name_end));
-            let desc_start = name_start
-                .checked_add(name_len)
-                .and_then(|end| align_up_usize(end, padding));
+            let name = name_start.checked_add(name_len).and_then(|name_end| notes.get(name_start..name_end));
+            let desc_start = name_start.checked_add(name_len).and_then(|end| align_up_usize(end, padding));
             let desc_end = desc_start.and_then(|start| start.checked_add(desc_len));
             if name == Some(wanted_name.as_slice()) && desc_len != 0 {
-                let desc = desc_start
-                    .zip(desc_end)
-                    .and_then(|(start, end)| notes.get(start..end))
-                    .with_context(|| {
-                        format!(
-                            "the {NODE_SEA_BLOB} note at offset {:#x} announces {desc_len} bytes, \
+                let desc = desc_start.zip(desc_end).and_then(|(start, end)| notes.get(start..end)).with_context(|| {
+                    format!(
+                        "the {NODE_SEA_BLOB} note at offset {:#x} announces {desc_len} bytes, \
                              more than its PT_NOTE holds: the binary is damaged",
-                            segment.offset + position as u64
-                        )
-                    })?;
+                        segment.offset + position as u64
+                    )
+                })?;
                 return Ok(Some(desc));
             }
             match desc_end.and_then(|end| align_up_usize(end, padding)) {
@@ -265,11 +247,7 @@ impl Plan {
 /// Page size the new segment is aligned to: 4 KiB on x86_64; 64 KiB on aarch64 so the
 /// result also loads on 64K-page kernels.
 fn page_size(machine: u16) -> u64 {
-    if machine == EM_AARCH64 {
-        0x10000
-    } else {
-        0x1000
-    }
+    if machine == EM_AARCH64 { 0x10000 } else { 0x1000 }
 }
 
 fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<Plan> {
@@ -286,10 +264,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
              fresh node binary"
         );
     }
-    ensure!(
-        fuse_offset >= FILE_HEADER_LEN,
-        "the fuse lies inside the ELF header (offset {fuse_offset:#x}): not a node binary"
-    );
+    ensure!(fuse_offset >= FILE_HEADER_LEN, "the fuse lies inside the ELF header (offset {fuse_offset:#x}): not a node binary");
     ensure!(
         blob_len != 0,
         "the blob is empty: node ignores empty notes; generate the blob with \
@@ -306,22 +281,11 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
 
     // Where the new segment goes.
     let page = page_size(elf.header.machine);
-    let loads: Vec<&ProgramHeader> = elf
-        .program_headers
-        .iter()
-        .filter(|p| p.kind == PT_LOAD)
-        .collect();
-    let first_load = loads
-        .first()
-        .context("the ELF file has no PT_LOAD segment: not an executable node binary")?;
+    let loads: Vec<&ProgramHeader> = elf.program_headers.iter().filter(|p| p.kind == PT_LOAD).collect();
+    let first_load = loads.first().context("the ELF file has no PT_LOAD segment: not an executable node binary")?;
     let mut highest_end = 0u64;
     for load in &loads {
-        let end = load.vaddr.checked_add(load.mem_size).with_context(|| {
-            format!(
-                "PT_LOAD at {:#x} with size {:#x} overflows the address space: the binary is damaged",
-                load.vaddr, load.mem_size
-            )
-        })?;
+        let end = load.vaddr.checked_add(load.mem_size).with_context(|| format!("PT_LOAD at {:#x} with size {:#x} overflows the address space: the binary is damaged", load.vaddr, load.mem_size))?;
         highest_end = highest_end.max(end);
     }
     let overflow = || anyhow::anyhow!("the new segment would lie beyond the 64-bit address space");
@@ -329,9 +293,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
     // One page of address space stays free above the existing segments: GNU strip moves
     // our segment's start up to a page lower (it packs the file and keeps the note's
     // address), which must not reach into the page of the last segment (often bss).
-    let above_all = align_up(highest_end, page)
-        .and_then(|end| end.checked_add(page))
-        .ok_or_else(overflow)?;
+    let above_all = align_up(highest_end, page).and_then(|end| end.checked_add(page)).ok_or_else(overflow)?;
     let (segment_offset, segment_vaddr) = match first_load.vaddr.checked_sub(first_load.offset) {
         // Keep the first PT_LOAD's vaddr - offset (old kernels' AT_PHDR), padding the file
         // when the address right after the file would collide with existing segments.
@@ -372,30 +334,10 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
     let note_offset = segment_offset + table_len;
     let note_vaddr = segment_vaddr.checked_add(table_len).ok_or_else(overflow)?;
     let segment_len = table_len + note_len;
-    segment_vaddr
-        .checked_add(segment_len)
-        .ok_or_else(overflow)?;
+    segment_vaddr.checked_add(segment_len).ok_or_else(overflow)?;
 
-    let new_load = ProgramHeader {
-        kind: PT_LOAD,
-        flags: PF_R,
-        offset: segment_offset,
-        vaddr: segment_vaddr,
-        paddr: segment_vaddr,
-        file_size: segment_len,
-        mem_size: segment_len,
-        align: page,
-    };
-    let new_note = ProgramHeader {
-        kind: PT_NOTE,
-        flags: PF_R,
-        offset: note_offset,
-        vaddr: note_vaddr,
-        paddr: note_vaddr,
-        file_size: note_len,
-        mem_size: note_len,
-        align: 4,
-    };
+    let new_load = ProgramHeader { kind: PT_LOAD, flags: PF_R, offset: segment_offset, vaddr: segment_vaddr, paddr: segment_vaddr, file_size: segment_len, mem_size: segment_len, align: page };
+    let new_note = ProgramHeader { kind: PT_NOTE, flags: PF_R, offset: note_offset, vaddr: note_vaddr, paddr: note_vaddr, file_size: note_len, mem_size: note_len, align: 4 };
     let mut program_headers: Vec<ProgramHeader> = elf
         .program_headers
         .iter()
@@ -413,12 +355,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
             copy
         })
         .collect();
-    let after_last = |headers: &[ProgramHeader], kind: u32| {
-        headers
-            .iter()
-            .rposition(|p| p.kind == kind)
-            .map_or(0, |index| index + 1)
-    };
+    let after_last = |headers: &[ProgramHeader], kind: u32| headers.iter().rposition(|p| p.kind == kind).map_or(0, |index| index + 1);
     // PT_LOADs must ascend by address, and ours is the highest.
     let load_position = after_last(&program_headers, PT_LOAD);
     program_headers.insert(load_position, new_load);
@@ -476,12 +413,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
     let names_index = match (old_names_index, own_names_name) {
         (Some(index), _) => index,
         (None, name) => {
-            section_headers.push(SectionHeader {
-                name: name.unwrap_or_default(),
-                kind: SHT_STRTAB,
-                align: 1,
-                ..SectionHeader::default()
-            });
+            section_headers.push(SectionHeader { name: name.unwrap_or_default(), kind: SHT_STRTAB, align: 1, ..SectionHeader::default() });
             section_headers.len() - 1
         }
     };
@@ -498,10 +430,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
 
     let names_end = names_offset + section_names.len() as u64;
     let section_headers_offset = align_up(names_end, 8).ok_or_else(overflow)?;
-    let section_headers_bytes: Vec<u8> = section_headers
-        .iter()
-        .flat_map(|header| header.to_bytes())
-        .collect();
+    let section_headers_bytes: Vec<u8> = section_headers.iter().flat_map(|header| header.to_bytes()).collect();
     let output_len = section_headers_offset + section_headers_bytes.len() as u64;
 
     let mut header = elf.header;
@@ -518,10 +447,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
         file_header: header.to_bytes(),
         fuse_offset,
         padding,
-        program_headers: program_headers
-            .iter()
-            .flat_map(|header| header.to_bytes())
-            .collect(),
+        program_headers: program_headers.iter().flat_map(|header| header.to_bytes()).collect(),
         note_head,
         // Up to the table, which is 8-aligned.
         note_padding: desc_len_padded - blob_len,
@@ -529,12 +455,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
         section_names,
         section_headers_padding: (section_headers_offset - names_end) as usize,
         section_headers: section_headers_bytes,
-        summary: InjectionSummary {
-            segment_offset,
-            segment_vaddr,
-            blob_offset: note_offset + (NOTE_HEADER_LEN + name_len_padded) as u64,
-            output_len,
-        },
+        summary: InjectionSummary { segment_offset, segment_vaddr, blob_offset: note_offset + (NOTE_HEADER_LEN + name_len_padded) as u64, output_len },
     })
 }
 
@@ -658,30 +579,14 @@ struct ProgramHeader {
 impl ProgramHeader {
     fn read(bytes: &[u8]) -> Self {
         let mut fields = Fields::new(bytes);
-        ProgramHeader {
-            kind: fields.u32(),
-            flags: fields.u32(),
-            offset: fields.u64(),
-            vaddr: fields.u64(),
-            paddr: fields.u64(),
-            file_size: fields.u64(),
-            mem_size: fields.u64(),
-            align: fields.u64(),
-        }
+        ProgramHeader { kind: fields.u32(), flags: fields.u32(), offset: fields.u64(), vaddr: fields.u64(), paddr: fields.u64(), file_size: fields.u64(), mem_size: fields.u64(), align: fields.u64() }
     }
 
     fn to_bytes(self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(PROGRAM_HEADER_LEN);
         bytes.extend_from_slice(&self.kind.to_le_bytes());
         bytes.extend_from_slice(&self.flags.to_le_bytes());
-        for value in [
-            self.offset,
-            self.vaddr,
-            self.paddr,
-            self.file_size,
-            self.mem_size,
-            self.align,
-        ] {
+        for value in [self.offset, self.vaddr, self.paddr, self.file_size, self.mem_size, self.align] {
             bytes.extend_from_slice(&value.to_le_bytes());
         }
         bytes
@@ -802,18 +707,9 @@ impl<'a> Elf<'a> {
             bail!("the ELF file has no program headers: not an executable");
         }
         if usize::from(header.program_header_size) != PROGRAM_HEADER_LEN {
-            bail!(
-                "e_phentsize is {}, expected {PROGRAM_HEADER_LEN} for ELF64: the header is damaged",
-                header.program_header_size
-            );
+            bail!("e_phentsize is {}, expected {PROGRAM_HEADER_LEN} for ELF64: the header is damaged", header.program_header_size);
         }
-        let program_table = table(
-            image,
-            header.program_headers_offset,
-            header.program_header_count,
-            PROGRAM_HEADER_LEN,
-        )
-        .with_context(|| {
+        let program_table = table(image, header.program_headers_offset, header.program_header_count, PROGRAM_HEADER_LEN).with_context(|| {
             format!(
                 "the program header table ({} entries at offset {:#x}) lies past the end of the \
                  file ({} bytes): the binary is truncated",
@@ -822,19 +718,13 @@ impl<'a> Elf<'a> {
                 image.len()
             )
         })?;
-        let program_headers = program_table
-            .chunks_exact(PROGRAM_HEADER_LEN)
-            .map(ProgramHeader::read)
-            .collect();
+        let program_headers = program_table.chunks_exact(PROGRAM_HEADER_LEN).map(ProgramHeader::read).collect();
 
         let section_headers = if header.section_headers_offset == 0 {
             Vec::new()
         } else {
             if header.section_header_count == 0 {
-                bail!(
-                    "extended section numbering (e_shnum = 0 with e_shoff {:#x}) is not supported",
-                    header.section_headers_offset
-                );
+                bail!("extended section numbering (e_shnum = 0 with e_shoff {:#x}) is not supported", header.section_headers_offset);
             }
             if usize::from(header.section_header_size) != SECTION_HEADER_LEN {
                 bail!(
@@ -846,13 +736,7 @@ impl<'a> Elf<'a> {
             if header.section_names_index == SHN_XINDEX {
                 bail!("extended section numbering (e_shstrndx = SHN_XINDEX) is not supported");
             }
-            let section_table = table(
-                image,
-                header.section_headers_offset,
-                header.section_header_count,
-                SECTION_HEADER_LEN,
-            )
-            .with_context(|| {
+            let section_table = table(image, header.section_headers_offset, header.section_header_count, SECTION_HEADER_LEN).with_context(|| {
                 format!(
                     "the section header table ({} entries at offset {:#x}) lies past the end of \
                      the file ({} bytes): the binary is truncated",
@@ -861,18 +745,10 @@ impl<'a> Elf<'a> {
                     image.len()
                 )
             })?;
-            section_table
-                .chunks_exact(SECTION_HEADER_LEN)
-                .map(SectionHeader::read)
-                .collect()
+            section_table.chunks_exact(SECTION_HEADER_LEN).map(SectionHeader::read).collect()
         };
 
-        Ok(Elf {
-            image,
-            header,
-            program_headers,
-            section_headers,
-        })
+        Ok(Elf { image, header, program_headers, section_headers })
     }
 
     /// True when a PT_LOAD maps the segment's file bytes at the segment's addresses.
@@ -883,12 +759,8 @@ impl<'a> Elf<'a> {
         self.program_headers.iter().any(|load| {
             load.kind == PT_LOAD
                 && load.offset <= segment.offset
-                && load
-                    .offset
-                    .checked_add(load.file_size)
-                    .is_some_and(|load_end| end <= load_end)
-                && load.vaddr.wrapping_sub(load.offset)
-                    == segment.vaddr.wrapping_sub(segment.offset)
+                && load.offset.checked_add(load.file_size).is_some_and(|load_end| end <= load_end)
+                && load.vaddr.wrapping_sub(load.offset) == segment.vaddr.wrapping_sub(segment.offset)
         })
     }
 
@@ -900,34 +772,23 @@ impl<'a> Elf<'a> {
     }
 
     fn section_data(&self, index: usize) -> Result<&'a [u8]> {
-        let section = self
-            .section_headers
-            .get(index)
-            .with_context(|| format!("no section {index}"))?;
-        usize::try_from(section.offset)
-            .ok()
-            .zip(usize::try_from(section.size).ok())
-            .and_then(|(start, len)| self.image.get(start..start.checked_add(len)?))
-            .with_context(|| {
-                format!(
-                    "section {index} ({:#x} bytes at offset {:#x}) lies past the end of the file \
+        let section = self.section_headers.get(index).with_context(|| format!("no section {index}"))?;
+        usize::try_from(section.offset).ok().zip(usize::try_from(section.size).ok()).and_then(|(start, len)| self.image.get(start..start.checked_add(len)?)).with_context(|| {
+            format!(
+                "section {index} ({:#x} bytes at offset {:#x}) lies past the end of the file \
                      ({} bytes): the binary is truncated",
-                    section.size,
-                    section.offset,
-                    self.image.len()
-                )
-            })
+                section.size,
+                section.offset,
+                self.image.len()
+            )
+        })
     }
 
     fn section_named(&self, wanted: &str) -> Option<&SectionHeader> {
         let names = self.section_data(self.section_names_index()?).ok()?;
-        self.section_headers.iter().find(|section| {
-            usize::try_from(section.name)
-                .ok()
-                .and_then(|start| names.get(start..))
-                .and_then(|rest| rest.split(|&byte| byte == 0).next())
-                == Some(wanted.as_bytes())
-        })
+        self.section_headers
+            .iter()
+            .find(|section| usize::try_from(section.name).ok().and_then(|start| names.get(start..)).and_then(|rest| rest.split(|&byte| byte == 0).next()) == Some(wanted.as_bytes()))
     }
 }
 
@@ -956,14 +817,7 @@ mod tests {
         fuse_state: Option<u8>,
     }
 
-    const DEFAULT: Options = Options {
-        machine: EM_X86_64,
-        kind: ET_EXEC,
-        with_phdr: true,
-        with_note: true,
-        with_sections: true,
-        fuse_state: Some(b'0'),
-    };
+    const DEFAULT: Options = Options { machine: EM_X86_64, kind: ET_EXEC, with_phdr: true, with_note: true, with_sections: true, fuse_state: Some(b'0') };
 
     const RODATA_OFFSET: usize = 0x200;
     const DATA_OFFSET: usize = 0x1000;
@@ -977,49 +831,13 @@ mod tests {
         let phdr_count = 2 + usize::from(options.with_phdr) + usize::from(options.with_note);
         let phdrs_len = (phdr_count * PROGRAM_HEADER_LEN) as u64;
         let note_offset = (FILE_HEADER_LEN as u64 + phdrs_len).next_multiple_of(4);
-        let note: Vec<u8> = [
-            &4u32.to_le_bytes()[..],
-            &8u32.to_le_bytes(),
-            &3u32.to_le_bytes(),
-        ]
-        .concat()
-        .into_iter()
-        .chain(*b"GNU\0")
-        .chain([1, 2, 3, 4, 5, 6, 7, 8])
-        .collect();
+        let note: Vec<u8> = [&4u32.to_le_bytes()[..], &8u32.to_le_bytes(), &3u32.to_le_bytes()].concat().into_iter().chain(*b"GNU\0").chain([1, 2, 3, 4, 5, 6, 7, 8]).collect();
         if options.with_phdr {
-            segments.push(ProgramHeader {
-                kind: PT_PHDR,
-                flags: PF_R,
-                offset: 64,
-                vaddr: base + 64,
-                paddr: base + 64,
-                file_size: phdrs_len,
-                mem_size: phdrs_len,
-                align: 8,
-            });
+            segments.push(ProgramHeader { kind: PT_PHDR, flags: PF_R, offset: 64, vaddr: base + 64, paddr: base + 64, file_size: phdrs_len, mem_size: phdrs_len, align: 8 });
         }
         let page = page_size(options.machine);
-        segments.push(ProgramHeader {
-            kind: PT_LOAD,
-            flags: PF_R,
-            offset: 0,
-            vaddr: base,
-            paddr: base,
-            file_size: 0x300,
-            mem_size: 0x300,
-            align: page,
-        });
-        segments.push(ProgramHeader {
-            kind: PT_LOAD,
-            flags: PF_R | 2,
-            offset: DATA_OFFSET as u64,
-            vaddr: data_vaddr,
-            paddr: data_vaddr,
-            file_size: 0x20,
-            mem_size: 0x3000,
-            align: page,
-        });
+        segments.push(ProgramHeader { kind: PT_LOAD, flags: PF_R, offset: 0, vaddr: base, paddr: base, file_size: 0x300, mem_size: 0x300, align: page });
+        segments.push(ProgramHeader { kind: PT_LOAD, flags: PF_R | 2, offset: DATA_OFFSET as u64, vaddr: data_vaddr, paddr: data_vaddr, file_size: 0x20, mem_size: 0x3000, align: page });
         if options.with_note {
             segments.push(ProgramHeader {
                 kind: PT_NOTE,
@@ -1095,24 +913,10 @@ mod tests {
             align: 8,
             ..SectionHeader::default()
         });
-        sections.push(SectionHeader {
-            name: name(".comment"),
-            kind: SHT_PROGBITS,
-            offset: comment_offset as u64,
-            size: 10,
-            align: 1,
-            ..SectionHeader::default()
-        });
+        sections.push(SectionHeader { name: name(".comment"), kind: SHT_PROGBITS, offset: comment_offset as u64, size: 10, align: 1, ..SectionHeader::default() });
         let names_name = name(".shstrtab");
         let names_offset = image.len();
-        sections.push(SectionHeader {
-            name: names_name,
-            kind: SHT_STRTAB,
-            offset: names_offset as u64,
-            size: names.len() as u64,
-            align: 1,
-            ..SectionHeader::default()
-        });
+        sections.push(SectionHeader { name: names_name, kind: SHT_STRTAB, offset: names_offset as u64, size: names.len() as u64, align: 1, ..SectionHeader::default() });
         image.extend_from_slice(&names);
         image.resize(image.len().next_multiple_of(8), 0);
         let section_headers_offset = image.len();
@@ -1129,32 +933,17 @@ mod tests {
             version: 1,
             entry: base + RODATA_OFFSET as u64,
             program_headers_offset: 64,
-            section_headers_offset: if options.with_sections {
-                section_headers_offset as u64
-            } else {
-                0
-            },
+            section_headers_offset: if options.with_sections { section_headers_offset as u64 } else { 0 },
             flags: 0,
             header_size: 64,
             program_header_size: 56,
             program_header_count: segments.len() as u16,
             section_header_size: if options.with_sections { 64 } else { 0 },
-            section_header_count: if options.with_sections {
-                sections.len() as u16
-            } else {
-                0
-            },
-            section_names_index: if options.with_sections {
-                sections.len() as u16 - 1
-            } else {
-                0
-            },
+            section_header_count: if options.with_sections { sections.len() as u16 } else { 0 },
+            section_names_index: if options.with_sections { sections.len() as u16 - 1 } else { 0 },
         };
         image[..64].copy_from_slice(&header.to_bytes());
-        let table: Vec<u8> = segments
-            .iter()
-            .flat_map(|header| header.to_bytes())
-            .collect();
+        let table: Vec<u8> = segments.iter().flat_map(|header| header.to_bytes()).collect();
         image[64..64 + table.len()].copy_from_slice(&table);
         image
     }
@@ -1185,30 +974,19 @@ mod tests {
         let old_headers = Elf::parse(image).unwrap().program_headers;
         let new_headers = Elf::parse(out).unwrap().program_headers;
         assert_eq!(new_headers.len(), old_headers.len() + 2);
-        let mut kept = new_headers
-            .iter()
-            .filter(|p| p.offset < image.len() as u64 || p.kind == PT_PHDR);
+        let mut kept = new_headers.iter().filter(|p| p.offset < image.len() as u64 || p.kind == PT_PHDR);
         for old in old_headers.iter().filter(|p| p.kind != PT_PHDR) {
             assert_eq!(kept.find(|p| p.kind != PT_PHDR), Some(old));
         }
-        let loads: Vec<_> = segments
-            .iter()
-            .filter(|p| p.p_type(endian) == PT_LOAD)
-            .collect();
+        let loads: Vec<_> = segments.iter().filter(|p| p.p_type(endian) == PT_LOAD).collect();
         for pair in loads.windows(2) {
             let end = pair[0].p_vaddr(endian) + pair[0].p_memsz(endian);
-            assert!(
-                end.next_multiple_of(page) <= pair[1].p_vaddr(endian),
-                "PT_LOADs ascend, own pages"
-            );
+            assert!(end.next_multiple_of(page) <= pair[1].p_vaddr(endian), "PT_LOADs ascend, own pages");
         }
         let new_load = loads.last().unwrap();
         let below = loads[loads.len() - 2];
         let below_end = below.p_vaddr(endian) + below.p_memsz(endian);
-        assert!(
-            below_end.next_multiple_of(page) + page <= new_load.p_vaddr(endian),
-            "a free page"
-        );
+        assert!(below_end.next_multiple_of(page) + page <= new_load.p_vaddr(endian), "a free page");
         let phoff = header.e_phoff(endian);
         assert_eq!(new_load.p_offset(endian), phoff);
         assert_eq!(new_load.p_offset(endian) % page, 0);
@@ -1217,15 +995,8 @@ mod tests {
         assert_eq!(new_load.p_flags(endian), PF_R);
         assert!(phoff >= image.len() as u64);
         let first = loads[0];
-        assert_eq!(
-            new_load.p_vaddr(endian) - new_load.p_offset(endian),
-            first.p_vaddr(endian) - first.p_offset(endian),
-            "old kernels: AT_PHDR = first load bias + e_phoff"
-        );
-        let phdr: Vec<_> = segments
-            .iter()
-            .filter(|p| p.p_type(endian) == PT_PHDR)
-            .collect();
+        assert_eq!(new_load.p_vaddr(endian) - new_load.p_offset(endian), first.p_vaddr(endian) - first.p_offset(endian), "old kernels: AT_PHDR = first load bias + e_phoff");
+        let phdr: Vec<_> = segments.iter().filter(|p| p.p_type(endian) == PT_PHDR).collect();
         if options.with_phdr {
             assert_eq!(segments[0].p_type(endian), PT_PHDR, "PT_PHDR stays first");
             assert_eq!(phdr[0].p_offset(endian), phoff);
@@ -1235,16 +1006,10 @@ mod tests {
         } else {
             assert!(phdr.is_empty());
         }
-        let note = segments
-            .iter()
-            .rfind(|p| p.p_type(endian) == PT_NOTE)
-            .unwrap();
+        let note = segments.iter().rfind(|p| p.p_type(endian) == PT_NOTE).unwrap();
         assert_eq!(note.p_align(endian), 4);
         assert_eq!(note.p_offset(endian), phoff + (segments.len() * 56) as u64);
-        assert_eq!(
-            note.p_offset(endian) + note.p_filesz(endian),
-            new_load.p_offset(endian) + new_load.p_filesz(endian)
-        );
+        assert_eq!(note.p_offset(endian) + note.p_filesz(endian), new_load.p_offset(endian) + new_load.p_filesz(endian));
         let mut parsed = note.notes(endian, out).unwrap().unwrap();
         let first_note = parsed.next().unwrap().unwrap();
         assert_eq!(first_note.name(), NODE_SEA_BLOB.as_bytes());
@@ -1254,16 +1019,8 @@ mod tests {
 
         let note_section = file.section_by_name(NOTE_SECTION_NAME).unwrap();
         assert_eq!(note_section.address(), note.p_vaddr(endian));
-        assert_eq!(
-            note_section.file_range(),
-            Some((note.p_offset(endian), note.p_filesz(endian)))
-        );
-        assert_eq!(
-            note_section.flags(),
-            object::SectionFlags::Elf {
-                sh_flags: u64::from(SHF_ALLOC)
-            }
-        );
+        assert_eq!(note_section.file_range(), Some((note.p_offset(endian), note.p_filesz(endian))));
+        assert_eq!(note_section.flags(), object::SectionFlags::Elf { sh_flags: u64::from(SHF_ALLOC) });
         if options.with_sections {
             for name in [".rodata", ".data", ".comment", ".shstrtab"] {
                 let old = ElfFile64::<LittleEndian>::parse(image).unwrap();
@@ -1293,33 +1050,12 @@ mod tests {
     fn injects_into_every_variant() {
         let variants = [
             DEFAULT,
-            Options {
-                kind: ET_DYN,
-                ..DEFAULT
-            },
-            Options {
-                machine: EM_AARCH64,
-                ..DEFAULT
-            },
-            Options {
-                machine: EM_AARCH64,
-                kind: ET_DYN,
-                ..DEFAULT
-            },
-            Options {
-                with_phdr: false,
-                ..DEFAULT
-            },
-            Options {
-                with_note: false,
-                ..DEFAULT
-            },
-            Options {
-                with_note: false,
-                with_phdr: false,
-                kind: ET_DYN,
-                ..DEFAULT
-            },
+            Options { kind: ET_DYN, ..DEFAULT },
+            Options { machine: EM_AARCH64, ..DEFAULT },
+            Options { machine: EM_AARCH64, kind: ET_DYN, ..DEFAULT },
+            Options { with_phdr: false, ..DEFAULT },
+            Options { with_note: false, ..DEFAULT },
+            Options { with_note: false, with_phdr: false, kind: ET_DYN, ..DEFAULT },
         ];
         for options in variants {
             let image = synthetic_elf(options);
@@ -1333,18 +1069,12 @@ mod tests {
 
     #[test]
     fn injects_without_section_headers() {
-        let options = Options {
-            with_sections: false,
-            ..DEFAULT
-        };
+        let options = Options { with_sections: false, ..DEFAULT };
         let image = synthetic_elf(options);
         let out = injected(&image, b"blob");
         assert_eq!(find_blob(&out).unwrap(), Some(&b"blob"[..]));
         let file = ElfFile64::<LittleEndian>::parse(&out[..]).unwrap();
-        let names: Vec<_> = file
-            .sections()
-            .map(|s| s.name().unwrap().to_owned())
-            .collect();
+        let names: Vec<_> = file.sections().map(|s| s.name().unwrap().to_owned()).collect();
         // `object` skips the null section.
         assert_eq!(names, [NOTE_SECTION_NAME, ".shstrtab"]);
     }
@@ -1353,17 +1083,11 @@ mod tests {
     fn writes_the_section_header_size_when_the_input_has_no_sections() {
         // Found by fuzzing (inject_elf): an image without section headers (e_shoff 0) but a
         // junk e_shentsize was injected with that e_shentsize, so the output did not parse.
-        let mut image = synthetic_elf(Options {
-            with_sections: false,
-            ..DEFAULT
-        });
+        let mut image = synthetic_elf(Options { with_sections: false, ..DEFAULT });
         assert_eq!(u64::from_le_bytes(image[0x28..0x30].try_into().unwrap()), 0);
         image[0x3a..0x3c].copy_from_slice(&0x4500u16.to_le_bytes());
         let out = injected(&image, b"blob");
-        assert_eq!(
-            u16::from_le_bytes([out[0x3a], out[0x3b]]),
-            SECTION_HEADER_LEN as u16
-        );
+        assert_eq!(u16::from_le_bytes([out[0x3a], out[0x3b]]), SECTION_HEADER_LEN as u16);
         assert_eq!(find_blob(&out).unwrap(), Some(&b"blob"[..]));
     }
 
@@ -1383,38 +1107,24 @@ mod tests {
     fn refuses_already_injected_images() {
         let image = synthetic_elf(DEFAULT);
         let out = injected(&image, b"blob");
-        let error = inject(&out, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let error = inject(&out, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("already carries a SEA blob"), "{error}");
 
         // A fuse set by hand, without a blob.
-        let set = synthetic_elf(Options {
-            fuse_state: Some(b'1'),
-            ..DEFAULT
-        });
-        let error = inject(&set, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let set = synthetic_elf(Options { fuse_state: Some(b'1'), ..DEFAULT });
+        let error = inject(&set, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("already"), "{error}");
 
         // A blob note with the fuse reset (e.g. by a confused tool) is still refused.
         let mut reset = out.clone();
         reset[fuse_offset(&image)] = b'0';
         let mut unnamed = reset.clone();
-        let error = inject(&reset, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let error = inject(&reset, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains(NOTE_SECTION_NAME), "{error}");
         // Without the section (renamed), the note itself gives it away.
-        let names_start = out
-            .windows(NOTE_SECTION_NAME.len())
-            .rposition(|w| w == NOTE_SECTION_NAME.as_bytes())
-            .unwrap();
+        let names_start = out.windows(NOTE_SECTION_NAME.len()).rposition(|w| w == NOTE_SECTION_NAME.as_bytes()).unwrap();
         unnamed[names_start + 1] = b'X';
-        let error = inject(&unnamed, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let error = inject(&unnamed, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("NODE_SEA_BLOB note"), "{error}");
     }
 
@@ -1422,18 +1132,10 @@ mod tests {
     fn refuses_what_it_cannot_handle() {
         let image = synthetic_elf(DEFAULT);
         let refuse = |bytes: &[u8], expected: &str| {
-            let error = inject(bytes, b"blob", &mut Vec::new())
-                .unwrap_err()
-                .to_string();
-            assert!(
-                error.contains(expected),
-                "expected {expected:?} in {error:?}"
-            );
+            let error = inject(bytes, b"blob", &mut Vec::new()).unwrap_err().to_string();
+            assert!(error.contains(expected), "expected {expected:?} in {error:?}");
         };
-        refuse(
-            b"MZ not an elf file, but long enough to hold an ELF header, really it is....",
-            "not an ELF file",
-        );
+        refuse(b"MZ not an elf file, but long enough to hold an ELF header, really it is....", "not an ELF file");
         refuse(b"\x7fELF", "shorter than an ELF64 header");
         let mut bits32 = image.clone();
         bits32[4] = 1;
@@ -1447,19 +1149,8 @@ mod tests {
         let mut relocatable = image.clone();
         relocatable[16] = 1;
         refuse(&relocatable, "not an executable");
-        refuse(
-            &synthetic_elf(Options {
-                fuse_state: None,
-                ..DEFAULT
-            }),
-            "not a node binary",
-        );
-        assert!(
-            inject(&image, b"", &mut Vec::new())
-                .unwrap_err()
-                .to_string()
-                .contains("empty")
-        );
+        refuse(&synthetic_elf(Options { fuse_state: None, ..DEFAULT }), "not a node binary");
+        assert!(inject(&image, b"", &mut Vec::new()).unwrap_err().to_string().contains("empty"));
         let mut no_phdrs = image.clone();
         no_phdrs[56] = 0;
         refuse(&no_phdrs, "no program headers");
@@ -1470,10 +1161,7 @@ mod tests {
 
     #[test]
     fn output_is_unchanged_when_refused() {
-        let image = synthetic_elf(Options {
-            fuse_state: Some(b'1'),
-            ..DEFAULT
-        });
+        let image = synthetic_elf(Options { fuse_state: Some(b'1'), ..DEFAULT });
         let mut out = Vec::new();
         assert!(inject(&image, b"blob", &mut out).is_err());
         assert!(out.is_empty());
@@ -1483,10 +1171,7 @@ mod tests {
     fn truncated_images_are_errors_not_panics() {
         let image = synthetic_elf(DEFAULT);
         for len in 0..image.len() {
-            assert!(
-                inject(&image[..len], b"blob", &mut Vec::new()).is_err(),
-                "length {len}"
-            );
+            assert!(inject(&image[..len], b"blob", &mut Vec::new()).is_err(), "length {len}");
             let _ = find_blob(&image[..len]);
         }
         let out = injected(&image, b"the blob");
@@ -1513,11 +1198,7 @@ mod tests {
         for _ in 0..4000 {
             let mut corrupted = out.clone();
             for _ in 0..1 + next() % 4 {
-                let region = if next() % 2 == 0 {
-                    0..64 + 5 * 56
-                } else {
-                    phoff..out.len()
-                };
+                let region = if next() % 2 == 0 { 0..64 + 5 * 56 } else { phoff..out.len() };
                 let at = region.start + (next() as usize) % region.len();
                 corrupted[at] = next() as u8;
             }
@@ -1536,11 +1217,7 @@ mod tests {
         assert_eq!(find_blob(&image).unwrap(), None);
         let out = injected(&image, b"abcde");
         let elf = Elf::parse(&out).unwrap();
-        let note_index = elf
-            .program_headers
-            .iter()
-            .rposition(|p| p.kind == PT_NOTE)
-            .unwrap();
+        let note_index = elf.program_headers.iter().rposition(|p| p.kind == PT_NOTE).unwrap();
         let at = elf.header.program_headers_offset as usize + note_index * PROGRAM_HEADER_LEN;
 
         // Moved out of every PT_LOAD's address range: node cannot see it.

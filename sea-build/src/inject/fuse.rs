@@ -146,10 +146,7 @@ fn find_fuse_in_chunks(mut reader: impl Read, chunk: usize) -> Result<FuseState>
 /// ```
 pub fn check_unset_at(image: &[u8], offset: usize) -> Result<()> {
     let needle = fuse_prefix();
-    let found = offset
-        .checked_sub(needle.len())
-        .and_then(|start| image.get(start..=offset))
-        .is_some_and(|window| window[..needle.len()] == needle[..] && window[needle.len()] == b'0');
+    let found = offset.checked_sub(needle.len()).and_then(|start| image.get(start..=offset)).is_some_and(|window| window[..needle.len()] == needle[..] && window[needle.len()] == b'0');
     if !found {
         bail!("internal error: offset {offset:#x} is not the state byte of an unset fuse {FUSE_SENTINEL}:0");
     }
@@ -175,10 +172,7 @@ fn verdict(found: &[Occurrence]) -> Result<FuseState> {
              once: the image is not a plain node binary (is it a SEA whose blob contains the fuse \
              text?); start from a fresh node binary",
             many.len(),
-            many.iter()
-                .map(|found| format!("{:#x}", found.at))
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().map(|found| format!("{:#x}", found.at)).collect::<Vec<_>>().join(", ")
         ),
     };
     let (at, offset) = (occurrence.at, occurrence.at + needle_len);
@@ -261,22 +255,13 @@ const BLOCK: usize = 64;
 /// memory speed on 120 MB images, without `unsafe` or a dependency.
 fn find_from(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let (&first, &last) = (needle.first()?, needle.last()?);
-    let matches_at = |at: usize| {
-        at.checked_add(needle.len())
-            .and_then(|end| haystack.get(at..end))
-            .is_some_and(|window| window == needle)
-    };
+    let matches_at = |at: usize| at.checked_add(needle.len()).and_then(|end| haystack.get(at..end)).is_some_and(|window| window == needle);
     let heads = haystack.get(from..)?;
     let tails = heads.get(needle.len() - 1..).unwrap_or_default();
 
     let mut at = from;
     for (head_block, tail_block) in heads.chunks_exact(BLOCK).zip(tails.chunks_exact(BLOCK)) {
-        let maybe = head_block
-            .iter()
-            .zip(tail_block)
-            .fold(false, |any, (&head, &tail)| {
-                any | ((head == first) & (tail == last))
-            });
+        let maybe = head_block.iter().zip(tail_block).fold(false, |any, (&head, &tail)| any | ((head == first) & (tail == last)));
         if maybe && let Some(found) = (at..at + BLOCK).find(|&candidate| matches_at(candidate)) {
             return Some(found);
         }
@@ -312,11 +297,7 @@ mod tests {
                 image.extend_from_slice(b":0");
                 image.extend(std::iter::repeat_n(b'2', after));
                 let offset = before + FUSE_SENTINEL.len() + 1;
-                assert_eq!(
-                    find_fuse(&image).unwrap(),
-                    FuseState::Unset { offset },
-                    "before {before} after {after}"
-                );
+                assert_eq!(find_fuse(&image).unwrap(), FuseState::Unset { offset }, "before {before} after {after}");
             }
         }
     }
@@ -333,12 +314,7 @@ mod tests {
             })
             .collect();
         let haystack = haystack.as_slice();
-        let naive: Vec<usize> = haystack
-            .windows(needle.len())
-            .enumerate()
-            .filter(|(_, window)| window == needle)
-            .map(|(at, _)| at)
-            .collect();
+        let naive: Vec<usize> = haystack.windows(needle.len()).enumerate().filter(|(_, window)| window == needle).map(|(at, _)| at).collect();
         let mut fast = Vec::new();
         let mut from = 0;
         while let Some(at) = find_from(haystack, needle, from) {
@@ -355,22 +331,14 @@ mod tests {
     #[test]
     fn missing_fuse_is_an_error() {
         let error = find_fuse(b"plain bytes").unwrap_err().to_string();
-        assert!(
-            error.contains("not a node binary with SEA support"),
-            "{error}"
-        );
+        assert!(error.contains("not a node binary with SEA support"), "{error}");
         // The sentinel alone (without colon) is not a fuse.
         assert!(find_fuse(FUSE_SENTINEL.as_bytes()).is_err());
     }
 
     #[test]
     fn two_fuses_are_an_error() {
-        let image = image_with(&[
-            FUSE_SENTINEL.as_bytes(),
-            b":0",
-            FUSE_SENTINEL.as_bytes(),
-            b":1",
-        ]);
+        let image = image_with(&[FUSE_SENTINEL.as_bytes(), b":0", FUSE_SENTINEL.as_bytes(), b":1"]);
         let error = find_fuse(&image).unwrap_err().to_string();
         assert!(error.contains("2 times"), "{error}");
     }
@@ -380,12 +348,7 @@ mod tests {
         let odd = image_with(&[FUSE_SENTINEL.as_bytes(), b":7"]);
         assert!(find_fuse(&odd).unwrap_err().to_string().contains("0x37"));
         let truncated = image_with(&[FUSE_SENTINEL.as_bytes(), b":"]);
-        assert!(
-            find_fuse(&truncated)
-                .unwrap_err()
-                .to_string()
-                .contains("truncated")
-        );
+        assert!(find_fuse(&truncated).unwrap_err().to_string().contains("truncated"));
     }
 
     #[test]
@@ -416,10 +379,7 @@ mod tests {
     fn flip_sets_once_then_refuses() {
         let mut image = image_with(&[b"..", FUSE_SENTINEL.as_bytes(), b":0.."]);
         flip_fuse(&mut image).unwrap();
-        assert_eq!(
-            image,
-            image_with(&[b"..", FUSE_SENTINEL.as_bytes(), b":1.."])
-        );
+        assert_eq!(image, image_with(&[b"..", FUSE_SENTINEL.as_bytes(), b":1.."]));
         let error = flip_fuse(&mut image).unwrap_err().to_string();
         assert!(error.contains("already"), "{error}");
     }

@@ -40,19 +40,13 @@ use std::mem::{offset_of, size_of};
 
 use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as Le;
-use object::macho::{
-    LC_DYLD_CHAINED_FIXUPS, LC_SEGMENT_64, LinkeditDataCommand, MH_EXECUTE, MachHeader64,
-    S_REGULAR, Section64, SegmentCommand64, VM_PROT_READ,
-};
+use object::macho::{LC_DYLD_CHAINED_FIXUPS, LC_SEGMENT_64, LinkeditDataCommand, MH_EXECUTE, MachHeader64, S_REGULAR, Section64, SegmentCommand64, VM_PROT_READ};
 use object::pod::{bytes_of, from_bytes_mut};
 use object::read::macho::{MachHeader as _, Section as _};
 use object::{U32, U64};
 
 use super::{fuse, write_zeros};
-use crate::macho::{
-    FatEntry, FatLayout, Kind, LINKEDIT, Segment, ThinImage, align_up, fat_slices, in_slice, kind,
-    set_field,
-};
+use crate::macho::{FatEntry, FatLayout, Kind, LINKEDIT, Segment, ThinImage, align_up, fat_slices, in_slice, kind, set_field};
 
 /// Name of the segment node looks in.
 pub const SEGMENT_NAME: &str = "NODE_SEA";
@@ -65,8 +59,7 @@ pub const SECTION_NAME: &str = "__NODE_SEA_BLOB";
 /// ```
 /// assert_eq!(sea_build::inject::macho::SEGMENT_COMMAND_LEN, 152);
 /// ```
-pub const SEGMENT_COMMAND_LEN: usize =
-    size_of::<SegmentCommand64<Le>>() + size_of::<Section64<Le>>();
+pub const SEGMENT_COMMAND_LEN: usize = size_of::<SegmentCommand64<Le>>() + size_of::<Section64<Le>>();
 
 /// Bytes kept free for the `LC_CODE_SIGNATURE` command the signer adds after injection.
 pub const SIGNATURE_COMMAND_LEN: usize = size_of::<LinkeditDataCommand<Le>>();
@@ -128,14 +121,9 @@ pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<Injecti
     match kind(image)? {
         Kind::Thin => {
             let plan = plan_thin(image, blob)?;
-            plan.write(blob, out)
-                .context("writing the injected Mach-O image failed")?;
-            out.flush()
-                .context("writing the injected Mach-O image failed")?;
-            Ok(InjectionSummary {
-                output_len: plan.summary.len,
-                slices: vec![plan.summary],
-            })
+            plan.write(blob, out).context("writing the injected Mach-O image failed")?;
+            out.flush().context("writing the injected Mach-O image failed")?;
+            Ok(InjectionSummary { output_len: plan.summary.len, slices: vec![plan.summary] })
         }
         Kind::Fat => {
             let slices = fat_slices(image)?;
@@ -143,35 +131,11 @@ pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<Injecti
             for (index, slice) in slices.iter().enumerate() {
                 plans.push(plan_thin(slice.data, blob).with_context(|| in_slice(index, slice))?);
             }
-            let layout = FatLayout::new(
-                slices
-                    .iter()
-                    .zip(&plans)
-                    .map(|(slice, plan)| FatEntry {
-                        cputype: slice.cputype,
-                        cpusubtype: slice.cpusubtype,
-                        align: slice.align,
-                        size: plan.summary.len,
-                    })
-                    .collect(),
-            )?;
-            layout.write_to(out, |index, writer| {
-                plans[index]
-                    .write(blob, writer)
-                    .context("writing the injected universal file failed")
-            })?;
-            let summaries = plans
-                .iter()
-                .zip(layout.offsets())
-                .map(|(plan, &offset)| SliceSummary {
-                    slice_offset: offset,
-                    ..plan.summary
-                })
-                .collect();
-            Ok(InjectionSummary {
-                slices: summaries,
-                output_len: layout.len(),
-            })
+            let layout =
+                FatLayout::new(slices.iter().zip(&plans).map(|(slice, plan)| FatEntry { cputype: slice.cputype, cpusubtype: slice.cpusubtype, align: slice.align, size: plan.summary.len }).collect())?;
+            layout.write_to(out, |index, writer| plans[index].write(blob, writer).context("writing the injected universal file failed"))?;
+            let summaries = plans.iter().zip(layout.offsets()).map(|(plan, &offset)| SliceSummary { slice_offset: offset, ..plan.summary }).collect();
+            Ok(InjectionSummary { slices: summaries, output_len: layout.len() })
         }
     }
 }
@@ -207,11 +171,7 @@ pub fn find_blob(image: &[u8]) -> Result<Option<&[u8]>> {
     let Some(segment) = thin.segment(SEGMENT_NAME.as_bytes()) else {
         return Ok(None);
     };
-    let Some(section) = segment
-        .sections
-        .iter()
-        .find(|s| s.name() == SECTION_NAME.as_bytes())
-    else {
+    let Some(section) = segment.sections.iter().find(|s| s.name() == SECTION_NAME.as_bytes()) else {
         return Ok(None);
     };
     let (offset, size) = (u64::from(section.offset.get(Le)), section.size.get(Le));
@@ -309,11 +269,7 @@ struct FixupsEdit {
 
 fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
     let thin = ThinImage::parse(image)?;
-    ensure!(
-        thin.header().filetype(Le) == MH_EXECUTE,
-        "the Mach-O image is not an executable (file type {}): inject into the node executable",
-        thin.header().filetype(Le)
-    );
+    ensure!(thin.header().filetype(Le) == MH_EXECUTE, "the Mach-O image is not an executable (file type {}): inject into the node executable", thin.header().filetype(Le));
     if thin.code_signature().is_some() {
         bail!(
             "the Mach-O image is code-signed: remove the signature first \
@@ -326,16 +282,9 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
              into a fresh node binary"
         );
     }
-    ensure!(
-        !blob.is_empty(),
-        "the blob is empty: generate it with `node --experimental-sea-config`"
-    );
+    ensure!(!blob.is_empty(), "the blob is empty: generate it with `node --experimental-sea-config`");
     let linkedit = thin.linkedit()?;
-    ensure!(
-        linkedit.sections.is_empty(),
-        "__LINKEDIT has {} sections; moving them is not supported",
-        linkedit.sections.len()
-    );
+    ensure!(linkedit.sections.is_empty(), "__LINKEDIT has {} sections; moving them is not supported", linkedit.sections.len());
     let fuse_offset = fuse::unset_fuse_offset(image)?;
     let commands_end = thin.commands_end();
     let new_commands_end = commands_end + SEGMENT_COMMAND_LEN;
@@ -352,10 +301,7 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
              -headerpad)"
         );
     }
-    if let Some(at) = image[commands_end..new_commands_end]
-        .iter()
-        .position(|&b| b != 0)
-    {
+    if let Some(at) = image[commands_end..new_commands_end].iter().position(|&b| b != 0) {
         bail!(
             "the free space after the load commands is not empty (byte {:#x} is not zero): \
              something lives there that this tool does not know; refusing to overwrite it",
@@ -370,8 +316,7 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
     );
 
     let page = thin.page_size();
-    let shift =
-        align_up(blob.len() as u64, page).context("the blob is too large for the address space")?;
+    let shift = align_up(blob.len() as u64, page).context("the blob is too large for the address space")?;
     let fixups = plan_fixups(&thin, &linkedit)?;
     let growth = fixups.as_ref().map_or(0, |f| f.growth);
 
@@ -382,31 +327,23 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
         if range.offset < linkedit_start {
             continue;
         }
-        let after_fixups = fixups
-            .as_ref()
-            .is_some_and(|f| range.offset >= f.end && range.cmd != LC_DYLD_CHAINED_FIXUPS);
+        let after_fixups = fixups.as_ref().is_some_and(|f| range.offset >= f.end && range.cmd != LC_DYLD_CHAINED_FIXUPS);
         let moved = range.offset + shift + if after_fixups { growth } else { 0 };
         set_field(&mut commands, 0, range, moved)?;
         if range.cmd == LC_DYLD_CHAINED_FIXUPS {
-            let size_field = range.field + offset_of!(LinkeditDataCommand<Le>, datasize)
-                - offset_of!(LinkeditDataCommand<Le>, dataoff);
+            let size_field = range.field + offset_of!(LinkeditDataCommand<Le>, datasize) - offset_of!(LinkeditDataCommand<Le>, dataoff);
             let new_size = u32::try_from(range.len + growth).context("chained fixups too large")?;
             commands[size_field..size_field + 4].copy_from_slice(&new_size.to_le_bytes());
         }
     }
     {
-        let (segment, _) =
-            from_bytes_mut::<SegmentCommand64<Le>>(&mut commands[linkedit.command.offset..])
-                .ok()
-                .context("internal error: __LINKEDIT command vanished")?;
+        let (segment, _) = from_bytes_mut::<SegmentCommand64<Le>>(&mut commands[linkedit.command.offset..]).ok().context("internal error: __LINKEDIT command vanished")?;
         segment.fileoff.set(Le, linkedit.fileoff() + shift);
         segment.vmaddr.set(Le, linkedit.vmaddr() + shift);
         let filesize = linkedit.filesize() + growth;
         segment.filesize.set(Le, filesize);
         if linkedit.vmsize() < filesize {
-            segment
-                .vmsize
-                .set(Le, align_up(filesize, page).unwrap_or(filesize));
+            segment.vmsize.set(Le, align_up(filesize, page).unwrap_or(filesize));
         }
     }
     // Insert NODE_SEA before __LINKEDIT's command.
@@ -415,13 +352,9 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
     new_commands.extend_from_slice(&segment_command(&linkedit, blob.len() as u64, shift)?);
     new_commands.extend_from_slice(&commands[linkedit.command.offset..]);
     {
-        let (header, _) = from_bytes_mut::<MachHeader64<Le>>(&mut new_commands)
-            .ok()
-            .context("internal error: header vanished")?;
+        let (header, _) = from_bytes_mut::<MachHeader64<Le>>(&mut new_commands).ok().context("internal error: header vanished")?;
         header.ncmds.set(Le, header.ncmds.get(Le) + 1);
-        header
-            .sizeofcmds
-            .set(Le, header.sizeofcmds.get(Le) + SEGMENT_COMMAND_LEN as u32);
+        header.sizeofcmds.set(Le, header.sizeofcmds.get(Le) + SEGMENT_COMMAND_LEN as u32);
     }
 
     let linkedit_at = linkedit_start as usize;
@@ -464,12 +397,7 @@ fn segment_command(linkedit: &Segment<'_>, blob_len: u64, shift: u64) -> Result<
         bytes[..name.len()].copy_from_slice(name.as_bytes());
         bytes
     };
-    let offset = u32::try_from(linkedit.fileoff()).ok().with_context(|| {
-        format!(
-            "__LINKEDIT starts at {:#x}, beyond the 4 GiB a section offset can hold",
-            linkedit.fileoff()
-        )
-    })?;
+    let offset = u32::try_from(linkedit.fileoff()).ok().with_context(|| format!("__LINKEDIT starts at {:#x}, beyond the 4 GiB a section offset can hold", linkedit.fileoff()))?;
     let segment = SegmentCommand64 {
         cmd: U32::new(Le, LC_SEGMENT_64),
         cmdsize: U32::new(Le, SEGMENT_COMMAND_LEN as u32),
@@ -511,20 +439,10 @@ const FIXUPS_HEADER_LEN: usize = 28;
 /// Adds an empty starts entry for `NODE_SEA` (at `__LINKEDIT`'s segment index) to the
 /// chained fixups, when the image has them and their starts table counts every segment.
 fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<FixupsEdit>> {
-    let Some(range) = thin
-        .file_ranges()
-        .iter()
-        .find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS)
-        .copied()
-    else {
+    let Some(range) = thin.file_ranges().iter().find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS).copied() else {
         return Ok(None);
     };
-    if let Some(inside) = thin.file_ranges().iter().find(|r| {
-        r.cmd != LC_DYLD_CHAINED_FIXUPS
-            && r.len > 0
-            && r.offset < range.end()
-            && r.end() > range.offset
-    }) {
+    if let Some(inside) = thin.file_ranges().iter().find(|r| r.cmd != LC_DYLD_CHAINED_FIXUPS && r.len > 0 && r.offset < range.end() && r.end() > range.offset) {
         bail!(
             "the {} ({:#x}..{:#x}) overlaps the chained fixups ({:#x}..{:#x}): the binary is \
              damaged",
@@ -535,38 +453,18 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
             range.end()
         );
     }
-    let damaged = |what: &str| {
-        anyhow::anyhow!(
-            "the chained fixups at {:#x} ({} bytes) are damaged: {what}",
-            range.offset,
-            range.len
-        )
-    };
+    let damaged = |what: &str| anyhow::anyhow!("the chained fixups at {:#x} ({} bytes) are damaged: {what}", range.offset, range.len);
     // Parsing validated non-empty ranges against the file; an empty one may point anywhere.
-    let data = usize::try_from(range.offset)
-        .ok()
-        .zip(usize::try_from(range.end()).ok())
-        .and_then(|(start, end)| thin.data().get(start..end))
-        .ok_or_else(|| damaged("they lie past the end of the file"))?;
-    let word = |at: usize| -> Result<u32> {
-        data.get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .ok_or_else(|| damaged(&format!("offset {at:#x} lies past their end")))
-    };
-    ensure!(
-        data.len() >= FIXUPS_HEADER_LEN,
-        damaged("shorter than their header")
-    );
+    let data =
+        usize::try_from(range.offset).ok().zip(usize::try_from(range.end()).ok()).and_then(|(start, end)| thin.data().get(start..end)).ok_or_else(|| damaged("they lie past the end of the file"))?;
+    let word = |at: usize| -> Result<u32> { data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| damaged(&format!("offset {at:#x} lies past their end"))) };
+    ensure!(data.len() >= FIXUPS_HEADER_LEN, damaged("shorter than their header"));
     let starts = word(FIXUPS_STARTS_OFFSET)? as usize;
     let imports = word(FIXUPS_IMPORTS_OFFSET)? as usize;
     let symbols = word(FIXUPS_SYMBOLS_OFFSET)? as usize;
     let seg_count = word(starts)? as usize;
     let segment_count = thin.segments().len();
-    let index = thin
-        .segments()
-        .iter()
-        .position(|s| s.name() == LINKEDIT && s.command.index == linkedit.command.index)
-        .context("internal error: __LINKEDIT not among the segments")?;
+    let index = thin.segments().iter().position(|s| s.name() == LINKEDIT && s.command.index == linkedit.command.index).context("internal error: __LINKEDIT not among the segments")?;
     if seg_count != segment_count {
         // Not the layout linkers write (a tool inserted a segment before); leave it alone.
         return Ok(None);
@@ -578,43 +476,19 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
         offsets.push(word(entries_at + 4 * entry)?);
     }
     // The first structure after the starts table: a segment's starts, imports or symbols.
-    let mut next = [imports, symbols]
-        .into_iter()
-        .filter(|&at| at >= entries_end)
-        .min()
-        .unwrap_or(data.len());
+    let mut next = [imports, symbols].into_iter().filter(|&at| at >= entries_end).min().unwrap_or(data.len());
     for &offset in offsets.iter().filter(|&&o| o != 0) {
         let at = starts.saturating_add(offset as usize);
-        ensure!(
-            at >= entries_end,
-            damaged("a segment's starts lie inside the starts table")
-        );
-        ensure!(
-            at < data.len(),
-            damaged(&format!(
-                "a segment's starts (at {at:#x}) lie past their end"
-            ))
-        );
+        ensure!(at >= entries_end, damaged("a segment's starts lie inside the starts table"));
+        ensure!(at < data.len(), damaged(&format!("a segment's starts (at {at:#x}) lie past their end")));
         next = next.min(at);
     }
-    ensure!(
-        imports >= entries_end && symbols >= entries_end && next <= data.len(),
-        damaged("the imports or symbols overlap the starts table")
-    );
-    ensure!(
-        imports <= data.len() && symbols <= data.len(),
-        damaged(&format!(
-            "the imports ({imports:#x}) or symbols ({symbols:#x}) lie past their end"
-        ))
-    );
+    ensure!(imports >= entries_end && symbols >= entries_end && next <= data.len(), damaged("the imports or symbols overlap the starts table"));
+    ensure!(imports <= data.len() && symbols <= data.len(), damaged(&format!("the imports ({imports:#x}) or symbols ({symbols:#x}) lie past their end")));
     let growth: usize = if next - entries_end >= 4 { 0 } else { 8 };
     // Every offset moved below lies inside the fixups, whose length fits a u32 (datasize),
     // so adding the growth cannot overflow; checked all the same.
-    let moved = |offset: u32| {
-        offset
-            .checked_add(growth as u32)
-            .ok_or_else(|| damaged(&format!("offset {offset:#x} overflows when moved")))
-    };
+    let moved = |offset: u32| offset.checked_add(growth as u32).ok_or_else(|| damaged(&format!("offset {offset:#x} overflows when moved")));
 
     let mut bytes = Vec::with_capacity(data.len() + growth);
     bytes.extend_from_slice(&data[..starts]);
@@ -628,11 +502,7 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
         bytes.extend_from_slice(&adjust(offset)?.to_le_bytes());
     }
     // The 4 bytes used up by the entry came from spare room, or 8 were added.
-    let rest_from = if growth == 0 {
-        entries_end + 4
-    } else {
-        entries_end
-    };
+    let rest_from = if growth == 0 { entries_end + 4 } else { entries_end };
     bytes.resize(bytes.len() + growth.saturating_sub(4), 0);
     bytes.extend_from_slice(&data[rest_from..]);
     if growth > 0 {
@@ -641,18 +511,8 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
             bytes[field..field + 4].copy_from_slice(&value.to_le_bytes());
         }
     }
-    ensure!(
-        bytes.len() == data.len() + growth,
-        "internal error: rewritten chained fixups are {} bytes, expected {}",
-        bytes.len(),
-        data.len() + growth
-    );
-    Ok(Some(FixupsEdit {
-        offset: range.offset,
-        end: range.end(),
-        bytes,
-        growth: growth as u64,
-    }))
+    ensure!(bytes.len() == data.len() + growth, "internal error: rewritten chained fixups are {} bytes, expected {}", bytes.len(), data.len() + growth);
+    Ok(Some(FixupsEdit { offset: range.offset, end: range.end(), bytes, growth: growth as u64 }))
 }
 
 #[cfg(test)]
@@ -664,10 +524,7 @@ mod tests {
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 
     fn with_fuse(options: Options) -> Vec<u8> {
-        image(Options {
-            text: format!("{}:0", fuse::FUSE_SENTINEL).into_bytes(),
-            ..options
-        })
+        image(Options { text: format!("{}:0", fuse::FUSE_SENTINEL).into_bytes(), ..options })
     }
 
     fn blob_of(len: usize) -> Vec<u8> {
@@ -687,10 +544,7 @@ mod tests {
 
         // Fuse set, everything else in __TEXT and __DATA unchanged after the load commands.
         let fuse_at = fuse::find_fuse(original).unwrap().offset();
-        assert_eq!(
-            fuse::find_fuse(out).unwrap(),
-            FuseState::Set { offset: fuse_at }
-        );
+        assert_eq!(fuse::find_fuse(out).unwrap(), FuseState::Set { offset: fuse_at });
         let new_end = after.commands_end();
         assert_eq!(new_end, before.commands_end() + SEGMENT_COMMAND_LEN);
         let old_linkedit = before.linkedit().unwrap();
@@ -711,10 +565,7 @@ mod tests {
         let page = before.page_size();
         let shift = (blob.len() as u64).next_multiple_of(page);
         assert_eq!(summary.shift, shift);
-        assert_eq!(
-            (sea.fileoff(), sea.filesize()),
-            (old_linkedit.fileoff(), shift)
-        );
+        assert_eq!((sea.fileoff(), sea.filesize()), (old_linkedit.fileoff(), shift));
         assert_eq!((sea.vmaddr(), sea.vmsize()), (old_linkedit.vmaddr(), shift));
         assert_eq!(sea.header.maxprot.get(Le), VM_PROT_READ);
         assert_eq!(sea.header.initprot.get(Le), VM_PROT_READ);
@@ -724,39 +575,21 @@ mod tests {
         assert_eq!(section.addr.get(Le), sea.vmaddr());
         assert_eq!(section.align.get(Le), 0);
         assert_eq!(section.flags.get(Le), S_REGULAR);
-        assert!(
-            out[sea.fileoff() as usize + blob.len()..sea.file_end() as usize]
-                .iter()
-                .all(|&b| b == 0)
-        );
+        assert!(out[sea.fileoff() as usize + blob.len()..sea.file_end() as usize].iter().all(|&b| b == 0));
         assert_eq!(linkedit.fileoff(), old_linkedit.fileoff() + shift);
         assert_eq!(linkedit.vmaddr(), old_linkedit.vmaddr() + shift);
-        assert_eq!(
-            linkedit.filesize(),
-            old_linkedit.filesize() + summary.fixups_growth
-        );
+        assert_eq!(linkedit.filesize(), old_linkedit.filesize() + summary.fixups_growth);
         assert!(linkedit.vmsize() >= linkedit.filesize());
         assert_eq!(linkedit.file_end(), out.len() as u64);
-        assert_eq!(
-            after.header_room().unwrap(),
-            before.header_room().unwrap() - SEGMENT_COMMAND_LEN as u64
-        );
+        assert_eq!(after.header_room().unwrap(), before.header_room().unwrap() - SEGMENT_COMMAND_LEN as u64);
         assert_eq!(summary.header_room_left, after.header_room().unwrap());
 
         // Every range keeps its contents (chained fixups are checked separately).
         let old_ranges = before.file_ranges();
-        let new_ranges: Vec<_> = after
-            .file_ranges()
-            .iter()
-            .filter(|r| r.offset != sea.fileoff() || r.what != "section contents")
-            .collect();
+        let new_ranges: Vec<_> = after.file_ranges().iter().filter(|r| r.offset != sea.fileoff() || r.what != "section contents").collect();
         assert_eq!(old_ranges.len(), new_ranges.len());
         for (old, new) in old_ranges.iter().zip(new_ranges) {
-            let growth = if old.cmd == LC_DYLD_CHAINED_FIXUPS {
-                summary.fixups_growth
-            } else {
-                0
-            };
+            let growth = if old.cmd == LC_DYLD_CHAINED_FIXUPS { summary.fixups_growth } else { 0 };
             assert_eq!((old.what, old.len + growth), (new.what, new.len));
             // Chained fixups are checked separately, __text (the fuse) byte by byte above.
             if old.cmd == LC_DYLD_CHAINED_FIXUPS || old.offset < old_linkedit.fileoff() {
@@ -782,11 +615,7 @@ mod tests {
     fn injects_into_thin_images() {
         for cputype in [CPU_TYPE_ARM64, CPU_TYPE_X86_64] {
             for fixups in [Fixups::None, Fixups::Tight, Fixups::Spare] {
-                let original = with_fuse(Options {
-                    cputype,
-                    fixups,
-                    ..Options::default()
-                });
+                let original = with_fuse(Options { cputype, fixups, ..Options::default() });
                 let page = ThinImage::parse(&original).unwrap().page_size() as usize;
                 for len in [1, 7, page - 1, page, page + 1, 3 * page + 5] {
                     let blob = blob_of(len);
@@ -802,20 +631,10 @@ mod tests {
     #[test]
     fn chained_fixups_get_an_entry_for_the_new_segment() {
         for (fixups, growth) in [(Fixups::Spare, 0), (Fixups::Tight, 8)] {
-            let original = with_fuse(Options {
-                fixups,
-                ..Options::default()
-            });
+            let original = with_fuse(Options { fixups, ..Options::default() });
             let (out, summary) = injected(&original, b"blob");
             assert_eq!(summary.slices[0].fixups_growth, growth);
-            let range_of = |data: &[u8]| {
-                *ThinImage::parse(data)
-                    .unwrap()
-                    .file_ranges()
-                    .iter()
-                    .find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS)
-                    .unwrap()
-            };
+            let range_of = |data: &[u8]| *ThinImage::parse(data).unwrap().file_ranges().iter().find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS).unwrap();
             let (old, new) = (range_of(&original), range_of(&out));
             assert_eq!(new.len, old.len + growth);
             let old = &original[old.offset as usize..old.end() as usize];
@@ -833,23 +652,12 @@ mod tests {
                 let at = starts + entry as usize;
                 blob[at..at + 24].to_vec()
             };
-            assert_eq!(
-                segment_starts(new, entries[1]),
-                segment_starts(old, word(old, starts + 8))
-            );
+            assert_eq!(segment_starts(new, entries[1]), segment_starts(old, word(old, starts + 8)));
             let tail = |blob: &[u8]| blob[word(blob, 8) as usize..].to_vec();
             assert_eq!(tail(new), tail(old));
             assert_eq!(word(new, 12), word(old, 12) + growth as u32);
             // Later linkedit data moved by the shift plus the growth.
-            let starts_of = |data: &[u8]| {
-                ThinImage::parse(data)
-                    .unwrap()
-                    .file_ranges()
-                    .iter()
-                    .find(|r| r.what == "LC_FUNCTION_STARTS")
-                    .unwrap()
-                    .offset
-            };
+            let starts_of = |data: &[u8]| ThinImage::parse(data).unwrap().file_ranges().iter().find(|r| r.what == "LC_FUNCTION_STARTS").unwrap().offset;
             assert_eq!(starts_of(&out), starts_of(&original) + 0x4000 + growth);
         }
     }
@@ -862,38 +670,16 @@ mod tests {
         let (out, summary) = injected(&fat, &blob);
         let slices = fat_slices(&out).unwrap();
         assert_eq!(summary.slices.len(), 2);
-        for ((slice, original), slice_summary) in
-            slices.iter().zip([&x86, &arm]).zip(&summary.slices)
-        {
+        for ((slice, original), slice_summary) in slices.iter().zip([&x86, &arm]).zip(&summary.slices) {
             assert_eq!(slice.offset, slice_summary.slice_offset);
             assert_eq!(slice.offset % (1 << slice.align), 0);
             check_injected(original, slice.data, &blob, slice_summary);
         }
         let blobs = find_blobs(&out).unwrap();
-        assert_eq!(
-            blobs,
-            [
-                SliceBlob {
-                    cputype: CPU_TYPE_X86_64,
-                    blob: Some(&blob[..])
-                },
-                SliceBlob {
-                    cputype: CPU_TYPE_ARM64,
-                    blob: Some(&blob[..])
-                },
-            ]
-        );
-        assert!(
-            find_blob(&out)
-                .unwrap_err()
-                .to_string()
-                .contains("universal")
-        );
+        assert_eq!(blobs, [SliceBlob { cputype: CPU_TYPE_X86_64, blob: Some(&blob[..]) }, SliceBlob { cputype: CPU_TYPE_ARM64, blob: Some(&blob[..]) },]);
+        assert!(find_blob(&out).unwrap_err().to_string().contains("universal"));
         let error = format!("{:#}", inject(&out, b"x", &mut Vec::new()).unwrap_err());
-        assert!(
-            error.contains("slice 0 (x86_64)") && error.contains("already"),
-            "{error}"
-        );
+        assert!(error.contains("slice 0 (x86_64)") && error.contains("already"), "{error}");
     }
 
     fn refused(image: &[u8], blob: &[u8]) -> String {
@@ -913,10 +699,7 @@ mod tests {
         expect(&node, b"", "empty");
         expect(b"\x7fELF\x02\x01\x01\x00", b"blob", "not a Mach-O file");
         expect(&image(Options::default()), b"blob", "not a node binary");
-        let signed = with_fuse(Options {
-            signature: Some(64),
-            ..Options::default()
-        });
+        let signed = with_fuse(Options { signature: Some(64), ..Options::default() });
         expect(&signed, b"blob", "unsign");
         // ... which works once unsigned.
         assert!(inject(&unsign(&signed).unwrap(), b"blob", &mut Vec::new()).is_ok());
@@ -937,26 +720,13 @@ mod tests {
     fn refuses_images_without_header_room() {
         let needed = SEGMENT_COMMAND_LEN + SIGNATURE_COMMAND_LEN;
         for room in [0, 32, needed - 1] {
-            let cramped = with_fuse(Options {
-                header_room: room as u32,
-                ..Options::default()
-            });
+            let cramped = with_fuse(Options { header_room: room as u32, ..Options::default() });
             let error = refused(&cramped, b"blob");
-            assert!(
-                error.contains(&format!("needs {needed} free bytes"))
-                    && error.contains(&format!("has {room}")),
-                "{error}"
-            );
+            assert!(error.contains(&format!("needs {needed} free bytes")) && error.contains(&format!("has {room}")), "{error}");
         }
-        let just_enough = with_fuse(Options {
-            header_room: needed as u32,
-            ..Options::default()
-        });
+        let just_enough = with_fuse(Options { header_room: needed as u32, ..Options::default() });
         let (_, summary) = injected(&just_enough, b"blob");
-        assert_eq!(
-            summary.slices[0].header_room_left,
-            SIGNATURE_COMMAND_LEN as u64
-        );
+        assert_eq!(summary.slices[0].header_room_left, SIGNATURE_COMMAND_LEN as u64);
     }
 
     #[test]
@@ -973,15 +743,9 @@ mod tests {
     #[test]
     fn truncated_images_are_errors_not_panics() {
         for fixups in [Fixups::None, Fixups::Tight] {
-            let node = with_fuse(Options {
-                fixups,
-                ..Options::default()
-            });
+            let node = with_fuse(Options { fixups, ..Options::default() });
             for len in 0..node.len() {
-                assert!(
-                    inject(&node[..len], b"blob", &mut Vec::new()).is_err(),
-                    "{len}"
-                );
+                assert!(inject(&node[..len], b"blob", &mut Vec::new()).is_err(), "{len}");
             }
             let (out, _) = injected(&node, b"the blob");
             for len in 0..out.len() {
@@ -993,16 +757,9 @@ mod tests {
 
     #[test]
     fn corrupted_images_never_panic() {
-        let node = with_fuse(Options {
-            fixups: Fixups::Tight,
-            ..Options::default()
-        });
+        let node = with_fuse(Options { fixups: Fixups::Tight, ..Options::default() });
         let (out, _) = injected(&node, b"blob!");
-        let linkedit = ThinImage::parse(&node)
-            .unwrap()
-            .linkedit()
-            .unwrap()
-            .fileoff() as usize;
+        let linkedit = ThinImage::parse(&node).unwrap().linkedit().unwrap().fileoff() as usize;
         let commands_end = ThinImage::parse(&node).unwrap().commands_end();
         let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
         let mut next = || random.next_u64();
@@ -1010,11 +767,7 @@ mod tests {
             let mut corrupted = node.clone();
             for _ in 0..1 + next() % 4 {
                 // The load commands or the chained fixups.
-                let at = if next() % 2 == 0 {
-                    (next() as usize) % commands_end
-                } else {
-                    linkedit + (next() as usize) % 96
-                };
+                let at = if next() % 2 == 0 { (next() as usize) % commands_end } else { linkedit + (next() as usize) % 96 };
                 corrupted[at] = next() as u8;
             }
             let _ = inject(&corrupted, b"x", &mut Vec::new());
@@ -1029,32 +782,17 @@ mod tests {
     fn refuses_chained_fixups_whose_offsets_lie_past_their_end() {
         // Found by fuzzing (inject_macho): a starts-table entry, or the imports offset, near
         // u32::MAX overflowed when moved by the 8 bytes the table grows by.
-        let node = with_fuse(Options {
-            fixups: Fixups::Tight,
-            ..Options::default()
-        });
-        let range = *ThinImage::parse(&node)
-            .unwrap()
-            .file_ranges()
-            .iter()
-            .find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS)
-            .unwrap();
+        let node = with_fuse(Options { fixups: Fixups::Tight, ..Options::default() });
+        let range = *ThinImage::parse(&node).unwrap().file_ranges().iter().find(|r| r.cmd == LC_DYLD_CHAINED_FIXUPS).unwrap();
         let fixups = range.offset as usize;
         let starts = word(&node[fixups..], FIXUPS_STARTS_OFFSET) as usize;
         // The entry of __PAGEZERO (0: no starts), then the imports offset.
-        for (at, expected) in [
-            (fixups + starts + 4, "a segment's starts"),
-            (fixups + FIXUPS_IMPORTS_OFFSET, "the imports"),
-            (fixups + FIXUPS_SYMBOLS_OFFSET, "or symbols"),
-        ] {
+        for (at, expected) in [(fixups + starts + 4, "a segment's starts"), (fixups + FIXUPS_IMPORTS_OFFSET, "the imports"), (fixups + FIXUPS_SYMBOLS_OFFSET, "or symbols")] {
             for value in [u32::MAX, u32::MAX - 7, range.len as u32 + 1] {
                 let mut damaged = node.clone();
                 damaged[at..at + 4].copy_from_slice(&value.to_le_bytes());
                 let error = refused(&damaged, b"blob");
-                assert!(
-                    error.contains("chained fixups") && error.contains(expected),
-                    "{value:#x} at {at:#x}: {error}"
-                );
+                assert!(error.contains("chained fixups") && error.contains(expected), "{value:#x} at {at:#x}: {error}");
             }
         }
     }
@@ -1063,27 +801,14 @@ mod tests {
     fn refuses_empty_chained_fixups_past_the_end_of_the_file() {
         // Found by fuzzing (inject_macho): LC_DYLD_CHAINED_FIXUPS with datasize 0 and a
         // dataoff past the end of the file (parsing checks only non-empty ranges) was sliced.
-        let node = with_fuse(Options {
-            fixups: Fixups::Tight,
-            ..Options::default()
-        });
-        let command = ThinImage::parse(&node)
-            .unwrap()
-            .command(LC_DYLD_CHAINED_FIXUPS)
-            .unwrap()
-            .offset;
+        let node = with_fuse(Options { fixups: Fixups::Tight, ..Options::default() });
+        let command = ThinImage::parse(&node).unwrap().command(LC_DYLD_CHAINED_FIXUPS).unwrap().offset;
         let mut damaged = node.clone();
-        let (dataoff, datasize) = (
-            command + offset_of!(LinkeditDataCommand<Le>, dataoff),
-            command + offset_of!(LinkeditDataCommand<Le>, datasize),
-        );
+        let (dataoff, datasize) = (command + offset_of!(LinkeditDataCommand<Le>, dataoff), command + offset_of!(LinkeditDataCommand<Le>, datasize));
         damaged[dataoff..dataoff + 4].copy_from_slice(&0x1000_0060u32.to_le_bytes());
         damaged[datasize..datasize + 4].fill(0);
         let error = refused(&damaged, b"blob");
-        assert!(
-            error.contains("chained fixups") && error.contains("past the end of the file"),
-            "{error}"
-        );
+        assert!(error.contains("chained fixups") && error.contains("past the end of the file"), "{error}");
     }
 
     #[test]
@@ -1091,17 +816,10 @@ mod tests {
         let (out, _) = injected(&node_like(CPU_TYPE_ARM64), b"abc");
         let thin = ThinImage::parse(&out).unwrap();
         let sea = thin.segment(SEGMENT_NAME.as_bytes()).unwrap();
-        let size_at = sea.command.offset
-            + size_of::<SegmentCommand64<Le>>()
-            + offset_of!(Section64<Le>, size);
+        let size_at = sea.command.offset + size_of::<SegmentCommand64<Le>>() + offset_of!(Section64<Le>, size);
         let mut oversized = out.clone();
         oversized[size_at..size_at + 8].copy_from_slice(&0x4001u64.to_le_bytes());
-        assert!(
-            find_blob(&oversized)
-                .unwrap_err()
-                .to_string()
-                .contains("outside its segment")
-        );
+        assert!(find_blob(&oversized).unwrap_err().to_string().contains("outside its segment"));
         let mut renamed = out.clone();
         let name_at = sea.command.offset + size_of::<SegmentCommand64<Le>>() + 2;
         renamed[name_at] = b'X';

@@ -30,16 +30,11 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail, ensure};
-use object::pe::{
-    IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_INITIALIZED_DATA,
-    IMAGE_SCN_MEM_READ, RT_RCDATA,
-};
+use object::pe::{IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ, RT_RCDATA};
 
 use super::{NODE_SEA_BLOB, fuse, write_zeros};
 use crate::pe::resource::{self, ResourceData, ResourceKey, ResourceSection, ResourceTable};
-use crate::pe::{
-    Checksum, PeHeaders, SECTION_HEADER_LEN, Section, certificate_table, put_u16, put_u32,
-};
+use crate::pe::{Checksum, PeHeaders, SECTION_HEADER_LEN, Section, certificate_table, put_u16, put_u32};
 
 /// Name of the resource section [`inject`] writes.
 pub const RESOURCE_SECTION_NAME: &[u8; 8] = b".rsrc\0\0\0";
@@ -94,8 +89,7 @@ pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<Injecti
         }
         .context("writing the injected executable failed")?;
     }
-    out.flush()
-        .context("writing the injected executable failed")?;
+    out.flush().context("writing the injected executable failed")?;
     Ok(plan.summary)
 }
 
@@ -124,11 +118,7 @@ pub fn inject_to_vec(image: &[u8], blob: &[u8]) -> Result<Vec<u8>> {
 /// assert!(sea_build::inject::pe::find_blob(b"\x7fELF, not a PE image").is_err());
 /// ```
 pub fn find_blob(image: &[u8]) -> Result<Option<&[u8]>> {
-    resource::find(
-        image,
-        &ResourceKey::Id(RT_RCDATA),
-        &ResourceKey::name(NODE_SEA_BLOB),
-    )
+    resource::find(image, &ResourceKey::Id(RT_RCDATA), &ResourceKey::name(NODE_SEA_BLOB))
 }
 
 /// A piece of the output.
@@ -156,17 +146,12 @@ impl<'a> Plan<'a> {
     fn new(image: &'a [u8], blob: &'a [u8]) -> Result<Plan<'a>> {
         let headers = PeHeaders::parse(image)?;
         refuse_signed(&headers, image)?;
-        ensure!(
-            !blob.is_empty(),
-            "the blob is empty: generate it with `node --experimental-sea-config`"
-        );
+        ensure!(!blob.is_empty(), "the blob is empty: generate it with `node --experimental-sea-config`");
         let existing = resource::read(&headers, image)?;
         let location = existing.as_ref().map(|(_, location)| *location);
         let mut tree = existing.map(|(tree, _)| tree).unwrap_or_default();
         let blob_key = ResourceKey::name(NODE_SEA_BLOB);
-        if let Some(resource::ResourceNode::Table(names)) = tree
-            .get(&ResourceKey::Id(RT_RCDATA))
-            .map(|entry| &entry.node)
+        if let Some(resource::ResourceNode::Table(names)) = tree.get(&ResourceKey::Id(RT_RCDATA)).map(|entry| &entry.node)
             && names.get(&blob_key).is_some()
         {
             bail!(
@@ -175,16 +160,7 @@ impl<'a> Plan<'a> {
             );
         }
         let fuse_offset = fuse::unset_fuse_offset(image)?;
-        tree.insert(
-            ResourceKey::Id(RT_RCDATA),
-            blob_key,
-            0,
-            ResourceData {
-                bytes: blob,
-                code_page: 0,
-                last: true,
-            },
-        )?;
+        tree.insert(ResourceKey::Id(RT_RCDATA), blob_key, 0, ResourceData { bytes: blob, code_page: 0, last: true })?;
         tree.sort();
         check_name_order(&tree)?;
 
@@ -197,16 +173,13 @@ impl<'a> Plan<'a> {
         let section = ResourceSection::build(&tree, placement.rva)?;
         let file_alignment = u64::from(headers.file_alignment);
         let raw_size = (section.len as u64).next_multiple_of(file_alignment);
-        let raw_size_u32 = u32::try_from(raw_size)
-            .ok()
-            .filter(|size| u64::from(*size) + placement.offset <= u64::from(u32::MAX))
-            .with_context(|| {
-                format!(
-                    "the executable would be larger than the 4 GiB a PE file can be ({} bytes of \
+        let raw_size_u32 = u32::try_from(raw_size).ok().filter(|size| u64::from(*size) + placement.offset <= u64::from(u32::MAX)).with_context(|| {
+            format!(
+                "the executable would be larger than the 4 GiB a PE file can be ({} bytes of \
                      resources at offset {:#x}): make the application or its assets smaller",
-                    section.len, placement.offset
-                )
-            })?;
+                section.len, placement.offset
+            )
+        })?;
         let section_len = section.len as u32;
         let new_header = Section {
             name: placement.name,
@@ -217,48 +190,25 @@ impl<'a> Plan<'a> {
             characteristics: placement.characteristics,
             header_offset: placement.header_offset,
         };
-        let size_of_image = (u64::from(placement.rva) + u64::from(section_len))
-            .next_multiple_of(u64::from(headers.section_alignment))
-            .max(u64::from(headers.size_of_image));
-        let size_of_image = u32::try_from(size_of_image)
-            .context("the image would span more than 4 GiB: make the application smaller")?;
-        let initialized = i64::from(headers.size_of_initialized_data) + i64::from(raw_size_u32)
-            - i64::from(placement.replaced_raw_size);
+        let size_of_image = (u64::from(placement.rva) + u64::from(section_len)).next_multiple_of(u64::from(headers.section_alignment)).max(u64::from(headers.size_of_image));
+        let size_of_image = u32::try_from(size_of_image).context("the image would span more than 4 GiB: make the application smaller")?;
+        let initialized = i64::from(headers.size_of_initialized_data) + i64::from(raw_size_u32) - i64::from(placement.replaced_raw_size);
         let initialized = u32::try_from(initialized.max(0)).unwrap_or(u32::MAX);
 
-        let mut header_bytes = image
-            .get(..placement.header_len)
-            .context("internal error: the headers lie past the end of the image")?
-            .to_vec();
-        header_bytes[new_header.header_offset..new_header.header_offset + SECTION_HEADER_LEN]
-            .copy_from_slice(&new_header.to_bytes());
+        let mut header_bytes = image.get(..placement.header_len).context("internal error: the headers lie past the end of the image")?.to_vec();
+        header_bytes[new_header.header_offset..new_header.header_offset + SECTION_HEADER_LEN].copy_from_slice(&new_header.to_bytes());
         if let Some(old) = placement.rename {
             header_bytes[old..old + 8].copy_from_slice(OLD_RESOURCE_SECTION_NAME);
         }
         let section_count = headers.sections.len() + usize::from(placement.added);
-        let section_count = u16::try_from(section_count)
-            .context("the executable has 65535 sections; there is no room for another")?;
-        put_u16(
-            &mut header_bytes,
-            headers.number_of_sections_offset(),
-            section_count,
-        )?;
-        put_u32(
-            &mut header_bytes,
-            headers.size_of_image_offset(),
-            size_of_image,
-        )?;
-        put_u32(
-            &mut header_bytes,
-            headers.size_of_initialized_data_offset(),
-            initialized,
-        )?;
-        let directory = headers
-            .data_directory_offset(IMAGE_DIRECTORY_ENTRY_RESOURCE)
-            .context(
-                "the executable has fewer than 3 data directories, so it cannot have resources; \
+        let section_count = u16::try_from(section_count).context("the executable has 65535 sections; there is no room for another")?;
+        put_u16(&mut header_bytes, headers.number_of_sections_offset(), section_count)?;
+        put_u32(&mut header_bytes, headers.size_of_image_offset(), size_of_image)?;
+        put_u32(&mut header_bytes, headers.size_of_initialized_data_offset(), initialized)?;
+        let directory = headers.data_directory_offset(IMAGE_DIRECTORY_ENTRY_RESOURCE).context(
+            "the executable has fewer than 3 data directories, so it cannot have resources; \
                  not a node executable",
-            )?;
+        )?;
         put_u32(&mut header_bytes, directory, placement.rva)?;
         put_u32(&mut header_bytes, directory + 4, section_len)?;
         put_u32(&mut header_bytes, headers.check_sum_offset(), 0)?;
@@ -290,11 +240,7 @@ impl<'a> Plan<'a> {
                 Chunk::Zeros(count) => checksum.update_zeros(count),
             }
         }
-        put_u32(
-            &mut plan.headers,
-            headers.check_sum_offset(),
-            checksum.finish(),
-        )?;
+        put_u32(&mut plan.headers, headers.check_sum_offset(), checksum.finish())?;
         Ok(plan)
     }
 
@@ -327,18 +273,10 @@ impl<'a> Plan<'a> {
 /// upper-case names, for which both agree; a lower-case letter can make the search step past
 /// `NODE_SEA_BLOB` and miss the blob just injected.
 fn check_name_order(tree: &ResourceTable<'_>) -> Result<()> {
-    let Some(resource::ResourceNode::Table(names)) = tree
-        .get(&ResourceKey::Id(RT_RCDATA))
-        .map(|entry| &entry.node)
-    else {
+    let Some(resource::ResourceNode::Table(names)) = tree.get(&ResourceKey::Id(RT_RCDATA)).map(|entry| &entry.node) else {
         return Ok(());
     };
-    let named: Vec<&ResourceKey> = names
-        .entries
-        .iter()
-        .map(|entry| &entry.key)
-        .filter(|key| matches!(key, ResourceKey::Name(_)))
-        .collect();
+    let named: Vec<&ResourceKey> = names.entries.iter().map(|entry| &entry.key).filter(|key| matches!(key, ResourceKey::Name(_))).collect();
     for pair in named.windows(2) {
         if let [ResourceKey::Name(first), ResourceKey::Name(second)] = pair
             && first >= second
@@ -397,11 +335,7 @@ struct Placement {
 }
 
 impl Placement {
-    fn choose(
-        headers: &PeHeaders,
-        image: &[u8],
-        resource_section: Option<usize>,
-    ) -> Result<Placement> {
+    fn choose(headers: &PeHeaders, image: &[u8], resource_section: Option<usize>) -> Result<Placement> {
         if let Some(index) = resource_section
             && let Some(placement) = Self::in_place(headers, image, index)
         {
@@ -432,14 +366,9 @@ impl Placement {
                  executable cannot be injected"
             );
         }
-        let rva = u32::try_from(headers.sections_memory_end().max(
-            u64::from(headers.size_of_image).next_multiple_of(u64::from(headers.section_alignment)),
-        ))
-        .context("the image already spans 4 GiB: there is no address space left for resources")?;
-        let rename = resource_section
-            .and_then(|index| headers.sections.get(index))
-            .filter(|section| &section.name == RESOURCE_SECTION_NAME)
-            .map(|section| section.header_offset);
+        let rva = u32::try_from(headers.sections_memory_end().max(u64::from(headers.size_of_image).next_multiple_of(u64::from(headers.section_alignment))))
+            .context("the image already spans 4 GiB: there is no address space left for resources")?;
+        let rename = resource_section.and_then(|index| headers.sections.get(index)).filter(|section| &section.name == RESOURCE_SECTION_NAME).map(|section| section.header_offset);
         Ok(Placement {
             added: true,
             name: *RESOURCE_SECTION_NAME,
@@ -459,26 +388,13 @@ impl Placement {
     /// memory and in the file, and ends the file.
     fn in_place(headers: &PeHeaders, image: &[u8], index: usize) -> Option<Placement> {
         let section = headers.sections.get(index)?;
-        let resource_rva = headers
-            .data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE)?
-            .virtual_address;
-        let last_in_memory = headers
-            .sections
-            .iter()
-            .all(|other| other.virtual_address <= section.virtual_address);
-        let last_in_file = section.size_of_raw_data != 0
-            && headers.sections.iter().all(|other| {
-                other.size_of_raw_data == 0
-                    || other.pointer_to_raw_data <= section.pointer_to_raw_data
-            });
+        let resource_rva = headers.data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE)?.virtual_address;
+        let last_in_memory = headers.sections.iter().all(|other| other.virtual_address <= section.virtual_address);
+        let last_in_file = section.size_of_raw_data != 0 && headers.sections.iter().all(|other| other.size_of_raw_data == 0 || other.pointer_to_raw_data <= section.pointer_to_raw_data);
         let ends_file = section.raw_end() >= image.len() as u64;
         let header_len = headers.section_table_end();
-        let suitable = &section.name == RESOURCE_SECTION_NAME
-            && resource_rva == section.virtual_address
-            && last_in_memory
-            && last_in_file
-            && ends_file
-            && section.pointer_to_raw_data as usize >= header_len;
+        let suitable =
+            &section.name == RESOURCE_SECTION_NAME && resource_rva == section.virtual_address && last_in_memory && last_in_file && ends_file && section.pointer_to_raw_data as usize >= header_len;
         suitable.then(|| Placement {
             added: false,
             name: section.name,
@@ -515,23 +431,12 @@ mod tests {
         };
         let mut found = Vec::new();
         for kind in &tree.entries {
-            let resource::ResourceNode::Table(names) = &kind.node else {
-                panic!()
-            };
+            let resource::ResourceNode::Table(names) = &kind.node else { panic!() };
             for name in &names.entries {
-                let resource::ResourceNode::Table(languages) = &name.node else {
-                    panic!()
-                };
+                let resource::ResourceNode::Table(languages) = &name.node else { panic!() };
                 for language in &languages.entries {
-                    let resource::ResourceNode::Data(data) = &language.node else {
-                        panic!()
-                    };
-                    found.push((
-                        kind.key.to_string(),
-                        name.key.to_string(),
-                        language.key.to_string(),
-                        data.bytes.to_vec(),
-                    ));
+                    let resource::ResourceNode::Data(data) = &language.node else { panic!() };
+                    found.push((kind.key.to_string(), name.key.to_string(), language.key.to_string(), data.bytes.to_vec()));
                 }
             }
         }
@@ -543,11 +448,7 @@ mod tests {
         // Found by fuzzing (inject_pe): no section has file data, SizeOfHeaders (0x400) lies
         // past the end of the file, and the bytes where a new section header would go were
         // sliced past the end.
-        let image = SyntheticPe {
-            resources: false,
-            ..SyntheticPe::default()
-        }
-        .build();
+        let image = SyntheticPe { resources: false, ..SyntheticPe::default() }.build();
         let headers = PeHeaders::parse(&image).unwrap();
         let mut cut = image[..headers.section_table_end()].to_vec();
         for section in &headers.sections {
@@ -567,20 +468,13 @@ mod tests {
         // before NODE_SEA_BLOB ignoring case but after it by code unit, so the loader's
         // binary search (over the code units) missed the blob that injection had just added.
         let image = SyntheticPe::default().build();
-        let utf16 =
-            |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let utf16 = |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
         let (from, to) = (utf16("NODE_SEA_BLOBS"), utf16("NODE_SEA_BLoAx"));
-        let at = image
-            .windows(from.len())
-            .position(|window| window == from)
-            .unwrap();
+        let at = image.windows(from.len()).position(|window| window == from).unwrap();
         let mut odd = image.clone();
         odd[at..at + to.len()].copy_from_slice(&to);
         let error = format!("{:#}", inject(&odd, b"blob", &mut Vec::new()).unwrap_err());
-        assert!(
-            error.contains("\"NODE_SEA_BLoAx\"") && error.contains("by code unit"),
-            "{error}"
-        );
+        assert!(error.contains("\"NODE_SEA_BLoAx\"") && error.contains("by code unit"), "{error}");
         // Upper-case names of any order are fine.
         let upper = utf16("NODE_SEA_BLOAX");
         odd[at..at + upper.len()].copy_from_slice(&upper);
@@ -598,37 +492,21 @@ mod tests {
 
         let before = PeHeaders::parse(image).unwrap();
         let after = PeHeaders::parse(out).unwrap();
-        assert_eq!(
-            after.check_sum,
-            crate::pe::checksum(out).unwrap(),
-            "CheckSum is up to date"
-        );
+        assert_eq!(after.check_sum, crate::pe::checksum(out).unwrap(), "CheckSum is up to date");
         assert_eq!(out.len() % after.file_alignment as usize, 0);
-        let directory = after
-            .data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE)
-            .unwrap();
+        let directory = after.data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE).unwrap();
         assert_eq!(directory.virtual_address, summary.section_rva);
         let section = after.section_at_rva(summary.section_rva).unwrap();
         assert_eq!(section.name, *RESOURCE_SECTION_NAME);
         assert_eq!(section.virtual_address, summary.section_rva);
-        assert_eq!(
-            u64::from(section.pointer_to_raw_data),
-            summary.section_offset
-        );
+        assert_eq!(u64::from(section.pointer_to_raw_data), summary.section_offset);
         assert_eq!(section.virtual_size, directory.size);
-        assert_eq!(
-            section.raw_end(),
-            out.len() as u64,
-            "the resource section ends the file"
-        );
+        assert_eq!(section.raw_end(), out.len() as u64, "the resource section ends the file");
         assert_eq!(u64::from(after.size_of_image), after.sections_memory_end());
         if summary.section_added {
             assert_eq!(after.sections.len(), before.sections.len() + 1);
             assert_eq!(after.sections.last(), Some(section));
-            assert_eq!(
-                u64::from(after.size_of_initialized_data),
-                u64::from(before.size_of_initialized_data) + u64::from(section.size_of_raw_data)
-            );
+            assert_eq!(u64::from(after.size_of_initialized_data), u64::from(before.size_of_initialized_data) + u64::from(section.size_of_raw_data));
             // Everything that was there is still there, except the rewritten header fields
             // and the fuse.
             let fuse_at = fuse::find_fuse(image).unwrap().offset();
@@ -638,14 +516,8 @@ mod tests {
                 }
             }
             for (old, new) in before.sections.iter().zip(&after.sections) {
-                let renamed = Section {
-                    name: new.name,
-                    ..*old
-                };
-                assert_eq!(
-                    &renamed, new,
-                    "sections other than the new one keep their place"
-                );
+                let renamed = Section { name: new.name, ..*old };
+                assert_eq!(&renamed, new, "sections other than the new one keep their place");
             }
         } else {
             assert_eq!(after.sections.len(), before.sections.len());
@@ -653,24 +525,13 @@ mod tests {
         // Sections do not overlap, in memory or in the file, and stay below SizeOfImage.
         for (index, a) in after.sections.iter().enumerate() {
             for b in &after.sections[index + 1..] {
-                assert!(
-                    a.virtual_end() <= u64::from(b.virtual_address)
-                        || b.virtual_end() <= u64::from(a.virtual_address)
-                );
-                assert!(
-                    a.raw_end() <= u64::from(b.pointer_to_raw_data)
-                        || b.raw_end() <= u64::from(a.pointer_to_raw_data)
-                );
+                assert!(a.virtual_end() <= u64::from(b.virtual_address) || b.virtual_end() <= u64::from(a.virtual_address));
+                assert!(a.raw_end() <= u64::from(b.pointer_to_raw_data) || b.raw_end() <= u64::from(a.pointer_to_raw_data));
             }
         }
         // Every old resource survives with its bytes; the blob is the only addition.
         let mut expected = resources(image);
-        expected.push((
-            "#10".into(),
-            "\"NODE_SEA_BLOB\"".into(),
-            "#0".into(),
-            blob.to_vec(),
-        ));
+        expected.push(("#10".into(), "\"NODE_SEA_BLOB\"".into(), "#0".into(), blob.to_vec()));
         let mut actual = resources(out);
         expected.sort();
         actual.sort();
@@ -678,17 +539,9 @@ mod tests {
         // An independent parser agrees for PE32+.
         if before.kind == PeKind::Pe32Plus {
             let file = PeFile64::parse(out).expect("object parses the output");
-            let directory = file
-                .data_directories()
-                .resource_directory(out, &file.section_table())
-                .unwrap()
-                .unwrap();
+            let directory = file.data_directories().resource_directory(out, &file.section_table()).unwrap().unwrap();
             let root = directory.root().unwrap();
-            let ids: Vec<_> = root
-                .entries
-                .iter()
-                .map(|entry| entry.name_or_id().id())
-                .collect();
+            let ids: Vec<_> = root.entries.iter().map(|entry| entry.name_or_id().id()).collect();
             assert!(ids.contains(&Some(RT_RCDATA)));
         }
     }
@@ -702,50 +555,24 @@ mod tests {
     #[test]
     fn appends_a_resource_section_keeping_every_resource() {
         for kind in [PeKind::Pe32Plus, PeKind::Pe32] {
-            let image = SyntheticPe {
-                kind,
-                ..SyntheticPe::default()
-            }
-            .build();
+            let image = SyntheticPe { kind, ..SyntheticPe::default() }.build();
             for len in [1, 2, 3, 7, 8, 9, 4096, 70_000] {
                 let blob = blob(len);
                 let (out, summary) = injected(&image, &blob);
                 assert!(summary.section_added);
                 check_injected(&image, &out, &blob, summary);
                 let after = PeHeaders::parse(&out).unwrap();
-                let old = after
-                    .sections
-                    .iter()
-                    .find(|s| &s.name == OLD_RESOURCE_SECTION_NAME)
-                    .unwrap();
-                assert_eq!(
-                    old.virtual_address,
-                    PeHeaders::parse(&image).unwrap().sections[2].virtual_address
-                );
-                assert_eq!(
-                    after
-                        .sections
-                        .iter()
-                        .filter(|s| s.name() == ".rsrc")
-                        .count(),
-                    1
-                );
-                assert_eq!(
-                    resource::find(&out, &ResourceKey::Id(RT_MANIFEST), &ResourceKey::Id(1))
-                        .unwrap(),
-                    Some(MANIFEST)
-                );
+                let old = after.sections.iter().find(|s| &s.name == OLD_RESOURCE_SECTION_NAME).unwrap();
+                assert_eq!(old.virtual_address, PeHeaders::parse(&image).unwrap().sections[2].virtual_address);
+                assert_eq!(after.sections.iter().filter(|s| s.name() == ".rsrc").count(), 1);
+                assert_eq!(resource::find(&out, &ResourceKey::Id(RT_MANIFEST), &ResourceKey::Id(1)).unwrap(), Some(MANIFEST));
             }
         }
     }
 
     #[test]
     fn rewrites_a_last_resource_section_in_place() {
-        let image = SyntheticPe {
-            resources_last: true,
-            ..SyntheticPe::default()
-        }
-        .build();
+        let image = SyntheticPe { resources_last: true, ..SyntheticPe::default() }.build();
         let blob = blob(5000);
         let (out, summary) = injected(&image, &blob);
         assert!(!summary.section_added);
@@ -759,18 +586,8 @@ mod tests {
 
     #[test]
     fn an_image_without_resources_gets_a_resource_directory() {
-        let image = SyntheticPe {
-            resources: false,
-            ..SyntheticPe::default()
-        }
-        .build();
-        assert!(
-            PeHeaders::parse(&image)
-                .unwrap()
-                .data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE)
-                .unwrap()
-                .is_empty()
-        );
+        let image = SyntheticPe { resources: false, ..SyntheticPe::default() }.build();
+        assert!(PeHeaders::parse(&image).unwrap().data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE).unwrap().is_empty());
         let blob = blob(100);
         let (out, summary) = injected(&image, &blob);
         assert!(summary.section_added);
@@ -786,36 +603,12 @@ mod tests {
         let (out, _) = injected(&image, b"blob");
         let headers = PeHeaders::parse(&out).unwrap();
         let (tree, _) = resource::read(&headers, &out).unwrap().unwrap();
-        let resource::ResourceNode::Table(names) =
-            &tree.get(&ResourceKey::Id(RT_RCDATA)).unwrap().node
-        else {
-            panic!()
-        };
-        let shown: Vec<String> = names
-            .entries
-            .iter()
-            .map(|entry| entry.key.to_string())
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                "\"NODE_SEA_BLOA\"",
-                "\"NODE_SEA_BLOB\"",
-                "\"NODE_SEA_BLOBS\"",
-                "#7"
-            ]
-        );
-        let types: Vec<String> = tree
-            .entries
-            .iter()
-            .map(|entry| entry.key.to_string())
-            .collect();
+        let resource::ResourceNode::Table(names) = &tree.get(&ResourceKey::Id(RT_RCDATA)).unwrap().node else { panic!() };
+        let shown: Vec<String> = names.entries.iter().map(|entry| entry.key.to_string()).collect();
+        assert_eq!(shown, ["\"NODE_SEA_BLOA\"", "\"NODE_SEA_BLOB\"", "\"NODE_SEA_BLOBS\"", "#7"]);
+        let types: Vec<String> = tree.entries.iter().map(|entry| entry.key.to_string()).collect();
         assert_eq!(types, ["#3", "#10", "#14", "#16", "#24"]);
-        assert!(
-            resource::find(&out, &ResourceKey::Id(RT_VERSION), &ResourceKey::Id(1))
-                .unwrap()
-                .is_some()
-        );
+        assert!(resource::find(&out, &ResourceKey::Id(RT_VERSION), &ResourceKey::Id(1)).unwrap().is_some());
     }
 
     #[test]
@@ -828,45 +621,27 @@ mod tests {
     fn refuses_already_injected_images() {
         let image = SyntheticPe::default().build();
         let (out, _) = injected(&image, b"blob");
-        let error = inject(&out, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let error = inject(&out, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("already carries a SEA blob"), "{error}");
 
         // The fuse set by hand, without a blob.
-        let set = SyntheticPe {
-            fuse: Some(b'1'),
-            ..SyntheticPe::default()
-        }
-        .build();
-        let error = inject(&set, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let set = SyntheticPe { fuse: Some(b'1'), ..SyntheticPe::default() }.build();
+        let error = inject(&set, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("already"), "{error}");
 
         // The blob resource with the fuse reset is still refused.
         let mut reset = out.clone();
         reset[fuse::find_fuse(&out).unwrap().offset()] = b'0';
-        let error = inject(&reset, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("RT_RCDATA resource named NODE_SEA_BLOB"),
-            "{error}"
-        );
+        let error = inject(&reset, b"blob", &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains("RT_RCDATA resource named NODE_SEA_BLOB"), "{error}");
     }
 
     #[test]
     fn refuses_signed_images_and_misplaced_signatures() {
         let image = SyntheticPe::default().build();
         let signed = signed(&image);
-        let error = inject(&signed, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("is signed") && error.contains("unsign"),
-            "{error}"
-        );
+        let error = inject(&signed, b"blob", &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains("is signed") && error.contains("unsign"), "{error}");
         // Unsigning first makes it work.
         let unsigned = crate::pe::unsign(&signed).unwrap();
         let (out, summary) = injected(&unsigned, b"blob");
@@ -874,9 +649,7 @@ mod tests {
 
         let mut appended = signed.clone();
         appended.extend(b"data appended after the signature");
-        let error = inject(&appended, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let error = inject(&appended, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("does not end the file"), "{error}");
     }
 
@@ -885,23 +658,12 @@ mod tests {
         let refuse = |bytes: &[u8], blob: &[u8], expected: &str| {
             let mut out = Vec::new();
             let error = inject(bytes, blob, &mut out).unwrap_err().to_string();
-            assert!(
-                error.contains(expected),
-                "expected {expected:?} in {error:?}"
-            );
+            assert!(error.contains(expected), "expected {expected:?} in {error:?}");
             assert!(out.is_empty(), "nothing is written when refusing");
         };
         let image = SyntheticPe::default().build();
         refuse(b"\x7fELF\x02\x01\x01", b"blob", "not a Windows executable");
-        refuse(
-            &SyntheticPe {
-                fuse: None,
-                ..SyntheticPe::default()
-            }
-            .build(),
-            b"blob",
-            "not a node binary",
-        );
+        refuse(&SyntheticPe { fuse: None, ..SyntheticPe::default() }.build(), b"blob", "not a node binary");
         refuse(&image, b"", "empty");
         refuse(&image[..image.len() - 100], b"blob", "truncated");
         let mut twice = image.clone();
@@ -914,33 +676,18 @@ mod tests {
     fn needs_room_for_one_more_section_header() {
         // 0x400 bytes of headers hold the table of 15 sections and no more: 0x188 + 16 * 40
         // > 0x400.
-        let fits = SyntheticPe {
-            extra_sections: 10,
-            ..SyntheticPe::default()
-        }
-        .build();
+        let fits = SyntheticPe { extra_sections: 10, ..SyntheticPe::default() }.build();
         let (out, summary) = injected(&fits, b"blob");
         check_injected(&fits, &out, b"blob", summary);
-        let full = SyntheticPe {
-            extra_sections: 11,
-            ..SyntheticPe::default()
-        }
-        .build();
-        let error = inject(&full, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("no room for another section header"),
-            "{error}"
-        );
+        let full = SyntheticPe { extra_sections: 11, ..SyntheticPe::default() }.build();
+        let error = inject(&full, b"blob", &mut Vec::new()).unwrap_err().to_string();
+        assert!(error.contains("no room for another section header"), "{error}");
 
         // Non-zero bytes where the header would go.
         let mut used = fits.clone();
         let end = PeHeaders::parse(&used).unwrap().section_table_end();
         used[end + 3] = 0x42;
-        let error = inject(&used, b"blob", &mut Vec::new())
-            .unwrap_err()
-            .to_string();
+        let error = inject(&used, b"blob", &mut Vec::new()).unwrap_err().to_string();
         assert!(error.contains("in use"), "{error}");
     }
 
@@ -948,19 +695,13 @@ mod tests {
     fn truncated_images_are_errors_not_panics() {
         let image = SyntheticPe::default().build();
         for len in (0..image.len()).step_by(7) {
-            assert!(
-                inject(&image[..len], b"blob", &mut Vec::new()).is_err(),
-                "length {len}"
-            );
+            assert!(inject(&image[..len], b"blob", &mut Vec::new()).is_err(), "length {len}");
             let _ = find_blob(&image[..len]);
         }
         let (out, _) = injected(&image, b"the blob");
         for len in (0..out.len()).step_by(5) {
             let _ = find_blob(&out[..len]);
-            assert!(
-                inject(&out[..len], b"x", &mut Vec::new()).is_err(),
-                "length {len}"
-            );
+            assert!(inject(&out[..len], b"x", &mut Vec::new()).is_err(), "length {len}");
         }
     }
 
@@ -978,11 +719,7 @@ mod tests {
         for _ in 0..3000 {
             let mut corrupted = out.clone();
             for _ in 0..1 + next() % 4 {
-                let region = if next() % 2 == 0 {
-                    0..0x300
-                } else {
-                    summary.section_offset as usize..out.len()
-                };
+                let region = if next() % 2 == 0 { 0..0x300 } else { summary.section_offset as usize..out.len() };
                 let at = region.start + (next() as usize) % region.len();
                 corrupted[at] = next() as u8;
             }

@@ -85,10 +85,7 @@ impl Splice {
     pub fn check_bounds(&self, image_len: u64) -> Result<()> {
         for piece in &self.pieces {
             if let Piece::Base(range) = piece {
-                ensure!(
-                    range.start <= range.end && range.end <= image_len,
-                    "internal error: injection plan reads bytes {range:?} of a {image_len}-byte image"
-                );
+                ensure!(range.start <= range.end && range.end <= image_len, "internal error: injection plan reads bytes {range:?} of a {image_len}-byte image");
             }
         }
         Ok(())
@@ -128,23 +125,12 @@ mod tests {
     #[test]
     fn adjacent_pieces_merge_and_empty_ones_vanish() {
         let mut splice = Splice::default();
-        for piece in [
-            Piece::Base(0..2),
-            Piece::Base(2..4),
-            Piece::Base(4..4),
-            Piece::Bytes(b"x".to_vec()),
-            Piece::Bytes(b"y".to_vec()),
-            Piece::Zeros(0),
-            Piece::Zeros(1),
-            Piece::Zeros(2),
-            Piece::Base(5..6),
-        ] {
+        for piece in
+            [Piece::Base(0..2), Piece::Base(2..4), Piece::Base(4..4), Piece::Bytes(b"x".to_vec()), Piece::Bytes(b"y".to_vec()), Piece::Zeros(0), Piece::Zeros(1), Piece::Zeros(2), Piece::Base(5..6)]
+        {
             splice.push(piece);
         }
-        assert_eq!(
-            splice.pieces(),
-            [Piece::Base(0..4), Piece::Bytes(b"xy".to_vec()), Piece::Zeros(3), Piece::Base(5..6)]
-        );
+        assert_eq!(splice.pieces(), [Piece::Base(0..4), Piece::Bytes(b"xy".to_vec()), Piece::Zeros(3), Piece::Base(5..6)]);
         let mut out = Vec::new();
         splice.write(b"abcdef", b"", &mut out).unwrap();
         assert_eq!(out, b"abcdxy\0\0\0f");

@@ -43,14 +43,10 @@ use std::mem::{offset_of, size_of};
 use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as Le;
 use object::macho::{
-    CPU_TYPE_ARM64, CPU_TYPE_X86_64, DyldInfoCommand, DysymtabCommand, FAT_MAGIC, FAT_MAGIC_64,
-    FatArch32, FatHeader, LC_CODE_SIGNATURE, LC_DATA_IN_CODE, LC_DYLD_CHAINED_FIXUPS,
-    LC_DYLD_EXPORTS_TRIE, LC_DYLD_INFO, LC_DYLD_INFO_ONLY, LC_DYLIB_CODE_SIGN_DRS, LC_DYSYMTAB,
-    LC_FUNCTION_STARTS, LC_LINKER_OPTIMIZATION_HINT, LC_NOTE, LC_SEGMENT, LC_SEGMENT_64,
-    LC_SEGMENT_SPLIT_INFO, LC_SYMTAB, LC_TWOLEVEL_HINTS, LinkeditDataCommand, MH_CIGAM,
-    MH_CIGAM_64, MH_MAGIC, MH_MAGIC_64, MachHeader64, NoteCommand, S_GB_ZEROFILL,
-    S_THREAD_LOCAL_ZEROFILL, S_ZEROFILL, SECTION_TYPE, Section64, SegmentCommand64, SymtabCommand,
-    TwolevelHintsCommand,
+    CPU_TYPE_ARM64, CPU_TYPE_X86_64, DyldInfoCommand, DysymtabCommand, FAT_MAGIC, FAT_MAGIC_64, FatArch32, FatHeader, LC_CODE_SIGNATURE, LC_DATA_IN_CODE, LC_DYLD_CHAINED_FIXUPS, LC_DYLD_EXPORTS_TRIE,
+    LC_DYLD_INFO, LC_DYLD_INFO_ONLY, LC_DYLIB_CODE_SIGN_DRS, LC_DYSYMTAB, LC_FUNCTION_STARTS, LC_LINKER_OPTIMIZATION_HINT, LC_NOTE, LC_SEGMENT, LC_SEGMENT_64, LC_SEGMENT_SPLIT_INFO, LC_SYMTAB,
+    LC_TWOLEVEL_HINTS, LinkeditDataCommand, MH_CIGAM, MH_CIGAM_64, MH_MAGIC, MH_MAGIC_64, MachHeader64, NoteCommand, S_GB_ZEROFILL, S_THREAD_LOCAL_ZEROFILL, S_ZEROFILL, SECTION_TYPE, Section64,
+    SegmentCommand64, SymtabCommand, TwolevelHintsCommand,
 };
 use object::read::macho::{FatArch, MachHeader as _, MachOFatFile32, MachOFatFile64, Segment as _};
 
@@ -139,11 +135,7 @@ pub fn arch_name(cputype: u32) -> &'static str {
 /// assert!(!sea_build::macho::is_fat(&[0xcf, 0xfa, 0xed, 0xfe]));
 /// ```
 pub fn is_fat(data: &[u8]) -> bool {
-    matches!(
-        data.first_chunk::<4>()
-            .map(|magic| u32::from_be_bytes(*magic)),
-        Some(FAT_MAGIC | FAT_MAGIC_64)
-    )
+    matches!(data.first_chunk::<4>().map(|magic| u32::from_be_bytes(*magic)), Some(FAT_MAGIC | FAT_MAGIC_64))
 }
 
 /// What kind of Mach-O file `data` is.
@@ -167,18 +159,13 @@ pub enum Kind {
 /// ```
 pub fn kind(data: &[u8]) -> Result<Kind> {
     let Some(magic) = data.first_chunk::<4>() else {
-        bail!(
-            "not a Mach-O file: it is {} bytes long, too short for a magic number",
-            data.len()
-        );
+        bail!("not a Mach-O file: it is {} bytes long, too short for a magic number", data.len());
     };
     match u32::from_be_bytes(*magic) {
         FAT_MAGIC | FAT_MAGIC_64 => Ok(Kind::Fat),
         // The big-endian reading of a little-endian 64-bit magic.
         MH_CIGAM_64 => Ok(Kind::Thin),
-        MH_MAGIC_64 => bail!(
-            "big-endian 64-bit Mach-O images are not supported: use an x86_64 or arm64 binary"
-        ),
+        MH_MAGIC_64 => bail!("big-endian 64-bit Mach-O images are not supported: use an x86_64 or arm64 binary"),
         MH_MAGIC | MH_CIGAM => {
             bail!("32-bit Mach-O images are not supported: use a 64-bit x86_64 or arm64 binary")
         }
@@ -332,9 +319,7 @@ impl<'a> ThinImage<'a> {
              file has only {} bytes",
             data.len()
         );
-        let mut iterator = header
-            .load_commands(Le, data, 0)
-            .context("the Mach-O load commands cannot be read")?;
+        let mut iterator = header.load_commands(Le, data, 0).context("the Mach-O load commands cannot be read")?;
         let mut commands = Vec::new();
         let mut offset = HEADER_LEN;
         let ncmds = header.ncmds(Le);
@@ -345,12 +330,7 @@ impl<'a> ThinImage<'a> {
                 commands.len()
             )
         })? {
-            commands.push(Command {
-                index: commands.len(),
-                offset,
-                cmd: command.cmd(),
-                bytes: command.raw_data(),
-            });
+            commands.push(Command { index: commands.len(), offset, cmd: command.cmd(), bytes: command.raw_data() });
             offset += command.raw_data().len();
         }
         ensure!(
@@ -372,13 +352,7 @@ impl<'a> ThinImage<'a> {
                 _ => {}
             }
         }
-        let mut image = ThinImage {
-            data,
-            header,
-            commands,
-            segments,
-            ranges: Vec::new(),
-        };
+        let mut image = ThinImage { data, header, commands, segments, ranges: Vec::new() };
         image.ranges = image.collect_ranges()?;
         image.validate_ranges()?;
         Ok(image)
@@ -437,13 +411,7 @@ impl<'a> ThinImage<'a> {
         };
         let last = self.segments.last().map(|s| s.command.index);
         if last != Some(linkedit.command.index) {
-            let after = self
-                .segments
-                .iter()
-                .filter(|s| s.command.index > linkedit.command.index)
-                .map(|s| String::from_utf8_lossy(s.name()).into_owned())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let after = self.segments.iter().filter(|s| s.command.index > linkedit.command.index).map(|s| String::from_utf8_lossy(s.name()).into_owned()).collect::<Vec<_>>().join(", ");
             bail!(
                 "__LINKEDIT is not the last segment (followed by {after}): unsupported layout; \
                  use a binary produced by a standard linker"
@@ -481,10 +449,7 @@ impl<'a> ThinImage<'a> {
 
     /// The `LC_CODE_SIGNATURE` range, if the image is signed.
     pub fn code_signature(&self) -> Option<FileRange> {
-        self.ranges
-            .iter()
-            .find(|r| r.cmd == LC_CODE_SIGNATURE)
-            .copied()
+        self.ranges.iter().find(|r| r.cmd == LC_CODE_SIGNATURE).copied()
     }
 
     /// Where the image's meaningful data ends when the code signature is left out: the
@@ -494,16 +459,8 @@ impl<'a> ThinImage<'a> {
     ///
     /// [`file range`]: Self::file_ranges
     pub fn data_end(&self) -> u64 {
-        let segment_ends = self
-            .segments
-            .iter()
-            .filter(|s| s.name() != LINKEDIT)
-            .map(|s| s.file_end());
-        let range_ends = self
-            .ranges
-            .iter()
-            .filter(|r| r.cmd != LC_CODE_SIGNATURE && r.len > 0)
-            .map(|r| r.end());
+        let segment_ends = self.segments.iter().filter(|s| s.name() != LINKEDIT).map(|s| s.file_end());
+        let range_ends = self.ranges.iter().filter(|r| r.cmd != LC_CODE_SIGNATURE && r.len > 0).map(|r| r.end());
         segment_ends.chain(range_ends).max().unwrap_or(0)
     }
 
@@ -530,22 +487,12 @@ impl<'a> ThinImage<'a> {
             .flat_map(|s| s.sections.iter())
             .filter(|section| {
                 let kind = section.flags.get(Le) & SECTION_TYPE;
-                !matches!(kind, S_ZEROFILL | S_GB_ZEROFILL | S_THREAD_LOCAL_ZEROFILL)
-                    && section.size.get(Le) > 0
+                !matches!(kind, S_ZEROFILL | S_GB_ZEROFILL | S_THREAD_LOCAL_ZEROFILL) && section.size.get(Le) > 0
             })
             .map(|section| u64::from(section.offset.get(Le)));
-        let segment_starts = self
-            .segments
-            .iter()
-            .filter(|s| s.filesize() > 0)
-            .map(|s| s.fileoff());
+        let segment_starts = self.segments.iter().filter(|s| s.filesize() > 0).map(|s| s.fileoff());
         let range_starts = self.ranges.iter().filter(|r| r.len > 0).map(|r| r.offset);
-        section_starts
-            .chain(segment_starts)
-            .chain(range_starts)
-            .filter(|&offset| offset > 0)
-            .min()
-            .unwrap_or(self.data.len() as u64)
+        section_starts.chain(segment_starts).chain(range_starts).filter(|&offset| offset > 0).min().unwrap_or(self.data.len() as u64)
     }
 
     fn collect_ranges(&self) -> Result<Vec<FileRange>> {
@@ -554,12 +501,7 @@ impl<'a> ThinImage<'a> {
             // Most commands hold (u32 offset, u32 count) pairs; `pair` reads one, the offset
             // at `field` (from the `object` struct layout) and the count right after it.
             let pair = |what: &'static str, field: usize, entry_len: u64| {
-                let word = |at: usize| {
-                    command
-                        .bytes
-                        .get(at..at + 4)
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                };
+                let word = |at: usize| command.bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 let (offset, count) = word(field).zip(word(field + 4)).with_context(|| {
                     format!(
                         "load command {} ({what}) is {} bytes, too short for its fields: the \
@@ -568,25 +510,15 @@ impl<'a> ThinImage<'a> {
                         command.bytes.len()
                     )
                 })?;
-                anyhow::Ok(FileRange {
-                    what,
-                    cmd: command.cmd,
-                    command_index: command.index,
-                    offset: offset.into(),
-                    len: u64::from(count) * entry_len,
-                    field: command.offset + field,
-                    wide: false,
-                })
+                anyhow::Ok(FileRange { what, cmd: command.cmd, command_index: command.index, offset: offset.into(), len: u64::from(count) * entry_len, field: command.offset + field, wide: false })
             };
             match command.cmd {
                 LC_SEGMENT_64 => {
                     let segment = segment_of(*command)?;
                     for (index, section) in segment.sections.iter().enumerate() {
-                        let at =
-                            size_of::<SegmentCommand64<Le>>() + index * size_of::<Section64<Le>>();
+                        let at = size_of::<SegmentCommand64<Le>>() + index * size_of::<Section64<Le>>();
                         let kind = section.flags.get(Le) & SECTION_TYPE;
-                        let zero_fill =
-                            matches!(kind, S_ZEROFILL | S_GB_ZEROFILL | S_THREAD_LOCAL_ZEROFILL);
+                        let zero_fill = matches!(kind, S_ZEROFILL | S_GB_ZEROFILL | S_THREAD_LOCAL_ZEROFILL);
                         if !zero_fill && section.offset.get(Le) != 0 {
                             // The size is a u64 and not next to the offset.
                             ranges.push(FileRange {
@@ -600,91 +532,39 @@ impl<'a> ThinImage<'a> {
                             });
                         }
                         if section.nreloc.get(Le) != 0 {
-                            ranges.push(pair(
-                                "section relocations",
-                                at + offset_of!(Section64<Le>, reloff),
-                                8,
-                            )?);
+                            ranges.push(pair("section relocations", at + offset_of!(Section64<Le>, reloff), 8)?);
                         }
                     }
                 }
                 LC_SYMTAB => {
-                    ranges.push(pair(
-                        "LC_SYMTAB symbol table",
-                        offset_of!(SymtabCommand<Le>, symoff),
-                        NLIST_LEN,
-                    )?);
-                    ranges.push(pair(
-                        "LC_SYMTAB string table",
-                        offset_of!(SymtabCommand<Le>, stroff),
-                        1,
-                    )?);
+                    ranges.push(pair("LC_SYMTAB symbol table", offset_of!(SymtabCommand<Le>, symoff), NLIST_LEN)?);
+                    ranges.push(pair("LC_SYMTAB string table", offset_of!(SymtabCommand<Le>, stroff), 1)?);
                 }
                 LC_DYSYMTAB => {
                     for (what, field, entry_len) in [
-                        (
-                            "LC_DYSYMTAB table of contents",
-                            offset_of!(DysymtabCommand<Le>, tocoff),
-                            8,
-                        ),
-                        (
-                            "LC_DYSYMTAB module table",
-                            offset_of!(DysymtabCommand<Le>, modtaboff),
-                            56,
-                        ),
-                        (
-                            "LC_DYSYMTAB external references",
-                            offset_of!(DysymtabCommand<Le>, extrefsymoff),
-                            4,
-                        ),
-                        (
-                            "LC_DYSYMTAB indirect symbols",
-                            offset_of!(DysymtabCommand<Le>, indirectsymoff),
-                            4,
-                        ),
-                        (
-                            "LC_DYSYMTAB external relocations",
-                            offset_of!(DysymtabCommand<Le>, extreloff),
-                            8,
-                        ),
-                        (
-                            "LC_DYSYMTAB local relocations",
-                            offset_of!(DysymtabCommand<Le>, locreloff),
-                            8,
-                        ),
+                        ("LC_DYSYMTAB table of contents", offset_of!(DysymtabCommand<Le>, tocoff), 8),
+                        ("LC_DYSYMTAB module table", offset_of!(DysymtabCommand<Le>, modtaboff), 56),
+                        ("LC_DYSYMTAB external references", offset_of!(DysymtabCommand<Le>, extrefsymoff), 4),
+                        ("LC_DYSYMTAB indirect symbols", offset_of!(DysymtabCommand<Le>, indirectsymoff), 4),
+                        ("LC_DYSYMTAB external relocations", offset_of!(DysymtabCommand<Le>, extreloff), 8),
+                        ("LC_DYSYMTAB local relocations", offset_of!(DysymtabCommand<Le>, locreloff), 8),
                     ] {
                         ranges.push(pair(what, field, entry_len)?);
                     }
                 }
                 LC_DYLD_INFO | LC_DYLD_INFO_ONLY => {
                     for (what, field) in [
-                        (
-                            "dyld rebase info",
-                            offset_of!(DyldInfoCommand<Le>, rebase_off),
-                        ),
+                        ("dyld rebase info", offset_of!(DyldInfoCommand<Le>, rebase_off)),
                         ("dyld bind info", offset_of!(DyldInfoCommand<Le>, bind_off)),
-                        (
-                            "dyld weak bind info",
-                            offset_of!(DyldInfoCommand<Le>, weak_bind_off),
-                        ),
-                        (
-                            "dyld lazy bind info",
-                            offset_of!(DyldInfoCommand<Le>, lazy_bind_off),
-                        ),
-                        (
-                            "dyld export trie",
-                            offset_of!(DyldInfoCommand<Le>, export_off),
-                        ),
+                        ("dyld weak bind info", offset_of!(DyldInfoCommand<Le>, weak_bind_off)),
+                        ("dyld lazy bind info", offset_of!(DyldInfoCommand<Le>, lazy_bind_off)),
+                        ("dyld export trie", offset_of!(DyldInfoCommand<Le>, export_off)),
                     ] {
                         ranges.push(pair(what, field, 1)?);
                     }
                 }
                 LC_TWOLEVEL_HINTS => {
-                    ranges.push(pair(
-                        "LC_TWOLEVEL_HINTS",
-                        offset_of!(TwolevelHintsCommand<Le>, offset),
-                        4,
-                    )?);
+                    ranges.push(pair("LC_TWOLEVEL_HINTS", offset_of!(TwolevelHintsCommand<Le>, offset), 4)?);
                 }
                 LC_NOTE => {
                     let note: &NoteCommand<Le> = command_struct(*command, "LC_NOTE")?;
@@ -722,10 +602,7 @@ impl<'a> ThinImage<'a> {
         }
         for range in self.ranges.iter().filter(|r| r.len > 0) {
             ensure!(
-                range
-                    .offset
-                    .checked_add(range.len)
-                    .is_some_and(|end| end <= len),
+                range.offset.checked_add(range.len).is_some_and(|end| end <= len),
                 "the Mach-O file is truncated: the {} (load command {}) ends at {:#x} but the \
                  file has only {len} bytes; get the binary again",
                 range.what,
@@ -790,16 +667,14 @@ pub fn linkedit_data_name(cmd: u32) -> Option<&'static str> {
 }
 
 fn segment_of(command: Command<'_>) -> Result<Segment<'_>> {
-    let (header, rest) = object::pod::from_bytes::<SegmentCommand64<Le>>(command.bytes)
-        .ok()
-        .with_context(|| {
-            format!(
-                "load command {} (LC_SEGMENT_64) is {} bytes, shorter than a segment header: the \
+    let (header, rest) = object::pod::from_bytes::<SegmentCommand64<Le>>(command.bytes).ok().with_context(|| {
+        format!(
+            "load command {} (LC_SEGMENT_64) is {} bytes, shorter than a segment header: the \
                  binary is damaged",
-                command.index,
-                command.bytes.len()
-            )
-        })?;
+            command.index,
+            command.bytes.len()
+        )
+    })?;
     let sections = header.sections(Le, rest).ok().with_context(|| {
         format!(
             "segment {} announces {} sections but its load command has room for only {}: the \
@@ -809,26 +684,19 @@ fn segment_of(command: Command<'_>) -> Result<Segment<'_>> {
             rest.len() / size_of::<Section64<Le>>()
         )
     })?;
-    Ok(Segment {
-        command,
-        header,
-        sections,
-    })
+    Ok(Segment { command, header, sections })
 }
 
 fn command_struct<'a, T: object::pod::Pod>(command: Command<'a>, name: &str) -> Result<&'a T> {
-    object::pod::from_bytes::<T>(command.bytes)
-        .map(|(value, _)| value)
-        .ok()
-        .with_context(|| {
-            format!(
-                "load command {} ({name}) is {} bytes, shorter than {} bytes: the binary is \
+    object::pod::from_bytes::<T>(command.bytes).map(|(value, _)| value).ok().with_context(|| {
+        format!(
+            "load command {} ({name}) is {} bytes, shorter than {} bytes: the binary is \
                  damaged",
-                command.index,
-                command.bytes.len(),
-                size_of::<T>()
-            )
-        })
+            command.index,
+            command.bytes.len(),
+            size_of::<T>()
+        )
+    })
 }
 
 /// One slice of a universal file.
@@ -863,10 +731,7 @@ pub struct FatSlice<'a> {
 /// # anyhow::Ok(())
 /// ```
 pub fn fat_slices(data: &[u8]) -> Result<Vec<FatSlice<'_>>> {
-    ensure!(
-        is_fat(data),
-        "not a universal (fat) Mach-O file: it does not start with cafebabe"
-    );
+    ensure!(is_fat(data), "not a universal (fat) Mach-O file: it does not start with cafebabe");
     let slices = if data.get(..4) == Some(&FAT_MAGIC_64.to_be_bytes()[..]) {
         let file = MachOFatFile64::parse(data).ok().context(
             "the universal file is truncated: its fat_arch_64 table runs past the end; get the \
@@ -874,9 +739,7 @@ pub fn fat_slices(data: &[u8]) -> Result<Vec<FatSlice<'_>>> {
         )?;
         fat_arches(data, file.arches())?
     } else {
-        let count = data
-            .get(4..8)
-            .map_or(0, |n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
+        let count = data.get(4..8).map_or(0, |n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
         ensure!(
             count as usize <= MAX_FAT_ARCHES,
             "the universal file announces {count} slices (more than {MAX_FAT_ARCHES}): it is \
@@ -888,19 +751,9 @@ pub fn fat_slices(data: &[u8]) -> Result<Vec<FatSlice<'_>>> {
         )?;
         fat_arches(data, file.arches())?
     };
-    ensure!(
-        !slices.is_empty(),
-        "the universal file holds no slices: it is damaged"
-    );
-    ensure!(
-        slices.len() <= MAX_FAT_ARCHES,
-        "the universal file announces {} slices (more than {MAX_FAT_ARCHES}): it is damaged",
-        slices.len()
-    );
-    let header_len = fat_header_len(
-        slices.len(),
-        data.get(..4) == Some(&FAT_MAGIC_64.to_be_bytes()[..]),
-    );
+    ensure!(!slices.is_empty(), "the universal file holds no slices: it is damaged");
+    ensure!(slices.len() <= MAX_FAT_ARCHES, "the universal file announces {} slices (more than {MAX_FAT_ARCHES}): it is damaged", slices.len());
+    let header_len = fat_header_len(slices.len(), data.get(..4) == Some(&FAT_MAGIC_64.to_be_bytes()[..]));
     let mut by_offset: Vec<&FatSlice> = slices.iter().collect();
     by_offset.sort_by_key(|s| s.offset);
     let mut previous_end = header_len as u64;
@@ -943,23 +796,13 @@ fn fat_arches<'a, A: FatArch>(data: &'a [u8], arches: &[A]) -> Result<Vec<FatSli
                     data.len()
                 )
             })?;
-            Ok(FatSlice {
-                cputype: arch.cputype(),
-                cpusubtype: arch.cpusubtype(),
-                align,
-                offset,
-                data: slice,
-            })
+            Ok(FatSlice { cputype: arch.cputype(), cpusubtype: arch.cpusubtype(), align, offset, data: slice })
         })
         .collect()
 }
 
 fn fat_header_len(count: usize, wide: bool) -> usize {
-    let arch = if wide {
-        size_of::<object::macho::FatArch64>()
-    } else {
-        size_of::<FatArch32>()
-    };
+    let arch = if wide { size_of::<object::macho::FatArch64>() } else { size_of::<FatArch32>() };
     size_of::<FatHeader>() + count * arch
 }
 
@@ -1001,23 +844,12 @@ impl FatLayout {
     /// Lays out `entries`; fails on no entries, an alignment above 2^20, or a file that the
     /// 32-bit header cannot describe (4 GiB and more).
     pub fn new(entries: Vec<FatEntry>) -> Result<Self> {
-        ensure!(
-            !entries.is_empty(),
-            "a universal file needs at least one slice"
-        );
-        ensure!(
-            entries.len() <= MAX_FAT_ARCHES,
-            "{} slices are more than the {MAX_FAT_ARCHES} supported",
-            entries.len()
-        );
+        ensure!(!entries.is_empty(), "a universal file needs at least one slice");
+        ensure!(entries.len() <= MAX_FAT_ARCHES, "{} slices are more than the {MAX_FAT_ARCHES} supported", entries.len());
         let mut position = fat_header_len(entries.len(), false) as u64;
         let mut offsets = Vec::with_capacity(entries.len());
         for entry in &entries {
-            ensure!(
-                entry.align <= MAX_FAT_ALIGN,
-                "slice alignment 2^{} is more than the supported 2^{MAX_FAT_ALIGN}",
-                entry.align
-            );
+            ensure!(entry.align <= MAX_FAT_ALIGN, "slice alignment 2^{} is more than the supported 2^{MAX_FAT_ALIGN}", entry.align);
             let offset = position.next_multiple_of(1u64 << entry.align);
             let end = offset + entry.size;
             ensure!(
@@ -1029,11 +861,7 @@ impl FatLayout {
             offsets.push(offset);
             position = end;
         }
-        Ok(FatLayout {
-            entries,
-            offsets,
-            len: position,
-        })
+        Ok(FatLayout { entries, offsets, len: position })
     }
 
     /// File offset of each slice, in entry order.
@@ -1053,13 +881,7 @@ impl FatLayout {
         bytes.extend_from_slice(&FAT_MAGIC.to_be_bytes());
         bytes.extend_from_slice(&(self.entries.len() as u32).to_be_bytes());
         for (entry, offset) in self.entries.iter().zip(&self.offsets) {
-            for word in [
-                entry.cputype,
-                entry.cpusubtype,
-                *offset as u32,
-                entry.size as u32,
-                entry.align,
-            ] {
+            for word in [entry.cputype, entry.cpusubtype, *offset as u32, entry.size as u32, entry.align] {
                 bytes.extend_from_slice(&word.to_be_bytes());
             }
         }
@@ -1069,21 +891,13 @@ impl FatLayout {
     /// Writes the universal file: the header, then for each slice the zero padding up to its
     /// offset and whatever `write_slice(index, out)` writes, which must be exactly the
     /// entry's `size` bytes.
-    pub fn write_to<W: Write>(
-        &self,
-        out: &mut W,
-        mut write_slice: impl FnMut(usize, &mut dyn Write) -> Result<()>,
-    ) -> Result<()> {
+    pub fn write_to<W: Write>(&self, out: &mut W, mut write_slice: impl FnMut(usize, &mut dyn Write) -> Result<()>) -> Result<()> {
         let header = self.header();
-        out.write_all(&header)
-            .context("writing the universal header failed")?;
+        out.write_all(&header).context("writing the universal header failed")?;
         let mut position = header.len() as u64;
         for (index, (entry, &offset)) in self.entries.iter().zip(&self.offsets).enumerate() {
             write_zeros(out, offset - position).context("writing the universal file failed")?;
-            let mut counted = CountingWriter {
-                inner: &mut *out,
-                count: 0,
-            };
+            let mut counted = CountingWriter { inner: &mut *out, count: 0 };
             write_slice(index, &mut counted)?;
             ensure!(
                 counted.count == entry.size,
@@ -1131,10 +945,7 @@ impl<W: Write> Write for CountingWriter<'_, W> {
 /// assert_eq!(same, image);
 /// # anyhow::Ok(())
 /// ```
-pub fn map_slices(
-    data: &[u8],
-    mut transform: impl FnMut(&[u8]) -> Result<Vec<u8>>,
-) -> Result<Vec<u8>> {
+pub fn map_slices(data: &[u8], mut transform: impl FnMut(&[u8]) -> Result<Vec<u8>>) -> Result<Vec<u8>> {
     if kind(data)? == Kind::Thin {
         return transform(data);
     }
@@ -1144,18 +955,8 @@ pub fn map_slices(
         let output = transform(slice.data).with_context(|| in_slice(index, slice))?;
         outputs.push(output);
     }
-    let layout = FatLayout::new(
-        slices
-            .iter()
-            .zip(&outputs)
-            .map(|(slice, output)| FatEntry {
-                cputype: slice.cputype,
-                cpusubtype: slice.cpusubtype,
-                align: slice.align,
-                size: output.len() as u64,
-            })
-            .collect(),
-    )?;
+    let layout =
+        FatLayout::new(slices.iter().zip(&outputs).map(|(slice, output)| FatEntry { cputype: slice.cputype, cpusubtype: slice.cpusubtype, align: slice.align, size: output.len() as u64 }).collect())?;
     let mut out = Vec::with_capacity(layout.len() as usize);
     layout.write_to(&mut out, |index, writer| {
         writer.write_all(&outputs[index])?;
@@ -1166,10 +967,7 @@ pub fn map_slices(
 
 /// "slice N (arch) of the universal file", for error context.
 pub(crate) fn in_slice(index: usize, slice: &FatSlice<'_>) -> String {
-    format!(
-        "in slice {index} ({}) of the universal file",
-        arch_name(slice.cputype)
-    )
+    format!("in slice {index} ({}) of the universal file", arch_name(slice.cputype))
 }
 
 /// Rounds `value` up to a multiple of the power of two `alignment`; `None` on overflow.
@@ -1179,20 +977,10 @@ pub(crate) fn align_up(value: u64, alignment: u64) -> Option<u64> {
 
 /// Writes a 4- or 8-byte little-endian offset field of a [`FileRange`] into `bytes`, where
 /// `base` is the image offset at which `bytes` starts.
-pub(crate) fn set_field(
-    bytes: &mut [u8],
-    base: usize,
-    range: &FileRange,
-    value: u64,
-) -> Result<()> {
-    let at = range
-        .field
-        .checked_sub(base)
-        .context("internal error: field before buffer")?;
+pub(crate) fn set_field(bytes: &mut [u8], base: usize, range: &FileRange, value: u64) -> Result<()> {
+    let at = range.field.checked_sub(base).context("internal error: field before buffer")?;
     if range.wide {
-        let slot = bytes
-            .get_mut(at..at + 8)
-            .context("internal error: field past buffer")?;
+        let slot = bytes.get_mut(at..at + 8).context("internal error: field past buffer")?;
         slot.copy_from_slice(&value.to_le_bytes());
     } else {
         let value = u32::try_from(value).ok().with_context(|| {
@@ -1202,9 +990,7 @@ pub(crate) fn set_field(
                 range.what
             )
         })?;
-        let slot = bytes
-            .get_mut(at..at + 4)
-            .context("internal error: field past buffer")?;
+        let slot = bytes.get_mut(at..at + 4).context("internal error: field past buffer")?;
         slot.copy_from_slice(&value.to_le_bytes());
     }
     Ok(())
@@ -1247,13 +1033,7 @@ pub mod test_support {
 
     impl Default for Options {
         fn default() -> Self {
-            Options {
-                cputype: CPU_TYPE_ARM64,
-                header_room: 512,
-                signature: None,
-                text: Vec::new(),
-                fixups: Fixups::None,
-            }
+            Options { cputype: CPU_TYPE_ARM64, header_room: 512, signature: None, text: Vec::new(), fixups: Fixups::None }
         }
     }
 
@@ -1265,11 +1045,7 @@ pub mod test_support {
 
     /// [`tiny_image`] for `cputype` with the unset fuse in `__text`: injectable.
     pub fn node_like(cputype: u32) -> Vec<u8> {
-        image(Options {
-            cputype,
-            text: format!("{FUSE_SENTINEL}:0").into_bytes(),
-            ..Options::default()
-        })
+        image(Options { cputype, text: format!("{FUSE_SENTINEL}:0").into_bytes(), ..Options::default() })
     }
 
     /// A deterministic pseudo-random sequence (xorshift64) for corruption tests.
@@ -1293,19 +1069,12 @@ pub mod test_support {
             .map(|image| {
                 let cputype = u32::from_le_bytes([image[4], image[5], image[6], image[7]]);
                 let arm = cputype == CPU_TYPE_ARM64;
-                super::FatEntry {
-                    cputype,
-                    cpusubtype: if arm { 0 } else { 3 },
-                    align: if arm { 14 } else { 12 },
-                    size: image.len() as u64,
-                }
+                super::FatEntry { cputype, cpusubtype: if arm { 0 } else { 3 }, align: if arm { 14 } else { 12 }, size: image.len() as u64 }
             })
             .collect();
         let layout = super::FatLayout::new(entries).expect("a valid layout");
         let mut fat = Vec::new();
-        layout
-            .write_to(&mut fat, |index, out| Ok(out.write_all(images[index])?))
-            .expect("writing to a vector");
+        layout.write_to(&mut fat, |index, out| Ok(out.write_all(images[index])?)).expect("writing to a vector");
         fat
     }
 
@@ -1315,13 +1084,7 @@ pub mod test_support {
         bytes
     }
 
-    fn segment(
-        name: &str,
-        vm: (u64, u64),
-        file: (u64, u64),
-        nsects: u32,
-        prot: u32,
-    ) -> SegmentCommand64<Le> {
+    fn segment(name: &str, vm: (u64, u64), file: (u64, u64), nsects: u32, prot: u32) -> SegmentCommand64<Le> {
         SegmentCommand64 {
             cmd: U32::new(Le, LC_SEGMENT_64),
             cmdsize: U32::new(Le, 72 + 80 * nsects),
@@ -1338,12 +1101,7 @@ pub mod test_support {
     }
 
     fn linkedit_data(cmd: u32, offset: u64, size: u64) -> LinkeditDataCommand<Le> {
-        LinkeditDataCommand {
-            cmd: U32::new(Le, cmd),
-            cmdsize: U32::new(Le, 16),
-            dataoff: U32::new(Le, offset as u32),
-            datasize: U32::new(Le, size as u32),
-        }
+        LinkeditDataCommand { cmd: U32::new(Le, cmd), cmdsize: U32::new(Le, 16), dataoff: U32::new(Le, offset as u32), datasize: U32::new(Le, size as u32) }
     }
 
     /// A chained-fixups blob for three segments with starts for segment 1.
@@ -1379,11 +1137,7 @@ pub mod test_support {
 
     /// A minimal executable shaped by `options` (see [`Options`]).
     pub fn image(options: Options) -> Vec<u8> {
-        let page: u64 = if options.cputype == CPU_TYPE_ARM64 {
-            0x4000
-        } else {
-            0x1000
-        };
+        let page: u64 = if options.cputype == CPU_TYPE_ARM64 { 0x4000 } else { 0x1000 };
         let base = 0x1_0000_0000u64;
         let fixups = match options.fixups {
             Fixups::None => None,
@@ -1392,14 +1146,7 @@ pub mod test_support {
         };
         let text_len = page;
         // Commands are laid out first to know where __text starts.
-        let commands_len = 72
-            + (72 + 80)
-            + 72
-            + 24
-            + 16
-            + 24
-            + options.signature.map_or(0, |_| 16)
-            + fixups.as_ref().map_or(0, |_| 16);
+        let commands_len = 72 + (72 + 80) + 72 + 24 + 16 + 24 + options.signature.map_or(0, |_| 16) + fixups.as_ref().map_or(0, |_| 16);
         let text_offset = u64::from(32 + commands_len + options.header_room);
         let linkedit_off = text_len;
         // __LINKEDIT: [chained fixups], function starts (8), symbols (2 x 16), strings (16),
@@ -1411,9 +1158,7 @@ pub mod test_support {
         let strings: &[u8] = b" \0_main\0_other\0\0";
         let data_end = stroff + strings.len() as u64;
         let signature_off = data_end.next_multiple_of(16);
-        let end = options
-            .signature
-            .map_or(data_end, |size| signature_off + u64::from(size));
+        let end = options.signature.map_or(data_end, |size| signature_off + u64::from(size));
 
         let mut commands: Vec<u8> = Vec::new();
         let mut ncmds = 0u32;
@@ -1440,19 +1185,9 @@ pub mod test_support {
         }));
         add(&text);
         let linkedit_len = end - linkedit_off;
-        add(bytes_of(&segment(
-            "__LINKEDIT",
-            (base + text_len, linkedit_len),
-            (linkedit_off, linkedit_len),
-            0,
-            1,
-        )));
+        add(bytes_of(&segment("__LINKEDIT", (base + text_len, linkedit_len), (linkedit_off, linkedit_len), 0, 1)));
         if fixups.is_some() {
-            add(bytes_of(&linkedit_data(
-                LC_DYLD_CHAINED_FIXUPS,
-                linkedit_off,
-                fixups_len,
-            )));
+            add(bytes_of(&linkedit_data(LC_DYLD_CHAINED_FIXUPS, linkedit_off, fixups_len)));
         }
         add(bytes_of(&SymtabCommand {
             cmd: U32::new(Le, LC_SYMTAB),
@@ -1463,30 +1198,15 @@ pub mod test_support {
             strsize: U32::new(Le, strings.len() as u32),
         }));
         add(bytes_of(&linkedit_data(LC_FUNCTION_STARTS, starts_off, 8)));
-        add(bytes_of(&UuidCommand {
-            cmd: U32::new(Le, LC_UUID),
-            cmdsize: U32::new(Le, 24),
-            uuid: [0x11; 16],
-        }));
+        add(bytes_of(&UuidCommand { cmd: U32::new(Le, LC_UUID), cmdsize: U32::new(Le, 24), uuid: [0x11; 16] }));
         if let Some(size) = options.signature {
-            add(bytes_of(&linkedit_data(
-                LC_CODE_SIGNATURE,
-                signature_off,
-                u64::from(size),
-            )));
+            add(bytes_of(&linkedit_data(LC_CODE_SIGNATURE, signature_off, u64::from(size))));
         }
 
         let header = MachHeader64 {
             magic: U32::new(BigEndian, MH_CIGAM_64),
             cputype: U32::new(Le, options.cputype),
-            cpusubtype: U32::new(
-                Le,
-                if options.cputype == CPU_TYPE_ARM64 {
-                    0
-                } else {
-                    3
-                },
-            ),
+            cpusubtype: U32::new(Le, if options.cputype == CPU_TYPE_ARM64 { 0 } else { 3 }),
             filetype: U32::new(Le, MH_EXECUTE),
             ncmds: U32::new(Le, ncmds),
             sizeofcmds: U32::new(Le, commands.len() as u32),
@@ -1538,15 +1258,7 @@ mod tests {
         assert_eq!(thin.header_room().unwrap(), 512);
         assert!(thin.code_signature().is_none());
         let whats: Vec<&str> = thin.file_ranges().iter().map(|r| r.what).collect();
-        assert_eq!(
-            whats,
-            [
-                "section contents",
-                "LC_SYMTAB symbol table",
-                "LC_SYMTAB string table",
-                "LC_FUNCTION_STARTS"
-            ]
-        );
+        assert_eq!(whats, ["section contents", "LC_SYMTAB symbol table", "LC_SYMTAB string table", "LC_FUNCTION_STARTS"]);
         // Each field really holds the offset it announces.
         for range in thin.file_ranges() {
             let field = u32::from_le_bytes(data[range.field..range.field + 4].try_into().unwrap());
@@ -1556,10 +1268,7 @@ mod tests {
 
     #[test]
     fn signed_image_reports_signature_and_data_end() {
-        let data = image(Options {
-            signature: Some(100),
-            ..Options::default()
-        });
+        let data = image(Options { signature: Some(100), ..Options::default() });
         let thin = ThinImage::parse(&data).unwrap();
         let signature = thin.code_signature().unwrap();
         assert_eq!(signature.end(), data.len() as u64);
@@ -1589,29 +1298,17 @@ mod tests {
 
     #[test]
     fn truncations_are_errors_not_panics() {
-        for data in [
-            tiny_image(),
-            image(Options {
-                signature: Some(64),
-                ..Options::default()
-            }),
-        ] {
+        for data in [tiny_image(), image(Options { signature: Some(64), ..Options::default() })] {
             for len in 0..data.len() {
                 let error = ThinImage::parse(&data[..len]).unwrap_err().to_string();
-                assert!(
-                    error.contains("truncated") || error.contains("too short"),
-                    "{len}: {error}"
-                );
+                assert!(error.contains("truncated") || error.contains("too short"), "{len}: {error}");
             }
         }
     }
 
     #[test]
     fn corrupted_headers_never_panic() {
-        let data = image(Options {
-            signature: Some(64),
-            ..Options::default()
-        });
+        let data = image(Options { signature: Some(64), ..Options::default() });
         let mut random = XorShift(0x9e37_79b9_7f4a_7c15u64);
         let mut next = || random.next_u64();
         let commands_end = ThinImage::parse(&data).unwrap().commands_end();
@@ -1638,31 +1335,20 @@ mod tests {
         let mut moved = data.clone();
         let at = text.command.offset + offset_of!(SegmentCommand64<Le>, vmaddr);
         moved[at..at + 8].copy_from_slice(&0x2_0000_0000u64.to_le_bytes());
-        let error = ThinImage::parse(&moved)
-            .unwrap()
-            .linkedit()
-            .unwrap_err()
-            .to_string();
+        let error = ThinImage::parse(&moved).unwrap().linkedit().unwrap_err().to_string();
         assert!(error.contains("lies beyond __LINKEDIT"), "{error}");
         // Rename __LINKEDIT: gone.
         let linkedit = thin.linkedit().unwrap();
         let mut renamed = data.clone();
         renamed[linkedit.command.offset + 10] = b'X';
-        let error = ThinImage::parse(&renamed)
-            .unwrap()
-            .linkedit()
-            .unwrap_err()
-            .to_string();
+        let error = ThinImage::parse(&renamed).unwrap().linkedit().unwrap_err().to_string();
         assert!(error.contains("no __LINKEDIT"), "{error}");
     }
 
     #[test]
     fn fat_round_trip_keeps_alignment_and_order() {
         let arm = tiny_image();
-        let x86 = image(Options {
-            cputype: CPU_TYPE_X86_64,
-            ..Options::default()
-        });
+        let x86 = image(Options { cputype: CPU_TYPE_X86_64, ..Options::default() });
         let fat = universal(&[&x86, &arm]);
         assert_eq!(kind(&fat).unwrap(), Kind::Fat);
         let slices = fat_slices(&fat).unwrap();
@@ -1685,10 +1371,7 @@ mod tests {
         assert!(slices[1].offset >= 0x1000 + x86.len() as u64 + 0x1001);
         // Errors name the slice.
         let error = map_slices(&fat, |_| bail!("boom")).unwrap_err();
-        assert!(
-            format!("{error:#}").contains("slice 0 (x86_64)"),
-            "{error:#}"
-        );
+        assert!(format!("{error:#}").contains("slice 0 (x86_64)"), "{error:#}");
     }
 
     #[test]
@@ -1722,44 +1405,22 @@ mod tests {
         }
         let mut none = fat.clone();
         none[4..8].copy_from_slice(&0u32.to_be_bytes());
-        assert!(
-            fat_slices(&none)
-                .unwrap_err()
-                .to_string()
-                .contains("no slices")
-        );
+        assert!(fat_slices(&none).unwrap_err().to_string().contains("no slices"));
         let mut java = fat.clone();
         java[4..8].copy_from_slice(&0x0034u32.to_be_bytes());
         assert!(fat_slices(&java).unwrap_err().to_string().contains("Java"));
         let mut misaligned = fat.clone();
         misaligned[16..20].copy_from_slice(&0x100u32.to_be_bytes());
-        assert!(
-            fat_slices(&misaligned)
-                .unwrap_err()
-                .to_string()
-                .contains("not aligned")
-        );
+        assert!(fat_slices(&misaligned).unwrap_err().to_string().contains("not aligned"));
         let mut overlapping = fat.clone();
         overlapping[16..20].copy_from_slice(&0u32.to_be_bytes());
         overlapping[24..28].copy_from_slice(&0u32.to_be_bytes());
-        assert!(
-            fat_slices(&overlapping)
-                .unwrap_err()
-                .to_string()
-                .contains("overlaps")
-        );
+        assert!(fat_slices(&overlapping).unwrap_err().to_string().contains("overlaps"));
     }
 
     #[test]
     fn layout_refuses_4_gib() {
-        let error = FatLayout::new(vec![FatEntry {
-            cputype: CPU_TYPE_ARM64,
-            cpusubtype: 0,
-            align: 14,
-            size: 1 << 32,
-        }])
-        .unwrap_err()
-        .to_string();
+        let error = FatLayout::new(vec![FatEntry { cputype: CPU_TYPE_ARM64, cpusubtype: 0, align: 14, size: 1 << 32 }]).unwrap_err().to_string();
         assert!(error.contains("4 GiB"), "{error}");
         assert!(FatLayout::new(Vec::new()).is_err());
     }

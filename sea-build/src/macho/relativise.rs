@@ -43,9 +43,7 @@ use object::LittleEndian as Le;
 use object::macho::{LC_SYMTAB, MachHeader64, N_OSO, N_SO, N_SOL, SegmentCommand64, SymtabCommand};
 use object::pod::from_bytes_mut;
 
-use super::{
-    FatEntry, FatLayout, Kind, NLIST_LEN, ThinImage, align_up, fat_slices, in_slice, kind, uuid,
-};
+use super::{FatEntry, FatLayout, Kind, NLIST_LEN, ThinImage, align_up, fat_slices, in_slice, kind, uuid};
 
 /// `__LINKEDIT`'s `vmsize` becomes its file size rounded up to this (the largest page size),
 /// whatever the linker wrote (lld writes the exact, path-dependent size).
@@ -68,12 +66,7 @@ pub struct RelativiseOptions {
 
 impl Default for RelativiseOptions {
     fn default() -> Self {
-        RelativiseOptions {
-            source_paths: true,
-            object_replacement: String::new(),
-            source_replacement: "./".to_owned(),
-            recompute_uuid: true,
-        }
+        RelativiseOptions { source_paths: true, object_replacement: String::new(), source_replacement: "./".to_owned(), recompute_uuid: true }
     }
 }
 
@@ -139,11 +132,7 @@ pub fn relativise(data: &[u8], prefix: &str, options: &RelativiseOptions) -> Res
 /// assert!(error.to_string().contains("longer than the prefix"));
 /// # anyhow::Ok(())
 /// ```
-pub fn relativise_in_place(
-    data: &mut Vec<u8>,
-    prefix: &str,
-    options: &RelativiseOptions,
-) -> Result<RelativiseSummary> {
+pub fn relativise_in_place(data: &mut Vec<u8>, prefix: &str, options: &RelativiseOptions) -> Result<RelativiseSummary> {
     let summary = relativise_slice(data, prefix, options)?;
     data.truncate(summary.len as usize);
     Ok(summary)
@@ -161,20 +150,13 @@ pub fn relativise_in_place(
 /// assert!(summary.len <= image.len() as u64);
 /// # anyhow::Ok(())
 /// ```
-pub fn relativise_slice(
-    data: &mut [u8],
-    prefix: &str,
-    options: &RelativiseOptions,
-) -> Result<RelativiseSummary> {
+pub fn relativise_slice(data: &mut [u8], prefix: &str, options: &RelativiseOptions) -> Result<RelativiseSummary> {
     ensure!(
         !prefix.is_empty(),
         "the prefix to strip is empty: give the absolute build directory, e.g. \
          /home/me/checkout/"
     );
-    for (what, replacement) in [
-        ("object", &options.object_replacement),
-        ("source", &options.source_replacement),
-    ] {
+    for (what, replacement) in [("object", &options.object_replacement), ("source", &options.source_replacement)] {
         ensure!(
             replacement.len() <= prefix.len(),
             "the {what} path replacement {replacement:?} is longer than the prefix {prefix:?} \
@@ -185,10 +167,7 @@ pub fn relativise_slice(
     match kind(data)? {
         Kind::Thin => {
             let summary = relativise_thin(data, prefix.as_bytes(), options)?;
-            Ok(RelativiseSummary {
-                len: summary.len,
-                images: vec![summary],
-            })
+            Ok(RelativiseSummary { len: summary.len, images: vec![summary] })
         }
         Kind::Fat => relativise_fat(data, prefix.as_bytes(), options),
     }
@@ -196,21 +175,12 @@ pub fn relativise_slice(
 
 /// Relativises every slice where it lies, then packs the slices down (they only shrink) and
 /// writes a new universal header.
-fn relativise_fat(
-    data: &mut [u8],
-    prefix: &[u8],
-    options: &RelativiseOptions,
-) -> Result<RelativiseSummary> {
+fn relativise_fat(data: &mut [u8], prefix: &[u8], options: &RelativiseOptions) -> Result<RelativiseSummary> {
     let mut slices: Vec<(FatEntry, usize, String)> = fat_slices(data)?
         .iter()
         .enumerate()
         .map(|(index, slice)| {
-            let entry = FatEntry {
-                cputype: slice.cputype,
-                cpusubtype: slice.cpusubtype,
-                align: slice.align,
-                size: slice.data.len() as u64,
-            };
+            let entry = FatEntry { cputype: slice.cputype, cpusubtype: slice.cpusubtype, align: slice.align, size: slice.data.len() as u64 };
             (entry, slice.offset as usize, in_slice(index, slice))
         })
         .collect();
@@ -227,19 +197,13 @@ fn relativise_fat(
     let mut written = header.len();
     for ((entry, old_offset, _), &new_offset) in slices.iter().zip(layout.offsets()) {
         let new_offset = new_offset as usize;
-        ensure!(
-            new_offset <= *old_offset && written <= new_offset,
-            "internal error: slice moving from {old_offset:#x} to {new_offset:#x}"
-        );
+        ensure!(new_offset <= *old_offset && written <= new_offset, "internal error: slice moving from {old_offset:#x} to {new_offset:#x}");
         data.copy_within(*old_offset..*old_offset + entry.size as usize, new_offset);
         data[written..new_offset].fill(0);
         written = new_offset + entry.size as usize;
     }
     data[..header.len()].copy_from_slice(&header);
-    Ok(RelativiseSummary {
-        images: summaries,
-        len: layout.len(),
-    })
+    Ok(RelativiseSummary { images: summaries, len: layout.len() })
 }
 
 /// Where the symbol and string tables of a thin image lie.
@@ -268,17 +232,8 @@ fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
         return Ok(None);
     };
     let ranges = thin.file_ranges();
-    let find = |what: &str| {
-        ranges
-            .iter()
-            .find(|r| r.cmd == LC_SYMTAB && r.what == what)
-            .copied()
-            .context("internal error: LC_SYMTAB ranges missing")
-    };
-    let (symbols, strings) = (
-        find("LC_SYMTAB symbol table")?,
-        find("LC_SYMTAB string table")?,
-    );
+    let find = |what: &str| ranges.iter().find(|r| r.cmd == LC_SYMTAB && r.what == what).copied().context("internal error: LC_SYMTAB ranges missing");
+    let (symbols, strings) = (find("LC_SYMTAB symbol table")?, find("LC_SYMTAB string table")?);
     ensure!(
         strings.offset >= linkedit.fileoff() && strings.end() <= linkedit.file_end(),
         "the string table ({:#x}..{:#x}) lies outside __LINKEDIT ({:#x}..{:#x}): unsupported \
@@ -288,10 +243,7 @@ fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
         linkedit.fileoff(),
         linkedit.file_end()
     );
-    if let Some(after) = ranges
-        .iter()
-        .find(|r| r.len > 0 && *r != &strings && r.end() > strings.offset)
-    {
+    if let Some(after) = ranges.iter().find(|r| r.len > 0 && *r != &strings && r.end() > strings.offset) {
         bail!(
             "the string table ({:#x}..{:#x}) is not the last data in __LINKEDIT: the {} \
              ({:#x}..{:#x}) follows or overlaps it; unsupported layout",
@@ -324,27 +276,11 @@ fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
 
 /// Relativises one thin image in place; the result is `summary.len` bytes long (the rest
 /// of `image` is to be cut).
-fn relativise_thin(
-    image: &mut [u8],
-    prefix: &[u8],
-    options: &RelativiseOptions,
-) -> Result<ImageSummary> {
+fn relativise_thin(image: &mut [u8], prefix: &[u8], options: &RelativiseOptions) -> Result<ImageSummary> {
     let Some(tables) = locate_tables(image)? else {
-        let uuid = if options.recompute_uuid {
-            uuid::recompute(image)?
-        } else {
-            None
-        };
+        let uuid = if options.recompute_uuid { uuid::recompute(image)? } else { None };
         let cputype = ThinImage::parse(image)?.cputype();
-        return Ok(ImageSummary {
-            cputype,
-            symbols: 0,
-            paths_rewritten: 0,
-            timestamps_zeroed: 0,
-            string_table: (0, 0),
-            uuid,
-            len: image.len() as u64,
-        });
+        return Ok(ImageSummary { cputype, symbols: 0, paths_rewritten: 0, timestamps_zeroed: 0, string_table: (0, 0), uuid, len: image.len() as u64 });
     };
     let symbols_end = tables.symoff + tables.nsyms * NLIST_LEN as usize;
     ensure!(
@@ -370,40 +306,22 @@ fn relativise_thin(
     );
     // Pad to 8 bytes like the linkers, when that fits where the old table was.
     let padded = align_up(new_table.len() as u64, 8).unwrap_or(u64::MAX) as usize;
-    let new_strsize = if padded <= tables.strsize {
-        padded
-    } else {
-        new_table.len()
-    };
+    let new_strsize = if padded <= tables.strsize { padded } else { new_table.len() };
     tail[..new_table.len()].copy_from_slice(&new_table);
     tail[new_table.len()..new_strsize].fill(0);
     drop(new_table);
     let new_len = tables.stroff + new_strsize;
 
-    let (symtab, _) = from_bytes_mut::<SymtabCommand<Le>>(&mut image[tables.symtab_command..])
-        .ok()
-        .context("internal error: LC_SYMTAB vanished")?;
+    let (symtab, _) = from_bytes_mut::<SymtabCommand<Le>>(&mut image[tables.symtab_command..]).ok().context("internal error: LC_SYMTAB vanished")?;
     symtab.strsize.set(Le, new_strsize as u32);
     let filesize = new_len as u64 - tables.linkedit_fileoff;
-    let (linkedit, _) =
-        from_bytes_mut::<SegmentCommand64<Le>>(&mut image[tables.linkedit_command..])
-            .ok()
-            .context("internal error: __LINKEDIT vanished")?;
+    let (linkedit, _) = from_bytes_mut::<SegmentCommand64<Le>>(&mut image[tables.linkedit_command..]).ok().context("internal error: __LINKEDIT vanished")?;
     linkedit.filesize.set(Le, filesize);
-    linkedit.vmsize.set(
-        Le,
-        align_up(filesize, LINKEDIT_VM_ALIGN).unwrap_or(filesize),
-    );
+    linkedit.vmsize.set(Le, align_up(filesize, LINKEDIT_VM_ALIGN).unwrap_or(filesize));
     // The header is untouched; check it still reads as before.
-    from_bytes_mut::<MachHeader64<Le>>(image)
-        .ok()
-        .context("internal error: header vanished")?;
+    from_bytes_mut::<MachHeader64<Le>>(image).ok().context("internal error: header vanished")?;
 
-    let uuid = if options.recompute_uuid {
-        uuid::recompute(&mut image[..new_len])?
-    } else {
-        None
-    };
+    let uuid = if options.recompute_uuid { uuid::recompute(&mut image[..new_len])? } else { None };
     Ok(ImageSummary {
         cputype: tables.cputype,
         symbols: tables.nsyms as u64,
@@ -421,12 +339,7 @@ const TYPE: usize = 4;
 const VALUE: usize = 8;
 
 fn strx_of(entry: &[u8]) -> u32 {
-    u32::from_le_bytes([
-        entry[STRX],
-        entry[STRX + 1],
-        entry[STRX + 2],
-        entry[STRX + 3],
-    ])
+    u32::from_le_bytes([entry[STRX], entry[STRX + 1], entry[STRX + 2], entry[STRX + 3]])
 }
 
 /// String offsets used by more than one symbol, mapped to a placeholder for their new
@@ -463,13 +376,7 @@ struct Rebuilt {
 
 /// Builds the new string table in symbol order, rewriting path stabs, and points every
 /// symbol at its new string; zeroes `N_OSO` timestamps.
-fn rebuild_strings(
-    symbols: &mut [u8],
-    strings: &[u8],
-    mut shared: HashMap<u32, u32>,
-    prefix: &[u8],
-    options: &RelativiseOptions,
-) -> Result<Rebuilt> {
+fn rebuild_strings(symbols: &mut [u8], strings: &[u8], mut shared: HashMap<u32, u32>, prefix: &[u8], options: &RelativiseOptions) -> Result<Rebuilt> {
     let mut table = Vec::with_capacity(strings.len());
     table.extend_from_slice(strings.get(..2).unwrap_or(b" \0"));
     let (mut rewritten, mut zeroed) = (0u64, 0u64);
@@ -513,11 +420,7 @@ fn rebuild_strings(
                          leave an empty path{}; give a replacement or a longer prefix",
                         stab_name(kind),
                         String::from_utf8_lossy(prefix),
-                        if kind == N_SO {
-                            ", which ends a compilation unit"
-                        } else {
-                            ""
-                        }
+                        if kind == N_SO { ", which ends a compilation unit" } else { "" }
                     );
                 }
                 table.extend_from_slice(replacement);
@@ -532,11 +435,7 @@ fn rebuild_strings(
         }
         entry[STRX..STRX + 4].copy_from_slice(&new.to_le_bytes());
     }
-    Ok(Rebuilt {
-        table,
-        rewritten,
-        zeroed,
-    })
+    Ok(Rebuilt { table, rewritten, zeroed })
 }
 
 fn stab_name(kind: u8) -> &'static str {
@@ -555,20 +454,14 @@ fn find_nul(bytes: &[u8]) -> Option<usize> {
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for word in words.by_ref() {
-        let value = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
+        let value = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
         // Sets the high bit of the lowest zero byte (and maybe of bytes after it).
         if value.wrapping_sub(LOW) & !value & HIGH != 0 {
             return word.iter().position(|&b| b == 0).map(|p| at + p);
         }
         at += 8;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&b| b == 0)
-        .map(|p| at + p)
+    words.remainder().iter().position(|&b| b == 0).map(|p| at + p)
 }
 
 #[cfg(test)]
@@ -581,10 +474,7 @@ mod tests {
     /// An image whose symbols are `entries` (n_type, string, n_value); strings written in
     /// reverse order, with `" \0"` first, as linkers do not guarantee symbol order.
     fn with_symbols(cputype: u32, entries: &[(u8, &str, u64)]) -> Vec<u8> {
-        let base = image(Options {
-            cputype,
-            ..Options::default()
-        });
+        let base = image(Options { cputype, ..Options::default() });
         let thin = ThinImage::parse(&base).unwrap();
         let symtab = thin.command(LC_SYMTAB).unwrap();
         let symoff = thin.file_ranges()[1].offset as usize;
@@ -660,10 +550,7 @@ mod tests {
 
     fn build(root: &str) -> Vec<u8> {
         let entries = stabs(root);
-        let borrowed: Vec<(u8, &str, u64)> = entries
-            .iter()
-            .map(|(k, s, v)| (*k, s.as_str(), *v))
-            .collect();
+        let borrowed: Vec<(u8, &str, u64)> = entries.iter().map(|(k, s, v)| (*k, s.as_str(), *v)).collect();
         with_symbols(CPU_TYPE_ARM64, &borrowed)
     }
 
@@ -698,10 +585,7 @@ mod tests {
         assert_eq!(got, expected);
         // The string table is in symbol order and shared strings stay shared.
         let tables = locate_tables(&data).unwrap().unwrap();
-        let strx: Vec<u32> = data[tables.symoff..tables.symoff + 12 * 16]
-            .chunks_exact(16)
-            .map(strx_of)
-            .collect();
+        let strx: Vec<u32> = data[tables.symoff..tables.symoff + 12 * 16].chunks_exact(16).map(strx_of).collect();
         assert_eq!(strx[3], strx[10], "_main shared by N_FUN and the symbol");
         assert_eq!(strx[0], 2);
         let mut first_uses = Vec::new();
@@ -718,10 +602,7 @@ mod tests {
         assert_eq!(linkedit.file_end(), data.len() as u64);
         assert_eq!(linkedit.vmsize() % LINKEDIT_VM_ALIGN, 0);
         assert!(linkedit.vmsize() >= linkedit.filesize());
-        assert_eq!(
-            thin.command(object::macho::LC_UUID).unwrap().bytes[8..24],
-            image.uuid.unwrap()
-        );
+        assert_eq!(thin.command(object::macho::LC_UUID).unwrap().bytes[8..24], image.uuid.unwrap());
         // Everything before the symbol table is untouched but for __LINKEDIT, the UUID and
         // LC_SYMTAB.
         let commands_end = thin.commands_end();
@@ -745,10 +626,7 @@ mod tests {
     #[test]
     fn source_paths_can_be_left_alone() {
         let mut data = build(ROOT);
-        let options = RelativiseOptions {
-            source_paths: false,
-            ..RelativiseOptions::default()
-        };
+        let options = RelativiseOptions { source_paths: false, ..RelativiseOptions::default() };
         relativise_in_place(&mut data, ROOT, &options).unwrap();
         let names: Vec<String> = symbols_of(&data).into_iter().map(|(_, s, _)| s).collect();
         assert_eq!(names[0], ROOT);
@@ -765,30 +643,13 @@ mod tests {
         };
         let default = RelativiseOptions::default();
         fails(&data, "", &default, "empty");
-        fails(
-            &data,
-            "/h",
-            &RelativiseOptions {
-                object_replacement: "abc".into(),
-                ..default.clone()
-            },
-            "longer than the prefix",
-        );
+        fails(&data, "/h", &RelativiseOptions { object_replacement: "abc".into(), ..default.clone() }, "longer than the prefix");
         // The N_SO directory entry equals the prefix: stripping to nothing is refused.
-        fails(
-            &data,
-            ROOT,
-            &RelativiseOptions {
-                source_replacement: String::new(),
-                ..default.clone()
-            },
-            "ends a compilation unit",
-        );
+        fails(&data, ROOT, &RelativiseOptions { source_replacement: String::new(), ..default.clone() }, "ends a compilation unit");
 
         let tables = locate_tables(&data).unwrap().unwrap();
         let mut out_of_range = data.clone();
-        out_of_range[tables.symoff..tables.symoff + 4]
-            .copy_from_slice(&(tables.strsize as u32).to_le_bytes());
+        out_of_range[tables.symoff..tables.symoff + 4].copy_from_slice(&(tables.strsize as u32).to_le_bytes());
         fails(&out_of_range, ROOT, &default, "past the end of the");
         let mut unterminated = data.clone();
         let end = tables.stroff + tables.strsize;
@@ -796,16 +657,8 @@ mod tests {
         fails(&unterminated, ROOT, &default, "without a terminating NUL");
         let mut trailing = data.clone();
         trailing.extend_from_slice(b"junk");
-        fails(
-            &trailing,
-            ROOT,
-            &default,
-            "unknown data follow the string table",
-        );
-        let signed = image(Options {
-            signature: Some(64),
-            ..Options::default()
-        });
+        fails(&trailing, ROOT, &default, "unknown data follow the string table");
+        let signed = image(Options { signature: Some(64), ..Options::default() });
         fails(&signed, ROOT, &default, "unsign it first");
         assert!(relativise(&unsign(&signed).unwrap(), ROOT, &default).is_ok());
     }
@@ -832,14 +685,8 @@ mod tests {
     #[test]
     fn relativises_every_slice_of_a_universal_file() {
         let entries = stabs(ROOT);
-        let borrowed: Vec<(u8, &str, u64)> = entries
-            .iter()
-            .map(|(k, s, v)| (*k, s.as_str(), *v))
-            .collect();
-        let (x86, arm) = (
-            with_symbols(CPU_TYPE_X86_64, &borrowed),
-            with_symbols(CPU_TYPE_ARM64, &borrowed),
-        );
+        let borrowed: Vec<(u8, &str, u64)> = entries.iter().map(|(k, s, v)| (*k, s.as_str(), *v)).collect();
+        let (x86, arm) = (with_symbols(CPU_TYPE_X86_64, &borrowed), with_symbols(CPU_TYPE_ARM64, &borrowed));
         let mut fat = universal(&[&x86, &arm]);
         let options = RelativiseOptions::default();
         let summary = relativise_in_place(&mut fat, ROOT, &options).unwrap();

@@ -107,13 +107,7 @@ fn unsign_thin(data: &[u8]) -> Result<Vec<u8>> {
     );
     let end = image.data_end().max(linkedit.fileoff());
     if end > signature.offset {
-        let overlapping = image
-            .file_ranges()
-            .iter()
-            .filter(|r| r.len > 0 && r.end() > signature.offset && r.what != signature.what)
-            .map(|r| r.what)
-            .next()
-            .unwrap_or("a segment");
+        let overlapping = image.file_ranges().iter().filter(|r| r.len > 0 && r.end() > signature.offset && r.what != signature.what).map(|r| r.what).next().unwrap_or("a segment");
         bail!(
             "the {overlapping} reaches {end:#x}, past the start of the code signature at {:#x}: \
              the binary is damaged",
@@ -133,17 +127,13 @@ fn unsign_thin(data: &[u8]) -> Result<Vec<u8>> {
     let filesize = end - linkedit.fileoff();
     let vmsize = align_up(filesize, image.page_size()).unwrap_or(filesize);
     let segment_at = linkedit.command.offset;
-    let (segment, _) = object::pod::from_bytes_mut::<SegmentCommand64<Le>>(&mut out[segment_at..])
-        .ok()
-        .context("internal error: __LINKEDIT command moved")?;
+    let (segment, _) = object::pod::from_bytes_mut::<SegmentCommand64<Le>>(&mut out[segment_at..]).ok().context("internal error: __LINKEDIT command moved")?;
     segment.filesize.set(Le, filesize);
     segment.vmsize.set(Le, vmsize);
 
     let command = image.commands()[signature.command_index];
     out[command.offset..command.offset + command.bytes.len()].fill(0);
-    let (header, _) = object::pod::from_bytes_mut::<MachHeader64<Le>>(&mut out)
-        .ok()
-        .context("internal error: header vanished")?;
+    let (header, _) = object::pod::from_bytes_mut::<MachHeader64<Le>>(&mut out).ok().context("internal error: header vanished")?;
     header.ncmds.set(Le, header.ncmds.get(Le) - 1);
     let sizeofcmds = header.sizeofcmds.get(Le) - command.bytes.len() as u32;
     header.sizeofcmds.set(Le, sizeofcmds);
@@ -157,11 +147,7 @@ mod tests {
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 
     fn signed(cputype: u32) -> Vec<u8> {
-        image(Options {
-            cputype,
-            signature: Some(300),
-            ..Options::default()
-        })
+        image(Options { cputype, signature: Some(300), ..Options::default() })
     }
 
     #[test]
@@ -186,11 +172,7 @@ mod tests {
             let signed_end = ThinImage::parse(&signed).unwrap().commands_end();
             assert!(unsigned[signed_end..] == signed[signed_end..unsigned.len()]);
             assert_eq!(thin.commands_end(), signed_end - 16);
-            assert!(
-                unsigned[signed_end - 16..signed_end]
-                    .iter()
-                    .all(|&b| b == 0)
-            );
+            assert!(unsigned[signed_end - 16..signed_end].iter().all(|&b| b == 0));
             assert!(!is_signed(&unsigned).unwrap());
         }
     }
@@ -241,11 +223,7 @@ mod tests {
     fn unknown_data_before_the_signature_is_refused() {
         let data = signed(CPU_TYPE_ARM64);
         let thin = ThinImage::parse(&data).unwrap();
-        let strings = *thin
-            .file_ranges()
-            .iter()
-            .find(|r| r.what == "LC_SYMTAB string table")
-            .unwrap();
+        let strings = *thin.file_ranges().iter().find(|r| r.what == "LC_SYMTAB string table").unwrap();
         // Shrink the string table by 16: 16+ bytes of unexplained data before the signature.
         let mut shrunk = data.clone();
         let at = strings.field + 4;
@@ -257,10 +235,7 @@ mod tests {
         let mut grown = data.clone();
         grown[at..at + 4].copy_from_slice(&(size + 16).to_le_bytes());
         let error = unsign(&grown).unwrap_err().to_string();
-        assert!(
-            error.contains("past the start of the code signature"),
-            "{error}"
-        );
+        assert!(error.contains("past the start of the code signature"), "{error}");
     }
 
     #[test]
@@ -268,10 +243,7 @@ mod tests {
         let data = signed(CPU_TYPE_ARM64);
         for len in 0..data.len() {
             let error = unsign(&data[..len]).unwrap_err().to_string();
-            assert!(
-                error.contains("truncated") || error.contains("too short"),
-                "{len}: {error}"
-            );
+            assert!(error.contains("truncated") || error.contains("too short"), "{len}: {error}");
         }
     }
 }

@@ -49,23 +49,12 @@ fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
     let owned: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
     let chunks: &[&[u8]] = &owned;
     let digest = move |index: usize| -> [u8; 32] { Sha256::digest(chunks[index]).into() };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(chunks.len());
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(chunks.len());
     let mut digests: Vec<Option<[u8; 32]>> = vec![None; chunks.len()];
     if threads > 1 {
         // Thread t hashes chunks t, t + threads, t + 2 * threads, ...
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|first| {
-                    scope.spawn(move || {
-                        (first..chunks.len())
-                            .step_by(threads)
-                            .map(|index| (index, digest(index)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
+            let handles: Vec<_> = (0..threads).map(|first| scope.spawn(move || (first..chunks.len()).step_by(threads).map(|index| (index, digest(index))).collect::<Vec<_>>())).collect();
             for handle in handles {
                 // A thread that died (it cannot) leaves its chunks to the loop below.
                 for (index, value) in handle.join().unwrap_or_default() {
@@ -74,11 +63,7 @@ fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
             }
         });
     }
-    digests
-        .into_iter()
-        .enumerate()
-        .map(|(index, value)| value.unwrap_or_else(|| digest(index)))
-        .collect()
+    digests.into_iter().enumerate().map(|(index, value)| value.unwrap_or_else(|| digest(index))).collect()
 }
 
 /// Recomputes the `LC_UUID` of a thin image in place and returns it, or `None` when the
@@ -91,18 +76,11 @@ fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
 /// # anyhow::Ok(())
 /// ```
 pub fn recompute(image: &mut [u8]) -> Result<Option<[u8; 16]>> {
-    let Some((offset, index, len)) = ThinImage::parse(image)?
-        .command(LC_UUID)
-        .map(|c| (c.offset, c.index, c.bytes.len()))
-    else {
+    let Some((offset, index, len)) = ThinImage::parse(image)?.command(LC_UUID).map(|c| (c.offset, c.index, c.bytes.len())) else {
         return Ok(None);
     };
     let field = {
-        let (uuid, _) = from_bytes_mut::<UuidCommand<object::LittleEndian>>(
-            &mut image[offset..offset + len],
-        )
-        .ok()
-        .with_context(|| {
+        let (uuid, _) = from_bytes_mut::<UuidCommand<object::LittleEndian>>(&mut image[offset..offset + len]).ok().with_context(|| {
             format!(
                 "load command {} (LC_UUID) is {} bytes, too short for a UUID: the binary is \
                      damaged",
@@ -130,11 +108,7 @@ pub fn recompute_all(data: &mut [u8]) -> Result<()> {
             recompute(data)?;
         }
         Kind::Fat => {
-            let slices: Vec<_> = fat_slices(data)?
-                .iter()
-                .enumerate()
-                .map(|(index, s)| (s.offset as usize, s.data.len(), in_slice(index, s)))
-                .collect();
+            let slices: Vec<_> = fat_slices(data)?.iter().enumerate().map(|(index, s)| (s.offset as usize, s.data.len(), in_slice(index, s))).collect();
             for (offset, len, context) in slices {
                 recompute(&mut data[offset..offset + len]).context(context)?;
             }
@@ -171,10 +145,7 @@ mod tests {
     fn chunked_hash_is_independent_of_threads() {
         let bytes: Vec<u8> = (0..CHUNK * 2 + 12345).map(|i| (i % 251) as u8).collect();
         let parallel = chunk_digests(&bytes);
-        let serial: Vec<[u8; 32]> = bytes
-            .chunks(CHUNK)
-            .map(|c| Sha256::digest(c).into())
-            .collect();
+        let serial: Vec<[u8; 32]> = bytes.chunks(CHUNK).map(|c| Sha256::digest(c).into()).collect();
         assert_eq!(parallel, serial);
         assert_eq!(parallel.len(), 3);
         assert_eq!(uuid_of(&bytes), uuid_of(&bytes.clone()));

@@ -96,13 +96,7 @@ fn binary_paths(platform: Platform) -> &'static [&'static str] {
 /// Reads the whole archive, checks every entry, and hands the node binary and LICENSE to `sink`.
 /// Fails when any entry escapes the archive, when the archive is truncated or corrupt, or when it
 /// holds no node binary for `platform`. `name` is used in messages only.
-pub(crate) fn extract_node<R: Read + Seek>(
-    archive: R,
-    kind: ArchiveKind,
-    platform: Platform,
-    name: &str,
-    sink: &mut dyn FnMut(Member, &mut dyn Read) -> Result<()>,
-) -> Result<()> {
+pub(crate) fn extract_node<R: Read + Seek>(archive: R, kind: ArchiveKind, platform: Platform, name: &str, sink: &mut dyn FnMut(Member, &mut dyn Read) -> Result<()>) -> Result<()> {
     let mut found_binary = false;
     let mut visit = |path: &str, entry_kind: EntryKind, data: &mut dyn Read| -> Result<()> {
         check_entry(path, &entry_kind).with_context(|| format!("refusing {name}: it may have been tampered with"))?;
@@ -133,10 +127,7 @@ pub(crate) fn extract_node<R: Read + Seek>(
         ArchiveKind::Zip => walk_zip(archive, name, &mut visit)?,
     }
     if !found_binary {
-        bail!(
-            "{name} holds no node binary for {platform} (looked for */{}): is it a Node release archive for that platform?",
-            binary_paths(platform).join(" or */")
-        );
+        bail!("{name} holds no node binary for {platform} (looked for */{}): is it a Node release archive for that platform?", binary_paths(platform).join(" or */"));
     }
     Ok(())
 }
@@ -208,9 +199,7 @@ struct Checked<'a, R> {
 
 impl<R: Read> Read for Checked<'_, R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buffer).map_err(|error| {
-            std::io::Error::new(error.kind(), format!("{} is truncated or corrupt ({error}): download it again (a partial download is never trusted)", self.name))
-        })
+        self.inner.read(buffer).map_err(|error| std::io::Error::new(error.kind(), format!("{} is truncated or corrupt ({error}): download it again (a partial download is never trusted)", self.name)))
     }
 }
 

@@ -79,16 +79,11 @@ impl Http {
     }
 
     fn try_get<W: Write>(&self, url: &str, accept: &str, limit: u64, sink: &mut W, progress: Option<(&str, &dyn Reporter)>) -> Result<u64, Failure> {
-        let mut response = self.agent.get(url).header("Accept", accept).call().map_err(|error| Failure {
-            transient: is_transient(&error),
-            error: anyhow!(describe(&error)).context(format!("GET {url} failed")),
-        })?;
+        let mut response =
+            self.agent.get(url).header("Accept", accept).call().map_err(|error| Failure { transient: is_transient(&error), error: anyhow!(describe(&error)).context(format!("GET {url} failed")) })?;
         let status = response.status().as_u16();
         if status != 200 {
-            return Err(Failure {
-                transient: status == 408 || status == 429 || status >= 500,
-                error: anyhow!("GET {url} answered HTTP {status}"),
-            });
+            return Err(Failure { transient: status == 408 || status == 429 || status >= 500, error: anyhow!("GET {url} answered HTTP {status}") });
         }
         let total = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if let Some(total) = total.filter(|total| *total > limit) {
@@ -212,9 +207,5 @@ impl<W: RewindSink> RewindSink for HashingWriter<W> {
 
 /// Refuses URLs we would not fetch from: only http(s).
 pub(crate) fn check_url(url: &str, origin: &str) -> Result<()> {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(())
-    } else {
-        bail!("{origin} gave `{url}`, which is not an http(s) URL")
-    }
+    if url.starts_with("https://") || url.starts_with("http://") { Ok(()) } else { bail!("{origin} gave `{url}`, which is not an http(s) URL") }
 }

@@ -50,11 +50,14 @@ pub(crate) fn check_node_binary(bytes: &[u8], path: &Utf8Path, platform: Platfor
 pub(crate) fn binary_version(bytes: &[u8], path: &Utf8Path, platform: Platform) -> Result<Version> {
     if platform.is_host() {
         let output = std::process::Command::new(path).arg("--version").env_remove("NODE_OPTIONS").stdin(std::process::Stdio::null()).output();
-        if let Ok(output) = output.as_ref() && output.status.success() {
+        if let Ok(output) = output.as_ref()
+            && output.status.success()
+        {
             return String::from_utf8_lossy(&output.stdout).trim().parse().with_context(|| format!("{path} --version printed something unexpected"));
         }
     }
-    embedded_version(bytes).with_context(|| format!("could not tell which Node version {path} is: it does not run here and carries no release URL; name its archive node-vX.Y.Z-<platform>.* or use an official build"))
+    embedded_version(bytes)
+        .with_context(|| format!("could not tell which Node version {path} is: it does not run here and carries no release URL; name its archive node-vX.Y.Z-<platform>.* or use an official build"))
 }
 
 fn embedded_version(bytes: &[u8]) -> Result<Version> {
@@ -65,9 +68,10 @@ fn embedded_version(bytes: &[u8]) -> Result<Version> {
         let head = &bytes[end.saturating_sub(32)..end];
         if let Some(at) = find(head, b"node-v")
             && let Ok(text) = std::str::from_utf8(&head[at + 6..])
-                && let Ok(version) = text.parse() {
-                    return Ok(version);
-                }
+            && let Ok(version) = text.parse()
+        {
+            return Ok(version);
+        }
         start = end + SUFFIX.len();
     }
     bail!("no embedded release URL found")

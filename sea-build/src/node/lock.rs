@@ -20,9 +20,9 @@
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
+use super::NodeBinary;
 use super::platform::Platform;
 use super::version::{Version, VersionSpec};
-use super::NodeBinary;
 
 const HEADER: &str = "# This file is written by sea-build (`cargo xtask fetch`). Commit it: builds verify the\n# node binaries they use against it.\n";
 

@@ -200,9 +200,10 @@ impl NodeFetcher {
             None => None,
         };
         if let Some(version) = cached
-            && let Some(node) = self.cached(version, platform)? {
-                return Ok(node);
-            }
+            && let Some(node) = self.cached(version, platform)?
+        {
+            return Ok(node);
+        }
         if self.offline {
             let needed = known.map_or_else(|| format!("node {spec} for {platform}"), |v| format!("{}", self.cache.binary_path(v, platform)));
             bail!(
@@ -385,14 +386,8 @@ fn extract_into(entry: &EntryLock, archive: std::fs::File, kind: ArchiveKind, pl
         None => local::binary_version(&bytes, temp_path, platform)?,
     };
     drop(bytes);
-    let record = CacheRecord {
-        version,
-        target: platform.node_name().to_owned(),
-        source: origin.source.to_owned(),
-        url: origin.url.to_owned(),
-        archive_sha256: origin.archive_sha256.to_owned(),
-        binary_sha256,
-    };
+    let record =
+        CacheRecord { version, target: platform.node_name().to_owned(), source: origin.source.to_owned(), url: origin.url.to_owned(), archive_sha256: origin.archive_sha256.to_owned(), binary_sha256 };
     let path = entry.install(platform, binary, license, &record)?;
     Ok(from_record(record, path, platform))
 }

@@ -97,11 +97,7 @@ impl Platform {
             other => bail!("Node publishes no binaries for this host's architecture ({other})"),
         };
         let platform = Platform { os, arch };
-        if KNOWN.iter().any(|(_, _, p)| *p == platform) {
-            Ok(platform)
-        } else {
-            bail!("Node publishes no binaries for this host ({os:?} {arch:?})")
-        }
+        if KNOWN.iter().any(|(_, _, p)| *p == platform) { Ok(platform) } else { bail!("Node publishes no binaries for this host ({os:?} {arch:?})") }
     }
 
     fn known(&self) -> &'static (&'static str, &'static str, Platform) {

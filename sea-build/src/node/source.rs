@@ -144,8 +144,7 @@ impl Source for Dist {
         let release = format!("{}/{}", self.base, version.tag());
         let shasums_url = format!("{release}/SHASUMS256.txt");
         let shasums = http.get_text(&shasums_url, "text/plain", METADATA_LIMIT)?;
-        let candidates: &[(&str, ArchiveKind)] =
-            if platform.os == Os::Windows { &[("zip", ArchiveKind::Zip)] } else { &[("tar.gz", ArchiveKind::TarGz), ("tar.xz", ArchiveKind::TarXz)] };
+        let candidates: &[(&str, ArchiveKind)] = if platform.os == Os::Windows { &[("zip", ArchiveKind::Zip)] } else { &[("tar.gz", ArchiveKind::TarGz), ("tar.xz", ArchiveKind::TarXz)] };
         let (name, kind, expected) = candidates
             .iter()
             .find_map(|(extension, kind)| {

@@ -160,12 +160,7 @@ pub struct Release {
 /// The first release of each line that entered long-term support, for sources (like the npm
 /// registry) that list versions without saying which are LTS. The official index is
 /// authoritative; this table covers lines up to its last entry.
-const LTS_STARTS: &[Version] = &[
-    Version::new(18, 12, 0),
-    Version::new(20, 9, 0),
-    Version::new(22, 11, 0),
-    Version::new(24, 11, 0),
-];
+const LTS_STARTS: &[Version] = &[Version::new(18, 12, 0), Version::new(20, 9, 0), Version::new(22, 11, 0), Version::new(24, 11, 0)];
 
 /// Whether `version` is an LTS release by [`LTS_STARTS`].
 pub(crate) fn is_known_lts(version: Version) -> bool {
@@ -186,11 +181,7 @@ pub(crate) fn is_known_lts(version: Version) -> bool {
 /// assert_eq!(resolve(&VersionSpec::Latest, &releases), Some(Version::new(25, 9, 0)));
 /// ```
 pub fn resolve(spec: &VersionSpec, releases: &[Release]) -> Option<Version> {
-    releases
-        .iter()
-        .filter(|release| spec.matches(release.version) && (*spec != VersionSpec::Lts || release.lts))
-        .map(|release| release.version)
-        .max()
+    releases.iter().filter(|release| spec.matches(release.version) && (*spec != VersionSpec::Lts || release.lts)).map(|release| release.version).max()
 }
 
 #[cfg(test)]
@@ -224,10 +215,7 @@ mod tests {
 
     #[test]
     fn exact_and_major_resolution() {
-        let releases: Vec<Release> = ["20.20.2", "22.22.0", "22.23.3", "24.21.0", "26.10.0"]
-            .iter()
-            .map(|v| Release { version: v.parse().unwrap(), lts: !v.starts_with("26") })
-            .collect();
+        let releases: Vec<Release> = ["20.20.2", "22.22.0", "22.23.3", "24.21.0", "26.10.0"].iter().map(|v| Release { version: v.parse().unwrap(), lts: !v.starts_with("26") }).collect();
         assert_eq!(resolve(&VersionSpec::Major(22), &releases), Some(Version::new(22, 23, 3)));
         assert_eq!(resolve(&VersionSpec::Exact(Version::new(22, 22, 0)), &releases), Some(Version::new(22, 22, 0)));
         assert_eq!(resolve(&VersionSpec::Exact(Version::new(22, 22, 1)), &releases), None);

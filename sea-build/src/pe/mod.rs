@@ -31,8 +31,7 @@ use std::mem::{offset_of, size_of};
 use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as LE;
 use object::pe::{
-    IMAGE_NT_OPTIONAL_HDR32_MAGIC, IMAGE_NT_OPTIONAL_HDR64_MAGIC, IMAGE_SIZEOF_SECTION_HEADER,
-    ImageDosHeader, ImageFileHeader, ImageNtHeaders32, ImageNtHeaders64, ImageOptionalHeader32,
+    IMAGE_NT_OPTIONAL_HDR32_MAGIC, IMAGE_NT_OPTIONAL_HDR64_MAGIC, IMAGE_SIZEOF_SECTION_HEADER, ImageDosHeader, ImageFileHeader, ImageNtHeaders32, ImageNtHeaders64, ImageOptionalHeader32,
     ImageOptionalHeader64,
 };
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, optional_header_magic};
@@ -111,31 +110,19 @@ impl Section {
     /// assert_eq!(section.name(), ".rsrc");
     /// ```
     pub fn name(&self) -> String {
-        let end = self
-            .name
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.name.len());
+        let end = self.name.iter().position(|&b| b == 0).unwrap_or(self.name.len());
         String::from_utf8_lossy(&self.name[..end]).into_owned()
     }
 
     /// Bytes of file data the loader maps at the section's address: the smaller of the raw
     /// size and the virtual size (the rest of the memory is zero-filled).
     pub fn mapped_size(&self) -> u32 {
-        if self.virtual_size == 0 {
-            self.size_of_raw_data
-        } else {
-            self.size_of_raw_data.min(self.virtual_size)
-        }
+        if self.virtual_size == 0 { self.size_of_raw_data } else { self.size_of_raw_data.min(self.virtual_size) }
     }
 
     /// Bytes the section occupies in memory, before rounding to SectionAlignment.
     pub fn memory_size(&self) -> u32 {
-        if self.virtual_size == 0 {
-            self.size_of_raw_data
-        } else {
-            self.virtual_size
-        }
+        if self.virtual_size == 0 { self.size_of_raw_data } else { self.virtual_size }
     }
 
     /// End of the section's file data (offset + raw size).
@@ -164,13 +151,7 @@ impl Section {
     pub fn to_bytes(&self) -> [u8; SECTION_HEADER_LEN] {
         let mut bytes = [0u8; SECTION_HEADER_LEN];
         bytes[..8].copy_from_slice(&self.name);
-        for (at, value) in [
-            (8, self.virtual_size),
-            (12, self.virtual_address),
-            (16, self.size_of_raw_data),
-            (20, self.pointer_to_raw_data),
-            (36, self.characteristics),
-        ] {
+        for (at, value) in [(8, self.virtual_size), (12, self.virtual_address), (16, self.size_of_raw_data), (20, self.pointer_to_raw_data), (36, self.characteristics)] {
             bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
         }
         bytes
@@ -237,12 +218,8 @@ impl PeHeaders {
             )
         })?;
         match magic {
-            IMAGE_NT_OPTIONAL_HDR64_MAGIC => {
-                Self::parse_as::<ImageNtHeaders64>(image, nt_offset, PeKind::Pe32Plus)
-            }
-            IMAGE_NT_OPTIONAL_HDR32_MAGIC => {
-                Self::parse_as::<ImageNtHeaders32>(image, nt_offset, PeKind::Pe32)
-            }
+            IMAGE_NT_OPTIONAL_HDR64_MAGIC => Self::parse_as::<ImageNtHeaders64>(image, nt_offset, PeKind::Pe32Plus),
+            IMAGE_NT_OPTIONAL_HDR32_MAGIC => Self::parse_as::<ImageNtHeaders32>(image, nt_offset, PeKind::Pe32),
             other => bail!(
                 "unsupported PE optional header magic {other:#06x} (expected 0x10b or 0x20b): \
                  not a Windows executable sea-build can edit"
@@ -250,11 +227,7 @@ impl PeHeaders {
         }
     }
 
-    fn parse_as<Pe: ImageNtHeaders>(
-        image: &[u8],
-        nt_offset: usize,
-        kind: PeKind,
-    ) -> Result<PeHeaders> {
+    fn parse_as<Pe: ImageNtHeaders>(image: &[u8], nt_offset: usize, kind: PeKind) -> Result<PeHeaders> {
         let mut offset = nt_offset as u64;
         let (nt, directories) = Pe::parse(image, &mut offset).map_err(|error| {
             anyhow::anyhow!(
@@ -298,13 +271,7 @@ impl PeHeaders {
             size_of_headers: optional.size_of_headers(),
             size_of_initialized_data: optional.size_of_initialized_data(),
             check_sum: optional.check_sum(),
-            data_directories: directories
-                .iter()
-                .map(|entry| DataDirectory {
-                    virtual_address: entry.virtual_address.get(LE),
-                    size: entry.size.get(LE),
-                })
-                .collect(),
+            data_directories: directories.iter().map(|entry| DataDirectory { virtual_address: entry.virtual_address.get(LE), size: entry.size.get(LE) }).collect(),
             sections,
         };
         headers.validate(image.len())?;
@@ -312,14 +279,8 @@ impl PeHeaders {
     }
 
     fn validate(&self, file_len: usize) -> Result<()> {
-        for (what, value) in [
-            ("FileAlignment", self.file_alignment),
-            ("SectionAlignment", self.section_alignment),
-        ] {
-            ensure!(
-                value.is_power_of_two(),
-                "the PE {what} is {value:#x}, not a power of two: the headers are damaged"
-            );
+        for (what, value) in [("FileAlignment", self.file_alignment), ("SectionAlignment", self.section_alignment)] {
+            ensure!(value.is_power_of_two(), "the PE {what} is {value:#x}, not a power of two: the headers are damaged");
         }
         for section in &self.sections {
             if section.size_of_raw_data != 0 && section.raw_end() > file_len as u64 {
@@ -344,9 +305,7 @@ impl PeHeaders {
 
     /// File offset of data directory entry `index`, or `None` when the image has fewer.
     pub fn data_directory_offset(&self, index: usize) -> Option<usize> {
-        (index < self.data_directories.len()).then(|| {
-            self.optional_header_offset + self.optional_header_len() + index * DATA_DIRECTORY_LEN
-        })
+        (index < self.data_directories.len()).then(|| self.optional_header_offset + self.optional_header_len() + index * DATA_DIRECTORY_LEN)
     }
 
     /// Length of the fixed part of the optional header (before the data directories).
@@ -397,43 +356,24 @@ impl PeHeaders {
     /// Where the header area ends: the first section's file data, or SizeOfHeaders when
     /// no section has any. New section headers must fit before it.
     pub fn header_room_end(&self) -> usize {
-        self.sections
-            .iter()
-            .filter(|section| section.size_of_raw_data != 0)
-            .map(|section| section.pointer_to_raw_data as usize)
-            .min()
-            .unwrap_or(usize::MAX)
-            .min(self.size_of_headers as usize)
+        self.sections.iter().filter(|section| section.size_of_raw_data != 0).map(|section| section.pointer_to_raw_data as usize).min().unwrap_or(usize::MAX).min(self.size_of_headers as usize)
     }
 
     /// End of the last section's file data (0 without sections).
     pub fn sections_file_end(&self) -> u64 {
-        self.sections
-            .iter()
-            .filter(|section| section.size_of_raw_data != 0)
-            .map(Section::raw_end)
-            .max()
-            .unwrap_or(0)
+        self.sections.iter().filter(|section| section.size_of_raw_data != 0).map(Section::raw_end).max().unwrap_or(0)
     }
 
     /// End of the last section in memory, rounded up to SectionAlignment (SizeOfImage as it
     /// should be).
     pub fn sections_memory_end(&self) -> u64 {
-        let end = self
-            .sections
-            .iter()
-            .map(Section::virtual_end)
-            .max()
-            .unwrap_or(0)
-            .max(u64::from(self.size_of_headers));
+        let end = self.sections.iter().map(Section::virtual_end).max().unwrap_or(0).max(u64::from(self.size_of_headers));
         end.next_multiple_of(u64::from(self.section_alignment))
     }
 
     /// The section whose memory range holds `rva`.
     pub fn section_at_rva(&self, rva: u32) -> Option<&Section> {
-        self.sections.iter().find(|section| {
-            section.virtual_address <= rva && u64::from(rva) < section.virtual_end()
-        })
+        self.sections.iter().find(|section| section.virtual_address <= rva && u64::from(rva) < section.virtual_end())
     }
 
     /// File offset of the `len` bytes at `rva`, when they all lie in file data that the loader
@@ -456,27 +396,20 @@ impl PeHeaders {
         let section = self.section_at_rva(rva)?;
         let within = rva - section.virtual_address;
         let end = u64::from(within) + u64::from(len);
-        (end <= u64::from(section.mapped_size()))
-            .then(|| section.pointer_to_raw_data as usize + within as usize)
+        (end <= u64::from(section.mapped_size())).then(|| section.pointer_to_raw_data as usize + within as usize)
     }
 }
 
 /// Writes `value` little-endian at `offset` of `bytes`.
 pub(crate) fn put_u32(bytes: &mut [u8], offset: usize, value: u32) -> Result<()> {
-    let field = offset
-        .checked_add(4)
-        .and_then(|end| bytes.get_mut(offset..end))
-        .with_context(|| format!("internal error: PE field at {offset:#x} outside the headers"))?;
+    let field = offset.checked_add(4).and_then(|end| bytes.get_mut(offset..end)).with_context(|| format!("internal error: PE field at {offset:#x} outside the headers"))?;
     field.copy_from_slice(&value.to_le_bytes());
     Ok(())
 }
 
 /// Writes `value` little-endian at `offset` of `bytes`.
 pub(crate) fn put_u16(bytes: &mut [u8], offset: usize, value: u16) -> Result<()> {
-    let field = offset
-        .checked_add(2)
-        .and_then(|end| bytes.get_mut(offset..end))
-        .with_context(|| format!("internal error: PE field at {offset:#x} outside the headers"))?;
+    let field = offset.checked_add(2).and_then(|end| bytes.get_mut(offset..end)).with_context(|| format!("internal error: PE field at {offset:#x} outside the headers"))?;
     field.copy_from_slice(&value.to_le_bytes());
     Ok(())
 }
@@ -534,9 +467,7 @@ impl Checksum {
         let words = bytes.chunks_exact(4);
         let tail = words.remainder();
         // A u64 accumulator only overflows after 2^32 words (16 GiB): fold per call.
-        let sum: u64 = words
-            .map(|word| u64::from(u32::from_le_bytes([word[0], word[1], word[2], word[3]])))
-            .sum();
+        let sum: u64 = words.map(|word| u64::from(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))).sum();
         self.add_wide(sum);
         self.pending[..tail.len()].copy_from_slice(tail);
         self.pending_len = tail.len();
@@ -638,11 +569,7 @@ mod tests {
         let mut at = 0;
         while at < image.len() {
             let byte = |i: usize| {
-                if (field..field + 4).contains(&i) {
-                    0
-                } else {
-                    *image.get(i).unwrap_or(&0)
-                }
+                if (field..field + 4).contains(&i) { 0 } else { *image.get(i).unwrap_or(&0) }
             };
             let word = u32::from(byte(at)) | u32::from(byte(at + 1)) << 8;
             sum += word;
@@ -669,11 +596,7 @@ mod tests {
         for len in [0, 1, 2, 3, 4, 5, 7, 64, 67, 1000, 4099] {
             for field in [0, 2, 8, 64, len / 2] {
                 let data = pseudo_random(len, (len * 31 + field) as u64);
-                assert_eq!(
-                    checksum_skipping(&data, field),
-                    reference_checksum(&data, field),
-                    "len {len} field {field}"
-                );
+                assert_eq!(checksum_skipping(&data, field), reference_checksum(&data, field), "len {len} field {field}");
             }
         }
         // All ones: the folding's end-around carries are exercised.
@@ -714,21 +637,14 @@ mod tests {
     #[test]
     fn parses_pe32_plus_and_pe32() {
         for kind in [PeKind::Pe32Plus, PeKind::Pe32] {
-            let image = SyntheticPe {
-                kind,
-                ..SyntheticPe::default()
-            }
-            .build();
+            let image = SyntheticPe { kind, ..SyntheticPe::default() }.build();
             let headers = PeHeaders::parse(&image).unwrap();
             assert_eq!(headers.kind, kind);
             assert_eq!(headers.nt_offset, NT_OFFSET);
             assert_eq!(headers.optional_header_offset, NT_OFFSET + 24);
             assert_eq!(headers.check_sum_offset(), NT_OFFSET + 24 + 64);
             assert_eq!(headers.size_of_image_offset(), NT_OFFSET + 24 + 56);
-            assert_eq!(
-                headers.size_of_initialized_data_offset(),
-                NT_OFFSET + 24 + 8
-            );
+            assert_eq!(headers.size_of_initialized_data_offset(), NT_OFFSET + 24 + 8);
             assert_eq!(headers.number_of_sections_offset(), NT_OFFSET + 6);
             let directories = NT_OFFSET + 24 + if kind == PeKind::Pe32Plus { 112 } else { 96 };
             assert_eq!(headers.data_directory_offset(2), Some(directories + 16));
@@ -736,38 +652,19 @@ mod tests {
             assert_eq!(headers.data_directories.len(), 16);
             let names: Vec<String> = headers.sections.iter().map(Section::name).collect();
             assert_eq!(names, [".text", ".rdata", ".rsrc", ".reloc"]);
-            assert_eq!(
-                (headers.file_alignment, headers.section_alignment),
-                (0x200, 0x1000)
-            );
-            assert_eq!(
-                headers.section_table_end(),
-                headers.section_table_offset + 4 * 40
-            );
+            assert_eq!((headers.file_alignment, headers.section_alignment), (0x200, 0x1000));
+            assert_eq!(headers.section_table_end(), headers.section_table_offset + 4 * 40);
             assert_eq!(headers.header_room_end(), 0x400);
             assert_eq!(headers.sections_file_end(), image.len() as u64);
-            assert_eq!(
-                headers.sections_memory_end(),
-                u64::from(headers.size_of_image)
-            );
+            assert_eq!(headers.sections_memory_end(), u64::from(headers.size_of_image));
             assert_eq!(checksum(&image).unwrap(), headers.check_sum);
             assert_ne!(headers.check_sum, 0);
             let rsrc = headers.sections[2];
             let directory = headers.data_directory(2).unwrap();
             assert_eq!(directory.virtual_address, rsrc.virtual_address);
-            assert_eq!(
-                headers.rva_to_offset(rsrc.virtual_address + 4, 4),
-                Some(rsrc.pointer_to_raw_data as usize + 4)
-            );
-            assert_eq!(
-                headers.rva_to_offset(rsrc.virtual_address + rsrc.virtual_size, 1),
-                None
-            );
-            assert_eq!(
-                headers.rva_to_offset(0x10, 1),
-                None,
-                "headers are not a section"
-            );
+            assert_eq!(headers.rva_to_offset(rsrc.virtual_address + 4, 4), Some(rsrc.pointer_to_raw_data as usize + 4));
+            assert_eq!(headers.rva_to_offset(rsrc.virtual_address + rsrc.virtual_size, 1), None);
+            assert_eq!(headers.rva_to_offset(0x10, 1), None, "headers are not a section");
             // Section headers round-trip through to_bytes.
             let at = rsrc.header_offset;
             assert_eq!(image[at..at + 40], rsrc.to_bytes());
@@ -792,24 +689,15 @@ mod tests {
         assert!(error(b"MZ").contains("not a Windows executable"));
         let mut no_pe = image.clone();
         no_pe[NT_OFFSET] = b'X';
-        assert!(
-            error(&no_pe).contains("not a PE image"),
-            "{}",
-            error(&no_pe)
-        );
+        assert!(error(&no_pe).contains("not a PE image"), "{}", error(&no_pe));
         let mut rom = image.clone();
         rom[NT_OFFSET + 24..NT_OFFSET + 26].copy_from_slice(&0x107u16.to_le_bytes());
         assert!(error(&rom).contains("0x0107"), "{}", error(&rom));
         let mut odd_alignment = image.clone();
-        odd_alignment[NT_OFFSET + 24 + 36..NT_OFFSET + 24 + 40]
-            .copy_from_slice(&0x300u32.to_le_bytes());
+        odd_alignment[NT_OFFSET + 24 + 36..NT_OFFSET + 24 + 40].copy_from_slice(&0x300u32.to_le_bytes());
         assert!(error(&odd_alignment).contains("FileAlignment"));
         let truncated = &image[..image.len() - 1];
-        assert!(
-            error(truncated).contains("truncated"),
-            "{}",
-            error(truncated)
-        );
+        assert!(error(truncated).contains("truncated"), "{}", error(truncated));
     }
 
     #[test]

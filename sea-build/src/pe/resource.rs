@@ -28,9 +28,7 @@ use std::cmp::Ordering;
 use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as LE;
 use object::pe::{IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_RESOURCE_DATA_IS_DIRECTORY};
-use object::read::pe::{
-    ResourceDirectory, ResourceDirectoryEntryData, ResourceDirectoryTable, ResourceNameOrId,
-};
+use object::read::pe::{ResourceDirectory, ResourceDirectoryEntryData, ResourceDirectoryTable, ResourceNameOrId};
 
 use super::PeHeaders;
 
@@ -82,8 +80,7 @@ impl ResourceKey {
     pub fn loader_order(&self, other: &ResourceKey) -> Ordering {
         match (self, other) {
             (ResourceKey::Name(a), ResourceKey::Name(b)) => {
-                let upper =
-                    |units: &[u16]| units.iter().copied().map(upper_unit).collect::<Vec<_>>();
+                let upper = |units: &[u16]| units.iter().copied().map(upper_unit).collect::<Vec<_>>();
                 upper(a).cmp(&upper(b)).then_with(|| a.cmp(b))
             }
             (ResourceKey::Name(_), ResourceKey::Id(_)) => Ordering::Less,
@@ -96,12 +93,7 @@ impl ResourceKey {
     /// without regard to case).
     pub fn matches(&self, other: &ResourceKey) -> bool {
         match (self, other) {
-            (ResourceKey::Name(a), ResourceKey::Name(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .zip(b)
-                        .all(|(&x, &y)| upper_unit(x) == upper_unit(y))
-            }
+            (ResourceKey::Name(a), ResourceKey::Name(b)) => a.len() == b.len() && a.iter().zip(b).all(|(&x, &y)| upper_unit(x) == upper_unit(y)),
             (ResourceKey::Id(a), ResourceKey::Id(b)) => a == b,
             _ => false,
         }
@@ -191,27 +183,17 @@ impl<'a> ResourceTable<'a> {
     ///
     /// Fails when `key` holds a resource instead of a table.
     pub fn subtable_mut(&mut self, key: ResourceKey) -> Result<&mut ResourceTable<'a>> {
-        let index = match self
-            .entries
-            .iter()
-            .position(|entry| entry.key.matches(&key))
-        {
+        let index = match self.entries.iter().position(|entry| entry.key.matches(&key)) {
             Some(index) => index,
             None => {
-                self.entries.push(ResourceEntry {
-                    key,
-                    node: ResourceNode::Table(ResourceTable::default()),
-                });
+                self.entries.push(ResourceEntry { key, node: ResourceNode::Table(ResourceTable::default()) });
                 self.entries.len() - 1
             }
         };
         let entry = &mut self.entries[index];
         match &mut entry.node {
             ResourceNode::Table(table) => Ok(table),
-            ResourceNode::Data(_) => bail!(
-                "resource entry {} holds data where a table belongs: the resource tree is damaged",
-                entry.key
-            ),
+            ResourceNode::Data(_) => bail!("resource entry {} holds data where a table belongs: the resource tree is damaged", entry.key),
         }
     }
 
@@ -225,26 +207,15 @@ impl<'a> ResourceTable<'a> {
     /// assert!(root.insert(ResourceKey::Id(10), ResourceKey::name("node_sea_blob"), 0, data).is_err());
     /// # anyhow::Ok(())
     /// ```
-    pub fn insert(
-        &mut self,
-        type_key: ResourceKey,
-        name: ResourceKey,
-        language: u16,
-        data: ResourceData<'a>,
-    ) -> Result<()> {
-        let languages = self
-            .subtable_mut(type_key.clone())?
-            .subtable_mut(name.clone())?;
+    pub fn insert(&mut self, type_key: ResourceKey, name: ResourceKey, language: u16, data: ResourceData<'a>) -> Result<()> {
+        let languages = self.subtable_mut(type_key.clone())?.subtable_mut(name.clone())?;
         let language = ResourceKey::Id(language);
         ensure!(
             languages.get(&language).is_none(),
             "the executable already has a resource of type {type_key}, name {name}, language \
              {language}"
         );
-        languages.entries.push(ResourceEntry {
-            key: language,
-            node: ResourceNode::Data(data),
-        });
+        languages.entries.push(ResourceEntry { key: language, node: ResourceNode::Data(data) });
         Ok(())
     }
 
@@ -272,10 +243,7 @@ pub struct ResourceLocation {
 
 /// The bytes the resource tree's offsets are relative to: from the root table to the end of
 /// the file data its section maps. `None` when the image has no resource directory.
-fn resource_bytes<'a>(
-    headers: &PeHeaders,
-    image: &'a [u8],
-) -> Result<Option<(ResourceLocation, &'a [u8])>> {
+fn resource_bytes<'a>(headers: &PeHeaders, image: &'a [u8]) -> Result<Option<(ResourceLocation, &'a [u8])>> {
     let Some(directory) = headers.data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE) else {
         return Ok(None);
     };
@@ -297,36 +265,19 @@ fn resource_bytes<'a>(
         )
     })?;
     let end = header.pointer_to_raw_data as usize + header.mapped_size() as usize;
-    let bytes = image.get(offset..end).with_context(|| {
-        format!(
-            "the resource section {} runs past the end of the file: the file is truncated",
-            header.name()
-        )
-    })?;
-    Ok(Some((
-        ResourceLocation {
-            rva,
-            offset,
-            section,
-        },
-        bytes,
-    )))
+    let bytes = image.get(offset..end).with_context(|| format!("the resource section {} runs past the end of the file: the file is truncated", header.name()))?;
+    Ok(Some((ResourceLocation { rva, offset, section }, bytes)))
 }
 
 fn damaged(what: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("the resource tree is damaged ({what}); use an unmodified executable")
 }
 
-fn key_of(
-    entry: &object::pe::ImageResourceDirectoryEntry,
-    directory: ResourceDirectory<'_>,
-) -> Result<ResourceKey> {
+fn key_of(entry: &object::pe::ImageResourceDirectoryEntry, directory: ResourceDirectory<'_>) -> Result<ResourceKey> {
     Ok(match entry.name_or_id() {
         ResourceNameOrId::Id(id) => ResourceKey::Id(id),
         ResourceNameOrId::Name(name) => {
-            let units = name
-                .data(directory)
-                .map_err(|error| damaged(format_args!("entry name: {error}")))?;
+            let units = name.data(directory).map_err(|error| damaged(format_args!("entry name: {error}")))?;
             ResourceKey::Name(units.iter().map(|unit| unit.get(LE)).collect())
         }
     })
@@ -357,38 +308,23 @@ fn table_header(table: &ResourceDirectoryTable<'_>) -> TableHeader {
 /// assert!(manifest.is_some());
 /// # anyhow::Ok(())
 /// ```
-pub fn read<'a>(
-    headers: &PeHeaders,
-    image: &'a [u8],
-) -> Result<Option<(ResourceTable<'a>, ResourceLocation)>> {
+pub fn read<'a>(headers: &PeHeaders, image: &'a [u8]) -> Result<Option<(ResourceTable<'a>, ResourceLocation)>> {
     let Some((location, bytes)) = resource_bytes(headers, image)? else {
         return Ok(None);
     };
     let directory = ResourceDirectory::new(bytes);
-    let root = directory
-        .root()
-        .map_err(|error| damaged(format_args!("root table: {error}")))?;
+    let root = directory.root().map_err(|error| damaged(format_args!("root table: {error}")))?;
     let tree = read_table(headers, image, directory, &root, 0)?;
     Ok(Some((tree, location)))
 }
 
-fn read_table<'a>(
-    headers: &PeHeaders,
-    image: &'a [u8],
-    directory: ResourceDirectory<'a>,
-    table: &ResourceDirectoryTable<'a>,
-    level: usize,
-) -> Result<ResourceTable<'a>> {
+fn read_table<'a>(headers: &PeHeaders, image: &'a [u8], directory: ResourceDirectory<'a>, table: &ResourceDirectoryTable<'a>, level: usize) -> Result<ResourceTable<'a>> {
     let mut entries = Vec::with_capacity(table.entries.len());
     for entry in table.entries {
         let key = key_of(entry, directory)?;
-        let data = entry
-            .data(directory)
-            .map_err(|error| damaged(format_args!("{} entry {key}: {error}", LEVELS[level])))?;
+        let data = entry.data(directory).map_err(|error| damaged(format_args!("{} entry {key}: {error}", LEVELS[level])))?;
         let node = match (data, level) {
-            (ResourceDirectoryEntryData::Table(subtable), 0 | 1) => {
-                ResourceNode::Table(read_table(headers, image, directory, &subtable, level + 1)?)
-            }
+            (ResourceDirectoryEntryData::Table(subtable), 0 | 1) => ResourceNode::Table(read_table(headers, image, directory, &subtable, level + 1)?),
             (ResourceDirectoryEntryData::Data(data), 2) => {
                 let (rva, size) = (data.offset_to_data.get(LE), data.size.get(LE));
                 let offset = headers.rva_to_offset(rva, size).ok_or_else(|| {
@@ -397,16 +333,8 @@ fn read_table<'a>(
                          file data of the sections"
                     ))
                 })?;
-                let bytes = image.get(offset..offset + size as usize).ok_or_else(|| {
-                    damaged(format_args!(
-                        "the data of resource {key} lies past the end of the file"
-                    ))
-                })?;
-                ResourceNode::Data(ResourceData {
-                    bytes,
-                    code_page: data.code_page.get(LE),
-                    last: false,
-                })
+                let bytes = image.get(offset..offset + size as usize).ok_or_else(|| damaged(format_args!("the data of resource {key} lies past the end of the file")))?;
+                ResourceNode::Data(ResourceData { bytes, code_page: data.code_page.get(LE), last: false })
             }
             (_, level) => {
                 return Err(damaged(format_args!(
@@ -419,10 +347,7 @@ fn read_table<'a>(
         };
         entries.push(ResourceEntry { key, node });
     }
-    Ok(ResourceTable {
-        header: table_header(table),
-        entries,
-    })
+    Ok(ResourceTable { header: table_header(table), entries })
 }
 
 /// Looks up resource `type_key` / `name` the way `FindResource(module, name, type)` does:
@@ -438,23 +363,15 @@ fn read_table<'a>(
 /// let blob = find(&image, &ResourceKey::Id(10), &ResourceKey::name("NODE_SEA_BLOB"))?;
 /// # anyhow::Ok(())
 /// ```
-pub fn find<'a>(
-    image: &'a [u8],
-    type_key: &ResourceKey,
-    name: &ResourceKey,
-) -> Result<Option<&'a [u8]>> {
+pub fn find<'a>(image: &'a [u8], type_key: &ResourceKey, name: &ResourceKey) -> Result<Option<&'a [u8]>> {
     let headers = PeHeaders::parse(image)?;
     let Some((_, bytes)) = resource_bytes(&headers, image)? else {
         return Ok(None);
     };
     let directory = ResourceDirectory::new(bytes);
-    let root = directory
-        .root()
-        .map_err(|error| damaged(format_args!("root table: {error}")))?;
+    let root = directory.root().map_err(|error| damaged(format_args!("root table: {error}")))?;
     let name = match name {
-        ResourceKey::Name(units) => {
-            ResourceKey::Name(units.iter().copied().map(upper_unit).collect())
-        }
+        ResourceKey::Name(units) => ResourceKey::Name(units.iter().copied().map(upper_unit).collect()),
         id => id.clone(),
     };
     let Some(types) = search(&root, directory, type_key)? else {
@@ -476,32 +393,19 @@ pub fn find<'a>(
             None => return Ok(None),
         },
     };
-    let data = match language
-        .data(directory)
-        .map_err(|error| damaged(format_args!("language entry: {error}")))?
-    {
+    let data = match language.data(directory).map_err(|error| damaged(format_args!("language entry: {error}")))? {
         ResourceDirectoryEntryData::Data(data) => data,
         ResourceDirectoryEntryData::Table(_) => {
             return Err(damaged("a language entry holds a table"));
         }
     };
     let (rva, size) = (data.offset_to_data.get(LE), data.size.get(LE));
-    let offset = headers.rva_to_offset(rva, size).ok_or_else(|| {
-        damaged(format_args!(
-            "resource data at RVA {rva:#x}, {size} bytes, is not in the file"
-        ))
-    })?;
+    let offset = headers.rva_to_offset(rva, size).ok_or_else(|| damaged(format_args!("resource data at RVA {rva:#x}, {size} bytes, is not in the file")))?;
     Ok(image.get(offset..offset + size as usize))
 }
 
-fn subtable<'a>(
-    entry: &object::pe::ImageResourceDirectoryEntry,
-    directory: ResourceDirectory<'a>,
-) -> Result<Option<ResourceDirectoryTable<'a>>> {
-    match entry
-        .data(directory)
-        .map_err(|error| damaged(format_args!("subtable: {error}")))?
-    {
+fn subtable<'a>(entry: &object::pe::ImageResourceDirectoryEntry, directory: ResourceDirectory<'a>) -> Result<Option<ResourceDirectoryTable<'a>>> {
+    match entry.data(directory).map_err(|error| damaged(format_args!("subtable: {error}")))? {
         ResourceDirectoryEntryData::Table(table) => Ok(Some(table)),
         ResourceDirectoryEntryData::Data(_) => Ok(None),
     }
@@ -509,11 +413,7 @@ fn subtable<'a>(
 
 /// Binary search of one table for `key`, over the named entries for a name and over the ID
 /// entries for an ID, comparing names ordinally as the loader does.
-fn search<'t>(
-    table: &ResourceDirectoryTable<'t>,
-    directory: ResourceDirectory<'_>,
-    key: &ResourceKey,
-) -> Result<Option<&'t object::pe::ImageResourceDirectoryEntry>> {
+fn search<'t>(table: &ResourceDirectoryTable<'t>, directory: ResourceDirectory<'_>, key: &ResourceKey) -> Result<Option<&'t object::pe::ImageResourceDirectoryEntry>> {
     let named = usize::from(table.header.number_of_named_entries.get(LE)).min(table.entries.len());
     let group = match key {
         ResourceKey::Name(_) => &table.entries[..named],
@@ -524,9 +424,7 @@ fn search<'t>(
         let middle = low + (high - low) / 2;
         let found = key_of(&group[middle], directory)?;
         let order = match (key, &found) {
-            (ResourceKey::Name(wanted), ResourceKey::Name(stored)) => {
-                wanted.as_slice().cmp(stored.as_slice())
-            }
+            (ResourceKey::Name(wanted), ResourceKey::Name(stored)) => wanted.as_slice().cmp(stored.as_slice()),
             (ResourceKey::Id(wanted), ResourceKey::Id(stored)) => wanted.cmp(stored),
             // A name among the IDs or the reverse: the counts are wrong; the loader's
             // comparison would go astray too.
@@ -581,11 +479,7 @@ impl<'a> ResourceSection<'a> {
                 match (&entry.node, level) {
                     (ResourceNode::Table(subtable), 0 | 1) => tables.push((subtable, level + 1)),
                     (ResourceNode::Data(_), 2) => {}
-                    (_, level) => bail!(
-                        "internal error: resource {} entry {} is at the wrong depth",
-                        LEVELS[level.min(2)],
-                        entry.key
-                    ),
+                    (_, level) => bail!("internal error: resource {} entry {} is at the wrong depth", LEVELS[level.min(2)], entry.key),
                 }
             }
             next += 1;
@@ -615,10 +509,7 @@ impl<'a> ResourceSection<'a> {
         at += DATA_ENTRY_LEN * leaves.len();
         let mut name_offsets = Vec::with_capacity(names.len());
         for name in &names {
-            ensure!(
-                name.len() <= usize::from(u16::MAX),
-                "a resource name is longer than 65535 code units"
-            );
+            ensure!(name.len() <= usize::from(u16::MAX), "a resource name is longer than 65535 code units");
             name_offsets.push(at);
             at += 2 + 2 * name.len();
         }
@@ -627,17 +518,11 @@ impl<'a> ResourceSection<'a> {
         let mut data = Vec::with_capacity(leaves.len());
         at = head_len;
         for last in [false, true] {
-            for (index, leaf) in leaves
-                .iter()
-                .enumerate()
-                .filter(|(_, leaf)| leaf.last == last)
-            {
+            for (index, leaf) in leaves.iter().enumerate().filter(|(_, leaf)| leaf.last == last) {
                 at = at.next_multiple_of(DATA_ALIGNMENT);
                 data_offsets[index] = at;
                 data.push((at, leaf.bytes));
-                at = at
-                    .checked_add(leaf.bytes.len())
-                    .context("the resources exceed the address space")?;
+                at = at.checked_add(leaf.bytes.len()).context("the resources exceed the address space")?;
             }
         }
         let len = at;
@@ -647,28 +532,15 @@ impl<'a> ResourceSection<'a> {
                  a PE image can address: make the application or its assets smaller"
             )
         };
-        ensure!(
-            head_len < IMAGE_RESOURCE_DATA_IS_DIRECTORY as usize,
-            too_large()
-        );
-        u32::try_from(len)
-            .ok()
-            .and_then(|len| section_rva.checked_add(len))
-            .ok_or_else(too_large)?;
+        ensure!(head_len < IMAGE_RESOURCE_DATA_IS_DIRECTORY as usize, too_large());
+        u32::try_from(len).ok().and_then(|len| section_rva.checked_add(len)).ok_or_else(too_large)?;
 
         let mut head = Vec::with_capacity(head_len);
         let (mut child, mut leaf, mut name) = (1usize, 0usize, 0usize);
         for (table, _) in &tables {
-            let named = table
-                .entries
-                .iter()
-                .filter(|entry| matches!(entry.key, ResourceKey::Name(_)))
-                .count();
+            let named = table.entries.iter().filter(|entry| matches!(entry.key, ResourceKey::Name(_))).count();
             let ids = table.entries.len() - named;
-            let count = |n: usize| {
-                u16::try_from(n)
-                    .map_err(|_| anyhow::anyhow!("a resource table has more than 65535 entries"))
-            };
+            let count = |n: usize| u16::try_from(n).map_err(|_| anyhow::anyhow!("a resource table has more than 65535 entries"));
             head.extend(table.header.characteristics.to_le_bytes());
             head.extend(table.header.time_date_stamp.to_le_bytes());
             head.extend(table.header.major_version.to_le_bytes());
@@ -747,11 +619,7 @@ mod tests {
     }
 
     fn keys(table: &ResourceTable<'_>) -> Vec<String> {
-        table
-            .entries
-            .iter()
-            .map(|entry| entry.key.to_string())
-            .collect()
+        table.entries.iter().map(|entry| entry.key.to_string()).collect()
     }
 
     fn subtable<'t, 'a>(table: &'t ResourceTable<'a>, key: ResourceKey) -> &'t ResourceTable<'a> {
@@ -768,121 +636,54 @@ mod tests {
         let (tree, location) = read(&headers, &image).unwrap().unwrap();
         assert_eq!(location.section, 2);
         assert_eq!(location.rva, headers.sections[2].virtual_address);
-        assert_eq!(
-            location.offset,
-            headers.sections[2].pointer_to_raw_data as usize
-        );
+        assert_eq!(location.offset, headers.sections[2].pointer_to_raw_data as usize);
         assert_eq!(keys(&tree), ["#3", "#10", "#14", "#16", "#24"]);
         let rcdata = subtable(&tree, ResourceKey::Id(RT_RCDATA));
-        assert_eq!(
-            keys(rcdata),
-            ["\"NODE_SEA_BLOA\"", "\"NODE_SEA_BLOBS\"", "#7"]
-        );
-        let manifest = subtable(
-            subtable(&tree, ResourceKey::Id(RT_MANIFEST)),
-            ResourceKey::Id(1),
-        );
+        assert_eq!(keys(rcdata), ["\"NODE_SEA_BLOA\"", "\"NODE_SEA_BLOBS\"", "#7"]);
+        let manifest = subtable(subtable(&tree, ResourceKey::Id(RT_MANIFEST)), ResourceKey::Id(1));
         assert_eq!(keys(manifest), ["#1033"]);
         match &manifest.entries[0].node {
             ResourceNode::Data(data) => assert_eq!(data.bytes, MANIFEST),
             ResourceNode::Table(_) => panic!("the manifest is data"),
         }
-        assert!(
-            [RT_GROUP_ICON, RT_ICON, RT_VERSION]
-                .iter()
-                .all(|&kind| tree.get(&ResourceKey::Id(kind)).is_some())
-        );
+        assert!([RT_GROUP_ICON, RT_ICON, RT_VERSION].iter().all(|&kind| tree.get(&ResourceKey::Id(kind)).is_some()));
     }
 
     #[test]
     fn find_follows_the_loader() {
         let image = image();
-        let find_named = |name: &str| {
-            find(
-                &image,
-                &ResourceKey::Id(RT_RCDATA),
-                &ResourceKey::name(name),
-            )
-            .unwrap()
-        };
+        let find_named = |name: &str| find(&image, &ResourceKey::Id(RT_RCDATA), &ResourceKey::name(name)).unwrap();
         assert_eq!(find_named("NODE_SEA_BLOA"), Some(&b"before"[..]));
-        assert_eq!(
-            find_named("node_sea_blobs"),
-            Some(&b"after"[..]),
-            "names are looked up in upper case"
-        );
+        assert_eq!(find_named("node_sea_blobs"), Some(&b"after"[..]), "names are looked up in upper case");
         assert_eq!(find_named("NODE_SEA_BLOB"), None);
-        assert_eq!(
-            find(&image, &ResourceKey::Id(RT_RCDATA), &ResourceKey::Id(7)).unwrap(),
-            Some(&b"numbered"[..])
-        );
+        assert_eq!(find(&image, &ResourceKey::Id(RT_RCDATA), &ResourceKey::Id(7)).unwrap(), Some(&b"numbered"[..]));
         // Language 1033 only: the first language is taken.
-        assert_eq!(
-            find(&image, &ResourceKey::Id(RT_MANIFEST), &ResourceKey::Id(1)).unwrap(),
-            Some(MANIFEST)
-        );
-        assert_eq!(
-            find(&image, &ResourceKey::Id(99), &ResourceKey::Id(1)).unwrap(),
-            None
-        );
-        let bare = SyntheticPe {
-            resources: false,
-            ..SyntheticPe::default()
-        }
-        .build();
-        assert_eq!(
-            find(&bare, &ResourceKey::Id(RT_RCDATA), &ResourceKey::Id(7)).unwrap(),
-            None
-        );
+        assert_eq!(find(&image, &ResourceKey::Id(RT_MANIFEST), &ResourceKey::Id(1)).unwrap(), Some(MANIFEST));
+        assert_eq!(find(&image, &ResourceKey::Id(99), &ResourceKey::Id(1)).unwrap(), None);
+        let bare = SyntheticPe { resources: false, ..SyntheticPe::default() }.build();
+        assert_eq!(find(&bare, &ResourceKey::Id(RT_RCDATA), &ResourceKey::Id(7)).unwrap(), None);
     }
 
     #[test]
     fn the_binary_search_misses_what_is_out_of_order() {
-        let data = |bytes: &'static [u8]| ResourceData {
-            bytes,
-            code_page: 0,
-            last: false,
-        };
+        let data = |bytes: &'static [u8]| ResourceData { bytes, code_page: 0, last: false };
         let mut root = ResourceTable::default();
         for name in ["A", "B", "C", "D", "E"] {
-            root.insert(
-                ResourceKey::Id(RT_RCDATA),
-                ResourceKey::name(name),
-                0,
-                data(b"x"),
-            )
-            .unwrap();
+            root.insert(ResourceKey::Id(RT_RCDATA), ResourceKey::name(name), 0, data(b"x")).unwrap();
         }
         let mut reversed = root.clone();
-        let ResourceNode::Table(names) = &mut reversed.entries[0].node else {
-            panic!()
-        };
+        let ResourceNode::Table(names) = &mut reversed.entries[0].node else { panic!() };
         names.entries.reverse();
         let lookup = |tree: &ResourceTable<'_>, name: &str| {
             let bytes = ResourceSection::build(tree, 0).unwrap().to_vec();
             let directory = ResourceDirectory::new(&bytes);
             let root = directory.root().unwrap();
-            let types = search(&root, directory, &ResourceKey::Id(RT_RCDATA))
-                .unwrap()
-                .unwrap();
-            let ResourceDirectoryEntryData::Table(names) = types.data(directory).unwrap() else {
-                panic!()
-            };
-            search(&names, directory, &ResourceKey::name(name))
-                .unwrap()
-                .is_some()
+            let types = search(&root, directory, &ResourceKey::Id(RT_RCDATA)).unwrap().unwrap();
+            let ResourceDirectoryEntryData::Table(names) = types.data(directory).unwrap() else { panic!() };
+            search(&names, directory, &ResourceKey::name(name)).unwrap().is_some()
         };
-        assert!(
-            ["A", "B", "C", "D", "E"]
-                .iter()
-                .all(|name| lookup(&root, name))
-        );
-        assert!(
-            !["A", "B", "D", "E"]
-                .iter()
-                .all(|name| lookup(&reversed, name)),
-            "a reversed table hides entries"
-        );
+        assert!(["A", "B", "C", "D", "E"].iter().all(|name| lookup(&root, name)));
+        assert!(!["A", "B", "D", "E"].iter().all(|name| lookup(&reversed, name)), "a reversed table hides entries");
         reversed.sort();
         assert_eq!(reversed, root);
     }
@@ -901,18 +702,7 @@ mod tests {
         keys.sort_by(|a, b| a.loader_order(b));
         let shown: Vec<String> = keys.iter().map(ToString::to_string).collect();
         // '_' (0x5f) sorts after the upper-case letters; a lower-case name by its upper case.
-        assert_eq!(
-            shown,
-            [
-                "\"A\"",
-                "\"b\"",
-                "\"NODE\"",
-                "\"NODE_SEA_BLOB\"",
-                "\"_\"",
-                "#3",
-                "#24"
-            ]
-        );
+        assert_eq!(shown, ["\"A\"", "\"b\"", "\"NODE\"", "\"NODE_SEA_BLOB\"", "\"_\"", "#3", "#24"]);
         assert!(ResourceKey::name("x").matches(&ResourceKey::Name("X".encode_utf16().collect())));
         assert!(!ResourceKey::Id(1).matches(&ResourceKey::name("1")));
     }
@@ -920,48 +710,22 @@ mod tests {
     #[test]
     fn build_lays_out_tables_entries_names_then_aligned_data() {
         let mut root = ResourceTable::default();
-        let leaf = |bytes: &'static [u8], last| ResourceData {
-            bytes,
-            code_page: 1200,
-            last,
-        };
-        root.insert(
-            ResourceKey::Id(RT_RCDATA),
-            ResourceKey::name("BIG"),
-            0,
-            leaf(b"the big one", true),
-        )
-        .unwrap();
-        root.insert(
-            ResourceKey::Id(RT_MANIFEST),
-            ResourceKey::Id(1),
-            1033,
-            leaf(b"abc", false),
-        )
-        .unwrap();
+        let leaf = |bytes: &'static [u8], last| ResourceData { bytes, code_page: 1200, last };
+        root.insert(ResourceKey::Id(RT_RCDATA), ResourceKey::name("BIG"), 0, leaf(b"the big one", true)).unwrap();
+        root.insert(ResourceKey::Id(RT_MANIFEST), ResourceKey::Id(1), 1033, leaf(b"abc", false)).unwrap();
         root.sort();
         let section = ResourceSection::build(&root, 0x7000).unwrap();
         // 1 root (2 entries) + 2 type tables + 2 name tables, 2 data entries, "BIG" (8 bytes).
         let tables = 16 + 2 * 8 + 2 * (16 + 8) + 2 * (16 + 8);
-        assert_eq!(
-            section.head.len(),
-            (tables + 2 * 16 + 8usize).next_multiple_of(8)
-        );
+        assert_eq!(section.head.len(), (tables + 2 * 16 + 8usize).next_multiple_of(8));
         let first_data = section.head.len();
-        assert_eq!(
-            section.data,
-            vec![
-                (first_data, &b"abc"[..]),
-                (first_data + 8, &b"the big one"[..])
-            ]
-        );
+        assert_eq!(section.data, vec![(first_data, &b"abc"[..]), (first_data + 8, &b"the big one"[..])]);
         assert_eq!(section.len, first_data + 8 + 11);
         // The data entries hold RVAs; the manifest (found first, under #24) is data entry 1,
         // the blob (under #10) entry 0: breadth first, #10 before #24.
         let entry = |index: usize| {
             let at = tables + 16 * index;
-            let word =
-                |i: usize| u32::from_le_bytes(section.head[at + i..at + i + 4].try_into().unwrap());
+            let word = |i: usize| u32::from_le_bytes(section.head[at + i..at + i + 4].try_into().unwrap());
             (word(0), word(4), word(8))
         };
         assert_eq!(entry(0), (0x7000 + first_data as u32 + 8, 11, 1200));
@@ -983,11 +747,7 @@ mod tests {
             let at = start + (state % 0x180) as usize;
             corrupted[at] = (state >> 32) as u8;
             errors += usize::from(read(&headers, &corrupted).is_err());
-            let _ = find(
-                &corrupted,
-                &ResourceKey::Id(RT_RCDATA),
-                &ResourceKey::name("NODE_SEA_BLOA"),
-            );
+            let _ = find(&corrupted, &ResourceKey::Id(RT_RCDATA), &ResourceKey::name("NODE_SEA_BLOA"));
         }
         assert!(errors > 100, "only {errors} corruptions were noticed");
         // A data entry pointing outside the file data: find the first data entry by its RVA.
@@ -995,11 +755,7 @@ mod tests {
         let (tree, _) = read(&headers, &image).unwrap().unwrap();
         let section = ResourceSection::build(&tree, headers.sections[2].virtual_address).unwrap();
         let rva = headers.sections[2].virtual_address + section.data[0].0 as u32;
-        let data_entries = image[start..]
-            .windows(4)
-            .position(|w| w == rva.to_le_bytes())
-            .unwrap()
-            + start;
+        let data_entries = image[start..].windows(4).position(|w| w == rva.to_le_bytes()).unwrap() + start;
         outside[data_entries..data_entries + 4].copy_from_slice(&0x00F0_0000u32.to_le_bytes());
         let error = read(&headers, &outside).unwrap_err().to_string();
         assert!(error.contains("outside the file data"), "{error}");

@@ -2,9 +2,8 @@
 //! for the readers and editors in this crate, built by hand.
 
 use object::pe::{
-    IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_CODE,
-    IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_EXECUTE, IMAGE_SCN_MEM_READ, RT_GROUP_ICON,
-    RT_ICON, RT_MANIFEST, RT_RCDATA, RT_VERSION,
+    IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_CODE, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_EXECUTE, IMAGE_SCN_MEM_READ, RT_GROUP_ICON, RT_ICON, RT_MANIFEST,
+    RT_RCDATA, RT_VERSION,
 };
 
 use super::resource::{ResourceData, ResourceKey, ResourceSection, ResourceTable};
@@ -32,14 +31,7 @@ pub(crate) struct SyntheticPe {
 
 impl Default for SyntheticPe {
     fn default() -> Self {
-        SyntheticPe {
-            kind: PeKind::Pe32Plus,
-            fuse: Some(b'0'),
-            resources: true,
-            resources_last: false,
-            size_of_headers: 0x400,
-            extra_sections: 0,
-        }
+        SyntheticPe { kind: PeKind::Pe32Plus, fuse: Some(b'0'), resources: true, resources_last: false, size_of_headers: 0x400, extra_sections: 0 }
     }
 }
 
@@ -50,11 +42,7 @@ pub(crate) const NT_OFFSET: usize = 0x80;
 /// The resources of node.exe in miniature, plus named RCDATA entries around the blob's name.
 pub(crate) fn resources_with(section_rva: u32) -> Vec<u8> {
     let mut root = ResourceTable::default();
-    let data = |bytes: &'static [u8]| ResourceData {
-        bytes,
-        code_page: 0,
-        last: false,
-    };
+    let data = |bytes: &'static [u8]| ResourceData { bytes, code_page: 0, last: false };
     let entries: [(u16, ResourceKey, u16, &'static [u8]); 7] = [
         (RT_ICON, ResourceKey::Id(1), 1033, b"icon pixels"),
         (RT_GROUP_ICON, ResourceKey::name("MAINICON"), 1033, b"group"),
@@ -65,8 +53,7 @@ pub(crate) fn resources_with(section_rva: u32) -> Vec<u8> {
         (RT_RCDATA, ResourceKey::Id(7), 0, b"numbered"),
     ];
     for (kind, name, language, bytes) in entries {
-        root.insert(ResourceKey::Id(kind), name, language, data(bytes))
-            .unwrap();
+        root.insert(ResourceKey::Id(kind), name, language, data(bytes)).unwrap();
     }
     root.sort();
     ResourceSection::build(&root, section_rva).unwrap().to_vec()
@@ -104,20 +91,7 @@ impl SyntheticPe {
         let data = IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ;
         sections.push((*b".text\0\0\0", code, Some(text)));
         for index in 0..self.extra_sections {
-            sections.push((
-                [
-                    b'.',
-                    b'x',
-                    b'0' + (index / 10) as u8,
-                    b'0' + (index % 10) as u8,
-                    0,
-                    0,
-                    0,
-                    0,
-                ],
-                data,
-                Some(vec![index as u8; 16]),
-            ));
+            sections.push(([b'.', b'x', b'0' + (index / 10) as u8, b'0' + (index % 10) as u8, 0, 0, 0, 0], data, Some(vec![index as u8; 16])));
         }
         let reloc = (*b".reloc\0\0", data, Some(vec![0u8; 12]));
         if self.resources {
@@ -194,11 +168,7 @@ impl SyntheticPe {
         le32(&mut image, 0);
         le32(&mut image, 16);
         for index in 0..16 {
-            let (address, size) = if index == IMAGE_DIRECTORY_ENTRY_RESOURCE {
-                resource_directory
-            } else {
-                (0, 0)
-            };
+            let (address, size) = if index == IMAGE_DIRECTORY_ENTRY_RESOURCE { resource_directory } else { (0, 0) };
             le32(&mut image, address);
             le32(&mut image, size);
         }
@@ -210,10 +180,7 @@ impl SyntheticPe {
             le32(&mut image, 0);
             le32(&mut image, *characteristics);
         }
-        assert!(
-            image.len() <= self.size_of_headers as usize,
-            "headers overflow SizeOfHeaders"
-        );
+        assert!(image.len() <= self.size_of_headers as usize, "headers overflow SizeOfHeaders");
         for (offset, body) in contents {
             image.resize(offset as usize, 0);
             image.extend(body);
@@ -246,8 +213,5 @@ pub(crate) fn signed(image: &[u8]) -> Vec<u8> {
 
 /// File offset of the security directory entry of a synthetic image.
 pub(crate) fn security_directory_offset(image: &[u8]) -> usize {
-    super::PeHeaders::parse(image)
-        .unwrap()
-        .data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY)
-        .unwrap()
+    super::PeHeaders::parse(image).unwrap().data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY).unwrap()
 }

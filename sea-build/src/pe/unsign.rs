@@ -58,11 +58,7 @@ pub fn certificate_table(headers: &PeHeaders, image: &[u8]) -> Result<Option<Ran
             directory.size
         );
     }
-    if file_len - end > MAX_TRAILING_PADDING
-        || image
-            .get(end..)
-            .is_some_and(|rest| rest.iter().any(|&b| b != 0))
-    {
+    if file_len - end > MAX_TRAILING_PADDING || image.get(end..).is_some_and(|rest| rest.iter().any(|&b| b != 0)) {
         bail!(
             "the certificate table (signature) at file offset {start:#x}..{end:#x} does not end \
              the file: {} more bytes (not just zero padding) follow it, so the file was modified after it was signed \
@@ -101,15 +97,10 @@ fn plan(image: &[u8]) -> Result<Option<Removal>> {
         return Ok(None);
     }
     let keep = certificate_table(&headers, image)?.map_or(image.len(), |table| table.start);
-    let Some(directory_offset) = headers.data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY)
-    else {
+    let Some(directory_offset) = headers.data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY) else {
         return Ok(None);
     };
-    Ok(Some(Removal {
-        keep,
-        directory_offset,
-        check_sum_offset: headers.check_sum_offset(),
-    }))
+    Ok(Some(Removal { keep, directory_offset, check_sum_offset: headers.check_sum_offset() }))
 }
 
 impl Removal {
@@ -179,10 +170,7 @@ mod tests {
         let signed = signed(&image);
         assert!(signed.len() > image.len());
         let headers = PeHeaders::parse(&signed).unwrap();
-        assert_eq!(
-            certificate_table(&headers, &signed).unwrap(),
-            Some(image.len()..signed.len())
-        );
+        assert_eq!(certificate_table(&headers, &signed).unwrap(), Some(image.len()..signed.len()));
         assert_eq!(checksum(&signed).unwrap(), headers.check_sum);
 
         let unsigned = unsign(&signed).unwrap();
@@ -195,22 +183,12 @@ mod tests {
 
     #[test]
     fn unsigned_images_are_unchanged() {
-        for image in [
-            SyntheticPe::default().build(),
-            SyntheticPe {
-                resources: false,
-                ..SyntheticPe::default()
-            }
-            .build(),
-        ] {
+        for image in [SyntheticPe::default().build(), SyntheticPe { resources: false, ..SyntheticPe::default() }.build()] {
             assert_eq!(unsign(&image).unwrap(), image);
             let mut copy = image.clone();
             assert!(!unsign_in_place(&mut copy).unwrap());
             assert_eq!(copy, image);
-            assert_eq!(
-                certificate_table(&PeHeaders::parse(&image).unwrap(), &image).unwrap(),
-                None
-            );
+            assert_eq!(certificate_table(&PeHeaders::parse(&image).unwrap(), &image).unwrap(), None);
         }
     }
 
@@ -242,9 +220,7 @@ mod tests {
         let image = SyntheticPe::default().build();
         let signed = signed(&image);
         for cut in [1, 8, signed.len() - image.len() - 1] {
-            let error = unsign(&signed[..signed.len() - cut])
-                .unwrap_err()
-                .to_string();
+            let error = unsign(&signed[..signed.len() - cut]).unwrap_err().to_string();
             assert!(error.contains("truncated"), "{error}");
         }
     }
@@ -260,10 +236,7 @@ mod tests {
         overlapping[directory..directory + 4].copy_from_slice(&inside.to_le_bytes());
         overlapping[directory + 4..directory + 8].copy_from_slice(&size.to_le_bytes());
         let error = unsign(&overlapping).unwrap_err().to_string();
-        assert!(
-            error.contains("overlaps the headers or section data"),
-            "{error}"
-        );
+        assert!(error.contains("overlaps the headers or section data"), "{error}");
     }
 
     #[test]

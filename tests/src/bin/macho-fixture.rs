@@ -11,10 +11,7 @@ fn main() -> Result<()> {
     let mut args = std::env::args_os().skip(1);
     let dir = PathBuf::from(args.next().context("usage: macho-fixture DIR [SCALE]")?);
     let scale = match args.next() {
-        Some(scale) => scale
-            .to_str()
-            .and_then(|s| s.parse().ok())
-            .context("SCALE must be a number such as 1.0 or 0.16")?,
+        Some(scale) => scale.to_str().and_then(|s| s.parse().ok()).context("SCALE must be a number such as 1.0 or 0.16")?,
         None => 1.0,
     };
     let path = sea_build_tests::macho_fixtures::large_fixture(&dir, scale)?;

@@ -10,8 +10,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, archive)) = data.split_first() else {
         return;
     };
-    let platform: Platform = ["linux-x64", "win-x64", "darwin-arm64"][usize::from(which % 3)]
-        .parse()
-        .expect("a known platform");
+    let platform: Platform = ["linux-x64", "win-x64", "darwin-arm64"][usize::from(which % 3)].parse().expect("a known platform");
     let _ = extract_node_binary(archive, platform, "fuzz.tgz");
 });

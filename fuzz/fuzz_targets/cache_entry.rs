@@ -13,9 +13,6 @@ fuzz_target!(|data: &[u8]| {
     let path = Utf8Path::new("entry.toml");
     if let Ok(record) = CacheRecord::parse(text, path) {
         let encoded = toml::to_string(&record).expect("a parsed record encodes");
-        assert_eq!(
-            CacheRecord::parse(&encoded, path).expect("an encoded record parses"),
-            record
-        );
+        assert_eq!(CacheRecord::parse(&encoded, path).expect("an encoded record parses"), record);
     }
 });

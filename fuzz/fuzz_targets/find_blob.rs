@@ -12,10 +12,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(Some(blob)) = inject::find_blob(image) {
                 let range = blob.as_ptr_range();
                 let inside = image.as_ptr_range();
-                assert!(
-                    range.start >= inside.start && range.end <= inside.end,
-                    "the blob lies inside the image"
-                );
+                assert!(range.start >= inside.start && range.end <= inside.end, "the blob lies inside the image");
             }
         }
     }

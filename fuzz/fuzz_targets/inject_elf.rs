@@ -13,40 +13,25 @@ fuzz_target!(|data: &[u8]| {
     // Program headers with high addresses make the output up to 64 MiB of padding: writing
     // that on every run would slow the fuzzer a thousandfold, so plan alone covers those.
     let unset = fuse::unset_fuse_offset(image).ok();
-    let large = unset
-        .and_then(|offset| elf::plan(image, blob.len(), offset).ok())
-        .is_some_and(|(_, summary)| summary.output_len > 1 << 20);
+    let large = unset.and_then(|offset| elf::plan(image, blob.len(), offset).ok()).is_some_and(|(_, summary)| summary.output_len > 1 << 20);
     let mut out = Vec::new();
     if large {
         // plan below.
     } else if let Ok(summary) = elf::inject(image, blob, &mut out) {
         assert_eq!(summary.output_len, out.len() as u64);
-        assert_eq!(
-            elf::find_blob(&out).expect("the injected image parses"),
-            Some(blob)
-        );
-        assert!(
-            elf::inject(&out, blob, &mut Vec::new()).is_err(),
-            "a second injection is refused"
-        );
+        assert_eq!(elf::find_blob(&out).expect("the injected image parses"), Some(blob));
+        assert!(elf::inject(&out, blob, &mut Vec::new()).is_err(), "a second injection is refused");
         let offset = fuse::unset_fuse_offset(image).expect("inject found the fuse");
-        let (splice, plan_summary) =
-            elf::plan(image, blob.len(), offset).expect("plan agrees with inject");
+        let (splice, plan_summary) = elf::plan(image, blob.len(), offset).expect("plan agrees with inject");
         assert_eq!(plan_summary, summary);
         assert_eq!(splice.len(blob.len()), out.len() as u64);
         let mut written = Vec::new();
-        splice
-            .write(image, blob, &mut written)
-            .expect("the splice writes");
+        splice.write(image, blob, &mut written).expect("the splice writes");
         assert!(written == out, "plan and inject write the same bytes");
     }
     // plan with offsets and lengths inject never passes.
     let offset = unset.unwrap_or(image.len() / 2);
-    for (blob_len, fuse_offset) in [
-        (blob.len(), offset),
-        (usize::MAX - blob.len(), offset),
-        (blob.len(), usize::MAX - offset),
-    ] {
+    for (blob_len, fuse_offset) in [(blob.len(), offset), (usize::MAX - blob.len(), offset), (blob.len(), usize::MAX - offset)] {
         if let Ok((splice, summary)) = elf::plan(image, blob_len, fuse_offset) {
             assert_eq!(splice.len(blob_len), summary.output_len);
         }

@@ -17,9 +17,6 @@ fuzz_target!(|data: &[u8]| {
         for found in blobs {
             assert_eq!(found.blob, Some(blob));
         }
-        assert!(
-            macho::inject(&out, blob, &mut Vec::new()).is_err(),
-            "a second injection is refused"
-        );
+        assert!(macho::inject(&out, blob, &mut Vec::new()).is_err(), "a second injection is refused");
     }
 });

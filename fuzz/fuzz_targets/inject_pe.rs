@@ -13,13 +13,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(summary) = pe::inject(image, blob, &mut out) {
         assert_eq!(summary.output_len, out.len() as u64);
         sea_build::pe::PeHeaders::parse(&out).expect("the injected image parses");
-        assert_eq!(
-            pe::find_blob(&out).expect("the injected resources read"),
-            Some(blob)
-        );
-        assert!(
-            pe::inject(&out, blob, &mut Vec::new()).is_err(),
-            "a second injection is refused"
-        );
+        assert_eq!(pe::find_blob(&out).expect("the injected resources read"), Some(blob));
+        assert!(pe::inject(&out, blob, &mut Vec::new()).is_err(), "a second injection is refused");
     }
 });

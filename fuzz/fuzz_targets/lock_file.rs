@@ -12,9 +12,6 @@ fuzz_target!(|data: &[u8]| {
     let path = Utf8Path::new("sea.lock");
     if let Ok(lock) = LockFile::parse(text, path) {
         let encoded = toml::to_string(&lock).expect("a parsed lock encodes");
-        assert_eq!(
-            LockFile::parse(&encoded, path).expect("an encoded lock parses"),
-            lock
-        );
+        assert_eq!(LockFile::parse(&encoded, path).expect("an encoded lock parses"), lock);
     }
 });

@@ -19,27 +19,14 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(section) = ResourceSection::build(&tree, location.rva) {
         check(&section);
     }
-    let blob = ResourceData {
-        bytes: b"the blob",
-        code_page: 0,
-        last: true,
-    };
-    if tree
-        .insert(ResourceKey::Id(10), blob_name, 0, blob)
-        .is_err()
-    {
+    let blob = ResourceData { bytes: b"the blob", code_page: 0, last: true };
+    if tree.insert(ResourceKey::Id(10), blob_name, 0, blob).is_err() {
         return;
     }
     tree.sort();
     if let Ok(section) = ResourceSection::build(&tree, location.rva) {
         check(&section);
-        assert!(
-            section
-                .data
-                .last()
-                .is_some_and(|(_, bytes)| *bytes == b"the blob"),
-            "the blob comes last"
-        );
+        assert!(section.data.last().is_some_and(|(_, bytes)| *bytes == b"the blob"), "the blob comes last");
     }
 });
 
@@ -48,10 +35,7 @@ fn check(section: &ResourceSection<'_>) {
     assert_eq!(bytes.len(), section.len);
     let mut end = section.head.len();
     for (offset, data) in &section.data {
-        assert!(
-            *offset >= end,
-            "resource data overlaps what comes before it"
-        );
+        assert!(*offset >= end, "resource data overlaps what comes before it");
         end = offset + data.len();
     }
 }

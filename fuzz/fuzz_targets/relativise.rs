@@ -24,20 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let result = relativise(image, &prefix, &options);
     let mut slice = image.to_vec();
     let summary = relativise_slice(&mut slice, &prefix, &options);
-    assert_eq!(
-        result.is_ok(),
-        summary.is_ok(),
-        "relativise and relativise_slice agree"
-    );
+    assert_eq!(result.is_ok(), summary.is_ok(), "relativise and relativise_slice agree");
     if let (Ok(out), Ok(summary)) = (result, summary) {
-        assert!(
-            out.len() <= image.len(),
-            "relativising never grows the image"
-        );
+        assert!(out.len() <= image.len(), "relativising never grows the image");
         assert_eq!(summary.len, out.len() as u64);
-        assert!(
-            slice[..out.len()] == out[..],
-            "relativise and relativise_slice give the same bytes"
-        );
+        assert!(slice[..out.len()] == out[..], "relativise and relativise_slice give the same bytes");
     }
 });

@@ -9,24 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let result = unsign(data);
     let mut in_place = data.to_vec();
     let changed = unsign_in_place(&mut in_place);
-    assert_eq!(
-        result.is_ok(),
-        changed.is_ok(),
-        "unsign and unsign_in_place agree"
-    );
+    assert_eq!(result.is_ok(), changed.is_ok(), "unsign and unsign_in_place agree");
     if let Ok(out) = result {
-        assert!(
-            out == in_place,
-            "unsign and unsign_in_place give the same bytes"
-        );
+        assert!(out == in_place, "unsign and unsign_in_place give the same bytes");
         let headers = PeHeaders::parse(&out).expect("the unsigned image parses");
-        assert_eq!(
-            certificate_table(&headers, &out).expect("its security directory reads"),
-            None
-        );
-        assert!(
-            unsign(&out).expect("unsigning again works") == out,
-            "unsigning twice changes nothing more"
-        );
+        assert_eq!(certificate_table(&headers, &out).expect("its security directory reads"), None);
+        assert!(unsign(&out).expect("unsigning again works") == out, "unsigning twice changes nothing more");
     }
 });

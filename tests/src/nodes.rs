@@ -22,14 +22,17 @@ pub mod pinned {
     pub const NODE_26: Version = Version::new(26, 10, 0);
 }
 
-/// The cache shared by all tests: `<target>/sea-test-cache`, or `SEA_BUILD_TEST_CACHE`.
+/// The cache shared by all tests (and the fuzz seed generator): `<target>/sea-test-cache`, or
+/// `SEA_BUILD_TEST_CACHE`.
 pub fn shared_cache_dir() -> Utf8PathBuf {
     if let Some(dir) = Env::from_process().var("SEA_BUILD_TEST_CACHE") {
         return dir.into();
     }
-    // Test binaries live in <target>/<profile>/deps/.
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let target = exe.ancestors().nth(3).expect("test binaries live in <target>/<profile>/deps");
+    // Test binaries live in <target>/<profile>/deps/, the crate's other binaries in
+    // <target>/<profile>/.
+    let exe = std::env::current_exe().expect("the binary knows its path");
+    let profile_dir = exe.parent().and_then(|dir| if dir.ends_with("deps") { dir.parent() } else { Some(dir) });
+    let target = profile_dir.and_then(std::path::Path::parent).expect("test binaries live in <target>/<profile>/");
     Utf8PathBuf::from_path_buf(target.join("sea-test-cache")).expect("the target directory is UTF-8")
 }
 

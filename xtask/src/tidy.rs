@@ -22,6 +22,8 @@ struct Check {
 
 const CHECKS: &[Check] = &[
     Check { name: "formatting", env: &[], args: &["fmt", "--all", "--check"], fix: "run `cargo fmt --all`" },
+    // The fuzz targets are a workspace of their own, which `--all` does not reach.
+    Check { name: "formatting of fuzz/", env: &[], args: &["fmt", "--manifest-path", "fuzz/Cargo.toml", "--all", "--check"], fix: "run `cargo fmt --manifest-path fuzz/Cargo.toml --all`" },
     Check {
         name: "clippy",
         env: &[],
@@ -72,7 +74,12 @@ mod tests {
     #[test]
     fn command_lines_read_as_typed() {
         let lines: Vec<String> = CHECKS.iter().map(Check::command_line).collect();
-        let expected = ["cargo fmt --all --check", "cargo clippy --workspace --all-targets --locked -- -D warnings", "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps --locked"];
+        let expected = [
+            "cargo fmt --all --check",
+            "cargo fmt --manifest-path fuzz/Cargo.toml --all --check",
+            "cargo clippy --workspace --all-targets --locked -- -D warnings",
+            "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps --locked",
+        ];
         assert_eq!(lines, expected);
     }
 }

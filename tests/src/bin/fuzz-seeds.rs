@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
-use camino::Utf8PathBuf;
 use sea_build::macho::relativise::{RelativiseOptions, relativise};
 use sea_build::macho::test_support::{self, Fixups, Options as TinyOptions};
 use sea_build::node::{Cache, NodeFetcher, SourceKind};
@@ -88,15 +87,7 @@ fn main() -> Result<()> {
 /// A real node binary from the npm registry, cached where the tests cache theirs
 /// (`<target>/sea-test-cache`, or `SEA_BUILD_TEST_CACHE`).
 fn node_binary(platform: &str) -> Result<Vec<u8>> {
-    let cache = match std::env::var("SEA_BUILD_TEST_CACHE") {
-        Ok(dir) => Utf8PathBuf::from(dir),
-        Err(_) => {
-            // This binary lives in <target>/<profile>/.
-            let exe = std::env::current_exe().context("the seed generator does not know its path")?;
-            let target = exe.ancestors().nth(2).context("the seed generator lives in <target>/<profile>/")?;
-            Utf8PathBuf::from_path_buf(target.join("sea-test-cache")).map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?
-        }
-    };
+    let cache = sea_build_tests::nodes::shared_cache_dir();
     let env = test_env().with_var("SEA_BUILD_CACHE_DIR", cache.as_str());
     let fetcher = NodeFetcher::from_env(&env)?.sources(vec![SourceKind::Npm]).cache(Cache::new(&cache));
     let node = fetcher.fetch(&NODE.parse()?, platform.parse()?, None).with_context(|| format!("the seeds need node {NODE} for {platform} from the npm registry"))?;

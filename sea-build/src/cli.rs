@@ -253,6 +253,9 @@ fn sea(args: SeaArgs) -> Result<()> {
             let artifact = pipeline.build(&sea, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
             // This SEA's request, pinned to the node this SEA's artifact was built from.
             lock.record(&sea.node, &artifact.node);
+            if let Some(esbuild) = &artifact.bundler {
+                lock.record_tool(esbuild.locked());
+            }
             built.push(artifact);
         }
     }
@@ -299,7 +302,7 @@ fn verify_cache(args: VerifyArgs) -> Result<()> {
         }
     }
     if !failed.is_empty() {
-        anyhow::bail!("the code cache of {} is not embedded or not accepted (see above)", failed.join(", "));
+        anyhow::bail!("{} failed verification: see the FAIL lines above for what failed (a missing or rejected code cache, or an artifact that does not run)", failed.join(", "));
     }
     Ok(())
 }
@@ -326,7 +329,7 @@ fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn print_summary(built: &[Artifact], root: &Utf8Path) {
-    let rows: Vec<[String; 5]> = built
+    let rows: Vec<[String; 6]> = built
         .iter()
         .map(|a| {
             let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
@@ -335,12 +338,13 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
                 a.manifest.node_version.to_string(),
                 if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(),
                 a.manifest.cache_accepted.to_string(),
+                if a.manifest.ran { "yes" } else { "not here" }.to_owned(),
                 a.manifest.artifact_sha256[..16].to_owned(),
             ]
         })
         .collect();
-    let header = ["artifact", "node", "code cache", "cache accepted", "sha256"].map(String::from);
-    let widths: Vec<usize> = (0..5).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let header = ["artifact", "node", "code cache", "cache accepted", "ran", "sha256"].map(String::from);
+    let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         println!("{}", cells.join("  ").trim_end());
@@ -363,6 +367,9 @@ fn fetch(args: FetchArgs) -> Result<()> {
         lock.record(&args.node, &node);
         rows.push(node);
     }
+    // The bundler too, so that a later offline build finds everything it needs.
+    let esbuild = crate::bundle::esbuild::fetch(&fetcher, Some((&lock, &lock_path)))?;
+    lock.record_tool(esbuild.locked());
     let before = LockFile::read(&lock_path)?;
     if before != lock || !lock_path.exists() {
         lock.write(&lock_path)?;
@@ -377,6 +384,9 @@ fn fetch(args: FetchArgs) -> Result<()> {
         println!("  binary sha256   {}", node.binary_sha256);
         println!("  path            {}", node.path);
     }
+    println!("esbuild {} (bundles `main`)", esbuild.version);
+    println!("  binary sha256   {}", esbuild.binary_sha256);
+    println!("  path            {}", esbuild.path);
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 //! ```toml
 //! [package.metadata.sea]
 //! name = "hello"                   # default: the package name
-//! main = "js/main.js"              # required: one CommonJS file (ESM `.mjs` on node >= 25.7)
+//! main = "js/main.js"              # required: the entry point (.js, .mjs, .cjs, .ts, .mts, .cts)
+//! bundle = true                    # bundle main with what it requires and imports (default)
+//! vfs = []                         # paths or globs mounted for the program (node >= 26)
 //! node-version = "24"              # exact, major, "lts", "latest", "local" or a path
 //! targets = ["host"]               # Node platform names or Rust target triples
 //! code-cache = true
@@ -31,6 +33,12 @@ pub struct SeaMetadata {
     pub name: Option<String>,
     /// The entry point, relative to the package directory.
     pub main: Option<Utf8PathBuf>,
+    /// Whether `main` is bundled with everything it requires and imports; default true.
+    pub bundle: Option<bool>,
+    /// Paths or globs (relative to the package directory) embedded and mounted with node's
+    /// `useVfs` (node 26+).
+    #[serde(default)]
+    pub vfs: Vec<String>,
     /// The node version spec; default `lts`.
     pub node_version: Option<String>,
     /// Targets; default `["host"]`.
@@ -68,6 +76,10 @@ pub struct Sea {
     pub package_dir: Utf8PathBuf,
     /// The entry point, relative to `package_dir`.
     pub main: Utf8PathBuf,
+    /// Whether `main` is bundled (see [`crate::bundle`]).
+    pub bundle: bool,
+    /// Paths or globs mounted with `useVfs` (see [`crate::vfs`]).
+    pub vfs: Vec<String>,
     /// Which node to build from.
     pub node: VersionSpec,
     /// What to build for.
@@ -123,6 +135,8 @@ impl SeaMetadata {
             name: self.name.unwrap_or_else(|| package.to_owned()),
             package_dir: package_dir.to_owned(),
             main,
+            bundle: self.bundle.unwrap_or(true),
+            vfs: self.vfs,
             node,
             targets,
             code_cache: self.code_cache.unwrap_or(true),
@@ -154,15 +168,13 @@ impl Sea {
             Ok(())
         };
         inside("main", &self.main)?;
+        if !self.bundle && matches!(self.main.extension(), Some("ts" | "mts" | "cts" | "tsx")) {
+            bail!("{origin}: main `{}` is TypeScript, which needs `bundle = true` (the default) to become JavaScript", self.main);
+        }
         for (key, path) in &self.assets {
             inside(&format!("asset `{key}`"), path)?;
         }
         Ok(())
-    }
-
-    /// Whether `main` is an ES module (by extension: `.mjs`).
-    pub fn main_is_module(&self) -> bool {
-        self.main.extension() == Some("mjs")
     }
 
     /// Fails when `version` cannot honour a field, instead of letting node drop it silently.
@@ -178,8 +190,11 @@ impl Sea {
         if !self.exec_argv.is_empty() && !supports_exec_argv(version) {
             needs("`exec-argv`", "22.20 / 24.7")?;
         }
-        if self.main_is_module() && !at_least(25, 7) {
-            needs("an ES module main", "25.7")?;
+        if !self.bundle && self.main.extension() == Some("mjs") && !at_least(25, 7) {
+            needs("an ES module main shipped as it is (`bundle = false`)", "25.7")?;
+        }
+        if !self.vfs.is_empty() && version.major < 26 {
+            needs("`vfs` (node's useVfs)", "26")?;
         }
         Ok(())
     }
@@ -203,6 +218,8 @@ mod tests {
             name: "x".into(),
             package_dir: ".".into(),
             main: main.into(),
+            bundle: false,
+            vfs: vec![],
             node: VersionSpec::Lts,
             targets: vec![],
             code_cache: true,
@@ -225,6 +242,11 @@ mod tests {
         assert!(sea(false, true, "m.js").check_node_supports(v("23.11.0")).is_err());
         assert!(sea(false, false, "m.mjs").check_node_supports(v("25.6.0")).is_err());
         assert!(sea(false, false, "m.mjs").check_node_supports(v("25.7.0")).is_ok());
+        let bundled = Sea { bundle: true, ..sea(false, false, "m.mjs") };
+        assert!(bundled.check_node_supports(v("24.21.0")).is_ok(), "a bundled ES module becomes CommonJS for older nodes");
+        let mounted = Sea { vfs: vec!["data".into()], ..sea(false, false, "m.js") };
+        assert!(mounted.check_node_supports(v("24.21.0")).unwrap_err().to_string().contains("`vfs`"));
+        assert!(mounted.check_node_supports(v("26.10.0")).is_ok());
         let error = sea(true, false, "m.js").check_node_supports(v("20.8.0")).unwrap_err().to_string();
         assert!(error.contains("`assets` needs node 20.12"), "{error}");
     }

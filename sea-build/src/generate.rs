@@ -6,10 +6,13 @@
 //! byte-identical from run to run without entering the flag hash, and the V8 flags of
 //! `exec-argv` are given to the generator too, so the cache matches what the artifact runs with.
 
-use anyhow::{Context, Result, bail};
-use camino::Utf8Path;
+use std::collections::BTreeMap;
 
-use crate::blob::{self, BlobLayout, ExecArgvExtension};
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::blob::{self, BlobLayout, ExecArgvExtension, MainFormat};
+use crate::bundle;
 use crate::config::{Sea, supports_exec_argv};
 use crate::node::Version;
 use crate::run::{Invocation, Runner};
@@ -28,29 +31,100 @@ pub struct GeneratedBlob {
     pub node_options_guard: bool,
 }
 
-/// Copies `main` and the assets of `sea` into `staging` at their package-relative paths.
-pub fn stage(sea: &Sea, staging: &Utf8Path) -> Result<()> {
-    for relative in std::iter::once(&sea.main).chain(sea.assets.values()) {
+/// What the staging directory holds for node: the blob's main and the assets, at
+/// package-relative paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Staged {
+    /// The blob's main, relative to the staging directory.
+    pub main: Utf8PathBuf,
+    /// How node loads it.
+    pub format: MainFormat,
+    /// Assets: key to path relative to the staging directory (the `vfs` files included).
+    pub assets: BTreeMap<String, Utf8PathBuf>,
+    /// Whether the assets are mounted (`useVfs`).
+    pub use_vfs: bool,
+    /// SHA-256 of the bundle, when `main` was bundled.
+    pub bundle_sha256: Option<String>,
+    /// Every package file the blob is made from, package-relative: the bundle's inputs (or
+    /// main), the assets and the `vfs` files.
+    pub inputs: Vec<Utf8PathBuf>,
+}
+
+/// Puts what the blob is made of into `staging`, at package-relative paths: `main`, bundled
+/// with `esbuild` (given exactly when `sea.bundle`) or as it is; the assets; and with `vfs`, the
+/// mounted files plus the loader that runs `main` from the mount.
+pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &Utf8Path, runner: &dyn Runner) -> Result<Staged> {
+    let copy = |relative: &Utf8Path| -> Result<()> {
         let (from, to) = (sea.package_dir.join(relative), staging.join(relative));
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("could not create {parent}"))?;
         }
         std::fs::copy(&from, &to).with_context(|| format!("could not copy {from} to {to}"))?;
+        Ok(())
+    };
+    let mounted = crate::vfs::expand(&sea.package_dir, &sea.vfs)?;
+    for file in &mounted {
+        copy(file)?;
     }
-    Ok(())
+    for path in sea.assets.values() {
+        copy(path)?;
+    }
+    // Written after the mounted files: a bundle replaces its own source there.
+    let is_module = bundle::program_is_module(sea)?;
+    let mut inputs: Vec<Utf8PathBuf> = mounted.iter().chain(sea.assets.values()).cloned().collect();
+    let (main, format, bundle_sha256) = match esbuild {
+        Some(esbuild) => {
+            let bundle = bundle::bundle(sea, version, is_module, esbuild, staging, &mounted, runner)?;
+            inputs.extend(bundle.inputs);
+            (bundle.path, bundle.format, Some(bundle.sha256))
+        }
+        None => {
+            bundle::check_unbundled(sea, &mounted)?;
+            copy(&sea.main)?;
+            inputs.push(sea.main.clone());
+            (sea.main.clone(), if is_module { MainFormat::Module } else { MainFormat::CommonJs }, None)
+        }
+    };
+    inputs.sort();
+    inputs.dedup();
+    if format == MainFormat::Module && (version.major, version.minor) < (25, 7) {
+        bail!(
+            "{} is an ES module, which node loads as a SEA main from 25.7 on, but this SEA builds from node {version}: upgrade `node-version`, or keep `bundle = true` so it becomes CommonJS",
+            sea.main
+        );
+    }
+    let mut assets: BTreeMap<String, Utf8PathBuf> = sea.assets.clone();
+    if mounted.is_empty() {
+        return Ok(Staged { main, format, assets, use_vfs: false, bundle_sha256, inputs });
+    }
+    for file in mounted.iter().chain([&main]) {
+        if let Some(previous) = assets.insert(file.to_string(), file.clone())
+            && previous != *file
+        {
+            bail!("the asset key `{file}` names both {previous} and a `vfs` file: rename the asset");
+        }
+    }
+    if assets.contains_key(crate::vfs::LOADER) {
+        bail!("`{}` is reserved for sea-build's vfs loader: rename that file or asset", crate::vfs::LOADER);
+    }
+    std::fs::write(staging.join(crate::vfs::LOADER), crate::vfs::loader_source(&main)).with_context(|| format!("could not write {staging}/{}", crate::vfs::LOADER))?;
+    Ok(Staged { main: crate::vfs::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: true, bundle_sha256, inputs })
 }
 
 /// The `sea-config.json` node reads, with paths relative to the staging directory.
-pub fn sea_config(sea: &Sea, version: Version, code_cache: bool) -> serde_json::Value {
+pub fn sea_config(sea: &Sea, staged: &Staged, version: Version, code_cache: bool) -> serde_json::Value {
     let mut config = serde_json::json!({
-        "main": sea.main.as_str().replace('\\', "/"),
+        "main": staged.main.as_str().replace('\\', "/"),
         "output": OUTPUT,
         "disableExperimentalSEAWarning": true,
         "useSnapshot": false,
         "useCodeCache": code_cache,
     });
-    if !sea.assets.is_empty() {
-        config["assets"] = sea.assets.iter().map(|(key, path)| (key.clone(), serde_json::Value::from(path.as_str().replace('\\', "/")))).collect();
+    if !staged.assets.is_empty() {
+        config["assets"] = staged.assets.iter().map(|(key, path)| (key.clone(), serde_json::Value::from(path.as_str().replace('\\', "/")))).collect();
+    }
+    if staged.use_vfs {
+        config["useVfs"] = true.into();
     }
     if !sea.exec_argv.is_empty() {
         config["execArgv"] = sea.exec_argv.clone().into();
@@ -63,7 +137,7 @@ pub fn sea_config(sea: &Sea, version: Version, code_cache: bool) -> serde_json::
         }
         .into();
     }
-    if sea.main_is_module() {
+    if staged.format == MainFormat::Module {
         config["mainFormat"] = "module".into();
     }
     config
@@ -87,9 +161,9 @@ pub fn v8_flags(exec_argv: &[String], v8_options: &str) -> Vec<String> {
 
 /// Runs `generator` (a node binary of `version` that runs here) in `staging` to produce the
 /// blob. `staging` must already hold the staged files.
-pub fn generate(sea: &Sea, version: Version, generator: &Utf8Path, code_cache: bool, staging: &Utf8Path, runner: &dyn Runner) -> Result<GeneratedBlob> {
+pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Path, code_cache: bool, staging: &Utf8Path, runner: &dyn Runner) -> Result<GeneratedBlob> {
     let layout = BlobLayout::for_node_version(version.major, version.minor, version.patch).with_context(|| format!("node {version} is too old for a SEA built by sea-build (20.6 or newer)"))?;
-    let config = sea_config(sea, version, code_cache);
+    let config = sea_config(sea, staged, version, code_cache);
     std::fs::write(staging.join("sea-config.json"), serde_json::to_vec_pretty(&config)?).with_context(|| format!("could not write {staging}/sea-config.json"))?;
     let mut args = vec!["--predictable".to_owned()];
     if code_cache && !sea.exec_argv.is_empty() {
@@ -108,6 +182,9 @@ pub fn generate(sea: &Sea, version: Version, generator: &Utf8Path, code_cache: b
     let parsed = blob::parse(&bytes, layout).with_context(|| format!("the blob node {version} wrote ({blob_path}) is not in the layout sea-build expects for that version"))?;
     if code_cache && parsed.code_cache.is_none() {
         bail!("node {version} wrote a blob without the code cache that was asked for ({blob_path})");
+    }
+    if staged.use_vfs && !parsed.flags.contains(crate::blob::SeaFlags::USE_VFS) {
+        bail!("node {version} ignored `useVfs` (its blob {blob_path} does not mount the `vfs` files): build from a node that supports it (26 or newer)");
     }
     Ok(GeneratedBlob { code_cache: parsed.code_cache.is_some(), node_options_guard: parsed.exec_argv_extension == Some(ExecArgvExtension::None), bytes })
 }

@@ -9,6 +9,7 @@
 
 pub mod blob;
 mod build_script;
+pub mod bundle;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod progress;
 pub mod run;
 pub mod sign;
 pub mod verify;
+pub mod vfs;
 pub mod wine;
 
 pub use build_script::Build;

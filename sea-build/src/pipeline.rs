@@ -72,6 +72,16 @@ pub struct Manifest {
     pub code_cache_embedded: bool,
     /// Whether the artifact accepted it when run here.
     pub cache_accepted: CacheAccepted,
+    /// Why no code cache is embedded although the SEA asks for one, when that is so for a
+    /// reason other than the target not running here (`vfs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_cache_omitted: Option<String>,
+    /// SHA-256 of the bundle, when `main` was bundled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_sha256: Option<String>,
+    /// Whether the artifact was run (with `verify-args`, exiting 0) before it was published.
+    #[serde(default)]
+    pub ran: bool,
     /// Whether NODE_OPTIONS is kept from extending exec-argv (node 22.20+/24.7+).
     pub node_options_guard: bool,
     /// Arguments for the run-time cache check.
@@ -87,12 +97,24 @@ pub struct Artifact {
     pub manifest: Manifest,
     /// The node it was built from.
     pub node: NodeBinary,
+    /// The esbuild that bundled `main`, when it was bundled.
+    pub bundler: Option<crate::bundle::esbuild::Esbuild>,
+    /// Every package file the artifact is made from, package-relative.
+    pub inputs: Vec<Utf8PathBuf>,
 }
 
 /// The manifest path of an artifact: `hello` → `hello.sea.json`, `hello.exe` → `hello.sea.json`.
 pub fn manifest_path(artifact: &Utf8Path) -> Utf8PathBuf {
     let stem = artifact.file_name().map(|name| name.strip_suffix(".exe").unwrap_or(name)).unwrap_or("sea");
     artifact.with_file_name(format!("{stem}.sea.json"))
+}
+
+/// One target's build of one SEA: what it is made of, staged.
+struct Job<'a> {
+    sea: &'a Sea,
+    staged: &'a generate::Staged,
+    /// Whether a code cache is wanted (and not ruled out by `vfs`).
+    code_cache: bool,
 }
 
 /// Builds SEAs; holds what every target's build shares.
@@ -120,7 +142,17 @@ impl Pipeline<'_> {
         let _out_dir_lock = crate::fsutil::lock_output_dir(out_dir)?;
         let staging_dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(out_dir).with_context(|| format!("could not create a staging directory in {out_dir}"))?;
         let staging = Utf8Path::from_path(staging_dir.path()).context("the output directory is not UTF-8")?;
-        generate::stage(sea, staging)?;
+        let bundler = if sea.bundle { Some(crate::bundle::esbuild::fetch(self.fetcher, self.lock)?) } else { None };
+        if let Some(esbuild) = &bundler {
+            self.step(format!("bundling {} with esbuild {} for node {}", sea.main, esbuild.version, node.version));
+        }
+        let staged = generate::stage(sea, node.version, bundler.as_ref().map(|esbuild| esbuild.path.as_path()), staging, self.runner).with_context(|| format!("cannot build {}", sea.name))?;
+        let code_cache_omitted = (sea.code_cache && staged.use_vfs)
+            .then(|| "with `vfs`, the blob's main is a loader and the program is compiled from the mount at run time (node 26 also refuses useVfs with useCodeCache)".to_owned());
+        if let Some(why) = &code_cache_omitted {
+            self.reporter.report(Event::Warning(&format!("building {} without a code cache: {why}", sea.name)));
+        }
+        let job = Job { sea, staged: &staged, code_cache: sea.code_cache && code_cache_omitted.is_none() };
         // Windows (and Wine) run executables by their `.exe` name.
         let exe_suffix = if platform.os == Os::Windows { ".exe" } else { "" };
         let mut output = tempfile::Builder::new().prefix(".partial-").suffix(exe_suffix).tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
@@ -134,28 +166,32 @@ impl Pipeline<'_> {
             None => self.runner.can_run(platform).then_some(self.runner),
         };
         let blob = match platform.os {
-            Os::Linux => self.build_elf(sea, &node, target_runner, staging, output.as_file_mut())?,
-            Os::Darwin => self.build_macho(sea, &node, target_runner, staging, output.as_file_mut())?,
-            Os::Windows => self.build_pe(sea, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Windows => self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?,
         };
         // Closed before it runs: Linux refuses to execute a file open for writing.
         let output = output.into_temp_path();
         let temp_path = Utf8Path::from_path(&output).context("the output directory is not UTF-8")?.to_owned();
         crate::fsutil::make_executable(&temp_path)?;
 
-        // 5. Check at run time that the cache is accepted, before the artifact is published.
-        let cache_accepted = match (blob.code_cache, target_runner) {
-            (_, None) => CacheAccepted::NotRunnableHere,
-            (false, Some(_)) => CacheAccepted::NoCache,
-            (true, Some(runner)) => {
-                self.step(format!("checking that {} accepts its code cache", sea.name));
+        // 5. Run it before it is published: it must exit 0 with `verify-args`, and accept its
+        // cache. An artifact that does not run is never published.
+        let (ran, cache_accepted) = match target_runner {
+            None => (false, CacheAccepted::NotRunnableHere),
+            Some(runner) => {
+                self.step(format!("running {} {} before publishing it", sea.name, shown_args(&sea.verify_args)));
                 let run = run_artifact(runner, &temp_path, &sea.verify_args, &[])?;
-                if run.stderr_text().contains(CACHE_REJECTED) {
+                check_run(&sea.name, &sea.verify_args, &run)?;
+                let accepted = if !blob.code_cache {
+                    CacheAccepted::NoCache
+                } else if run.stderr_text().contains(CACHE_REJECTED) {
                     self.reporter.report(Event::Warning(&format!("{} rejects its own code cache at run time: {}", sea.name, run.stderr_text().trim())));
                     CacheAccepted::No
                 } else {
                     CacheAccepted::Yes
-                }
+                };
+                (true, accepted)
             }
         };
 
@@ -172,12 +208,15 @@ impl Pipeline<'_> {
             artifact_sha256,
             code_cache_embedded: blob.code_cache,
             cache_accepted,
+            code_cache_omitted,
+            bundle_sha256: staged.bundle_sha256.clone(),
+            ran,
             node_options_guard: blob.node_options_guard,
             verify_args: sea.verify_args.clone(),
         };
         self.step(format!("publishing {path}"));
         publish(output, &path, &manifest)?;
-        Ok(Artifact { path, manifest, node })
+        Ok(Artifact { path, manifest, node, bundler, inputs: staged.inputs })
     }
 
     fn step(&self, message: String) {
@@ -187,8 +226,9 @@ impl Pipeline<'_> {
     /// Generates the blob: with `generator`, the target's own binary prepared to run here,
     /// when there is one (and with a code cache if the SEA wants one); otherwise without a
     /// cache, by the host's node of exactly the same version.
-    fn generate(&self, sea: &Sea, node: &NodeBinary, generator: Option<(&Utf8Path, &dyn Runner)>, staging: &Utf8Path) -> Result<generate::GeneratedBlob> {
-        let code_cache = sea.code_cache && generator.is_some();
+    fn generate(&self, job: &Job, node: &NodeBinary, generator: Option<(&Utf8Path, &dyn Runner)>, staging: &Utf8Path) -> Result<generate::GeneratedBlob> {
+        let sea = job.sea;
+        let code_cache = job.code_cache && generator.is_some();
         let host_node;
         let (generator, runner) = match generator {
             Some(generator) => generator,
@@ -198,7 +238,7 @@ impl Pipeline<'_> {
             }
         };
         self.step(format!("generating the blob of {} with node {}{}", sea.name, node.version, if code_cache { " (with code cache)" } else { "" }));
-        generate::generate(sea, node.version, generator, code_cache, staging, runner)
+        generate::generate(sea, job.staged, node.version, generator, code_cache, staging, runner)
     }
 
     /// Wine, for a win-x64 target on a Linux x64 host when it is installed (and not switched
@@ -223,8 +263,9 @@ impl Pipeline<'_> {
     }
 
     /// Linux: generate with the node binary itself, then inject file to file.
-    fn build_elf(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
-        let blob = self.generate(sea, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
+    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let sea = job.sea;
+        let blob = self.generate(job, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
         inject_into(&node.path, &blob.bytes, output).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         Ok(blob)
@@ -241,7 +282,8 @@ impl Pipeline<'_> {
     /// 5. inject the blob (and set the fuse);
     /// 6. relativise debug-map paths under the package and recompute LC_UUID;
     /// 7. sign the result, the same way as in step 2.
-    fn build_macho(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+    fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let sea = job.sea;
         let identity = self.identity(sea)?;
         let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: self.signing_time()? };
         let sign_like_artifact = |image: &[u8]| -> Result<Vec<u8>> {
@@ -254,18 +296,18 @@ impl Pipeline<'_> {
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let mut prepared = macho::unsign::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
         drop(base);
-        let blob = if let Some(runner) = runner.filter(|_| sea.code_cache) {
+        let blob = if let Some(runner) = runner.filter(|_| job.code_cache) {
             self.step(format!("signing the prepared node {} ({}) as {} will be signed", node.version, sea.sign.mode, sea.name));
             let generator_image = sign_like_artifact(&prepared)?;
             let generator = staging.join(".generator").join("node");
             std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
             std::fs::write(&generator, &generator_image).with_context(|| format!("could not write {generator}"))?;
             crate::fsutil::make_executable(&generator)?;
-            let blob = self.generate(sea, node, Some((&generator, runner)), staging)?;
+            let blob = self.generate(job, node, Some((&generator, runner)), staging)?;
             prepared = macho::unsign::unsign(&generator_image).context("could not remove the signature of the generator copy again")?;
             blob
         } else {
-            self.generate(sea, node, None, staging)?
+            self.generate(job, node, None, staging)?
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
         let mut injected = inject::macho::inject_to_vec(&prepared, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
@@ -283,19 +325,20 @@ impl Pipeline<'_> {
     /// Windows: remove node's Authenticode signature, generate the blob with that unsigned
     /// node.exe (under Wine on Linux), inject it as a resource. Signing is left to the
     /// publisher's own tools, which need the unsigned, consistent file this leaves.
-    fn build_pe(&self, sea: &Sea, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+    fn build_pe(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+        let sea = job.sea;
         let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
         drop(base);
-        let blob = match runner.filter(|_| sea.code_cache) {
+        let blob = match runner.filter(|_| job.code_cache) {
             Some(runner) => {
                 let generator = staging.join(".generator").join("node.exe");
                 std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
                 std::fs::write(&generator, &prepared).with_context(|| format!("could not write {generator}"))?;
-                self.generate(sea, node, Some((&generator, runner)), staging)?
+                self.generate(job, node, Some((&generator, runner)), staging)?
             }
-            None => self.generate(sea, node, None, staging)?,
+            None => self.generate(job, node, None, staging)?,
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, output);
@@ -512,18 +555,39 @@ pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Opt
     Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))
 }
 
-/// Runs an artifact the way the cache checks do: a clean environment plus `env`, `args`, and a
-/// one-minute limit.
+/// How long the run-time checks let an artifact run.
+pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs an artifact the way the run-time checks do: a clean environment plus `env`, `args`,
+/// and a one-minute limit ([`RUN_TIMEOUT`]).
 pub fn run_artifact(runner: &dyn Runner, artifact: &Utf8Path, args: &[String], env: &[(String, String)]) -> Result<crate::run::RunOutput> {
     let mut invocation = Invocation::new(artifact, args.iter().cloned());
     invocation.clean_env = true;
     invocation.env = env.to_vec();
-    invocation.timeout = std::time::Duration::from_secs(60);
-    let output = runner.run(&invocation)?;
-    if output.timed_out {
-        bail!("{} ran for more than a minute: give it `verify-args` that make it exit quickly (such as --version)", invocation.display());
-    }
-    Ok(output)
+    invocation.timeout = RUN_TIMEOUT;
+    runner.run(&invocation)
+}
+
+/// `verify-args` for messages: `with --version` or `without arguments`.
+fn shown_args(args: &[String]) -> String {
+    if args.is_empty() { "without arguments".to_owned() } else { format!("with {}", args.join(" ")) }
+}
+
+/// Fails unless the pre-publish run of `name` exited 0; the error carries its stderr and says
+/// what to do.
+fn check_run(name: &str, verify_args: &[String], run: &crate::run::RunOutput) -> Result<()> {
+    let Some(failure) = run.failure(RUN_TIMEOUT) else { return Ok(()) };
+    let stderr = run.stderr_text();
+    let hint = if stderr.contains("ERR_UNKNOWN_BUILTIN_MODULE") {
+        "\nA SEA's main can require only node's built-in modules: keep `bundle = true` (the default) so its own files and dependencies are bundled into it, or list them in `vfs` (node 26+)."
+    } else {
+        ""
+    };
+    bail!(
+        "{name} failed to run ({failure}) when run {} before publishing; nothing was published. Its standard error:\n{}{hint}\nThe build runs every artifact it can run here with `verify-args`: fix the program, or set `verify-args` in [package.metadata.sea] to arguments that exercise it and exit 0 quickly (such as [\"--version\"]).",
+        shown_args(verify_args),
+        if stderr.trim().is_empty() { "(empty)".to_owned() } else { stderr.trim_end().to_owned() }
+    )
 }
 
 #[cfg(test)]
@@ -541,6 +605,9 @@ mod tests {
             artifact_sha256: "bb".repeat(32),
             code_cache_embedded: true,
             cache_accepted: CacheAccepted::Yes,
+            code_cache_omitted: None,
+            bundle_sha256: None,
+            ran: true,
             node_options_guard: true,
             verify_args: Vec::new(),
         }

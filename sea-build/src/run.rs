@@ -70,6 +70,17 @@ impl RunOutput {
         self.code == Some(0)
     }
 
+    /// How it failed, when it did: `exit N`, `killed by a signal` or `timed out after N s`
+    /// (`timeout` is the limit it ran under).
+    pub fn failure(&self, timeout: Duration) -> Option<String> {
+        match self.code {
+            Some(0) => None,
+            Some(code) => Some(format!("exit {code}")),
+            None if self.timed_out => Some(format!("timed out after {} s", timeout.as_secs())),
+            None => Some("killed by a signal".to_owned()),
+        }
+    }
+
     /// Standard error as text.
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()

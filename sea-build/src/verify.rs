@@ -9,7 +9,7 @@ use crate::blob::{self, BlobLayout, SeaFlags};
 use crate::env::Env;
 use crate::inject::{self, fuse};
 use crate::node::{NodeFetcher, Os, Platform, VersionSpec};
-use crate::pipeline::{CACHE_REJECTED, CacheAccepted, Manifest, manifest_path, run_artifact};
+use crate::pipeline::{CACHE_REJECTED, CacheAccepted, Manifest, RUN_TIMEOUT, manifest_path, run_artifact};
 use crate::run::{Invocation, Runner};
 use crate::wine::UnderWine;
 
@@ -177,14 +177,14 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     );
     let run = run_artifact(runner, artifact, &manifest.verify_args, env)?;
     let stderr = run.stderr_text();
+    let failure = run.failure(RUN_TIMEOUT);
     report.record(
         "run-time check",
-        if stderr.contains(CACHE_REJECTED) {
-            Err(anyhow::anyhow!("the artifact printed `{CACHE_REJECTED}`: {}", stderr.trim()))
-        } else if !run.success() {
-            Err(anyhow::anyhow!("the artifact exited with {:?}: {}", run.code, stderr.trim()))
-        } else {
-            Ok("accepted".to_owned())
+        match failure {
+            // A program that fails says nothing about its cache: reported apart from a rejection.
+            Some(failure) => Err(anyhow::anyhow!("the artifact failed to run ({failure}){}: {}", if stderr.contains(CACHE_REJECTED) { ", and rejected its code cache" } else { "" }, stderr.trim())),
+            None if stderr.contains(CACHE_REJECTED) => Err(anyhow::anyhow!("the artifact printed `{CACHE_REJECTED}`: {}", stderr.trim())),
+            None => Ok("accepted".to_owned()),
         },
     );
     Ok(report)

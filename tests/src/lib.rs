@@ -6,3 +6,4 @@
 pub mod macho_fixtures;
 pub mod mirror;
 pub mod nodes;
+pub mod packages;

@@ -32,6 +32,8 @@ fn package(dir: &Utf8Path, node: Version, guard: bool) -> Sea {
         name: "greeter".into(),
         package_dir: dir.to_owned(),
         main: "js/main.js".into(),
+        bundle: false,
+        vfs: vec![],
         node: VersionSpec::Exact(node),
         targets: vec![Platform::host().unwrap()],
         code_cache: true,

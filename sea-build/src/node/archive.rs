@@ -81,7 +81,7 @@ pub fn extract_node_binary(archive: &[u8], platform: Platform, name: &str) -> Re
 /// Which of the wanted members an extracted entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Member {
-    /// The node executable.
+    /// The executable (node's, or a tool's).
     Binary,
     /// Node's LICENSE file.
     License,
@@ -97,17 +97,40 @@ fn binary_paths(platform: Platform) -> &'static [&'static str] {
 /// Fails when any entry escapes the archive, when the archive is truncated or corrupt, or when it
 /// holds no node binary for `platform`. `name` is used in messages only.
 pub(crate) fn extract_node<R: Read + Seek>(archive: R, kind: ArchiveKind, platform: Platform, name: &str, sink: &mut dyn FnMut(Member, &mut dyn Read) -> Result<()>) -> Result<()> {
+    let wanted = |relative: &str| {
+        if binary_paths(platform).contains(&relative) {
+            Some(Member::Binary)
+        } else if relative == "LICENSE" {
+            Some(Member::License)
+        } else {
+            None
+        }
+    };
+    if !extract_members(archive, kind, name, &wanted, sink)? {
+        bail!("{name} holds no node binary for {platform} (looked for */{}): is it a Node release archive for that platform?", binary_paths(platform).join(" or */"));
+    }
+    Ok(())
+}
+
+/// Reads the whole archive, checks every entry, and hands the members `wanted` names (by path
+/// below the archive's top directory) to `sink`; returns whether it held a
+/// [`Member::Binary`]. Fails when any entry escapes the archive, when a wanted member is a
+/// link, when the archive holds two binaries, and when it is truncated or corrupt. `name` is
+/// used in messages only.
+pub(crate) fn extract_members<R: Read + Seek>(
+    archive: R,
+    kind: ArchiveKind,
+    name: &str,
+    wanted: &dyn Fn(&str) -> Option<Member>,
+    sink: &mut dyn FnMut(Member, &mut dyn Read) -> Result<()>,
+) -> Result<bool> {
     let mut found_binary = false;
     let mut visit = |path: &str, entry_kind: EntryKind, data: &mut dyn Read| -> Result<()> {
         check_entry(path, &entry_kind).with_context(|| format!("refusing {name}: it may have been tampered with"))?;
         let Some(relative) = path.trim_start_matches("./").split_once('/').map(|(_, rest)| rest) else {
             return Ok(());
         };
-        let member = if binary_paths(platform).contains(&relative) {
-            Member::Binary
-        } else if relative == "LICENSE" {
-            Member::License
-        } else {
+        let Some(member) = wanted(relative) else {
             return Ok(());
         };
         if !matches!(entry_kind, EntryKind::File) {
@@ -115,7 +138,7 @@ pub(crate) fn extract_node<R: Read + Seek>(archive: R, kind: ArchiveKind, platfo
         }
         if member == Member::Binary {
             if found_binary {
-                bail!("refusing {name}: it holds more than one node binary");
+                bail!("refusing {name}: it holds more than one binary at {path}");
             }
             found_binary = true;
         }
@@ -126,10 +149,7 @@ pub(crate) fn extract_node<R: Read + Seek>(archive: R, kind: ArchiveKind, platfo
         ArchiveKind::TarXz => walk_tar(xz2::read::XzDecoder::new(archive), name, &mut visit)?,
         ArchiveKind::Zip => walk_zip(archive, name, &mut visit)?,
     }
-    if !found_binary {
-        bail!("{name} holds no node binary for {platform} (looked for */{}): is it a Node release archive for that platform?", binary_paths(platform).join(" or */"));
-    }
-    Ok(())
+    Ok(found_binary)
 }
 
 /// What an entry is, with the link target for links.

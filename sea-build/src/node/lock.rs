@@ -41,6 +41,25 @@ pub struct LockFile {
     /// One entry per (request, target).
     #[serde(rename = "node", default)]
     pub nodes: Vec<LockedNode>,
+    /// The build tools sea-build fetches (esbuild), one entry per (name, host platform).
+    #[serde(rename = "tool", default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<LockedTool>,
+}
+
+/// One pinned build tool, such as the esbuild binary that bundles `main`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LockedTool {
+    /// The tool (`esbuild`).
+    pub name: String,
+    /// The platform it runs on (the build machine's), as Node names it.
+    pub target: String,
+    /// Its exact version.
+    pub version: String,
+    /// SHA-256 of the package archive it came from.
+    pub archive_sha256: String,
+    /// SHA-256 of the executable.
+    pub binary_sha256: String,
 }
 
 /// One pinned node binary.
@@ -66,7 +85,7 @@ impl LockFile {
     pub fn read(path: &Utf8Path) -> Result<LockFile> {
         match std::fs::read_to_string(path) {
             Ok(text) => LockFile::parse(&text, path),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(LockFile { version: 1, nodes: Vec::new() }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(LockFile { version: 1, ..LockFile::default() }),
             Err(error) => Err(error).with_context(|| format!("could not read {path}")),
         }
     }
@@ -85,6 +104,7 @@ impl LockFile {
         let mut sorted = self.clone();
         sorted.version = 1;
         sorted.nodes.sort_by(|a, b| (&a.request, &a.target).cmp(&(&b.request, &b.target)));
+        sorted.tools.sort_by(|a, b| (&a.name, &a.target).cmp(&(&b.name, &b.target)));
         let text = format!("{HEADER}{}", toml::to_string(&sorted).context("could not encode sea.lock")?);
         crate::fsutil::write_atomic(path, text.as_bytes())
     }
@@ -144,6 +164,28 @@ impl LockFile {
             }
             None => {
                 self.nodes.push(entry);
+                true
+            }
+        }
+    }
+
+    /// The entry pinning tool `name` for `platform`, if any.
+    pub fn pinned_tool(&self, name: &str, platform: Platform) -> Option<&LockedTool> {
+        self.tools.iter().find(|tool| tool.name == name && tool.target == platform.node_name())
+    }
+
+    /// Records `tool` (replacing the entry of the same name and platform); returns whether
+    /// anything changed.
+    pub fn record_tool(&mut self, tool: LockedTool) -> bool {
+        self.version = 1;
+        match self.tools.iter_mut().find(|t| t.name == tool.name && t.target == tool.target) {
+            Some(existing) if *existing == tool => false,
+            Some(existing) => {
+                *existing = tool;
+                true
+            }
+            None => {
+                self.tools.push(tool);
                 true
             }
         }

@@ -29,14 +29,16 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 pub use archive::{ArchiveKind, extract_node_binary};
 pub use cache::{Cache, CacheRecord};
-pub use lock::{LockFile, LockedNode};
+pub use lock::{LockFile, LockedNode, LockedTool};
 pub use platform::{Arch, Os, Platform};
 pub use source::{OFFICIAL_DIST, SourceKind};
 pub use version::{Release, Version, VersionSpec, resolve};
 
+pub(crate) use archive::{Member, extract_members};
 use cache::{EntryKey, EntryLock, Lookup};
-use http::{HashingWriter, Http};
-use source::{Dist, Npm, Source};
+pub(crate) use http::{HashingWriter, Http};
+pub(crate) use source::Npm;
+use source::{Dist, Source};
 
 use crate::Env;
 use crate::progress::{Event, Reporter, Silent};
@@ -174,17 +176,25 @@ impl NodeFetcher {
         self.reporter.report(Event::Step(message));
     }
 
-    fn http(&self) -> &Http {
+    /// Where progress goes.
+    pub(crate) fn progress(&self) -> &dyn Reporter {
+        &*self.reporter
+    }
+
+    pub(crate) fn http(&self) -> &Http {
         self.http.get_or_init(Http::new)
+    }
+
+    /// The npm registry, as npm's own configuration names it.
+    pub(crate) fn npm(&self) -> Result<Arc<Npm>> {
+        let npm = self.npm.get_or_init(|| npmrc::registry(&self.env, self.project_dir.as_deref()).map(|url| Arc::new(Npm::new(url))).map_err(|e| format!("{e:#}")));
+        npm.clone().map_err(|e| anyhow!(e))
     }
 
     fn source(&self, kind: SourceKind) -> Result<Arc<dyn Source>> {
         Ok(match kind {
             SourceKind::Dist => Arc::new(Dist::new(&self.dist_base)?),
-            SourceKind::Npm => {
-                let npm = self.npm.get_or_init(|| npmrc::registry(&self.env, self.project_dir.as_deref()).map(|url| Arc::new(Npm::new(url))).map_err(|e| format!("{e:#}")));
-                npm.clone().map_err(|e| anyhow!(e))?
-            }
+            SourceKind::Npm => self.npm()?,
         })
     }
 

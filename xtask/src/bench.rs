@@ -18,6 +18,8 @@ use sea_build::inject::fuse::FUSE_SENTINEL;
 use sea_build::node::{NodeBinary, NodeFetcher, Platform, VersionSpec};
 use xshell::{Shell, cmd};
 
+mod programs;
+
 /// The program the benchmark packs: pinned so runs stay comparable.
 const TYPESCRIPT: &str = "typescript@5.9.3";
 const POSTJECT: &str = "postject@1.0.0-alpha.6";
@@ -61,6 +63,7 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
     cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
     let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, dir, runs: runs.max(1), rows: Vec::new() };
     bench.linux()?;
+    bench.programs(sea_build::node::Version::new(24, 21, 0))?;
     bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
     bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
     bench.relativise(scale)?;

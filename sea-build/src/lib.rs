@@ -2,7 +2,8 @@
 //! part of a Cargo build: it fetches and verifies Node, generates the SEA blob with a V8 code
 //! cache, injects it into the node binary, and writes reproducible artifacts.
 //!
-//! The modules follow the pipeline: [`node`] (acquisition) → [`generate`] and [`blob`] →
+//! The modules follow the pipeline: [`node`] (acquisition) → [`bundle`] (main and what it
+//! requires, as one file) and [`vfs`] (files node mounts) → [`generate`] and [`blob`] →
 //! [`inject`] → [`pipeline`] (the per-target order); [`run`] is the process edge.
 
 #![warn(missing_docs)]

@@ -156,17 +156,7 @@ impl LockFile {
             binary_sha256: node.binary_sha256.clone(),
         };
         self.version = 1;
-        match self.nodes.iter_mut().find(|n| n.request == entry.request && n.target == entry.target) {
-            Some(existing) if *existing == entry => false,
-            Some(existing) => {
-                *existing = entry;
-                true
-            }
-            None => {
-                self.nodes.push(entry);
-                true
-            }
-        }
+        upsert(&mut self.nodes, entry, |a, b| a.request == b.request && a.target == b.target)
     }
 
     /// The entry pinning tool `name` for `platform`, if any.
@@ -178,16 +168,22 @@ impl LockFile {
     /// anything changed.
     pub fn record_tool(&mut self, tool: LockedTool) -> bool {
         self.version = 1;
-        match self.tools.iter_mut().find(|t| t.name == tool.name && t.target == tool.target) {
-            Some(existing) if *existing == tool => false,
-            Some(existing) => {
-                *existing = tool;
-                true
-            }
-            None => {
-                self.tools.push(tool);
-                true
-            }
+        upsert(&mut self.tools, tool, |a, b| a.name == b.name && a.target == b.target)
+    }
+}
+
+/// Puts `entry` in `entries`, replacing the one `same` says it pins the same thing as; returns
+/// whether anything changed.
+fn upsert<T: PartialEq>(entries: &mut Vec<T>, entry: T, same: impl Fn(&T, &T) -> bool) -> bool {
+    match entries.iter_mut().find(|existing| same(existing, &entry)) {
+        Some(existing) if *existing == entry => false,
+        Some(existing) => {
+            *existing = entry;
+            true
+        }
+        None => {
+            entries.push(entry);
+            true
         }
     }
 }

@@ -110,15 +110,33 @@ pub struct SeaArgs {
     /// The Cargo.toml of the workspace to build (default: the current workspace).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<Utf8PathBuf>,
-    /// Build for these targets instead of the declared ones.
+    /// Build for these targets instead of the declared ones: Node platforms, Rust target
+    /// triples, `host`, or `all` (every platform that publishes the node version).
     #[arg(long = "target", value_name = "TARGET")]
-    pub targets: Vec<Platform>,
+    pub targets: Vec<TargetArg>,
     /// Build from this node instead of the declared `node-version`.
     #[arg(long = "node", value_name = "VERSION")]
     pub node: Option<VersionSpec>,
     /// Put the artifacts in `DIR/<target>/` instead of `target/sea/<target>/`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<Utf8PathBuf>,
+}
+
+/// A `--target` of `sea`: one platform, or `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetArg {
+    /// Every platform that publishes the SEA's node version.
+    All,
+    /// One platform.
+    Platform(Platform),
+}
+
+impl std::str::FromStr for TargetArg {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> Result<TargetArg> {
+        if text == "all" { Ok(TargetArg::All) } else { text.parse().map(TargetArg::Platform) }
+    }
 }
 
 /// Arguments of `fetch`.
@@ -246,11 +264,32 @@ fn sea(args: SeaArgs) -> Result<()> {
         if let Some(node) = &args.node {
             sea.node = node.clone();
         }
-        let targets = if args.targets.is_empty() { sea.targets.clone() } else { args.targets.clone() };
+        let targets = if args.targets.contains(&TargetArg::All) {
+            fetcher.platforms_shipping(&sea.node).with_context(|| format!("finding the platforms to build SEA `{}` for", sea.name))?
+        } else if args.targets.is_empty() {
+            sea.targets.clone()
+        } else {
+            args.targets.iter().filter_map(|t| if let TargetArg::Platform(p) = t { Some(*p) } else { None }).collect()
+        };
+        // One node version for every target of this SEA.
+        let mut pinned = sea.clone();
+        if let Some(common) = fetcher.resolve_common(&sea.node, &targets, Some(&lock)).with_context(|| format!("resolving node {} for SEA `{}`", sea.node, sea.name))? {
+            if !common.newest.is_empty() {
+                let newer: Vec<String> = common.newest.iter().map(|(p, v)| format!("{p} has {v}")).collect();
+                reporter.report(Event::Warning(&format!(
+                    "SEA `{}`: node {} is {} for every target, the newest release all of them have ({})",
+                    sea.name,
+                    sea.node,
+                    common.version,
+                    newer.join(", ")
+                )));
+            }
+            pinned.node = VersionSpec::Exact(common.version);
+        }
         for platform in targets {
             let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)), env: &env };
             let out_dir = out_root.join(platform.rust_triple());
-            let artifact = pipeline.build(&sea, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
+            let artifact = pipeline.build(&pinned, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
             // This SEA's request, pinned to the node this SEA's artifact was built from.
             lock.record(&sea.node, &artifact.node);
             built.push(artifact);
@@ -326,24 +365,34 @@ fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn print_summary(built: &[Artifact], root: &Utf8Path) {
-    let rows: Vec<[String; 5]> = built
+    let rows: Vec<[String; 6]> = built
         .iter()
         .map(|a| {
             let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
+            let check = match &a.manifest.run_time_check {
+                crate::runtime::Execution::NotRun { .. } => "not run".to_owned(),
+                how => how.to_string(),
+            };
             [
                 shown,
                 a.manifest.node_version.to_string(),
                 if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(),
                 a.manifest.cache_accepted.to_string(),
+                check,
                 a.manifest.artifact_sha256[..16].to_owned(),
             ]
         })
         .collect();
-    let header = ["artifact", "node", "code cache", "cache accepted", "sha256"].map(String::from);
-    let widths: Vec<usize> = (0..5).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
+    let header = ["artifact", "node", "code cache", "cache accepted", "run-time check", "sha256"].map(String::from);
+    let widths: Vec<usize> = (0..6).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         println!("{}", cells.join("  ").trim_end());
+    }
+    for artifact in built {
+        if let crate::runtime::Execution::NotRun { reason } = &artifact.manifest.run_time_check {
+            println!("{} ({}): not run here: {reason}", artifact.manifest.name, artifact.manifest.platform);
+        }
     }
 }
 

@@ -19,8 +19,8 @@ use crate::macho;
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
 use crate::progress::{Event, Reporter};
 use crate::run::{Invocation, Runner};
+use crate::runtime::{Execution, TargetRunner};
 use crate::sign::{self, SignMode};
-use crate::wine::{self, UnderWine, Wine};
 
 /// What node printed when V8 refused the embedded code cache.
 pub const CACHE_REJECTED: &str = "Code cache data rejected.";
@@ -72,6 +72,10 @@ pub struct Manifest {
     pub code_cache_embedded: bool,
     /// Whether the artifact accepted it when run here.
     pub cache_accepted: CacheAccepted,
+    /// How the run-time check ran: natively, under Wine or qemu (which, and its version), or
+    /// not at all (and why).
+    #[serde(default)]
+    pub run_time_check: Execution,
     /// Whether NODE_OPTIONS is kept from extending exec-argv (node 22.20+/24.7+).
     pub node_options_guard: bool,
     /// Arguments for the run-time cache check.
@@ -126,13 +130,9 @@ impl Pipeline<'_> {
         let mut output = tempfile::Builder::new().prefix(".partial-").suffix(exe_suffix).tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
 
         // 2. to 4.: generate the blob, inject it, sign: in the order each format needs.
-        let wine = self.wine_for(platform, &node)?;
-        let under_wine = wine.as_ref().map(|wine| UnderWine { wine, runner: self.runner });
+        let target = self.target_runner(sea, platform, &node)?;
         // Runs the target's executables, when anything here can.
-        let target_runner: Option<&dyn Runner> = match &under_wine {
-            Some(under_wine) => Some(under_wine),
-            None => self.runner.can_run(platform).then_some(self.runner),
-        };
+        let target_runner = target.runner();
         let blob = match platform.os {
             Os::Linux => self.build_elf(sea, &node, target_runner, staging, output.as_file_mut())?,
             Os::Darwin => self.build_macho(sea, &node, target_runner, staging, output.as_file_mut())?,
@@ -144,18 +144,19 @@ impl Pipeline<'_> {
         crate::fsutil::make_executable(&temp_path)?;
 
         // 5. Check at run time that the cache is accepted, before the artifact is published.
-        let cache_accepted = match (blob.code_cache, target_runner) {
-            (_, None) => CacheAccepted::NotRunnableHere,
-            (false, Some(_)) => CacheAccepted::NoCache,
+        let (cache_accepted, run_time_check) = match (blob.code_cache, target_runner) {
+            (_, None) => (CacheAccepted::NotRunnableHere, target.execution.clone()),
+            (false, Some(_)) => (CacheAccepted::NoCache, Execution::NotRun { reason: "the SEA has no code cache to check (code-cache = false)".to_owned() }),
             (true, Some(runner)) => {
-                self.step(format!("checking that {} accepts its code cache", sea.name));
+                self.step(format!("checking that {} accepts its code cache ({})", sea.name, target.execution));
                 let run = run_artifact(runner, &temp_path, &sea.verify_args, &[])?;
-                if run.stderr_text().contains(CACHE_REJECTED) {
+                let accepted = if run.stderr_text().contains(CACHE_REJECTED) {
                     self.reporter.report(Event::Warning(&format!("{} rejects its own code cache at run time: {}", sea.name, run.stderr_text().trim())));
                     CacheAccepted::No
                 } else {
                     CacheAccepted::Yes
-                }
+                };
+                (accepted, target.execution.clone())
             }
         };
 
@@ -172,6 +173,7 @@ impl Pipeline<'_> {
             artifact_sha256,
             code_cache_embedded: blob.code_cache,
             cache_accepted,
+            run_time_check,
             node_options_guard: blob.node_options_guard,
             verify_args: sea.verify_args.clone(),
         };
@@ -201,25 +203,17 @@ impl Pipeline<'_> {
         generate::generate(sea, node.version, generator, code_cache, staging, runner)
     }
 
-    /// Wine, for a win-x64 target on a Linux x64 host when it is installed (and not switched
-    /// off) and this node starts under it; otherwise `None`, with a warning saying why when
-    /// Wine is there but cannot run this node.
-    fn wine_for(&self, platform: Platform, node: &NodeBinary) -> Result<Option<Wine>> {
-        let host = Platform::host()?;
-        if platform.os != Os::Windows || host.os != Os::Linux || platform.arch != host.arch || self.runner.can_run(platform) {
-            return Ok(None);
+    /// How `platform`'s programs run here (see [`TargetRunner::for_target`]); when they do
+    /// not and the SEA wants a code cache, a warning says why it is built without one.
+    fn target_runner(&self, sea: &Sea, platform: Platform, node: &NodeBinary) -> Result<TargetRunner<'_>> {
+        if !self.runner.can_run(platform) {
+            self.step(format!("checking how node {} for {platform} runs here", node.version));
         }
-        let Some(wine) = wine::find_wine(self.env)? else {
-            return Ok(None);
-        };
-        self.step(format!("checking that node {} for {platform} starts under {}", node.version, wine.program));
-        match wine.check_node(&node.path, self.runner) {
-            Ok(()) => Ok(Some(wine)),
-            Err(error) => {
-                self.reporter.report(Event::Warning(&format!("building without a code cache: {error:#}")));
-                Ok(None)
-            }
+        let target = TargetRunner::for_target(platform, &node.path, self.runner, self.env)?;
+        if let (Execution::NotRun { reason }, true) = (&target.execution, sea.code_cache) {
+            self.reporter.report(Event::Warning(&format!("building {} for {platform} without a code cache: {reason}", sea.name)));
         }
+        Ok(target)
     }
 
     /// Linux: generate with the node binary itself, then inject file to file.
@@ -541,6 +535,7 @@ mod tests {
             artifact_sha256: "bb".repeat(32),
             code_cache_embedded: true,
             cache_accepted: CacheAccepted::Yes,
+            run_time_check: Execution::Native,
             node_options_guard: true,
             verify_args: Vec::new(),
         }

@@ -153,7 +153,7 @@ fn ensure_wine(sh: &Shell) -> Result<String> {
     }
     write_wrappers(&root, &bin)?;
     let wrapper = bin.join("wine");
-    let version = cmd!(sh, "{wrapper} --version").quiet().read().with_context(|| format!("the Wine wrapper {wrapper} does not run: remove {dir} and run `cargo xtask setup` again"))?;
+    let version = cmd!(sh, "{wrapper} --version").quiet().ignore_stderr().read().with_context(|| format!("the Wine wrapper {wrapper} does not run: remove {dir} and run `cargo xtask setup` again"))?;
     if !wine_major(&version).is_some_and(|major| major >= WINE_MAJOR_NEEDED) {
         bail!("{wrapper} runs `{}`, not Wine {WINE_MAJOR_NEEDED}+: remove {dir} and run `cargo xtask setup` again", version.trim());
     }

@@ -265,7 +265,13 @@ fn sea(args: SeaArgs) -> Result<()> {
             sea.node = node.clone();
         }
         let targets = if args.targets.contains(&TargetArg::All) {
-            fetcher.platforms_shipping(&sea.node).with_context(|| format!("finding the platforms to build SEA `{}` for", sea.name))?
+            let (buildable, not): (Vec<Platform>, Vec<Platform>) =
+                fetcher.platforms_shipping(&sea.node).with_context(|| format!("finding the platforms to build SEA `{}` for", sea.name))?.into_iter().partition(|p| crate::pipeline::can_build(*p));
+            if !not.is_empty() {
+                let names: Vec<String> = not.iter().map(Platform::to_string).collect();
+                reporter.report(Event::Warning(&format!("`--target all` leaves out {}: sea-build injects only into 64-bit little-endian ELF", names.join(", "))));
+            }
+            buildable
         } else if args.targets.is_empty() {
             sea.targets.clone()
         } else {

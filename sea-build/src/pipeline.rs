@@ -93,6 +93,18 @@ pub struct Artifact {
     pub node: NodeBinary,
 }
 
+/// Whether sea-build can inject into `platform`'s node: every platform but the Linux ones
+/// whose ELF is 32-bit (linux-armv7l) or big-endian (linux-s390x).
+///
+/// ```
+/// assert!(sea_build::pipeline::can_build("linux-ppc64le".parse()?));
+/// assert!(!sea_build::pipeline::can_build("linux-s390x".parse()?));
+/// # anyhow::Ok(())
+/// ```
+pub fn can_build(platform: Platform) -> bool {
+    !(platform.os == Os::Linux && matches!(platform.arch, crate::node::Arch::Armv7l | crate::node::Arch::S390x))
+}
+
 /// The manifest path of an artifact: `hello` → `hello.sea.json`, `hello.exe` → `hello.sea.json`.
 pub fn manifest_path(artifact: &Utf8Path) -> Utf8PathBuf {
     let stem = artifact.file_name().map(|name| name.strip_suffix(".exe").unwrap_or(name)).unwrap_or("sea");

@@ -5,7 +5,7 @@
 //! linux-arm64 SEA must come from linux-arm64 node. On a Linux x64 host, Debian's `qemu-user`
 //! runs it: `qemu-aarch64 -L /usr/aarch64-linux-gnu node ...`, with the target's C runtime
 //! from Debian's cross packages (`libc6-arm64-cross libstdc++6-arm64-cross`, which install into
-//! `/usr/<triple>`). Measured with qemu-user 7.2: node 24 linux-arm64 starts in about 1 s, and
+//! `/usr/<triple>`; node 26 also needs `libatomic1-arm64-cross`). Measured with qemu-user 7.2: node 24 linux-arm64 starts in about 1 s, and
 //! a blob it generates under qemu is accepted by the arm64 artifact under qemu, while one made
 //! by linux-x64 node of the same version is rejected. Not checked: acceptance on real arm64
 //! hardware.
@@ -68,15 +68,16 @@ pub struct Emulation {
 }
 
 impl Emulation {
-    /// The Debian packages that give qemu the target's C and C++ runtime.
+    /// The Debian packages that give qemu the target's C and C++ runtime (node 26 for arm64
+    /// also needs libatomic).
     ///
     /// ```
     /// let ppc = sea_build::qemu::emulation("linux-ppc64le".parse()?).unwrap();
-    /// assert_eq!(ppc.cross_packages(), ["libc6-ppc64el-cross", "libstdc++6-ppc64el-cross"]);
+    /// assert_eq!(ppc.cross_packages(), ["libc6-ppc64el-cross", "libstdc++6-ppc64el-cross", "libatomic1-ppc64el-cross"]);
     /// # anyhow::Ok(())
     /// ```
-    pub fn cross_packages(&self) -> [String; 2] {
-        [format!("libc6-{}-cross", self.debian_arch), format!("libstdc++6-{}-cross", self.debian_arch)]
+    pub fn cross_packages(&self) -> [String; 3] {
+        ["libc6", "libstdc++6", "libatomic1"].map(|library| format!("{library}-{}-cross", self.debian_arch))
     }
 }
 

@@ -30,19 +30,20 @@ fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
 }
 
 /// A workspace at `root` with one package `greet` whose SEA prints where it runs (and reads
-/// an asset when `with_asset`).
+/// an asset and asks `node:sea` when `with_asset`, which needs node 20.12+).
 fn greet_workspace(root: &Utf8Path, targets: &[&str], node: &str, with_asset: bool) {
     std::fs::create_dir_all(root.join("greet/src")).unwrap();
     std::fs::write(root.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = [\"greet\"]\n").unwrap();
     std::fs::write(root.join("greet/src/lib.rs"), "").unwrap();
-    let greeting = if with_asset {
+    // `node:sea` (assets, isSea) arrived in node 20.12.
+    let (greeting, check) = if with_asset {
         std::fs::write(root.join("greet/greeting.txt"), "Hello\n").unwrap();
-        "require('node:sea').getAsset('greeting.txt', 'utf8').trim()"
+        ("require('node:sea').getAsset('greeting.txt', 'utf8').trim()", "'ok ' + require('node:sea').isSea()")
     } else {
-        "'Hello'"
+        ("'Hello'", "'ok'")
     };
     let main = format!(
-        "if (process.argv.includes('--check')) {{ console.log('ok ' + require('node:sea').isSea()); }} else {{ console.log({greeting} + ' from ' + process.platform + '-' + process.arch + ' ' + process.version); }}\n"
+        "if (process.argv.includes('--check')) {{ console.log({check}); }} else {{ console.log({greeting} + ' from ' + process.platform + '-' + process.arch + ' ' + process.version); }}\n"
     );
     std::fs::write(root.join("greet/main.js"), main).unwrap();
     let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();

@@ -43,6 +43,7 @@ const TOOLS: &[Tool] = &[
     Tool { command: "qemu-ppc64le", package: "qemu-user", why: "runs linux-ppc64le node for the same" },
     Tool { command: "/usr/aarch64-linux-gnu/lib/libc.so.6", package: "libc6-arm64-cross", why: "is the C runtime qemu loads for linux-arm64 node" },
     Tool { command: "/usr/aarch64-linux-gnu/lib/libstdc++.so.6", package: "libstdc++6-arm64-cross", why: "is the C++ runtime of linux-arm64 node" },
+    Tool { command: "/usr/aarch64-linux-gnu/lib/libatomic.so.1", package: "libatomic1-arm64-cross", why: "is needed by linux-arm64 node 26" },
     Tool { command: "/usr/powerpc64le-linux-gnu/lib/libc.so.6", package: "libc6-ppc64el-cross", why: "is the C runtime qemu loads for linux-ppc64le node" },
     Tool { command: "/usr/powerpc64le-linux-gnu/lib/libstdc++.so.6", package: "libstdc++6-ppc64el-cross", why: "is the C++ runtime of linux-ppc64le node" },
     Tool { command: "debootstrap", package: "debootstrap", why: "makes the Debian 13 root whose Wine 10 runs node 24 and newer" },

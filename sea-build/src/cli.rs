@@ -282,13 +282,7 @@ fn sea(args: SeaArgs) -> Result<()> {
         if let Some(common) = fetcher.resolve_common(&sea.node, &targets, Some(&lock)).with_context(|| format!("resolving node {} for SEA `{}`", sea.node, sea.name))? {
             if !common.newest.is_empty() {
                 let newer: Vec<String> = common.newest.iter().map(|(p, v)| format!("{p} has {v}")).collect();
-                reporter.report(Event::Warning(&format!(
-                    "SEA `{}`: node {} is {} for every target, the newest release all of them have ({})",
-                    sea.name,
-                    sea.node,
-                    common.version,
-                    newer.join(", ")
-                )));
+                reporter.report(Event::Warning(&format!("SEA `{}`: node {} is {} for every target, the newest release all of them have ({})", sea.name, sea.node, common.version, newer.join(", "))));
             }
             pinned.node = VersionSpec::Exact(common.version);
         }

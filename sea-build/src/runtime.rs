@@ -98,10 +98,7 @@ impl<'a> TargetRunner<'a> {
         match (platform.os, host.os) {
             (Os::Windows, Os::Linux) if platform.arch == host.arch => {
                 let Some(wine) = find_wine(env)? else {
-                    return Ok(not_run(format!(
-                        "no Wine here (none on PATH, or {} switched it off): install Wine 10 or newer (Wine 8 runs node 22 only)",
-                        crate::wine::WINE_VAR
-                    )));
+                    return Ok(not_run(format!("no Wine here (none on PATH, or {} switched it off): install Wine 10 or newer (Wine 8 runs node 22 only)", crate::wine::WINE_VAR)));
                 };
                 if let Err(error) = wine.check_node(node, runner) {
                     return Ok(not_run(format!("{error:#}")));

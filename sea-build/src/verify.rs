@@ -114,7 +114,9 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     let cache = parsed.code_cache.filter(|_| parsed.flags.contains(SeaFlags::USE_CODE_CACHE));
     let Some(cache) = cache else {
         let why = match manifest.cache_accepted {
-            CacheAccepted::NotRunnableHere => format!(": {platform} binaries could not run where it was built, so no cache could be made; build it where they run (on Linux x64: win-x64 with Wine 10 or newer, other Linux architectures with qemu-user)"),
+            CacheAccepted::NotRunnableHere => format!(
+                ": {platform} binaries could not run where it was built, so no cache could be made; build it where they run (on Linux x64: win-x64 with Wine 10 or newer, other Linux architectures with qemu-user)"
+            ),
             _ => String::new(),
         };
         report.record("code cache embedded", Err(anyhow::anyhow!("the blob has no code cache (flags {:#x}){why}", parsed.flags.0)));

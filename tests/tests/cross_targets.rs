@@ -42,9 +42,8 @@ fn greet_workspace(root: &Utf8Path, targets: &[&str], node: &str, with_asset: bo
     } else {
         ("'Hello'", "'ok'")
     };
-    let main = format!(
-        "if (process.argv.includes('--check')) {{ console.log({check}); }} else {{ console.log({greeting} + ' from ' + process.platform + '-' + process.arch + ' ' + process.version); }}\n"
-    );
+    let main =
+        format!("if (process.argv.includes('--check')) {{ console.log({check}); }} else {{ console.log({greeting} + ' from ' + process.platform + '-' + process.arch + ' ' + process.version); }}\n");
     std::fs::write(root.join("greet/main.js"), main).unwrap();
     let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
     let assets = if with_asset { "assets = { \"greeting.txt\" = \"greeting.txt\" }\n" } else { "" };

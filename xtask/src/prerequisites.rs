@@ -155,7 +155,7 @@ fn ensure_wine(sh: &Shell) -> Result<String> {
     write_wrappers(&root, &bin)?;
     let wrapper = bin.join("wine");
     let version = cmd!(sh, "{wrapper} --version").quiet().ignore_stderr().read().with_context(|| format!("the Wine wrapper {wrapper} does not run: remove {dir} and run `cargo xtask setup` again"))?;
-    if !wine_major(&version).is_some_and(|major| major >= WINE_MAJOR_NEEDED) {
+    if wine_major(&version).is_none_or(|major| major < WINE_MAJOR_NEEDED) {
         bail!("{wrapper} runs `{}`, not Wine {WINE_MAJOR_NEEDED}+: remove {dir} and run `cargo xtask setup` again", version.trim());
     }
     eprintln!("setup: Wine {} from a Debian 13 root in {dir}; this workspace's xtask uses {wrapper} when SEA_BUILD_WINE is unset", version.trim());
@@ -167,7 +167,9 @@ fn ensure_wine(sh: &Shell) -> Result<String> {
 /// directory, which the next one removes.
 fn make_wine_root(sh: &Shell, dir: &Utf8Path, root: &Utf8Path) -> Result<()> {
     if !is_root(sh) {
-        bail!("Wine {WINE_MAJOR_NEEDED} is missing: run `cargo xtask setup` as root once (it makes a Debian 13 root with debootstrap in {dir}), or set SEA_BUILD_WINE to a Wine {WINE_MAJOR_NEEDED}+ program");
+        bail!(
+            "Wine {WINE_MAJOR_NEEDED} is missing: run `cargo xtask setup` as root once (it makes a Debian 13 root with debootstrap in {dir}), or set SEA_BUILD_WINE to a Wine {WINE_MAJOR_NEEDED}+ program"
+        );
     }
     let partial = Utf8PathBuf::from(format!("{root}.partial"));
     unmount_under(sh, &partial)?;

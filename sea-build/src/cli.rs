@@ -279,13 +279,7 @@ fn sea(args: SeaArgs) -> Result<()> {
         };
         // One node version for every target of this SEA.
         let mut pinned = sea.clone();
-        if let Some(common) = fetcher.resolve_common(&sea.node, &targets, Some(&lock)).with_context(|| format!("resolving node {} for SEA `{}`", sea.node, sea.name))? {
-            if !common.newest.is_empty() {
-                let newer: Vec<String> = common.newest.iter().map(|(p, v)| format!("{p} has {v}")).collect();
-                reporter.report(Event::Warning(&format!("SEA `{}`: node {} is {} for every target, the newest release all of them have ({})", sea.name, sea.node, common.version, newer.join(", "))));
-            }
-            pinned.node = VersionSpec::Exact(common.version);
-        }
+        pinned.node = one_version(&fetcher, &sea.node, &targets, &lock, &reporter, &format!("SEA `{}`", sea.name))?;
         for platform in targets {
             let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)), env: &env };
             let out_dir = out_root.join(platform.rust_triple());
@@ -301,6 +295,20 @@ fn sea(args: SeaArgs) -> Result<()> {
     }
     print_summary(&built, &workspace.root);
     Ok(())
+}
+
+/// The spec to fetch every one of `targets` with: `spec` resolved once to the newest release
+/// all of them have (see [`NodeFetcher::resolve_common`]), with a warning when that is older
+/// than the newest for some target; `spec` itself for `local` and paths.
+fn one_version(fetcher: &NodeFetcher, spec: &VersionSpec, targets: &[Platform], lock: &LockFile, reporter: &dyn Reporter, what: &str) -> Result<VersionSpec> {
+    let Some(common) = fetcher.resolve_common(spec, targets, Some(lock)).with_context(|| format!("resolving node {spec} for {what}"))? else {
+        return Ok(spec.clone());
+    };
+    if !common.newest.is_empty() {
+        let newer: Vec<String> = common.newest.iter().map(|(p, v)| format!("{p} has {v}")).collect();
+        reporter.report(Event::Warning(&format!("{what}: node {spec} is {} for every target, the newest release all of them have ({})", common.version, newer.join(", "))));
+    }
+    Ok(VersionSpec::Exact(common.version))
 }
 
 fn verify_cache(args: VerifyArgs) -> Result<()> {
@@ -407,8 +415,9 @@ fn fetch(args: FetchArgs) -> Result<()> {
     let fetcher = NodeFetcher::from_env(&env)?.project_dir(&root).update(args.update).reporter(Arc::new(Terminal::default()));
     let fetcher = if args.offline { fetcher.offline(true) } else { fetcher };
     let mut rows = Vec::new();
+    let spec = one_version(&fetcher, &args.node, &args.targets, &lock, &Terminal::default(), "fetch")?;
     for platform in &args.targets {
-        let node = fetcher.fetch(&args.node, *platform, Some((&lock, &lock_path)))?;
+        let node = fetcher.fetch(&spec, *platform, Some((&lock, &lock_path)))?;
         lock.record(&args.node, &node);
         rows.push(node);
     }

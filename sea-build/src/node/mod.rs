@@ -253,24 +253,26 @@ impl NodeFetcher {
     /// `local` and paths, which name one binary for one platform.
     ///
     /// An exact version is itself. A version `lock` pins for every platform, the same for
-    /// all, is used without asking any source (unless [`NodeFetcher::update`] was set);
-    /// offline, only cached versions count. Each platform's releases come from the first
-    /// source that lists them.
+    /// all, is used without asking any source (unless [`NodeFetcher::update`] was set); a
+    /// version it pins for some of them is kept when the others have it too, and is an error
+    /// naming `--update` otherwise. Offline, only cached versions count. Each platform's
+    /// releases come from the first source that lists them.
     pub fn resolve_common(&self, spec: &VersionSpec, platforms: &[Platform], lock: Option<&LockFile>) -> Result<Option<CommonVersion>> {
         match spec {
             VersionSpec::Local | VersionSpec::Path(_) => return Ok(None),
             VersionSpec::Exact(version) => return Ok(Some(CommonVersion { version: *version, newest: Vec::new() })),
             VersionSpec::Major(_) | VersionSpec::Lts | VersionSpec::Latest => {}
         }
-        if !self.update
-            && let Some(lock) = lock
+        // What the lock pins for these platforms (nothing with --update).
+        let pinned: Vec<(Platform, Version)> = match lock {
+            Some(lock) if !self.update => platforms.iter().filter_map(|p| lock.pinned(spec, *p).map(|entry| (*p, entry.version))).collect(),
+            _ => Vec::new(),
+        };
+        if let Some((_, first)) = pinned.first()
+            && pinned.len() == platforms.len()
+            && pinned.iter().all(|(_, v)| v == first)
         {
-            let pinned: Vec<Option<Version>> = platforms.iter().map(|p| lock.pinned(spec, *p).map(|entry| entry.version)).collect();
-            if let Some(Some(first)) = pinned.first()
-                && pinned.iter().all(|v| *v == Some(*first))
-            {
-                return Ok(Some(CommonVersion { version: *first, newest: Vec::new() }));
-            }
+            return Ok(Some(CommonVersion { version: *first, newest: Vec::new() }));
         }
         let mut per_platform: Vec<(Platform, Vec<Version>)> = Vec::new();
         for platform in platforms {
@@ -287,7 +289,27 @@ impl NodeFetcher {
             Some(acc) => Some(acc.into_iter().filter(|v| versions.contains(v)).collect()),
         });
         let newest: Vec<(Platform, Option<Version>)> = per_platform.iter().map(|(p, versions)| (*p, versions.iter().max().copied())).collect();
+        if let Some((platform, version)) = pinned.first() {
+            // A pin stays until `--update`: the other platforms must have that release too.
+            let lacking: Vec<String> = per_platform.iter().filter(|(_, versions)| !versions.contains(version)).map(|(p, _)| p.to_string()).collect();
+            let disagreeing: Vec<String> = pinned.iter().filter(|(_, v)| v != version).map(|(p, v)| format!("{p} to {v}")).collect();
+            if lacking.is_empty() && disagreeing.is_empty() {
+                return Ok(Some(CommonVersion { version: *version, newest: Vec::new() }));
+            }
+            bail!(
+                "sea.lock pins node {spec} to {version} for {platform}{}{}: one version must serve every target; resolve it again with `cargo xtask fetch --node {spec} --update` and every --target",
+                if disagreeing.is_empty() { String::new() } else { format!(", but {}", disagreeing.join(", ")) },
+                if lacking.is_empty() { String::new() } else { format!(", which {} lack", lacking.join(", ")) }
+            );
+        }
         let Some(version) = common.and_then(|c| c.into_iter().max()) else {
+            if self.offline {
+                let targets: String = platforms.iter().map(|p| format!(" --target {p}")).collect();
+                bail!(
+                    "offline (SEA_BUILD_OFFLINE or CARGO_NET_OFFLINE is set), and the cache in {} holds no node {spec} for every one of the targets. Prefetch it while online with `cargo xtask fetch --node {spec}{targets}`, or give a local node binary or archive as the node version",
+                    self.cache.root()
+                );
+            }
             let listing: Vec<String> = newest.iter().map(|(p, v)| format!("{p}: {}", v.map_or_else(|| "none".to_owned(), |v| v.to_string()))).collect();
             bail!(
                 "no release of node {spec} is published for all of {}{} (newest per platform: {}): build those targets from separate SEAs, or choose another version",

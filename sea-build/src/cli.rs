@@ -110,15 +110,33 @@ pub struct SeaArgs {
     /// The Cargo.toml of the workspace to build (default: the current workspace).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<Utf8PathBuf>,
-    /// Build for these targets instead of the declared ones.
+    /// Build for these targets instead of the declared ones: Node platforms, Rust target
+    /// triples, `host`, or `all` (every platform that publishes the node version).
     #[arg(long = "target", value_name = "TARGET")]
-    pub targets: Vec<Platform>,
+    pub targets: Vec<TargetArg>,
     /// Build from this node instead of the declared `node-version`.
     #[arg(long = "node", value_name = "VERSION")]
     pub node: Option<VersionSpec>,
     /// Put the artifacts in `DIR/<target>/` instead of `target/sea/<target>/`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<Utf8PathBuf>,
+}
+
+/// A `--target` of `sea`: one platform, or `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetArg {
+    /// Every platform that publishes the SEA's node version.
+    All,
+    /// One platform.
+    Platform(Platform),
+}
+
+impl std::str::FromStr for TargetArg {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> Result<TargetArg> {
+        if text == "all" { Ok(TargetArg::All) } else { text.parse().map(TargetArg::Platform) }
+    }
 }
 
 /// Arguments of `fetch`.
@@ -246,11 +264,26 @@ fn sea(args: SeaArgs) -> Result<()> {
         if let Some(node) = &args.node {
             sea.node = node.clone();
         }
-        let targets = if args.targets.is_empty() { sea.targets.clone() } else { args.targets.clone() };
+        let targets = if args.targets.contains(&TargetArg::All) {
+            let (buildable, not): (Vec<Platform>, Vec<Platform>) =
+                fetcher.platforms_shipping(&sea.node).with_context(|| format!("finding the platforms to build SEA `{}` for", sea.name))?.into_iter().partition(|p| crate::pipeline::can_build(*p));
+            if !not.is_empty() {
+                let names: Vec<String> = not.iter().map(Platform::to_string).collect();
+                reporter.report(Event::Warning(&format!("`--target all` leaves out {}: sea-build injects only into 64-bit little-endian ELF", names.join(", "))));
+            }
+            buildable
+        } else if args.targets.is_empty() {
+            sea.targets.clone()
+        } else {
+            args.targets.iter().filter_map(|t| if let TargetArg::Platform(p) = t { Some(*p) } else { None }).collect()
+        };
+        // One node version for every target of this SEA.
+        let mut pinned = sea.clone();
+        pinned.node = one_version(&fetcher, &sea.node, &targets, &lock, &reporter, &format!("SEA `{}`", sea.name))?;
         for platform in targets {
             let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &reporter, lock: Some((&lock, &lock_path)), env: &env };
             let out_dir = out_root.join(platform.rust_triple());
-            let artifact = pipeline.build(&sea, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
+            let artifact = pipeline.build(&pinned, platform, &out_dir).with_context(|| format!("building SEA `{}` for {platform}", sea.name))?;
             // This SEA's request, pinned to the node this SEA's artifact was built from.
             lock.record(&sea.node, &artifact.node);
             if let Some(esbuild) = &artifact.bundler {
@@ -265,6 +298,20 @@ fn sea(args: SeaArgs) -> Result<()> {
     }
     print_summary(&built, &workspace.root);
     Ok(())
+}
+
+/// The spec to fetch every one of `targets` with: `spec` resolved once to the newest release
+/// all of them have (see [`NodeFetcher::resolve_common`]), with a warning when that is older
+/// than the newest for some target; `spec` itself for `local` and paths.
+fn one_version(fetcher: &NodeFetcher, spec: &VersionSpec, targets: &[Platform], lock: &LockFile, reporter: &dyn Reporter, what: &str) -> Result<VersionSpec> {
+    let Some(common) = fetcher.resolve_common(spec, targets, Some(lock)).with_context(|| format!("resolving node {spec} for {what}"))? else {
+        return Ok(spec.clone());
+    };
+    if !common.newest.is_empty() {
+        let newer: Vec<String> = common.newest.iter().map(|(p, v)| format!("{p} has {v}")).collect();
+        reporter.report(Event::Warning(&format!("{what}: node {spec} is {} for every target, the newest release all of them have ({})", common.version, newer.join(", "))));
+    }
+    Ok(VersionSpec::Exact(common.version))
 }
 
 fn verify_cache(args: VerifyArgs) -> Result<()> {
@@ -333,21 +380,30 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
         .iter()
         .map(|a| {
             let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
+            let check = match &a.manifest.run_time_check {
+                crate::runtime::Execution::NotRun { .. } => "not run".to_owned(),
+                how => how.to_string(),
+            };
             [
                 shown,
                 a.manifest.node_version.to_string(),
                 if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(),
                 a.manifest.cache_accepted.to_string(),
-                if a.manifest.ran { "yes" } else { "not here" }.to_owned(),
+                check,
                 a.manifest.artifact_sha256[..16].to_owned(),
             ]
         })
         .collect();
-    let header = ["artifact", "node", "code cache", "cache accepted", "ran", "sha256"].map(String::from);
+    let header = ["artifact", "node", "code cache", "cache accepted", "run-time check", "sha256"].map(String::from);
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         println!("{}", cells.join("  ").trim_end());
+    }
+    for artifact in built {
+        if let crate::runtime::Execution::NotRun { reason } = &artifact.manifest.run_time_check {
+            println!("{} ({}): not run here: {reason}", artifact.manifest.name, artifact.manifest.platform);
+        }
     }
 }
 
@@ -362,8 +418,9 @@ fn fetch(args: FetchArgs) -> Result<()> {
     let fetcher = NodeFetcher::from_env(&env)?.project_dir(&root).update(args.update).reporter(Arc::new(Terminal::default()));
     let fetcher = if args.offline { fetcher.offline(true) } else { fetcher };
     let mut rows = Vec::new();
+    let spec = one_version(&fetcher, &args.node, &args.targets, &lock, &Terminal::default(), "fetch")?;
     for platform in &args.targets {
-        let node = fetcher.fetch(&args.node, *platform, Some((&lock, &lock_path)))?;
+        let node = fetcher.fetch(&spec, *platform, Some((&lock, &lock_path)))?;
         lock.record(&args.node, &node);
         rows.push(node);
     }

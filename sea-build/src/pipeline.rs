@@ -19,8 +19,8 @@ use crate::macho;
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
 use crate::progress::{Event, Reporter};
 use crate::run::{Invocation, Runner};
+use crate::runtime::{Execution, TargetRunner};
 use crate::sign::{self, SignMode};
-use crate::wine::{self, UnderWine, Wine};
 
 /// What node printed when V8 refused the embedded code cache.
 pub const CACHE_REJECTED: &str = "Code cache data rejected.";
@@ -79,9 +79,11 @@ pub struct Manifest {
     /// SHA-256 of the bundle, when `main` was bundled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle_sha256: Option<String>,
-    /// Whether the artifact was run (with `verify-args`, exiting 0) before it was published.
+    /// How the run-time check ran before the artifact was published (with `verify-args`,
+    /// exiting 0): natively, under Wine or qemu (which, and its version), or not at all (and
+    /// why).
     #[serde(default)]
-    pub ran: bool,
+    pub run_time_check: Execution,
     /// Whether NODE_OPTIONS is kept from extending exec-argv (node 22.20+/24.7+).
     pub node_options_guard: bool,
     /// Arguments for the run-time cache check.
@@ -101,6 +103,18 @@ pub struct Artifact {
     pub bundler: Option<crate::bundle::esbuild::Esbuild>,
     /// Every package file the artifact is made from, package-relative.
     pub inputs: Vec<Utf8PathBuf>,
+}
+
+/// Whether sea-build can inject into `platform`'s node: every platform but the Linux ones
+/// whose ELF is 32-bit (linux-armv7l) or big-endian (linux-s390x).
+///
+/// ```
+/// assert!(sea_build::pipeline::can_build("linux-ppc64le".parse()?));
+/// assert!(!sea_build::pipeline::can_build("linux-s390x".parse()?));
+/// # anyhow::Ok(())
+/// ```
+pub fn can_build(platform: Platform) -> bool {
+    !(platform.os == Os::Linux && matches!(platform.arch, crate::node::Arch::Armv7l | crate::node::Arch::S390x))
 }
 
 /// The manifest path of an artifact: `hello` → `hello.sea.json`, `hello.exe` → `hello.sea.json`.
@@ -158,13 +172,9 @@ impl Pipeline<'_> {
         let mut output = tempfile::Builder::new().prefix(".partial-").suffix(exe_suffix).tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
 
         // 2. to 4.: generate the blob, inject it, sign: in the order each format needs.
-        let wine = self.wine_for(platform, &node)?;
-        let under_wine = wine.as_ref().map(|wine| UnderWine { wine, runner: self.runner });
+        let target = self.target_runner(sea, platform, &node)?;
         // Runs the target's executables, when anything here can.
-        let target_runner: Option<&dyn Runner> = match &under_wine {
-            Some(under_wine) => Some(under_wine),
-            None => self.runner.can_run(platform).then_some(self.runner),
-        };
+        let target_runner = target.runner();
         let blob = match platform.os {
             Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
             Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
@@ -177,10 +187,10 @@ impl Pipeline<'_> {
 
         // 5. Run it before it is published: it must exit 0 with `verify-args`, and accept its
         // cache. An artifact that does not run is never published.
-        let (ran, cache_accepted) = match target_runner {
-            None => (false, CacheAccepted::NotRunnableHere),
+        let (cache_accepted, run_time_check) = match target_runner {
+            None => (CacheAccepted::NotRunnableHere, target.execution.clone()),
             Some(runner) => {
-                self.step(format!("running {} {} before publishing it", sea.name, shown_args(&sea.verify_args)));
+                self.step(format!("running {} {} ({}) before publishing it", sea.name, shown_args(&sea.verify_args), target.execution));
                 let run = run_artifact(runner, &temp_path, &sea.verify_args, &[])?;
                 check_run(&sea.name, &sea.verify_args, &run)?;
                 let accepted = if !blob.code_cache {
@@ -191,7 +201,7 @@ impl Pipeline<'_> {
                 } else {
                     CacheAccepted::Yes
                 };
-                (true, accepted)
+                (accepted, target.execution.clone())
             }
         };
 
@@ -210,7 +220,7 @@ impl Pipeline<'_> {
             cache_accepted,
             code_cache_omitted,
             bundle_sha256: staged.bundle_sha256.clone(),
-            ran,
+            run_time_check,
             node_options_guard: blob.node_options_guard,
             verify_args: sea.verify_args.clone(),
         };
@@ -241,25 +251,17 @@ impl Pipeline<'_> {
         generate::generate(sea, job.staged, node.version, generator, code_cache, staging, runner)
     }
 
-    /// Wine, for a win-x64 target on a Linux x64 host when it is installed (and not switched
-    /// off) and this node starts under it; otherwise `None`, with a warning saying why when
-    /// Wine is there but cannot run this node.
-    fn wine_for(&self, platform: Platform, node: &NodeBinary) -> Result<Option<Wine>> {
-        let host = Platform::host()?;
-        if platform.os != Os::Windows || host.os != Os::Linux || platform.arch != host.arch || self.runner.can_run(platform) {
-            return Ok(None);
+    /// How `platform`'s programs run here (see [`TargetRunner::for_target`]); when they do
+    /// not and the SEA wants a code cache, a warning says why it is built without one.
+    fn target_runner(&self, sea: &Sea, platform: Platform, node: &NodeBinary) -> Result<TargetRunner<'_>> {
+        if !self.runner.can_run(platform) {
+            self.step(format!("checking how node {} for {platform} runs here", node.version));
         }
-        let Some(wine) = wine::find_wine(self.env)? else {
-            return Ok(None);
-        };
-        self.step(format!("checking that node {} for {platform} starts under {}", node.version, wine.program));
-        match wine.check_node(&node.path, self.runner) {
-            Ok(()) => Ok(Some(wine)),
-            Err(error) => {
-                self.reporter.report(Event::Warning(&format!("building without a code cache: {error:#}")));
-                Ok(None)
-            }
+        let target = TargetRunner::for_target(platform, &node.path, self.runner, self.env)?;
+        if let (Execution::NotRun { reason }, true) = (&target.execution, sea.code_cache) {
+            self.reporter.report(Event::Warning(&format!("building {} for {platform} without a code cache: {reason}", sea.name)));
         }
+        Ok(target)
     }
 
     /// Linux: generate with the node binary itself, then inject file to file.
@@ -607,7 +609,7 @@ mod tests {
             cache_accepted: CacheAccepted::Yes,
             code_cache_omitted: None,
             bundle_sha256: None,
-            ran: true,
+            run_time_check: Execution::Native,
             node_options_guard: true,
             verify_args: Vec::new(),
         }

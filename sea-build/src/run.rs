@@ -162,3 +162,20 @@ fn read_from_start(mut file: std::fs::File) -> Result<Vec<u8>> {
     file.read_to_end(&mut bytes).context("could not read a captured output file")?;
     Ok(bytes)
 }
+
+/// Whether `value` (of `SEA_BUILD_WINE` or `SEA_BUILD_QEMU`) switches a tool off: `0`, `off`,
+/// `false`, `no` or `none`, in any case.
+pub(crate) fn is_off(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no" | "none")
+}
+
+/// The first line a program prints on standard output, such as the answer to `--version`;
+/// an error saying what ran when it fails or prints nothing.
+pub(crate) fn first_line(runner: &dyn Runner, invocation: &Invocation) -> Result<String> {
+    let output = runner.run(invocation)?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.lines().map(str::trim).find(|line| !line.is_empty()) {
+        Some(line) if output.success() => Ok(line.to_owned()),
+        _ => anyhow::bail!("`{}` printed no version (exit {:?}): {}", invocation.display(), output.code, output.stderr_text().trim()),
+    }
+}

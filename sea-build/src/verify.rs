@@ -11,7 +11,7 @@ use crate::inject::{self, fuse};
 use crate::node::{NodeFetcher, Os, Platform, VersionSpec};
 use crate::pipeline::{CACHE_REJECTED, CacheAccepted, Manifest, RUN_TIMEOUT, manifest_path, run_artifact};
 use crate::run::{Invocation, Runner};
-use crate::wine::UnderWine;
+use crate::runtime::TargetRunner;
 
 /// One check and how it went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,8 +49,9 @@ const HEADER_SCRIPT: &str = "const vm=require('vm');const s=require('fs').readFi
 /// Checks `artifact` (built by sea-build, with its manifest beside it). `env` is added to the
 /// otherwise empty environment of the run-time check.
 ///
-/// `process_env` is where settings such as `SEA_BUILD_WINE` are read: Windows artifacts are
-/// checked under Wine on Linux.
+/// `process_env` is where settings such as `SEA_BUILD_WINE` and `SEA_BUILD_QEMU` are read:
+/// Windows artifacts are checked under Wine on Linux, Linux artifacts of another architecture
+/// under qemu (see [`TargetRunner::for_target`]).
 pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner, process_env: &Env) -> Result<Report> {
     let manifest_file = manifest_path(artifact);
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_file).with_context(|| format!("{artifact} has no manifest at {manifest_file}: build it with `cargo xtask sea`"))?)
@@ -113,7 +114,9 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     let cache = parsed.code_cache.filter(|_| parsed.flags.contains(SeaFlags::USE_CODE_CACHE));
     let Some(cache) = cache else {
         let why = match manifest.cache_accepted {
-            CacheAccepted::NotRunnableHere => format!(": {platform} binaries could not run where it was built, so no cache could be made; build it where they run (for win-x64 on Linux: with Wine)"),
+            CacheAccepted::NotRunnableHere => format!(
+                ": {platform} binaries could not run where it was built, so no cache could be made; build it where they run (on Linux x64: win-x64 with Wine 10 or newer, other Linux architectures with qemu-user)"
+            ),
             _ => String::new(),
         };
         report.record("code cache embedded", Err(anyhow::anyhow!("the blob has no code cache (flags {:#x}){why}", parsed.flags.0)));
@@ -133,18 +136,10 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     );
 
     let node = fetcher.fetch(&VersionSpec::Exact(version), platform, None)?;
-    let wine = match (platform.os, runner.can_run(platform)) {
-        (Os::Windows, false) => crate::wine::find_wine(process_env)?,
-        _ => None,
-    };
-    let under_wine = wine.as_ref().map(|wine| UnderWine { wine, runner });
-    let runner: &dyn Runner = match &under_wine {
-        Some(under_wine) => under_wine,
-        None if runner.can_run(platform) => runner,
-        None => {
-            report.record("run-time check", Ok(format!("skipped: {platform} binaries do not run here")));
-            return Ok(report);
-        }
+    let target = TargetRunner::for_target(platform, &node.path, runner, process_env)?;
+    let Some(runner) = target.runner() else {
+        report.record("run-time check", Ok(format!("skipped: {platform} binaries do not run here ({})", target.execution)));
+        return Ok(report);
     };
     if node.binary_sha256 != manifest.node_sha256 {
         bail!("the cached node {version} ({}) is not the one {artifact} was built from ({})", node.binary_sha256, manifest.node_sha256);
@@ -182,9 +177,9 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
         "run-time check",
         match failure {
             // A program that fails says nothing about its cache: reported apart from a rejection.
-            Some(failure) => Err(anyhow::anyhow!("the artifact failed to run ({failure}){}: {}", if stderr.contains(CACHE_REJECTED) { ", and rejected its code cache" } else { "" }, stderr.trim())),
+            Some(failure) => Err(anyhow::anyhow!("the artifact failed to run ({failure}, run {}){}: {}", target.execution, if stderr.contains(CACHE_REJECTED) { ", and rejected its code cache" } else { "" }, stderr.trim())),
             None if stderr.contains(CACHE_REJECTED) => Err(anyhow::anyhow!("the artifact printed `{CACHE_REJECTED}`: {}", stderr.trim())),
-            None => Ok("accepted".to_owned()),
+            None => Ok(format!("accepted, run {}", target.execution)),
         },
     );
     Ok(report)

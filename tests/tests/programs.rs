@@ -8,6 +8,7 @@ use sea_build::node::{NodeFetcher, Platform, SourceKind, Version};
 use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline, manifest_path};
 use sea_build::progress::Silent;
 use sea_build::run::Processes;
+use sea_build::runtime::Execution;
 use sea_build::{Sea, SeaMetadata, verify};
 use sea_build_tests::nodes::pinned::{NODE_24, NODE_26};
 use sea_build_tests::nodes::test_env;
@@ -84,7 +85,7 @@ fn a_commonjs_package_with_dependencies_is_bundled_runs_and_accepts_its_cache() 
     let artifact = try_build(&sea(&dir.join("pkg"), NODE_24, cli_metadata()), &dir.join("out")).unwrap();
     assert!(artifact.manifest.code_cache_embedded);
     assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::Yes);
-    assert!(artifact.manifest.ran);
+    assert_eq!(artifact.manifest.run_time_check, Execution::Native, "it ran before it was published");
     let bundle_sha256 = artifact.manifest.bundle_sha256.clone().expect("the manifest records the bundle");
     assert_eq!(bundle_sha256.len(), 64);
     for bundled in ["package.json", "lib/describe.js", "node_modules/ms/index.js", "node_modules/semver/functions/coerce.js"] {
@@ -105,7 +106,7 @@ fn a_commonjs_package_with_dependencies_is_bundled_runs_and_accepts_its_cache() 
     let report = verify::verify(&artifact.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
     let run_check = report.checks.iter().find(|check| check.name == "run-time check").unwrap();
     let reason = run_check.outcome.clone().unwrap_err();
-    assert!(reason.contains("the artifact failed to run (exit 1)") && reason.contains("crash requested") && !reason.contains("rejected"), "{reason}");
+    assert!(reason.contains("the artifact failed to run (exit 1, run natively)") && reason.contains("crash requested") && !reason.contains("rejected"), "{reason}");
 }
 
 #[test]
@@ -247,7 +248,7 @@ fn a_vfs_program_on_node_26_reads_files_and_requires_from_node_modules() {
     let artifact = try_build(&sea(&package, NODE_26, metadata.clone()), &dir.join("out")).unwrap();
     assert!(!artifact.manifest.code_cache_embedded);
     assert!(artifact.manifest.code_cache_omitted.as_deref().is_some_and(|why| why.contains("vfs")), "{:?}", artifact.manifest);
-    assert!(artifact.manifest.ran);
+    assert_eq!(artifact.manifest.run_time_check, Execution::Native, "it ran before it was published");
     assert_eq!(run(&artifact.path, &[]).0, "HELLO FROM THE VFS 1m true vfs-app\n");
 
     // Refused on a node without useVfs.

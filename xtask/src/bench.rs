@@ -63,7 +63,11 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
     cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
     let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, dir, runs: runs.max(1), rows: Vec::new() };
     bench.linux()?;
-    bench.programs(sea_build::node::Version::new(24, 21, 0))?;
+    let version = fetch_node(VersionSpec::Major(NODE_MAJOR))?.version;
+    bench.programs(version)?;
+    for platform in ["linux-arm64", "win-x64"] {
+        bench.emulated(platform, version)?;
+    }
     bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
     bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
     bench.relativise(scale)?;
@@ -172,6 +176,69 @@ impl Bench {
                 start
             })?;
             self.rows.push(Row { step: label.into(), measured, ratio: String::new(), target: String::new() });
+        }
+        Ok(())
+    }
+
+    /// A target whose code cache is made by its own node under qemu (Linux of another
+    /// architecture) or Wine (Windows): the whole build with and without the cache, and the
+    /// start-up there with and without it. The cache must be accepted, or the figures would
+    /// describe something that does not work.
+    fn emulated(&mut self, platform: &str, version: sea_build::node::Version) -> Result<()> {
+        let platform: Platform = platform.parse()?;
+        let work = self.dir.join(format!("emulated-{platform}"));
+        let main = self.typescript_main()?;
+        let with_cache = self.app(&work.join("app-cache"), "tsc", &main, version.to_string(), true)?;
+        let without_cache = self.app(&work.join("app-nocache"), "tsc-nocache", &main, version.to_string(), false)?;
+        let out = work.join("sea");
+        let build = |manifest: &Utf8Path| {
+            let mut build = Command::new(&self.xtask);
+            build.args(["sea", "--manifest-path", manifest.as_str(), "--out", out.as_str(), "--target", platform.node_name()]);
+            build
+        };
+        run_checked(build(&with_cache))?;
+        run_checked(build(&without_cache))?;
+        let dir = out.join(platform.rust_triple());
+        let exe = if platform.os == sea_build::node::Os::Windows { ".exe" } else { "" };
+        let manifest_path = dir.join("tsc.sea.json");
+        let manifest: sea_build::pipeline::Manifest =
+            serde_json::from_slice(&std::fs::read(&manifest_path).with_context(|| format!("could not read {manifest_path}"))?).with_context(|| format!("{manifest_path} is not a manifest"))?;
+        if manifest.cache_accepted != sea_build::pipeline::CacheAccepted::Yes {
+            bail!("the {platform} SEA has no accepted code cache (run-time check: {}): run `cargo xtask setup` first", manifest.run_time_check);
+        }
+        let how = manifest.run_time_check.to_string();
+        let whole = self.measure(&format!("whole build {platform}, cache {how}"), || build(&with_cache))?;
+        let whole_nocache = self.measure(&format!("whole build {platform}, no cache"), || build(&without_cache))?;
+        self.rows.push(Row { step: format!("sea-build whole build for {platform} (node {version}), code cache made and checked {how}"), measured: whole, ratio: String::new(), target: String::new() });
+        self.rows.push(Row {
+            step: format!("sea-build whole build for {platform}, without code cache"),
+            measured: whole_nocache,
+            ratio: format!("the cache costs {:.1} s", whole.wall.as_secs_f64() - whole_nocache.wall.as_secs_f64()),
+            target: String::new(),
+        });
+
+        let node = fetch_node_for(VersionSpec::Exact(version), platform)?;
+        let env = sea_build::Env::from_process();
+        let target = sea_build::runtime::TargetRunner::for_target(platform, &node.path, &sea_build::run::Processes, &env)?;
+        let mut startups = Vec::new();
+        for (label, program) in [("with code cache", dir.join(format!("tsc{exe}"))), ("without code cache", dir.join(format!("tsc-nocache{exe}")))] {
+            let mut invocation = sea_build::run::Invocation::new(&program, ["--version"]);
+            invocation.clean_env = true;
+            let wrapped = target.wrap(&invocation).with_context(|| format!("{platform} programs do not run here: {}", target.execution))?;
+            let label = format!("start-up {how}: {platform} SEA {label} (`tsc --version`)");
+            let measured = self.measure(&label, || {
+                // Output to files, not pipes: Windows programs under Wine fail on pipes.
+                let mut command = Command::new("sh");
+                command.args(["-c", "exec \"$0\" \"$@\" </dev/null >/dev/null 2>/dev/null", wrapped.program.as_str()]).args(&wrapped.args).env_clear().envs(wrapped.env.iter().map(|(k, v)| (k, v)));
+                command
+            })?;
+            startups.push(measured.wall);
+            self.rows.push(Row { step: label, measured, ratio: String::new(), target: String::new() });
+        }
+        if let [cached, uncached] = startups[..]
+            && let Some(row) = self.rows.last_mut()
+        {
+            row.ratio = format!("the cache saves {:.2} s", uncached.as_secs_f64() - cached.as_secs_f64());
         }
         Ok(())
     }

@@ -1,6 +1,10 @@
 //! The workspace's tasks: sea-build's own commands (`fetch`, ...) plus the developer tasks
-//! `test` (install what the tests need, then run them, tidy and every fuzz target briefly),
-//! `tidy` (formatting, clippy, docs), `bench` and `fuzz`.
+//! `setup` (install what the tests and cross-target code caches need), `test` (setup, then
+//! the tests, tidy and every fuzz target briefly), `tidy` (formatting, clippy, docs), `bench`
+//! and `fuzz`.
+//!
+//! Every task runs with the Wine `setup` made (a Wine 10 wrapper) as `SEA_BUILD_WINE` when
+//! that variable is unset, so Windows SEAs of node 24 and newer get their code cache here.
 
 mod bench;
 mod fuzz;
@@ -25,8 +29,10 @@ struct Xtask {
 enum Task {
     #[command(flatten)]
     Sea(sea_build::cli::Command),
-    /// Install the test prerequisites when missing (apt-get, as root), then run every test and
-    /// tidy; fails at the end if either failed.
+    /// Install what the tests and cross-target code caches need (Debian packages, qemu-user
+    /// and cross C runtimes, a Wine 10 root when the system's Wine is older); say what was done.
+    Setup,
+    /// Run setup, then every test, tidy and brief fuzzing; fails at the end if any failed.
     Test {
         /// Arguments passed on to `cargo test` (after `--`).
         #[arg(last = true)]
@@ -63,12 +69,21 @@ enum Task {
 }
 
 fn main() -> ExitCode {
-    sea_build::cli::exit(run(Xtask::parse().command))
+    let task = Xtask::parse().command;
+    if sea_build::Env::from_process().var(sea_build::wine::WINE_VAR).is_none()
+        && let Some(wine) = prerequisites::wine_for_workspace()
+    {
+        // SAFETY: nothing else runs yet: no thread has been started that could read the
+        // environment concurrently.
+        unsafe { std::env::set_var(sea_build::wine::WINE_VAR, wine.as_str()) };
+    }
+    sea_build::cli::exit(run(task))
 }
 
 fn run(task: Task) -> Result<()> {
     match task {
         Task::Sea(command) => sea_build::cli::run(command),
+        Task::Setup => prerequisites::ensure(&Shell::new()?),
         Task::Test { args } => test(&args),
         Task::Tidy => {
             let sh = Shell::new()?;
@@ -90,6 +105,12 @@ fn test(args: &[String]) -> Result<()> {
     let root = sea_build::cli::workspace_root(None)?;
     sh.change_dir(&root);
     prerequisites::ensure(&sh)?;
+    // A Wine setup has just made is used by the tests too.
+    if sea_build::Env::from_process().var(sea_build::wine::WINE_VAR).is_none()
+        && let Some(wine) = prerequisites::wine_for_workspace()
+    {
+        sh.set_var(sea_build::wine::WINE_VAR, wine.as_str());
+    }
     // All run, whatever the others give: a tidy failure must not hide the test results.
     let tidy = tidy::run(&sh);
     let tests = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run().map_err(anyhow::Error::from);

@@ -1,10 +1,23 @@
-//! What the tests need from the machine, and installing it when missing: with apt-get when we
-//! are root, otherwise by printing the exact command and failing.
+//! `cargo xtask setup`: what the tests and cross-target code caches need from the machine,
+//! installed when missing (with apt-get when we are root, otherwise by printing the exact
+//! commands and failing):
+//!
+//! - Debian packages: the independent checking tools, qemu-user and the cross C runtimes of
+//!   the Linux architectures the tests emulate, debootstrap;
+//! - a Wine that runs node 24 and newer (Wine 10): Debian 12's own Wine 8.0 does not, so
+//!   unless the system's Wine is 10 or newer, a Debian 13 root with its Wine is made with
+//!   debootstrap (Debian's default archive) and apt-get inside it, in `<cache>/wine-root`
+//!   (the sea-build cache), with `wine` and `wineserver` wrappers in its `bin/` that run
+//!   them in a private mount namespace where only `/usr` and `/etc` come from that root.
+//!
+//! This workspace's xtask uses that Wine ([`wine_for_workspace`]) when `SEA_BUILD_WINE` is
+//! unset.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
-/// A command the tests run, and the Debian package that provides it.
+/// A command (or, starting with `/`, a file) the tests use, and the Debian package with it.
 struct Tool {
     command: &'static str,
     package: &'static str,
@@ -21,49 +34,203 @@ const TOOLS: &[Tool] = &[
     Tool { command: "clang", package: "clang", why: "compiles real Mach-O fixtures" },
     Tool { command: "ld64.lld-14", package: "lld", why: "links real Mach-O fixtures" },
     Tool { command: "openssl", package: "openssl", why: "makes the P12 identity the signing tests use" },
-    Tool { command: "wine", package: "wine", why: "runs win-x64 node to make the code cache of Windows SEAs, and runs them" },
     Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
     Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
     Tool { command: "lld-link", package: "lld", why: "links that program" },
     Tool { command: "ld64.lld-19", package: "lld-19", why: "links Mach-O fixtures with chained fixups (LLVM 16+)" },
     Tool { command: "llvm-objdump-19", package: "llvm-19", why: "prints Mach-O chained fixups and dyld info (LLVM 16+)" },
+    Tool { command: "qemu-aarch64", package: "qemu-user", why: "runs linux-arm64 node to make and check the code cache of linux-arm64 SEAs" },
+    Tool { command: "qemu-ppc64le", package: "qemu-user", why: "runs linux-ppc64le node for the same" },
+    Tool { command: "/usr/aarch64-linux-gnu/lib/libc.so.6", package: "libc6-arm64-cross", why: "is the C runtime qemu loads for linux-arm64 node" },
+    Tool { command: "/usr/aarch64-linux-gnu/lib/libstdc++.so.6", package: "libstdc++6-arm64-cross", why: "is the C++ runtime of linux-arm64 node" },
+    Tool { command: "/usr/aarch64-linux-gnu/lib/libatomic.so.1", package: "libatomic1-arm64-cross", why: "is needed by linux-arm64 node 26" },
+    Tool { command: "/usr/powerpc64le-linux-gnu/lib/libc.so.6", package: "libc6-ppc64el-cross", why: "is the C runtime qemu loads for linux-ppc64le node" },
+    Tool { command: "/usr/powerpc64le-linux-gnu/lib/libstdc++.so.6", package: "libstdc++6-ppc64el-cross", why: "is the C++ runtime of linux-ppc64le node" },
+    Tool { command: "debootstrap", package: "debootstrap", why: "makes the Debian 13 root whose Wine 10 runs node 24 and newer" },
+    Tool { command: "unshare", package: "util-linux", why: "runs that Wine in a private mount namespace" },
 ];
 
-fn missing_tools() -> Vec<&'static Tool> {
-    TOOLS.iter().filter(|tool| !on_path(tool.command)).collect()
+/// The oldest Wine that runs every node the tests use (node 24+ need `VirtualAlloc2`
+/// placeholders, which Wine 8.0 lacks; Debian 13's 10.0 is measured to work).
+const WINE_MAJOR_NEEDED: u32 = 10;
+
+/// The Debian release whose Wine is used, and the directory name of its root.
+const WINE_SUITE: &str = "trixie";
+const WINE_ROOT: &str = "debian-13";
+
+fn present(tool: &Tool) -> bool {
+    if tool.command.starts_with('/') {
+        return Utf8Path::new(tool.command).exists();
+    }
+    on_path(tool.command).is_some()
 }
 
-fn on_path(command: &str) -> bool {
+fn missing_tools() -> Vec<&'static Tool> {
+    TOOLS.iter().filter(|tool| !present(tool)).collect()
+}
+
+fn on_path(command: &str) -> Option<Utf8PathBuf> {
     let path = sea_build::Env::from_process().var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(command).is_file())
+    std::env::split_paths(&path).map(|dir| dir.join(command)).find(|p| p.is_file()).and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
 }
 
 fn is_root(sh: &Shell) -> bool {
     cmd!(sh, "id -u").quiet().read().is_ok_and(|uid| uid.trim() == "0")
 }
 
-/// Installs what is missing, or fails with the command that would.
+/// Where setup keeps the Wine root and its wrappers: `<sea-build cache>/wine-root`.
+fn wine_dir() -> Result<Utf8PathBuf> {
+    Ok(sea_build::node::Cache::from_env(&sea_build::Env::from_process())?.root().join("wine-root"))
+}
+
+/// The Wine this workspace's builds, tests and bench use when `SEA_BUILD_WINE` is unset: the
+/// wrapper `cargo xtask setup` made, when it is there.
+pub(crate) fn wine_for_workspace() -> Option<Utf8PathBuf> {
+    let wrapper = wine_dir().ok()?.join("bin/wine");
+    wrapper.is_file().then_some(wrapper)
+}
+
+/// The major version of what `wine --version` prints (`wine-10.0 (Debian ...)`, `wine-8.0`).
+fn wine_major(version: &str) -> Option<u32> {
+    version.trim().strip_prefix("wine-")?.split(['.', ' ']).next()?.parse().ok()
+}
+
+/// Installs what is missing, or fails with the commands that would; says what it did.
 pub(crate) fn ensure(sh: &Shell) -> Result<()> {
+    let started = std::time::Instant::now();
+    install_packages(sh)?;
+    let wine = ensure_wine(sh)?;
+    eprintln!("setup: done in {:.0} s; Wine for node 24 and newer: {wine}", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn install_packages(sh: &Shell) -> Result<()> {
     let missing = missing_tools();
     if missing.is_empty() {
+        eprintln!("setup: every Debian package the tests need is installed");
         return Ok(());
     }
     let mut packages: Vec<&str> = missing.iter().map(|tool| tool.package).collect();
     packages.sort_unstable();
     packages.dedup();
     for tool in &missing {
-        eprintln!("test prerequisite missing: `{}` (Debian package {}), which {}", tool.command, tool.package, tool.why);
+        eprintln!("setup: missing `{}` (Debian package {}), which {}", tool.command, tool.package, tool.why);
     }
     if !is_root(sh) {
         bail!("install the test prerequisites first:\n    sudo apt-get update && sudo apt-get install -y {}", packages.join(" "));
     }
+    let started = std::time::Instant::now();
     cmd!(sh, "apt-get update -q").env("DEBIAN_FRONTEND", "noninteractive").run()?;
     let install = packages.clone();
-    cmd!(sh, "apt-get install -y -q --no-install-recommends {install...}").env("DEBIAN_FRONTEND", "noninteractive").run()?;
+    cmd!(sh, "apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 {install...}").env("DEBIAN_FRONTEND", "noninteractive").run()?;
     let still = missing_tools();
     if !still.is_empty() {
         let names: Vec<&str> = still.iter().map(|tool| tool.command).collect();
         bail!("installed {} but still cannot find {}", packages.join(" "), names.join(", "));
     }
+    eprintln!("setup: installed {} in {:.0} s", packages.join(" "), started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Makes sure a Wine that runs node 24+ is there; returns what it is, for the summary.
+fn ensure_wine(sh: &Shell) -> Result<String> {
+    if let Some(configured) = sea_build::Env::from_process().var("SEA_BUILD_WINE") {
+        return Ok(format!("{configured} (SEA_BUILD_WINE, left as it is)"));
+    }
+    for name in ["wine", "wine64"] {
+        if let Some(program) = on_path(name) {
+            let version = cmd!(sh, "{program} --version").quiet().ignore_stderr().read().unwrap_or_default();
+            if wine_major(&version).is_some_and(|major| major >= WINE_MAJOR_NEEDED) {
+                return Ok(format!("{program} ({})", version.trim()));
+            }
+            eprintln!("setup: the system's {program} is {}, too old for node 24 and newer (needs Wine {WINE_MAJOR_NEEDED}+)", version.trim());
+        }
+    }
+    let dir = wine_dir()?;
+    let root = dir.join(WINE_ROOT);
+    let bin = dir.join("bin");
+    if !root.join("usr/bin/wine").is_file() {
+        make_wine_root(sh, &dir, &root)?;
+    }
+    write_wrappers(&root, &bin)?;
+    let wrapper = bin.join("wine");
+    let version = cmd!(sh, "{wrapper} --version").quiet().ignore_stderr().read().with_context(|| format!("the Wine wrapper {wrapper} does not run: remove {dir} and run `cargo xtask setup` again"))?;
+    if wine_major(&version).is_none_or(|major| major < WINE_MAJOR_NEEDED) {
+        bail!("{wrapper} runs `{}`, not Wine {WINE_MAJOR_NEEDED}+: remove {dir} and run `cargo xtask setup` again", version.trim());
+    }
+    eprintln!("setup: Wine {} from a Debian 13 root in {dir}; this workspace's xtask uses {wrapper} when SEA_BUILD_WINE is unset", version.trim());
+    Ok(format!("{wrapper} ({})", version.trim()))
+}
+
+/// debootstrap (Debian's default archive, as apt uses) into `<root>.partial`, Wine installed
+/// inside with apt-get, then renamed into place: an interrupted run leaves only the partial
+/// directory, which the next one removes.
+fn make_wine_root(sh: &Shell, dir: &Utf8Path, root: &Utf8Path) -> Result<()> {
+    if !is_root(sh) {
+        bail!(
+            "Wine {WINE_MAJOR_NEEDED} is missing: run `cargo xtask setup` as root once (it makes a Debian 13 root with debootstrap in {dir}), or set SEA_BUILD_WINE to a Wine {WINE_MAJOR_NEEDED}+ program"
+        );
+    }
+    let partial = Utf8PathBuf::from(format!("{root}.partial"));
+    unmount_under(sh, &partial)?;
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).with_context(|| format!("could not remove the half-made {partial}"))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {dir}"))?;
+    let started = std::time::Instant::now();
+    eprintln!("setup: making a Debian 13 root for Wine {WINE_MAJOR_NEEDED} in {partial} (debootstrap, a few minutes)");
+    cmd!(sh, "debootstrap --variant=minbase {WINE_SUITE} {partial}").run().context("debootstrap failed (see above)")?;
+    eprintln!("setup: debootstrap took {:.0} s", started.elapsed().as_secs_f64());
+    let proc_dir = partial.join("proc");
+    cmd!(sh, "mount -t proc proc {proc_dir}").run()?;
+    let installed = cmd!(sh, "chroot {partial} apt-get install -y -q --no-install-recommends wine wine64").env("DEBIAN_FRONTEND", "noninteractive").run();
+    cmd!(sh, "umount {proc_dir}").run()?;
+    installed.context("installing Wine inside the Debian 13 root failed (see above)")?;
+    std::fs::rename(&partial, root).with_context(|| format!("could not move {partial} to {root}"))?;
+    eprintln!("setup: the Debian 13 root with Wine took {:.0} s in all", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Unmounts whatever an interrupted run left mounted below `dir` (its `proc`), so removing
+/// the directory cannot reach into the machine's own files.
+fn unmount_under(sh: &Shell, dir: &Utf8Path) -> Result<()> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let prefix = format!("{dir}/");
+    for point in mounts.lines().filter_map(|line| line.split_whitespace().nth(1)).filter(|point| point.starts_with(&prefix)) {
+        cmd!(sh, "umount {point}").run().with_context(|| format!("could not unmount {point}, left mounted by an interrupted setup: unmount it, then run setup again"))?;
+    }
+    Ok(())
+}
+
+/// `bin/wine` and `bin/wineserver`: the Debian 13 programs, in a private mount namespace where
+/// `/usr` and `/etc` are the root's and every other file is the machine's own. Absolute paths:
+/// the cache checks run programs with an empty environment, without `PATH`.
+fn write_wrappers(root: &Utf8Path, bin: &Utf8Path) -> Result<()> {
+    std::fs::create_dir_all(bin).with_context(|| format!("could not create {bin}"))?;
+    for program in ["wine", "wineserver"] {
+        let script = format!(
+            "#!/bin/sh\n# Written by `cargo xtask setup`: Debian 13's {program}, with /usr and /etc from the root below.\n\
+             exec /usr/bin/unshare -m /bin/sh -c '/bin/mount --bind \"$0/usr\" /usr && /bin/mount --bind \"$0/etc\" /etc && exec /usr/bin/{program} \"$@\"' '{root}' \"$@\"\n"
+        );
+        let path = bin.join(program);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(script.as_str()) {
+            std::fs::write(&path, &script).with_context(|| format!("could not write {path}"))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).with_context(|| format!("could not make {path} executable"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wine_major;
+
+    #[test]
+    fn reads_the_wine_major() {
+        assert_eq!(wine_major("wine-10.0 (Debian 10.0~repack-6)\n"), Some(10));
+        assert_eq!(wine_major("wine-8.0 (Debian 8.0~repack-4)"), Some(8));
+        assert_eq!(wine_major("wine-9.22"), Some(9));
+        assert_eq!(wine_major("something else"), None);
+    }
 }

@@ -1,4 +1,4 @@
-//! Injection into Linux (ELF64 little-endian, x86_64 and aarch64) node binaries.
+//! Injection into Linux (ELF64 little-endian: x86_64, aarch64 and ppc64le) node binaries.
 //!
 //! Node finds its blob at run time by walking the main program's PT_NOTE segments in
 //! memory for a note named `NODE_SEA_BLOB`. [`inject`] therefore only *appends* to the
@@ -29,7 +29,9 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail, ensure};
-use object::elf::{ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM, PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB};
+use object::elf::{
+    ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_PPC64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM, PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
+};
 
 use super::{NODE_SEA_BLOB, Piece, Splice, fuse};
 
@@ -244,10 +246,10 @@ impl Plan {
     }
 }
 
-/// Page size the new segment is aligned to: 4 KiB on x86_64; 64 KiB on aarch64 so the
-/// result also loads on 64K-page kernels.
+/// Page size the new segment is aligned to: 4 KiB on x86_64; 64 KiB on aarch64 and ppc64le
+/// so the result also loads on 64K-page kernels (the usual ones on ppc64le).
 fn page_size(machine: u16) -> u64 {
-    if machine == EM_AARCH64 { 0x10000 } else { 0x1000 }
+    if machine == EM_AARCH64 || machine == EM_PPC64 { 0x10000 } else { 0x1000 }
 }
 
 fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<Plan> {
@@ -673,22 +675,23 @@ impl<'a> Elf<'a> {
         }
         if ident[4] != ELFCLASS64 {
             bail!(
-                "32-bit ELF files (class {}) are not supported: node SEAs need a 64-bit x86_64 \
-                 or aarch64 Linux node",
+                "32-bit ELF files (class {}) are not supported: sea-build injects into 64-bit \
+                 x86_64, aarch64 or ppc64le Linux nodes",
                 ident[4]
             );
         }
         if ident[5] != ELFDATA2LSB {
             bail!(
-                "big-endian ELF files (data encoding {}) are not supported: use an x86_64 or \
-                 aarch64 Linux node",
+                "big-endian ELF files (data encoding {}) are not supported: use an x86_64, \
+                 aarch64 or ppc64le Linux node",
                 ident[5]
             );
         }
-        if header.machine != EM_X86_64 && header.machine != EM_AARCH64 {
+        if ![EM_X86_64, EM_AARCH64, EM_PPC64].contains(&header.machine) {
             bail!(
-                "ELF machine {} is not supported (only x86_64 = {EM_X86_64} and aarch64 = \
-                 {EM_AARCH64}): use a linux-x64 or linux-arm64 node",
+                "ELF machine {} is not supported (only x86_64 = {EM_X86_64}, aarch64 = \
+                 {EM_AARCH64} and little-endian ppc64 = {EM_PPC64}): use a linux-x64, linux-arm64 \
+                 or linux-ppc64le node",
                 header.machine
             );
         }
@@ -1053,6 +1056,7 @@ mod tests {
             Options { kind: ET_DYN, ..DEFAULT },
             Options { machine: EM_AARCH64, ..DEFAULT },
             Options { machine: EM_AARCH64, kind: ET_DYN, ..DEFAULT },
+            Options { machine: EM_PPC64, kind: ET_DYN, ..DEFAULT },
             Options { with_phdr: false, ..DEFAULT },
             Options { with_note: false, ..DEFAULT },
             Options { with_note: false, with_phdr: false, kind: ET_DYN, ..DEFAULT },

@@ -30,6 +30,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub use archive::{ArchiveKind, extract_node_binary};
 pub use cache::{Cache, CacheRecord};
 pub use lock::{LockFile, LockedNode, LockedTool};
+
 pub use platform::{Arch, Os, Platform};
 pub use source::{OFFICIAL_DIST, SourceKind};
 pub use version::{Release, Version, VersionSpec, resolve};
@@ -42,6 +43,15 @@ use source::{Dist, Source};
 
 use crate::Env;
 use crate::progress::{Event, Reporter, Silent};
+
+/// The one version a SEA's targets are built from ([`NodeFetcher::resolve_common`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommonVersion {
+    /// The newest release every requested platform has.
+    pub version: Version,
+    /// The platforms whose own newest match is newer, with that version.
+    pub newest: Vec<(Platform, Version)>,
+}
 
 /// A node binary ready to build from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,6 +255,127 @@ impl NodeFetcher {
             "\nConfigure the sources with SEA_BUILD_NODE_SOURCES (e.g. `npm` or `dist,npm`), a dist mirror with SEA_BUILD_NODE_MIRROR or NODEJS_ORG_MIRROR, the npm registry with npm_config_registry or .npmrc, or give a local node binary or archive as the node version.",
         );
         Err(anyhow!(message))
+    }
+
+    /// The one version of `spec` to build every platform in `platforms` from: the newest
+    /// release all of them have (the npm registry publishes each platform's package on its own
+    /// schedule, so a major can resolve to different releases per platform). `None` for
+    /// `local` and paths, which name one binary for one platform.
+    ///
+    /// An exact version is itself. A version `lock` pins for every platform, the same for
+    /// all, is used without asking any source (unless [`NodeFetcher::update`] was set); a
+    /// version it pins for some of them is kept when the others have it too, and is an error
+    /// naming `--update` otherwise. Offline, only cached versions count. Each platform's
+    /// releases come from the first source that lists them.
+    pub fn resolve_common(&self, spec: &VersionSpec, platforms: &[Platform], lock: Option<&LockFile>) -> Result<Option<CommonVersion>> {
+        match spec {
+            VersionSpec::Local | VersionSpec::Path(_) => return Ok(None),
+            VersionSpec::Exact(version) => return Ok(Some(CommonVersion { version: *version, newest: Vec::new() })),
+            VersionSpec::Major(_) | VersionSpec::Lts | VersionSpec::Latest => {}
+        }
+        // What the lock pins for these platforms (nothing with --update).
+        let pinned: Vec<(Platform, Version)> = match lock {
+            Some(lock) if !self.update => platforms.iter().filter_map(|p| lock.pinned(spec, *p).map(|entry| (*p, entry.version))).collect(),
+            _ => Vec::new(),
+        };
+        if let Some((_, first)) = pinned.first()
+            && pinned.len() == platforms.len()
+            && pinned.iter().all(|(_, v)| v == first)
+        {
+            return Ok(Some(CommonVersion { version: *first, newest: Vec::new() }));
+        }
+        let mut per_platform: Vec<(Platform, Vec<Version>)> = Vec::new();
+        for platform in platforms {
+            let versions: Vec<Version> = if self.offline {
+                self.cache.versions(*platform).into_iter().filter(|v| spec.matches(*v) && (*spec != VersionSpec::Lts || version::is_known_lts(*v))).collect()
+            } else {
+                let releases = self.releases_from_sources(*platform)?;
+                releases.iter().filter(|r| spec.matches(r.version) && (*spec != VersionSpec::Lts || r.lts)).map(|r| r.version).collect()
+            };
+            per_platform.push((*platform, versions));
+        }
+        let common = per_platform.iter().map(|(_, versions)| versions).fold(None::<Vec<Version>>, |acc, versions| match acc {
+            None => Some(versions.clone()),
+            Some(acc) => Some(acc.into_iter().filter(|v| versions.contains(v)).collect()),
+        });
+        let newest: Vec<(Platform, Option<Version>)> = per_platform.iter().map(|(p, versions)| (*p, versions.iter().max().copied())).collect();
+        if let Some((platform, version)) = pinned.first() {
+            // A pin stays until `--update`: the other platforms must have that release too.
+            let lacking: Vec<String> = per_platform.iter().filter(|(_, versions)| !versions.contains(version)).map(|(p, _)| p.to_string()).collect();
+            let disagreeing: Vec<String> = pinned.iter().filter(|(_, v)| v != version).map(|(p, v)| format!("{p} to {v}")).collect();
+            if lacking.is_empty() && disagreeing.is_empty() {
+                return Ok(Some(CommonVersion { version: *version, newest: Vec::new() }));
+            }
+            bail!(
+                "sea.lock pins node {spec} to {version} for {platform}{}{}: one version must serve every target; resolve it again with `cargo xtask fetch --node {spec} --update` and every --target",
+                if disagreeing.is_empty() { String::new() } else { format!(", but {}", disagreeing.join(", ")) },
+                if lacking.is_empty() { String::new() } else { format!(", which {} lack", lacking.join(", ")) }
+            );
+        }
+        let Some(version) = common.and_then(|c| c.into_iter().max()) else {
+            if self.offline {
+                let targets: String = platforms.iter().map(|p| format!(" --target {p}")).collect();
+                bail!(
+                    "offline (SEA_BUILD_OFFLINE or CARGO_NET_OFFLINE is set), and the cache in {} holds no node {spec} for every one of the targets. Prefetch it while online with `cargo xtask fetch --node {spec}{targets}`, or give a local node binary or archive as the node version",
+                    self.cache.root()
+                );
+            }
+            let listing: Vec<String> = newest.iter().map(|(p, v)| format!("{p}: {}", v.map_or_else(|| "none".to_owned(), |v| v.to_string()))).collect();
+            bail!(
+                "no release of node {spec} is published for all of {}{} (newest per platform: {}): build those targets from separate SEAs, or choose another version",
+                platforms.iter().map(Platform::to_string).collect::<Vec<_>>().join(", "),
+                if self.offline { " in the cache (offline)" } else { "" },
+                listing.join(", ")
+            );
+        };
+        let newest = newest.into_iter().filter_map(|(p, v)| v.filter(|v| *v > version).map(|v| (p, v))).collect();
+        Ok(Some(CommonVersion { version, newest }))
+    }
+
+    /// The platforms that publish a release matching `spec` (what `--target all` builds):
+    /// those whose release list, from the first source that has one, holds a match (offline:
+    /// whose cache does). Fails when no platform's releases could be listed at all.
+    pub fn platforms_shipping(&self, spec: &VersionSpec) -> Result<Vec<Platform>> {
+        if matches!(spec, VersionSpec::Local | VersionSpec::Path(_)) {
+            bail!("`--target all` needs a node version (such as `24`), not `{spec}`, which names one binary for one platform");
+        }
+        let mut shipping = Vec::new();
+        let mut failures = Vec::new();
+        for platform in Platform::all() {
+            let versions: Vec<Version> = if self.offline {
+                self.cache.versions(platform)
+            } else {
+                match self.releases_from_sources(platform) {
+                    Ok(releases) => releases.into_iter().map(|r| r.version).collect(),
+                    Err(error) => {
+                        failures.push(format!("{error:#}"));
+                        continue;
+                    }
+                }
+            };
+            if versions.into_iter().any(|v| spec.matches(v)) {
+                shipping.push(platform);
+            }
+        }
+        if shipping.is_empty() {
+            bail!("no platform publishes node {spec}{}{}", if self.offline { " in the cache (offline)" } else { "" }, failures.iter().map(|f| format!("\n  - {f}")).collect::<String>());
+        }
+        Ok(shipping)
+    }
+
+    /// Every release `platform` has, from the first source that lists them.
+    fn releases_from_sources(&self, platform: Platform) -> Result<Vec<Release>> {
+        let mut failures = Vec::new();
+        for kind in &self.sources {
+            match self.source(*kind).and_then(|source| {
+                self.step(&format!("listing node releases for {platform} from {}", source.kind().name()));
+                source.releases(self.http(), platform).with_context(|| source.describe())
+            }) {
+                Ok(releases) => return Ok(releases),
+                Err(error) => failures.push(format!("{error:#}")),
+            }
+        }
+        bail!("could not list node releases for {platform}; every source failed:\n  - {}", failures.join("\n  - "))
     }
 
     fn cached(&self, version: Version, platform: Platform) -> Result<Option<NodeBinary>> {

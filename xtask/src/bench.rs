@@ -5,7 +5,13 @@
 //! postject, node), timed by wall clock and measured for peak RSS with `wait4`, so the
 //! figures compare like with like. Each step runs several times; the table shows medians.
 //! The workload is a real program: TypeScript's compiler (`lib/_tsc.js`, 6 MB of
-//! JavaScript in one file) on node 24, packed from the npm registry npm is configured with.
+//! JavaScript in one file) on the tests' pinned node 24, packed from the npm registry npm is
+//! configured with.
+//!
+//! Besides the release binary, it measures what users run: `cargo xtask sea` as aliased (the
+//! dev profile), and `cargo build` of a downstream crate (outside this workspace, default
+//! profiles) whose `build.rs` builds the same SEA, after its main script is touched; both
+//! beside the documented flow (node writes the blob, `cp`, postject).
 //!
 //! Nothing here asserts a timing; the targets are printed beside the figures.
 
@@ -21,7 +27,12 @@ use xshell::{Shell, cmd};
 /// The program the benchmark packs: pinned so runs stay comparable.
 const TYPESCRIPT: &str = "typescript@5.9.3";
 const POSTJECT: &str = "postject@1.0.0-alpha.6";
-const NODE_MAJOR: u32 = 24;
+
+/// The tests' pinned node releases: the bench builds with the same ones, never with a release
+/// resolved against the live registry.
+#[allow(dead_code, reason = "the tests' other releases")]
+#[path = "../../tests/src/pinned.rs"]
+mod pinned;
 
 /// Wall time and peak resident memory of one process.
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +50,8 @@ struct Measured {
 
 struct Bench {
     sh: Shell,
+    /// The workspace root, where `cargo xtask` runs.
+    root: Utf8PathBuf,
     dir: Utf8PathBuf,
     xtask: Utf8PathBuf,
     runs: usize,
@@ -59,7 +72,7 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
     let dir = root.join("target/bench");
     eprintln!("bench: building the release xtask (the measured binary)");
     cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
-    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, dir, runs: runs.max(1), rows: Vec::new() };
+    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, root, dir, runs: runs.max(1), rows: Vec::new() };
     bench.linux()?;
     bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
     bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
@@ -75,7 +88,7 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
 impl Bench {
     /// Linux x64, node 24: injection, the whole build, postject, start-up.
     fn linux(&mut self) -> Result<()> {
-        let node = fetch_node(VersionSpec::Major(NODE_MAJOR))?;
+        let node = fetch_node(VersionSpec::Exact(pinned::NODE_24))?;
         let work = self.dir.join("linux");
         std::fs::create_dir_all(&work)?;
         let main = self.typescript_main()?;
@@ -148,11 +161,12 @@ impl Bench {
         let whole = self.measure("sea-build whole build (warm)", || build(&with_cache))?;
         let budget = cp.wall + generation.wall;
         self.rows.push(Row {
-            step: "sea-build whole build, warm cache (xtask sea: generate, inject, check cache, manifest)".into(),
+            step: "sea-build whole build, warm cache (release xtask sea: generate, inject, check cache, manifest)".into(),
             measured: whole,
             ratio: format!("{:.2}x (cp + generation)", ratio(whole.wall, budget)),
             target: "<= 3x (cp + generation)".into(),
         });
+        self.as_users_run(&work, &node, &main, &postject, &with_cache, &out, whole)?;
 
         // Start-up of the result.
         let triple = Platform::host()?.rust_triple();
@@ -173,10 +187,97 @@ impl Bench {
         Ok(())
     }
 
+    /// The same SEA built the ways users build it, against the release figure `release` and
+    /// against the documented flow: node writes the blob, `cp` copies node, postject injects.
+    fn as_users_run(&mut self, work: &Utf8Path, node: &NodeBinary, main: &Utf8Path, postject: &Utf8Path, manifest: &Utf8Path, out: &Utf8Path, release: Measured) -> Result<()> {
+        let flow_dir = work.join("postject-flow");
+        std::fs::create_dir_all(&flow_dir)?;
+        std::fs::copy(main, flow_dir.join("main.js"))?;
+        std::fs::write(flow_dir.join("sea-config.json"), r#"{"main":"main.js","output":"sea-prep.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}"#)?;
+        // As node's documentation writes it, with postject run by node instead of through npx.
+        const FLOW: &str = r#"set -e; "$1" --experimental-sea-config sea-config.json; cp "$1" app; "$1" "$2" app NODE_SEA_BLOB sea-prep.blob --sentinel-fuse "$3""#;
+        let flow = self.measure("the documented flow: node --experimental-sea-config, cp, postject", || {
+            let mut flow = Command::new("sh");
+            flow.current_dir(&flow_dir).args(["-c", FLOW, "sh", node.path.as_str(), postject.as_str(), FUSE_SENTINEL]);
+            flow
+        })?;
+        check_runs(&flow_dir.join("app"), &["--version"], "Version")?;
+        self.rows.push(Row { step: "documented flow: node --experimental-sea-config, cp, postject (6 MB main, code cache)".into(), measured: flow, ratio: String::new(), target: String::new() });
+
+        // `cargo xtask sea` exactly as typed: cargo checks the dev xtask is fresh, then runs it.
+        let aliased = || {
+            let mut aliased = Command::new("cargo");
+            aliased.current_dir(&self.root).args(["xtask", "sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
+            aliased
+        };
+        run_checked(aliased())?;
+        let dev = self.measure("cargo xtask sea (dev profile, as aliased)", aliased)?;
+        self.rows.push(Row {
+            step: "`cargo xtask sea`, dev profile as aliased, warm".into(),
+            measured: dev,
+            ratio: format!("{:.2}x release; {:.1}x faster than the documented flow", ratio(dev.wall, release.wall), ratio(flow.wall, dev.wall)),
+            target: "<= 1.3x release; >= 5x faster".into(),
+        });
+
+        let crate_dir = self.downstream(&work.join("downstream"), main, node)?;
+        let cargo_build = || {
+            let mut build = Command::new("cargo");
+            build.current_dir(&crate_dir).args(["build", "--quiet"]).env_remove("CARGO_TARGET_DIR");
+            build
+        };
+        eprintln!("bench: building the downstream crate (the first time, this compiles sea-build and its dependencies unoptimised: minutes)");
+        run_checked(cargo_build())?;
+        let main_js = crate_dir.join("js/main.js");
+        let touch = || {
+            let file = std::fs::File::options().append(true).open(&main_js).with_context(|| format!("could not open {main_js}"))?;
+            file.set_modified(std::time::SystemTime::now()).with_context(|| format!("could not touch {main_js}"))
+        };
+        let rebuild = self.measure_with_setup("downstream cargo build after touching js/main.js", touch, cargo_build)?;
+        self.rows.push(Row {
+            step: "downstream crate: `cargo build` after touching js/main.js (build.rs, default profiles)".into(),
+            measured: rebuild,
+            ratio: format!("{:.2}x release; {:.1}x faster than the documented flow", ratio(rebuild.wall, release.wall), ratio(flow.wall, rebuild.wall)),
+            target: "<= 2x release; >= 3x faster".into(),
+        });
+        Ok(())
+    }
+
+    /// A crate outside this workspace with sea-build as a path build-dependency and a
+    /// `build.rs` that builds `main` as its SEA; default profiles. Returns its directory.
+    fn downstream(&self, dir: &Utf8Path, main: &Utf8Path, node: &NodeBinary) -> Result<Utf8PathBuf> {
+        std::fs::create_dir_all(dir.join("src"))?;
+        std::fs::create_dir_all(dir.join("js"))?;
+        if !dir.join("js/main.js").is_file() {
+            std::fs::copy(main, dir.join("js/main.js"))?;
+        }
+        let sea_build = self.root.join("sea-build");
+        let files = [
+            (
+                "Cargo.toml",
+                format!(
+                    "[package]\nname = \"tsc-downstream\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                     [package.metadata.sea]\nmain = \"js/main.js\"\nnode-version = \"{}\"\nverify-args = [\"--version\"]\n\n\
+                     [build-dependencies]\nsea-build = {{ path = \"{sea_build}\" }}\n\n[workspace]\n",
+                    node.version
+                ),
+            ),
+            ("build.rs", "fn main() {\n    sea_build::Build::new().build();\n}\n".to_owned()),
+            ("src/main.rs", "fn main() {\n    println!(\"{}\", env!(\"SEA_TSC_DOWNSTREAM_PATH\"));\n}\n".to_owned()),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            // Rewritten only when different, so an unchanged crate stays built.
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&path, text).with_context(|| format!("could not write {path}"))?;
+            }
+        }
+        Ok(dir.to_owned())
+    }
+
     /// Injection into a node binary for another platform (from the npm registry), with what
     /// that format needs (unsign, and for Mach-O the ad-hoc signature), against `cp`.
     fn foreign(&mut self, platform: &str, what: &str) -> Result<()> {
-        let node = fetch_node_for(VersionSpec::Major(22), platform.parse()?)?;
+        let node = fetch_node_for(VersionSpec::Exact(pinned::NODE_22), platform.parse()?)?;
         let work = self.dir.join(platform);
         std::fs::create_dir_all(&work)?;
         let blob = self.dir.join("linux/staging/sea-prep.blob");

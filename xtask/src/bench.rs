@@ -250,6 +250,10 @@ impl Bench {
         if !dir.join("js/main.js").is_file() {
             std::fs::copy(main, dir.join("js/main.js"))?;
         }
+        // The workspace's lock, so the crate builds the dependency versions this workspace tests.
+        if !dir.join("Cargo.lock").is_file() {
+            std::fs::copy(self.root.join("Cargo.lock"), dir.join("Cargo.lock")).context("could not copy Cargo.lock into the downstream crate")?;
+        }
         let sea_build = self.root.join("sea-build");
         let files = [
             (

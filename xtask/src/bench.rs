@@ -34,6 +34,42 @@ const POSTJECT: &str = "postject@1.0.0-alpha.6";
 #[path = "../../tests/src/pinned.rs"]
 mod pinned;
 
+/// What `cargo run` sets for the program it runs (this xtask). The builds the bench starts must
+/// not see them: a user's shell has none, and ring's build script reruns when
+/// `CARGO_MANIFEST_DIR` changes, which would rebuild half the dependencies in the bench and again
+/// in the user's next build.
+const CARGO_RUN_VARS: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_PKG_VERSION",
+    "CARGO_PKG_VERSION_MAJOR",
+    "CARGO_PKG_VERSION_MINOR",
+    "CARGO_PKG_VERSION_PATCH",
+    "CARGO_PKG_VERSION_PRE",
+    "CARGO_PKG_AUTHORS",
+    "CARGO_PKG_NAME",
+    "CARGO_PKG_DESCRIPTION",
+    "CARGO_PKG_HOMEPAGE",
+    "CARGO_PKG_REPOSITORY",
+    "CARGO_PKG_LICENSE",
+    "CARGO_PKG_LICENSE_FILE",
+    "CARGO_PKG_RUST_VERSION",
+    "CARGO_PKG_README",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+/// `cargo ARGS` in `dir`, with the environment of the user's shell (see [`CARGO_RUN_VARS`]).
+fn cargo(dir: &Utf8Path, args: &[&str]) -> Command {
+    let mut cargo = Command::new("cargo");
+    cargo.current_dir(dir).args(args);
+    for var in CARGO_RUN_VARS {
+        cargo.env_remove(var);
+    }
+    cargo
+}
+
 /// Wall time and peak resident memory of one process.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -71,7 +107,7 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
     sh.change_dir(&root);
     let dir = root.join("target/bench");
     eprintln!("bench: building the release xtask (the measured binary)");
-    cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
+    run_checked(cargo(&root, &["build", "--release", "--quiet", "--package", "xtask"]))?;
     let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, root, dir, runs: runs.max(1), rows: Vec::new() };
     bench.linux()?;
     bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
@@ -205,11 +241,7 @@ impl Bench {
         self.rows.push(Row { step: "documented flow: node --experimental-sea-config, cp, postject (6 MB main, code cache)".into(), measured: flow, ratio: String::new(), target: String::new() });
 
         // `cargo xtask sea` exactly as typed: cargo checks the dev xtask is fresh, then runs it.
-        let aliased = || {
-            let mut aliased = Command::new("cargo");
-            aliased.current_dir(&self.root).args(["xtask", "sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
-            aliased
-        };
+        let aliased = || cargo(&self.root, &["xtask", "sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
         run_checked(aliased())?;
         let dev = self.measure("cargo xtask sea (dev profile, as aliased)", aliased)?;
         self.rows.push(Row {
@@ -221,8 +253,8 @@ impl Bench {
 
         let crate_dir = self.downstream(&work.join("downstream"), main, node)?;
         let cargo_build = || {
-            let mut build = Command::new("cargo");
-            build.current_dir(&crate_dir).args(["build", "--quiet"]).env_remove("CARGO_TARGET_DIR");
+            let mut build = cargo(&crate_dir, &["build", "--quiet"]);
+            build.env_remove("CARGO_TARGET_DIR");
             build
         };
         eprintln!("bench: building the downstream crate (the first time, this compiles sea-build and its dependencies unoptimised: minutes)");
@@ -315,9 +347,8 @@ impl Bench {
         };
         if find().is_none() {
             eprintln!("bench: generating the large Mach-O fixture (scale {scale}; about 45 s and 2.3 GB at scale 1)");
-            let sh = &self.sh;
             let scale = scale.to_string();
-            cmd!(sh, "cargo run --release --quiet --package sea-build-tests --bin macho-fixture -- {dir} {scale}").run()?;
+            run_checked(cargo(&self.root, &["run", "--release", "--quiet", "--package", "sea-build-tests", "--bin", "macho-fixture", "--", dir.as_str(), &scale]))?;
         }
         let fixture = find().context("the fixture generator left no Mach-O executable")?;
         let copy_target = self.dir.join("macho-large.cp");

@@ -202,7 +202,7 @@ impl Bench {
             ratio: format!("{:.2}x (cp + generation)", ratio(whole.wall, budget)),
             target: "<= 3x (cp + generation)".into(),
         });
-        self.as_users_run(&work, &node, &main, &postject, &with_cache, &out, whole)?;
+        self.as_users_run(&node, &main, &postject, &with_cache, &out, whole)?;
 
         // Start-up of the result.
         let triple = Platform::host()?.rust_triple();
@@ -225,7 +225,8 @@ impl Bench {
 
     /// The same SEA built the ways users build it, against the release figure `release` and
     /// against the documented flow: node writes the blob, `cp` copies node, postject injects.
-    fn as_users_run(&mut self, work: &Utf8Path, node: &NodeBinary, main: &Utf8Path, postject: &Utf8Path, manifest: &Utf8Path, out: &Utf8Path, release: Measured) -> Result<()> {
+    fn as_users_run(&mut self, node: &NodeBinary, main: &Utf8Path, postject: &Utf8Path, manifest: &Utf8Path, out: &Utf8Path, release: Measured) -> Result<()> {
+        let work = self.dir.join("linux");
         let flow_dir = work.join("postject-flow");
         std::fs::create_dir_all(&flow_dir)?;
         std::fs::copy(main, flow_dir.join("main.js"))?;

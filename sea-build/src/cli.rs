@@ -120,6 +120,10 @@ pub struct SeaArgs {
     /// Put the artifacts in `DIR/<target>/` instead of `target/sea/<target>/`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<Utf8PathBuf>,
+    /// Re-hash every cached node binary used, instead of trusting one whose file is unchanged
+    /// since it was verified.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// A `--target` of `sea`: one platform, or `all`.
@@ -256,7 +260,7 @@ fn sea(args: SeaArgs) -> Result<()> {
     let mut lock = LockFile::read(&lock_path)?;
     let reporter = Terminal::default();
     let env = Env::from_process();
-    let fetcher = NodeFetcher::from_env(&env)?.project_dir(&workspace.root).reporter(Arc::new(Terminal::default()));
+    let fetcher = NodeFetcher::from_env(&env)?.project_dir(&workspace.root).verify_cache(args.verify).reporter(Arc::new(Terminal::default()));
     let out_root = args.out.clone().unwrap_or_else(|| workspace.target_dir.join("sea"));
     let mut built: Vec<Artifact> = Vec::new();
     for declared in &workspace.seas {
@@ -333,7 +337,8 @@ fn verify_cache(args: VerifyArgs) -> Result<()> {
         args.artifacts.clone()
     };
     let env = Env::from_process();
-    let fetcher = NodeFetcher::from_env(&env)?.reporter(Arc::new(Terminal::default()));
+    // Verifying means reading: every cached node binary is hashed again.
+    let fetcher = NodeFetcher::from_env(&env)?.verify_cache(true).reporter(Arc::new(Terminal::default()));
     let mut failed = Vec::new();
     for artifact in &artifacts {
         let report = crate::verify::verify(artifact, &args.env, &fetcher, &Processes, &env).with_context(|| format!("could not verify {artifact}"))?;

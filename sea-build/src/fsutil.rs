@@ -92,38 +92,61 @@ pub(crate) fn overwrite(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Resu
 /// Turns `file`, a copy of the base image, into the output of `splice`: every base range of
 /// the splice must lie where the base already has it (injection that appends and patches in
 /// place, as ELF's does), so only the new bytes are written and the bulk stays as the kernel
-/// copied it.
-pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<()> {
-    use std::io::{Seek, SeekFrom};
+/// copied it. Returns the SHA-256 (hex) of the output, computed piece by piece as it is
+/// written: the base ranges are hashed as they lie in the copy, a megabyte at a time.
+pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
 
     use crate::inject::Piece;
     let mut out = file;
+    let mut sha256 = crate::digest::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
     let mut at = 0u64;
     for piece in splice.pieces() {
         let len = match piece {
-            Piece::Base(range) if range.start == at => range.end - range.start,
+            Piece::Base(range) if range.start == at => {
+                out.seek(SeekFrom::Start(at))?;
+                let mut left = range.end - range.start;
+                while left > 0 {
+                    let chunk = &mut buffer[..usize::try_from(left).unwrap_or(usize::MAX).min(1 << 20)];
+                    out.read_exact(chunk)?;
+                    sha256.update(chunk);
+                    left -= chunk.len() as u64;
+                }
+                range.end - range.start
+            }
             Piece::Base(range) => {
                 return Err(std::io::Error::other(format!("internal error: the splice moves base bytes {range:?} to offset {at}, which a copy cannot express")));
             }
             Piece::Bytes(bytes) => {
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(bytes)?;
+                sha256.update(bytes);
                 bytes.len() as u64
             }
             Piece::Zeros(count) => {
                 out.seek(SeekFrom::Start(at))?;
                 crate::inject::splice::write_zeros(&mut out, *count)?;
+                buffer.fill(0);
+                let mut left = *count;
+                while left > 0 {
+                    let chunk = usize::try_from(left).unwrap_or(usize::MAX).min(buffer.len());
+                    sha256.update(&buffer[..chunk]);
+                    left -= chunk as u64;
+                }
                 *count
             }
             Piece::Blob => {
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(blob)?;
+                sha256.update(blob);
                 blob.len() as u64
             }
         };
         at += len;
     }
-    file.set_len(at)
+    file.set_len(at)?;
+    Ok(sha256.finish_hex())
 }
 
 #[cfg(test)]
@@ -155,19 +178,20 @@ mod tests {
         splice.push(Piece::Base(2..5));
         splice.push(Piece::Bytes(b"X".to_vec()));
         splice.push(Piece::Base(6..10));
-        splice.push(Piece::Zeros(3));
+        splice.push(Piece::Zeros((2 << 20) + 3));
         splice.push(Piece::Blob);
         let mut expected = Vec::new();
         splice.write(&base, b"BLOB", &mut expected).unwrap();
 
         let mut copy = tempfile::tempfile().unwrap();
         copy.write_all(&base).unwrap();
-        apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let sha256 = apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
         let mut got = Vec::new();
         use std::io::{Read, Seek, SeekFrom};
         copy.seek(SeekFrom::Start(0)).unwrap();
         copy.read_to_end(&mut got).unwrap();
         assert_eq!(got, expected);
+        assert_eq!(sha256, crate::digest::sha256_hex(&expected), "the hash computed while writing is the output's");
 
         // A splice that moves base bytes cannot be applied to a copy.
         let mut moving = Splice::default();

@@ -175,7 +175,8 @@ impl Pipeline<'_> {
         let target = self.target_runner(sea, platform, &node)?;
         // Runs the target's executables, when anything here can.
         let target_runner = target.runner();
-        let blob = match platform.os {
+        // The artifact's SHA-256 is computed while it is written.
+        let (blob, artifact_sha256) = match platform.os {
             Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
             Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
             Os::Windows => self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?,
@@ -207,7 +208,6 @@ impl Pipeline<'_> {
 
         // 6. Publish.
         let path = out_dir.join(format!("{}{exe_suffix}", sea.name));
-        let artifact_sha256 = crate::digest::sha256_file(&temp_path)?;
         let manifest = Manifest {
             name: sea.name.clone(),
             target: platform.rust_triple().to_owned(),
@@ -265,12 +265,12 @@ impl Pipeline<'_> {
     }
 
     /// Linux: generate with the node binary itself, then inject file to file.
-    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
         let sea = job.sea;
         let blob = self.generate(job, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        inject_into(&node.path, &blob.bytes, output).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-        Ok(blob)
+        let sha256 = inject_into(&node.path, &blob.bytes, output, node.fuse_offset).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        Ok((blob, sha256))
     }
 
     /// macOS, in the one order that gives an accepted code cache:
@@ -284,7 +284,7 @@ impl Pipeline<'_> {
     /// 5. inject the blob (and set the fuse);
     /// 6. relativise debug-map paths under the package and recompute LC_UUID;
     /// 7. sign the result, the same way as in step 2.
-    fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+    fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
         let sea = job.sea;
         let identity = self.identity(sea)?;
         let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: self.signing_time()? };
@@ -321,13 +321,13 @@ impl Pipeline<'_> {
         self.step(format!("signing {} ({})", sea.name, sea.sign.mode));
         let signed = sign_like_artifact(&injected).with_context(|| format!("could not sign {}", sea.name))?;
         output.write_all(&signed).context("could not write the artifact")?;
-        Ok(blob)
+        Ok((blob, crate::digest::sha256_hex(&signed)))
     }
 
     /// Windows: remove node's Authenticode signature, generate the blob with that unsigned
     /// node.exe (under Wine on Linux), inject it as a resource. Signing is left to the
     /// publisher's own tools, which need the unsigned, consistent file this leaves.
-    fn build_pe(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<generate::GeneratedBlob> {
+    fn build_pe(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
         let sea = job.sea;
         let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
@@ -343,10 +343,11 @@ impl Pipeline<'_> {
             None => self.generate(job, node, None, staging)?,
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        let mut writer = std::io::BufWriter::with_capacity(1 << 20, output);
+        let mut writer = crate::node::HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, output), false);
         inject::pe::inject(&prepared, &blob.bytes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         writer.flush().context("could not write the artifact")?;
-        Ok(blob)
+        let (_, sha256, _) = writer.finish();
+        Ok((blob, sha256))
     }
 
     /// The P12 identity for `sign = "identity"`, read now; `None` for the other modes.
@@ -414,7 +415,10 @@ pub fn published_artifact(manifest: &Utf8Path) -> Option<Utf8PathBuf> {
 /// the base into `out` (`copy_file_range`), the headers are read through a map of that
 /// private copy, and only the changed and appended bytes are written into it. The base may
 /// be a user's file, so it is never mapped: a file truncated under a map faults the process.
-fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<()> {
+///
+/// `fuse_offset` is where the cache found the unset fuse when it verified `base`; without
+/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing.
+fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>) -> Result<String> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
@@ -424,17 +428,22 @@ fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File) -> Result<
     out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
     std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
     drop(file);
-    let mut copy: &std::fs::File = out;
-    copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
-    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
-        inject::fuse::FuseState::Unset { offset } => offset,
-        inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
+    let fuse_offset = match fuse_offset.map(usize::try_from) {
+        // `elf::plan` checks that the unset fuse is there.
+        Some(Ok(offset)) => offset,
+        _ => {
+            let mut copy: &std::fs::File = out;
+            copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
+            match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
+                inject::fuse::FuseState::Unset { offset } => offset,
+                inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
+            }
+        }
     };
     let image = crate::fsutil::map_readonly(out)?;
     let (splice, _) = elf::plan(&image, blob.len(), fuse_offset).with_context(|| format!("{base} cannot take a SEA blob"))?;
     drop(image);
-    crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")?;
-    Ok(())
+    crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")
 }
 
 /// Injects the blob file `blob` into the node binary `base` and writes the executable to
@@ -460,7 +469,7 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
     let read_base = || std::fs::read(base).with_context(|| format!("could not read {base}"));
     match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => publish_executable(out, |file| inject_into(base, &blob_bytes, file).with_context(failed)),
+        Some(inject::Format::Elf) => publish_executable(out, |file| inject_into(base, &blob_bytes, file, None).map(drop).with_context(failed)),
         Some(inject::Format::MachO) => {
             let image = read_base()?;
             let unsigned = macho::unsign::unsign(&image).with_context(failed)?;

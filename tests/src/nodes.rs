@@ -6,21 +6,9 @@ use camino::Utf8PathBuf;
 use sea_build::Env;
 use sea_build::node::{Cache, NodeBinary, NodeFetcher, Platform, SourceKind, Version, VersionSpec};
 
-/// The node releases the tests build with, in one place. A test names one of these, never a
-/// major, `lts` or `latest`: those follow the live registry and break the day a release lands
-/// for one platform before another. Each is published in the npm registry for every platform
-/// the tests fetch it for (22.23.3 and 26.10.0: linux-x64, darwin-x64, win-x64; 24.21.0:
-/// linux-x64, win-x64; darwin-x64 stops short of 24.21.0 there).
-pub mod pinned {
-    use sea_build::node::Version;
-
-    /// The node 22 release.
-    pub const NODE_22: Version = Version::new(22, 23, 3);
-    /// The node 24 release (the example's `sea.lock` pins the same one).
-    pub const NODE_24: Version = Version::new(24, 21, 0);
-    /// The node 26 release.
-    pub const NODE_26: Version = Version::new(26, 10, 0);
-}
+/// The node releases the tests (and `cargo xtask bench`) build with, in one place.
+#[path = "pinned.rs"]
+pub mod pinned;
 
 /// The cache shared by all tests (and the fuzz seed generator): `<target>/sea-test-cache`, or
 /// `SEA_BUILD_TEST_CACHE`.

@@ -5,7 +5,13 @@
 //! postject, node), timed by wall clock and measured for peak RSS with `wait4`, so the
 //! figures compare like with like. Each step runs several times; the table shows medians.
 //! The workload is a real program: TypeScript's compiler (`lib/_tsc.js`, 6 MB of
-//! JavaScript in one file) on node 24, packed from the npm registry npm is configured with.
+//! JavaScript in one file) on the tests' pinned node 24, packed from the npm registry npm is
+//! configured with.
+//!
+//! Besides the release binary, it measures what users run: `cargo xtask sea` as aliased (the
+//! dev profile), and `cargo build` of a downstream crate (outside this workspace, default
+//! profiles) whose `build.rs` builds the same SEA, after its main script is touched; both
+//! beside the documented flow (node writes the blob, `cp`, postject).
 //!
 //! Nothing here asserts a timing; the targets are printed beside the figures.
 
@@ -23,7 +29,48 @@ mod programs;
 /// The program the benchmark packs: pinned so runs stay comparable.
 const TYPESCRIPT: &str = "typescript@5.9.3";
 const POSTJECT: &str = "postject@1.0.0-alpha.6";
-const NODE_MAJOR: u32 = 24;
+
+/// The tests' pinned node releases: the bench builds with the same ones, never with a release
+/// resolved against the live registry.
+#[allow(dead_code, reason = "the tests' other releases")]
+#[path = "../../tests/src/pinned.rs"]
+mod pinned;
+
+/// What `cargo run` sets for the program it runs (this xtask). The builds the bench starts must
+/// not see them: a user's shell has none, and ring's build script reruns when
+/// `CARGO_MANIFEST_DIR` changes, which would rebuild half the dependencies in the bench and again
+/// in the user's next build.
+const CARGO_RUN_VARS: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_PKG_VERSION",
+    "CARGO_PKG_VERSION_MAJOR",
+    "CARGO_PKG_VERSION_MINOR",
+    "CARGO_PKG_VERSION_PATCH",
+    "CARGO_PKG_VERSION_PRE",
+    "CARGO_PKG_AUTHORS",
+    "CARGO_PKG_NAME",
+    "CARGO_PKG_DESCRIPTION",
+    "CARGO_PKG_HOMEPAGE",
+    "CARGO_PKG_REPOSITORY",
+    "CARGO_PKG_LICENSE",
+    "CARGO_PKG_LICENSE_FILE",
+    "CARGO_PKG_RUST_VERSION",
+    "CARGO_PKG_README",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+/// `cargo ARGS` in `dir`, with the environment of the user's shell (see [`CARGO_RUN_VARS`]).
+fn cargo(dir: &Utf8Path, args: &[&str]) -> Command {
+    let mut cargo = Command::new("cargo");
+    cargo.current_dir(dir).args(args);
+    for var in CARGO_RUN_VARS {
+        cargo.env_remove(var);
+    }
+    cargo
+}
 
 /// Wall time and peak resident memory of one process.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +88,8 @@ struct Measured {
 
 struct Bench {
     sh: Shell,
+    /// The workspace root, where `cargo xtask` runs.
+    root: Utf8PathBuf,
     dir: Utf8PathBuf,
     xtask: Utf8PathBuf,
     runs: usize,
@@ -60,10 +109,10 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
     sh.change_dir(&root);
     let dir = root.join("target/bench");
     eprintln!("bench: building the release xtask (the measured binary)");
-    cmd!(sh, "cargo build --release --quiet --package xtask").run()?;
-    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, dir, runs: runs.max(1), rows: Vec::new() };
+    run_checked(cargo(&root, &["build", "--release", "--quiet", "--package", "xtask"]))?;
+    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, root, dir, runs: runs.max(1), rows: Vec::new() };
     bench.linux()?;
-    let version = fetch_node(VersionSpec::Major(NODE_MAJOR))?.version;
+    let version = pinned::NODE_24;
     bench.programs(version)?;
     for platform in ["linux-arm64", "win-x64"] {
         bench.emulated(platform, version)?;
@@ -82,7 +131,7 @@ pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
 impl Bench {
     /// Linux x64, node 24: injection, the whole build, postject, start-up.
     fn linux(&mut self) -> Result<()> {
-        let node = fetch_node(VersionSpec::Major(NODE_MAJOR))?;
+        let node = fetch_node(VersionSpec::Exact(pinned::NODE_24))?;
         let work = self.dir.join("linux");
         std::fs::create_dir_all(&work)?;
         let main = self.typescript_main()?;
@@ -155,11 +204,12 @@ impl Bench {
         let whole = self.measure("sea-build whole build (warm)", || build(&with_cache))?;
         let budget = cp.wall + generation.wall;
         self.rows.push(Row {
-            step: "sea-build whole build, warm cache (xtask sea: generate, inject, check cache, manifest)".into(),
+            step: "sea-build whole build, warm cache (release xtask sea: generate, inject, check cache, manifest)".into(),
             measured: whole,
             ratio: format!("{:.2}x (cp + generation)", ratio(whole.wall, budget)),
             target: "<= 3x (cp + generation)".into(),
         });
+        self.as_users_run(&node, &main, &postject, &with_cache, &out, whole)?;
 
         // Start-up of the result.
         let triple = Platform::host()?.rust_triple();
@@ -243,10 +293,98 @@ impl Bench {
         Ok(())
     }
 
+    /// The same SEA built the ways users build it, against the release figure `release` and
+    /// against the documented flow: node writes the blob, `cp` copies node, postject injects.
+    fn as_users_run(&mut self, node: &NodeBinary, main: &Utf8Path, postject: &Utf8Path, manifest: &Utf8Path, out: &Utf8Path, release: Measured) -> Result<()> {
+        let work = self.dir.join("linux");
+        let flow_dir = work.join("postject-flow");
+        std::fs::create_dir_all(&flow_dir)?;
+        std::fs::copy(main, flow_dir.join("main.js"))?;
+        std::fs::write(flow_dir.join("sea-config.json"), r#"{"main":"main.js","output":"sea-prep.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}"#)?;
+        // As node's documentation writes it, with postject run by node instead of through npx.
+        const FLOW: &str = r#"set -e; "$1" --experimental-sea-config sea-config.json; cp "$1" app; "$1" "$2" app NODE_SEA_BLOB sea-prep.blob --sentinel-fuse "$3""#;
+        let flow = self.measure("the documented flow: node --experimental-sea-config, cp, postject", || {
+            let mut flow = Command::new("sh");
+            flow.current_dir(&flow_dir).args(["-c", FLOW, "sh", node.path.as_str(), postject.as_str(), FUSE_SENTINEL]);
+            flow
+        })?;
+        check_runs(&flow_dir.join("app"), &["--version"], "Version")?;
+        self.rows.push(Row { step: "documented flow: node --experimental-sea-config, cp, postject (6 MB main, code cache)".into(), measured: flow, ratio: String::new(), target: String::new() });
+
+        // `cargo xtask sea` exactly as typed: cargo checks the dev xtask is fresh, then runs it.
+        let aliased = || cargo(&self.root, &["xtask", "sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
+        run_checked(aliased())?;
+        let dev = self.measure("cargo xtask sea (dev profile, as aliased)", aliased)?;
+        self.rows.push(Row {
+            step: "`cargo xtask sea`, dev profile as aliased, warm".into(),
+            measured: dev,
+            ratio: format!("{:.2}x release; {:.1}x faster than the documented flow", ratio(dev.wall, release.wall), ratio(flow.wall, dev.wall)),
+            target: "<= 1.3x release; >= 5x faster".into(),
+        });
+
+        let crate_dir = self.downstream(&work.join("downstream"), main, node)?;
+        let cargo_build = || {
+            let mut build = cargo(&crate_dir, &["build", "--quiet"]);
+            build.env_remove("CARGO_TARGET_DIR");
+            build
+        };
+        eprintln!("bench: building the downstream crate (the first time, this compiles sea-build and its dependencies unoptimised: minutes)");
+        run_checked(cargo_build())?;
+        let main_js = crate_dir.join("js/main.js");
+        let touch = || {
+            let file = std::fs::File::options().append(true).open(&main_js).with_context(|| format!("could not open {main_js}"))?;
+            file.set_modified(std::time::SystemTime::now()).with_context(|| format!("could not touch {main_js}"))
+        };
+        let rebuild = self.measure_with_setup("downstream cargo build after touching js/main.js", touch, cargo_build)?;
+        self.rows.push(Row {
+            step: "downstream crate: `cargo build` after touching js/main.js (build.rs, default profiles)".into(),
+            measured: rebuild,
+            ratio: format!("{:.2}x release; {:.1}x faster than the documented flow", ratio(rebuild.wall, release.wall), ratio(flow.wall, rebuild.wall)),
+            target: "<= 2x release; >= 3x faster".into(),
+        });
+        Ok(())
+    }
+
+    /// A crate outside this workspace with sea-build as a path build-dependency and a
+    /// `build.rs` that builds `main` as its SEA; default profiles. Returns its directory.
+    fn downstream(&self, dir: &Utf8Path, main: &Utf8Path, node: &NodeBinary) -> Result<Utf8PathBuf> {
+        std::fs::create_dir_all(dir.join("src"))?;
+        std::fs::create_dir_all(dir.join("js"))?;
+        if !dir.join("js/main.js").is_file() {
+            std::fs::copy(main, dir.join("js/main.js"))?;
+        }
+        // The workspace's lock, so the crate builds the dependency versions this workspace tests.
+        if !dir.join("Cargo.lock").is_file() {
+            std::fs::copy(self.root.join("Cargo.lock"), dir.join("Cargo.lock")).context("could not copy Cargo.lock into the downstream crate")?;
+        }
+        let sea_build = self.root.join("sea-build");
+        let files = [
+            (
+                "Cargo.toml",
+                format!(
+                    "[package]\nname = \"tsc-downstream\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+                     [package.metadata.sea]\nmain = \"js/main.js\"\nbundle = false\nnode-version = \"{}\"\nverify-args = [\"--version\"]\n\n\
+                     [build-dependencies]\nsea-build = {{ path = \"{sea_build}\" }}\n\n[workspace]\n",
+                    node.version
+                ),
+            ),
+            ("build.rs", "fn main() {\n    sea_build::Build::new().build();\n}\n".to_owned()),
+            ("src/main.rs", "fn main() {\n    println!(\"{}\", env!(\"SEA_TSC_DOWNSTREAM_PATH\"));\n}\n".to_owned()),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            // Rewritten only when different, so an unchanged crate stays built.
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&path, text).with_context(|| format!("could not write {path}"))?;
+            }
+        }
+        Ok(dir.to_owned())
+    }
+
     /// Injection into a node binary for another platform (from the npm registry), with what
     /// that format needs (unsign, and for Mach-O the ad-hoc signature), against `cp`.
     fn foreign(&mut self, platform: &str, what: &str) -> Result<()> {
-        let node = fetch_node_for(VersionSpec::Major(22), platform.parse()?)?;
+        let node = fetch_node_for(VersionSpec::Exact(pinned::NODE_22), platform.parse()?)?;
         let work = self.dir.join(platform);
         std::fs::create_dir_all(&work)?;
         let blob = self.dir.join("linux/staging/sea-prep.blob");
@@ -280,9 +418,8 @@ impl Bench {
         };
         if find().is_none() {
             eprintln!("bench: generating the large Mach-O fixture (scale {scale}; about 45 s and 2.3 GB at scale 1)");
-            let sh = &self.sh;
             let scale = scale.to_string();
-            cmd!(sh, "cargo run --release --quiet --package sea-build-tests --bin macho-fixture -- {dir} {scale}").run()?;
+            run_checked(cargo(&self.root, &["run", "--release", "--quiet", "--package", "sea-build-tests", "--bin", "macho-fixture", "--", dir.as_str(), &scale]))?;
         }
         let fixture = find().context("the fixture generator left no Mach-O executable")?;
         let copy_target = self.dir.join("macho-large.cp");
@@ -350,7 +487,7 @@ impl Bench {
             &manifest,
             format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [package.metadata.sea]\nmain = \"js/main.js\"\nnode-version = \"{node}\"\ncode-cache = {code_cache}\n\
+                 [package.metadata.sea]\nmain = \"js/main.js\"\nbundle = false\nnode-version = \"{node}\"\ncode-cache = {code_cache}\n\
                  verify-args = [\"--version\"]\n\n[workspace]\n"
             ),
         )?;

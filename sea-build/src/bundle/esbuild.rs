@@ -143,9 +143,8 @@ fn download(fetcher: &NodeFetcher, package: &str, member: &str, dir: &Utf8Path, 
         bail!("{} holds no package/{member}: it is not the esbuild package sea-build expects", downloaded.url);
     }
     executable.flush()?;
-    use sha2::Digest;
-    let binary_sha256 = crate::digest::hex(&executable.sha256.finalize_reset());
-    crate::fsutil::persist(executable.inner, binary, true)?;
+    let (file, binary_sha256, _) = executable.finish();
+    crate::fsutil::persist(file, binary, true)?;
     let record = Record { version: ESBUILD_VERSION.to_owned(), url: downloaded.url.clone(), archive_sha256: downloaded.sha256.clone(), binary_sha256: binary_sha256.clone() };
     let mut record_file = temp()?;
     record_file.write_all(toml::to_string(&record).context("could not encode the esbuild cache record")?.as_bytes())?;

@@ -14,7 +14,6 @@
 use anyhow::{Context, Result};
 use object::macho::{LC_UUID, UuidCommand};
 use object::pod::from_bytes_mut;
-use sha2::{Digest, Sha256};
 
 use super::{Kind, ThinImage, fat_slices, in_slice, kind};
 
@@ -31,12 +30,12 @@ const CHUNK: usize = 16 << 20;
 /// ```
 pub fn uuid_of(bytes: &[u8]) -> [u8; 16] {
     let digests = chunk_digests(bytes);
-    let mut hasher = Sha256::new();
-    hasher.update((bytes.len() as u64).to_le_bytes());
+    let mut hasher = crate::digest::Sha256::new();
+    hasher.update(&(bytes.len() as u64).to_le_bytes());
     for digest in &digests {
         hasher.update(digest);
     }
-    let hash = hasher.finalize();
+    let hash = hasher.finish();
     let mut uuid = [0u8; 16];
     uuid.copy_from_slice(&hash[..16]);
     uuid[6] = (uuid[6] & 0x0f) | 0x30;
@@ -48,7 +47,7 @@ pub fn uuid_of(bytes: &[u8]) -> [u8; 16] {
 fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
     let owned: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
     let chunks: &[&[u8]] = &owned;
-    let digest = move |index: usize| -> [u8; 32] { Sha256::digest(chunks[index]).into() };
+    let digest = move |index: usize| -> [u8; 32] { crate::digest::sha256(chunks[index]) };
     let threads = std::thread::available_parallelism().map_or(1, usize::from).min(chunks.len());
     let mut digests: Vec<Option<[u8; 32]>> = vec![None; chunks.len()];
     if threads > 1 {
@@ -145,7 +144,7 @@ mod tests {
     fn chunked_hash_is_independent_of_threads() {
         let bytes: Vec<u8> = (0..CHUNK * 2 + 12345).map(|i| (i % 251) as u8).collect();
         let parallel = chunk_digests(&bytes);
-        let serial: Vec<[u8; 32]> = bytes.chunks(CHUNK).map(|c| Sha256::digest(c).into()).collect();
+        let serial: Vec<[u8; 32]> = bytes.chunks(CHUNK).map(crate::digest::sha256).collect();
         assert_eq!(parallel, serial);
         assert_eq!(parallel.len(), 3);
         assert_eq!(uuid_of(&bytes), uuid_of(&bytes.clone()));

@@ -1,7 +1,15 @@
 //! The per-user cache of verified node binaries.
 //!
-//! Layout: `<root>/node/v<version>/<platform>/{node,LICENSE,entry.toml}`. An entry is trusted
-//! only when `entry.toml` exists and the binary still hashes to what it records. Writers hold an
+//! Layout: `<root>/node/v<version>/<platform>/{node,LICENSE,entry.toml,verified.toml}`. An
+//! entry is trusted only when `entry.toml` exists and the binary hashes to what it records.
+//! Hashing 120 MB on every build is the one slow step of a warm build, so when the binary is
+//! verified (installed, or re-hashed), `verified.toml` records the file's stamp: size,
+//! modification and change times, inode and device (Unix). A later lookup whose binary still
+//! has that stamp trusts the verification instead of reading the binary; any difference (a
+//! rewrite changes the change time, which no program can set) re-hashes it, and so does
+//! [`NodeFetcher::verify_cache`](super::NodeFetcher::verify_cache) (`verify-cache`,
+//! `sea --verify`) always. The stamp also keeps the offset of the SEA fuse found while
+//! verifying, so injection does not search the binary again. Writers hold an
 //! exclusive file lock per entry (`<platform>.lock` beside the directory), write into temporary
 //! files inside the entry directory, and rename them into place with `entry.toml` last, so a
 //! reader never sees half an entry and an interrupted download leaves nothing a later run
@@ -16,12 +24,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::platform::Platform;
 use super::version::Version;
 use crate::Env;
-use crate::digest::sha256_file;
 use crate::fsutil::persist;
 
 /// Prefix of every temporary file in the cache; the sweeper deletes only these.
 const TEMP_PREFIX: &str = ".partial-";
 const RECORD: &str = "entry.toml";
+const STAMP: &str = "verified.toml";
 
 /// The cache of verified node binaries.
 ///
@@ -88,11 +96,95 @@ impl EntryKey {
     }
 }
 
+/// What `verified.toml` says: the binary with this SHA-256 was verified while it had this
+/// file stamp, and its unset SEA fuse is at this offset.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Stamp {
+    binary_sha256: String,
+    /// [`file_stamp`] of the binary when it was verified.
+    file: String,
+    /// The offset of the state byte of the binary's unset fuse, when it has exactly one.
+    fuse_offset: Option<u64>,
+}
+
+/// Size, modification and change times (nanoseconds), inode and device of a file: what
+/// changes when the file is rewritten, replaced or copied. The change time cannot be set by
+/// any program, so a rewrite that restores the modification time still shows. `None` where
+/// the platform does not give all of them (Windows), so there the binary is always re-hashed.
+#[cfg(unix)]
+fn file_stamp(metadata: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    Some(format!(
+        "size {} mtime {}.{:09} ctime {}.{:09} inode {} device {}",
+        metadata.size(),
+        metadata.mtime(),
+        metadata.mtime_nsec(),
+        metadata.ctime(),
+        metadata.ctime_nsec(),
+        metadata.ino(),
+        metadata.dev()
+    ))
+}
+
+/// No stamp where the platform gives no inode: the binary is hashed on every use.
+#[cfg(not(unix))]
+fn file_stamp(_metadata: &fs::Metadata) -> Option<String> {
+    None
+}
+
+/// A reader that hashes what it reads and notes whether it reached the end.
+struct HashingReader<R> {
+    inner: R,
+    sha256: crate::digest::Sha256,
+    at_end: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.sha256.update(&buffer[..read]);
+        self.at_end |= read == 0 && !buffer.is_empty();
+        Ok(read)
+    }
+}
+
+/// Reads `file` once: its SHA-256 (hex) and the offset of its unset fuse, if it has one.
+fn hash_and_find_fuse(file: &File, path: &Utf8Path) -> Result<(String, Option<u64>)> {
+    let mut reader = HashingReader { inner: file, sha256: crate::digest::Sha256::new(), at_end: false };
+    // The search reads to the end unless reading fails; a binary without a (single, unset)
+    // fuse is still a valid entry, for node releases older than SEA support.
+    let fuse = crate::inject::fuse::find_fuse_in(&mut reader);
+    if !reader.at_end {
+        let error = fuse.err().map_or_else(|| "it ended early".to_owned(), |error| format!("{error:#}"));
+        anyhow::bail!("could not read {path} to verify it: {error}");
+    }
+    let offset = match fuse {
+        Ok(crate::inject::fuse::FuseState::Unset { offset }) => Some(offset as u64),
+        _ => None,
+    };
+    Ok((reader.sha256.finish_hex(), offset))
+}
+
+/// Records that `binary` (open as `file`) was verified to hash to `binary_sha256`. Best
+/// effort: without a stamp the next lookup hashes again, so a read-only cache still works.
+fn write_stamp(dir: &Utf8Path, file: &File, binary_sha256: &str, fuse_offset: Option<u64>) {
+    let Some(stamp) = file.metadata().ok().as_ref().and_then(file_stamp) else { return };
+    let Ok(text) = toml::to_string(&Stamp { binary_sha256: binary_sha256.to_owned(), file: stamp, fuse_offset }) else { return };
+    // Not flushed to disk: after a crash a stamp is either whole or unreadable, and an
+    // unreadable one means hashing again.
+    if let Ok(mut temp) = tempfile::Builder::new().prefix(TEMP_PREFIX).tempfile_in(dir)
+        && temp.write_all(text.as_bytes()).is_ok()
+    {
+        let _ = temp.persist(dir.join(STAMP));
+    }
+}
+
 /// The result of looking an entry up.
 #[derive(Debug)]
 pub(crate) enum Lookup {
-    /// A complete entry whose binary matches its record.
-    Hit { record: CacheRecord, binary: Utf8PathBuf },
+    /// A complete entry whose binary matches its record; with its fuse offset when known.
+    Hit { record: CacheRecord, binary: Utf8PathBuf, fuse_offset: Option<u64> },
     /// Nothing (complete) there.
     Miss,
     /// An entry whose binary no longer matches its record.
@@ -131,8 +223,10 @@ impl Cache {
         self.entry_dir(&EntryKey::Release(version), platform).join(platform.exe_name())
     }
 
-    /// Looks an entry up, re-hashing the binary so that a damaged file is never trusted.
-    pub(crate) fn lookup(&self, key: &EntryKey, platform: Platform) -> Result<Lookup> {
+    /// Looks an entry up. The binary is trusted without reading it when it still has the file
+    /// stamp recorded when it was last verified; otherwise (and always when `rehash`) it is
+    /// hashed again, so a damaged or replaced file is never trusted.
+    pub(crate) fn lookup(&self, key: &EntryKey, platform: Platform, rehash: bool) -> Result<Lookup> {
         let dir = self.entry_dir(key, platform);
         let record_path = dir.join(RECORD);
         let text = match fs::read_to_string(&record_path) {
@@ -145,14 +239,30 @@ impl Cache {
             Err(error) => return Ok(Lookup::Corrupt(format!("{error:#}"))),
         };
         let binary = dir.join(platform.exe_name());
-        let actual = match sha256_file(&binary) {
-            Ok(actual) => actual,
+        let file = match File::open(&binary) {
+            Ok(file) => file,
+            Err(error) => return Ok(Lookup::Corrupt(format!("could not open {binary}: {error}"))),
+        };
+        let before = file.metadata().ok().as_ref().and_then(file_stamp);
+        if !rehash
+            && let Some(stamp) = fs::read_to_string(dir.join(STAMP)).ok().and_then(|text| toml::from_str::<Stamp>(&text).ok())
+            && stamp.binary_sha256 == record.binary_sha256
+            && before.as_ref() == Some(&stamp.file)
+        {
+            return Ok(Lookup::Hit { record, binary, fuse_offset: stamp.fuse_offset });
+        }
+        let (actual, fuse_offset) = match hash_and_find_fuse(&file, &binary) {
+            Ok(found) => found,
             Err(error) => return Ok(Lookup::Corrupt(format!("{error:#}"))),
         };
         if actual != record.binary_sha256 {
             return Ok(Lookup::Corrupt(format!("{binary} hashes to {actual}, but {record_path} records {}", record.binary_sha256)));
         }
-        Ok(Lookup::Hit { record, binary })
+        // Stamped only when nothing changed the file while it was read.
+        if before.is_some() && before == file.metadata().ok().as_ref().and_then(file_stamp) {
+            write_stamp(&dir, &file, &actual, fuse_offset);
+        }
+        Ok(Lookup::Hit { record, binary, fuse_offset })
     }
 
     /// The versions cached for `platform`, complete entries only (unverified: [`Cache::lookup`]
@@ -212,10 +322,14 @@ impl EntryLock {
         }
     }
 
-    /// Moves a verified binary (and license) into place and writes the record last.
-    pub(crate) fn install(&self, platform: Platform, binary: tempfile::NamedTempFile, license: Option<tempfile::NamedTempFile>, record: &CacheRecord) -> Result<Utf8PathBuf> {
+    /// Moves a verified binary (and license) into place and writes the record last; the
+    /// binary's stamp records it as verified, with its fuse offset.
+    pub(crate) fn install(&self, platform: Platform, binary: tempfile::NamedTempFile, license: Option<tempfile::NamedTempFile>, record: &CacheRecord, fuse_offset: Option<u64>) -> Result<Utf8PathBuf> {
         let binary_path = self.dir.join(platform.exe_name());
         persist(binary, &binary_path, true)?;
+        if let Ok(file) = File::open(&binary_path) {
+            write_stamp(&self.dir, &file, &record.binary_sha256, fuse_offset);
+        }
         if let Some(license) = license {
             persist(license, &self.dir.join("LICENSE"), false)?;
         }
@@ -223,5 +337,101 @@ impl EntryLock {
         record_file.write_all(toml::to_string(record).context("could not encode the cache record")?.as_bytes())?;
         persist(record_file, &self.dir.join(RECORD), false)?;
         Ok(binary_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inject::fuse::FUSE_SENTINEL;
+
+    const PLATFORM: &str = "linux-x64";
+
+    /// A fake node binary: filler, one unset fuse, filler.
+    fn binary(filler: u8) -> Vec<u8> {
+        let mut bytes = vec![filler; 3000];
+        bytes.extend_from_slice(FUSE_SENTINEL.as_bytes());
+        bytes.extend_from_slice(b":0");
+        bytes.extend(std::iter::repeat_n(filler, 5000));
+        bytes
+    }
+
+    /// A cache in a new directory holding one complete entry for `bytes`, installed the way a
+    /// download installs it.
+    fn cache_with(bytes: &[u8]) -> (tempfile::TempDir, Cache, EntryKey, Platform, Utf8PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Utf8Path::from_path(dir.path()).unwrap());
+        let platform: Platform = PLATFORM.parse().unwrap();
+        let version = Version::new(24, 21, 0);
+        let key = EntryKey::Release(version);
+        let entry = cache.lock(&key, platform).unwrap();
+        let mut temp = entry.temp_file().unwrap();
+        temp.write_all(bytes).unwrap();
+        let record = CacheRecord {
+            version,
+            target: PLATFORM.to_owned(),
+            source: "dist".to_owned(),
+            url: "archive".to_owned(),
+            archive_sha256: "aa".repeat(32),
+            binary_sha256: crate::digest::sha256_hex(bytes),
+        };
+        let fuse_offset = crate::inject::fuse::find_fuse(bytes).unwrap().offset() as u64;
+        let path = entry.install(platform, temp, None, &record, Some(fuse_offset)).unwrap();
+        (dir, cache, key, platform, path)
+    }
+
+    /// Rewrites `path` in place with `bytes` and gives it a modification time 7 s later.
+    fn rewrite(path: &Utf8Path, bytes: &[u8]) {
+        let old = fs::metadata(path).unwrap();
+        let mut file = File::options().write(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
+        file.set_modified(old.modified().unwrap() + std::time::Duration::from_secs(7)).unwrap();
+        drop(file);
+        let new = fs::metadata(path).unwrap();
+        assert_eq!(new.len(), old.len(), "the rewrite keeps the size");
+        assert_ne!(new.modified().unwrap(), old.modified().unwrap(), "the rewrite changes the modification time");
+    }
+
+    #[test]
+    fn a_verified_entry_is_trusted_by_its_stamp_with_its_fuse_offset() {
+        let bytes = binary(b'n');
+        let (_dir, cache, key, platform, path) = cache_with(&bytes);
+        let stamp: Stamp = toml::from_str(&fs::read_to_string(path.with_file_name(STAMP)).unwrap()).unwrap();
+        assert_eq!(stamp.binary_sha256, crate::digest::sha256_hex(&bytes));
+        let expected = Some(3000 + FUSE_SENTINEL.len() as u64 + 1);
+        assert_eq!(stamp.fuse_offset, expected);
+        match cache.lookup(&key, platform, false).unwrap() {
+            Lookup::Hit { binary, fuse_offset, .. } => assert_eq!((binary, fuse_offset), (path.clone(), expected)),
+            other => panic!("expected a hit, got {other:?}"),
+        }
+        // Without a stamp the binary is hashed (and searched) again, and stamped anew.
+        fs::remove_file(path.with_file_name(STAMP)).unwrap();
+        assert!(matches!(cache.lookup(&key, platform, false).unwrap(), Lookup::Hit { fuse_offset, .. } if fuse_offset == expected));
+        assert!(path.with_file_name(STAMP).is_file(), "re-verifying records a new stamp");
+    }
+
+    #[test]
+    fn a_binary_rewritten_on_disk_is_verified_again_and_refused() {
+        let (_dir, cache, key, platform, path) = cache_with(&binary(b'n'));
+        assert!(matches!(cache.lookup(&key, platform, false).unwrap(), Lookup::Hit { .. }));
+        // Same size, other content, a new modification time: the stamp no longer matches.
+        rewrite(&path, &binary(b'x'));
+        match cache.lookup(&key, platform, false).unwrap() {
+            Lookup::Corrupt(why) => assert!(why.contains("hashes to") && why.contains(path.as_str()), "{why}"),
+            other => panic!("a changed binary must be refused, got {other:?}"),
+        }
+        // And it stays refused: a failed verification records no stamp.
+        assert!(matches!(cache.lookup(&key, platform, false).unwrap(), Lookup::Corrupt(_)));
+    }
+
+    #[test]
+    fn verify_cache_hashes_even_when_the_stamp_matches() {
+        let (_dir, cache, key, platform, path) = cache_with(&binary(b'n'));
+        rewrite(&path, &binary(b'x'));
+        // A stamp that lies: it vouches for the damaged file as it is now.
+        let record = CacheRecord::parse(&fs::read_to_string(path.with_file_name(RECORD)).unwrap(), &path).unwrap();
+        write_stamp(path.parent().unwrap(), &File::open(&path).unwrap(), &record.binary_sha256, None);
+        assert!(matches!(cache.lookup(&key, platform, false).unwrap(), Lookup::Hit { .. }), "the stamp is trusted without reading the binary");
+        assert!(matches!(cache.lookup(&key, platform, true).unwrap(), Lookup::Corrupt(_)), "re-hashing finds the damage");
     }
 }

@@ -168,20 +168,24 @@ impl RewindSink for std::fs::File {
 /// A writer that hashes everything written through it: SHA-256 always, SHA-512 on request.
 pub(crate) struct HashingWriter<W> {
     pub(crate) inner: W,
-    pub(crate) sha256: sha2::Sha256,
-    pub(crate) sha512: Option<sha2::Sha512>,
+    sha256: crate::digest::Sha256,
+    sha512: Option<ring::digest::Context>,
 }
 
 impl<W> HashingWriter<W> {
     pub(crate) fn new(inner: W, with_sha512: bool) -> Self {
-        use sha2::Digest;
-        HashingWriter { inner, sha256: sha2::Sha256::new(), sha512: with_sha512.then(sha2::Sha512::new) }
+        HashingWriter { inner, sha256: crate::digest::Sha256::new(), sha512: with_sha512.then(|| ring::digest::Context::new(&ring::digest::SHA512)) }
+    }
+
+    /// The SHA-256 of what was written, as hex, and the SHA-512 when it was asked for; the
+    /// writer and its hashes are consumed.
+    pub(crate) fn finish(self) -> (W, String, Option<Vec<u8>>) {
+        (self.inner, self.sha256.finish_hex(), self.sha512.map(|sha512| sha512.finish().as_ref().to_vec()))
     }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
         let written = self.inner.write(data)?;
         self.sha256.update(&data[..written]);
         if let Some(sha512) = &mut self.sha512 {
@@ -196,10 +200,9 @@ impl<W: Write> Write for HashingWriter<W> {
 
 impl<W: RewindSink> RewindSink for HashingWriter<W> {
     fn rewind_sink(&mut self) -> std::io::Result<()> {
-        use sha2::Digest;
-        self.sha256.reset();
+        self.sha256 = crate::digest::Sha256::new();
         if let Some(sha512) = &mut self.sha512 {
-            sha512.reset();
+            *sha512 = ring::digest::Context::new(&ring::digest::SHA512);
         }
         self.inner.rewind_sink()
     }

@@ -78,16 +78,7 @@ fn embedded_version(bytes: &[u8]) -> Result<Version> {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut from = 0;
-    while let Some(offset) = haystack.get(from..)?.iter().position(|b| *b == first) {
-        let at = from + offset;
-        if haystack.get(at..at + needle.len()) == Some(needle) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
+    memchr::memmem::find(haystack, needle)
 }
 
 /// The `node` executable on `PATH`.

@@ -202,6 +202,7 @@ mod tests {
             binary_sha256: "bb".repeat(32),
             path: "node".into(),
             downloaded: false,
+            fuse_offset: None,
         }
     }
 

@@ -72,6 +72,9 @@ pub struct NodeBinary {
     pub path: Utf8PathBuf,
     /// Whether this call downloaded it (false: it was cached or local).
     pub downloaded: bool,
+    /// The offset of the state byte of its unset SEA fuse, when the cache recorded it while
+    /// verifying the binary (so injection need not search 120 MB for it); `None` otherwise.
+    pub fuse_offset: Option<u64>,
 }
 
 /// Fetches, verifies and caches node binaries.
@@ -94,6 +97,7 @@ pub struct NodeFetcher {
     dist_base: String,
     offline: bool,
     update: bool,
+    rehash: bool,
     project_dir: Option<Utf8PathBuf>,
     reporter: Arc<dyn Reporter>,
     http: OnceLock<Http>,
@@ -114,6 +118,7 @@ impl NodeFetcher {
             dist_base,
             offline: env.flag("SEA_BUILD_OFFLINE") || env.flag("CARGO_NET_OFFLINE"),
             update: false,
+            rehash: false,
             project_dir: None,
             reporter: Arc::new(Silent),
             http: OnceLock::new(),
@@ -137,6 +142,19 @@ impl NodeFetcher {
     /// Resolves versions anew instead of using what `sea.lock` pins.
     pub fn update(mut self, update: bool) -> Self {
         self.update = update;
+        self
+    }
+
+    /// Re-hashes every cached binary it uses, instead of trusting a binary whose file stamp is
+    /// the one recorded when it was verified (see [`Cache`]). `verify-cache` and `sea --verify`
+    /// set this.
+    ///
+    /// ```
+    /// let fetcher = sea_build::node::NodeFetcher::from_env(&sea_build::Env::from_process())?.verify_cache(true);
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn verify_cache(mut self, rehash: bool) -> Self {
+        self.rehash = rehash;
         self
     }
 
@@ -379,8 +397,8 @@ impl NodeFetcher {
     }
 
     fn cached(&self, version: Version, platform: Platform) -> Result<Option<NodeBinary>> {
-        match self.cache.lookup(&EntryKey::Release(version), platform)? {
-            Lookup::Hit { record, binary } => Ok(Some(from_record(record, binary, platform))),
+        match self.cache.lookup(&EntryKey::Release(version), platform, self.rehash)? {
+            Lookup::Hit { record, binary, fuse_offset } => Ok(Some(from_record(record, binary, platform, fuse_offset))),
             Lookup::Miss => Ok(None),
             Lookup::Corrupt(why) => {
                 self.reporter.report(Event::Warning(&format!("ignoring a damaged cache entry: {why}")));
@@ -407,8 +425,8 @@ impl NodeFetcher {
         let key = EntryKey::Release(version);
         let entry = self.cache.lock(&key, platform)?;
         // Another thread or process may have fetched it while we waited for the lock.
-        match self.cache.lookup(&key, platform)? {
-            Lookup::Hit { record, binary } => return Ok(from_record(record, binary, platform)),
+        match self.cache.lookup(&key, platform, self.rehash)? {
+            Lookup::Hit { record, binary, fuse_offset } => return Ok(from_record(record, binary, platform, fuse_offset)),
             Lookup::Corrupt(_) => entry.invalidate()?,
             Lookup::Miss => {}
         }
@@ -437,6 +455,7 @@ impl NodeFetcher {
             binary_sha256: crate::digest::sha256_hex(&bytes),
             path,
             downloaded: false,
+            fuse_offset: None,
         })
     }
 
@@ -456,13 +475,14 @@ impl NodeFetcher {
                 binary_sha256: crate::digest::sha256_hex(&bytes),
                 path: path.to_owned(),
                 downloaded: false,
+                fuse_offset: None,
             });
         };
         drop(file);
         let archive_sha256 = crate::digest::sha256_file(path)?;
         let key = EntryKey::Archive(archive_sha256.clone());
-        if let Lookup::Hit { record, binary } = self.cache.lookup(&key, platform)? {
-            return Ok(from_record(record, binary, platform));
+        if let Lookup::Hit { record, binary, fuse_offset } = self.cache.lookup(&key, platform, self.rehash)? {
+            return Ok(from_record(record, binary, platform, fuse_offset));
         }
         let entry = self.cache.lock(&key, platform)?;
         self.step(&format!("extracting node for {platform} from {path}"));
@@ -472,7 +492,7 @@ impl NodeFetcher {
     }
 }
 
-fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform) -> NodeBinary {
+fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform, fuse_offset: Option<u64>) -> NodeBinary {
     NodeBinary {
         version: record.version,
         platform,
@@ -482,6 +502,7 @@ fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform) -> 
         binary_sha256: record.binary_sha256,
         path: binary,
         downloaded: false,
+        fuse_offset,
     }
 }
 
@@ -514,14 +535,16 @@ fn extract_into(entry: &EntryLock, archive: std::fs::File, kind: ArchiveKind, pl
         Ok(())
     })?;
     binary.flush()?;
-    use sha2::Digest;
-    let binary_sha256 = crate::digest::hex(&binary.sha256.finalize_reset());
-    let binary = binary.inner;
+    let (binary, binary_sha256, _) = binary.finish();
     let temp_path = Utf8Path::from_path(binary.path()).context("the cache directory is not UTF-8")?;
     crate::fsutil::make_executable(temp_path)?;
     let bytes = std::fs::read(temp_path).with_context(|| format!("could not read back {temp_path}"))?;
     let shown = Utf8PathBuf::from(format!("the node binary in {name}"));
     local::check_node_binary(&bytes, &shown, platform)?;
+    let fuse_offset = match crate::inject::fuse::find_fuse(&bytes) {
+        Ok(crate::inject::fuse::FuseState::Unset { offset }) => Some(offset as u64),
+        _ => None,
+    };
     let version = match origin.version {
         Some(version) => version,
         None => local::binary_version(&bytes, temp_path, platform)?,
@@ -529,6 +552,6 @@ fn extract_into(entry: &EntryLock, archive: std::fs::File, kind: ArchiveKind, pl
     drop(bytes);
     let record =
         CacheRecord { version, target: platform.node_name().to_owned(), source: origin.source.to_owned(), url: origin.url.to_owned(), archive_sha256: origin.archive_sha256.to_owned(), binary_sha256 };
-    let path = entry.install(platform, binary, license, &record)?;
-    Ok(from_record(record, path, platform))
+    let path = entry.install(platform, binary, license, &record, fuse_offset)?;
+    Ok(from_record(record, path, platform, fuse_offset))
 }

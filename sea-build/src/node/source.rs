@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
-use sha2::Digest;
 
 use super::archive::ArchiveKind;
 use super::http::{ARCHIVE_LIMIT, HashingWriter, Http, METADATA_LIMIT, check_url};
@@ -156,7 +155,7 @@ impl Source for Dist {
         let mut sink = HashingWriter::new(into.reopen()?, false);
         http.download(&url, ARCHIVE_LIMIT, &mut sink, reporter)?;
         sink.flush()?;
-        let actual = crate::digest::hex(&sink.sha256.finalize_reset());
+        let (_, actual, _) = sink.finish();
         if actual != expected {
             bail!("{url} has SHA-256 {actual}, but {shasums_url} says {expected}: the archive or the checksum list was tampered with or damaged; nothing was cached");
         }
@@ -228,11 +227,10 @@ impl Npm {
         let mut sink = HashingWriter::new(into.reopen()?, true);
         http.download(&entry.dist.tarball, ARCHIVE_LIMIT, &mut sink, reporter)?;
         sink.flush()?;
-        let actual = sink.sha512.take().expect("requested above").finalize();
-        if actual.as_slice() != expected.as_slice() {
+        let (_, sha256, sha512) = sink.finish();
+        if sha512.unwrap_or_default() != expected {
             bail!("{} does not match the registry's sha512 integrity for {package}@{version}: the download was tampered with or damaged; nothing was cached", entry.dist.tarball);
         }
-        let sha256 = crate::digest::hex(&sink.sha256.finalize_reset());
         Ok(Downloaded { archive: into, kind: ArchiveKind::TarGz, url: entry.dist.tarball.clone(), sha256 })
     }
 }

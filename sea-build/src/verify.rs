@@ -177,7 +177,12 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
         "run-time check",
         match failure {
             // A program that fails says nothing about its cache: reported apart from a rejection.
-            Some(failure) => Err(anyhow::anyhow!("the artifact failed to run ({failure}, run {}){}: {}", target.execution, if stderr.contains(CACHE_REJECTED) { ", and rejected its code cache" } else { "" }, stderr.trim())),
+            Some(failure) => Err(anyhow::anyhow!(
+                "the artifact failed to run ({failure}, run {}){}: {}",
+                target.execution,
+                if stderr.contains(CACHE_REJECTED) { ", and rejected its code cache" } else { "" },
+                stderr.trim()
+            )),
             None if stderr.contains(CACHE_REJECTED) => Err(anyhow::anyhow!("the artifact printed `{CACHE_REJECTED}`: {}", stderr.trim())),
             None => Ok(format!("accepted, run {}", target.execution)),
         },

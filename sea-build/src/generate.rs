@@ -45,6 +45,8 @@ pub struct Staged {
     pub use_vfs: bool,
     /// SHA-256 of the bundle, when `main` was bundled.
     pub bundle_sha256: Option<String>,
+    /// What the bundler warned about, when it did.
+    pub bundle_warnings: Option<String>,
     /// Every package file the blob is made from, package-relative: the bundle's inputs (or
     /// main), the assets and the `vfs` files.
     pub inputs: Vec<Utf8PathBuf>,
@@ -72,10 +74,12 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
     // Written after the mounted files: a bundle replaces its own source there.
     let is_module = bundle::program_is_module(sea)?;
     let mut inputs: Vec<Utf8PathBuf> = mounted.iter().chain(sea.assets.values()).cloned().collect();
+    let mut bundle_warnings = None;
     let (main, format, bundle_sha256) = match esbuild {
         Some(esbuild) => {
             let bundle = bundle::bundle(sea, version, is_module, esbuild, staging, &mounted, runner)?;
             inputs.extend(bundle.inputs);
+            bundle_warnings = bundle.warnings;
             (bundle.path, bundle.format, Some(bundle.sha256))
         }
         None => {
@@ -95,7 +99,7 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
     }
     let mut assets: BTreeMap<String, Utf8PathBuf> = sea.assets.clone();
     if mounted.is_empty() {
-        return Ok(Staged { main, format, assets, use_vfs: false, bundle_sha256, inputs });
+        return Ok(Staged { main, format, assets, use_vfs: false, bundle_sha256, bundle_warnings, inputs });
     }
     for file in mounted.iter().chain([&main]) {
         if let Some(previous) = assets.insert(file.to_string(), file.clone())
@@ -108,7 +112,7 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
         bail!("`{}` is reserved for sea-build's vfs loader: rename that file or asset", crate::vfs::LOADER);
     }
     std::fs::write(staging.join(crate::vfs::LOADER), crate::vfs::loader_source(&main)).with_context(|| format!("could not write {staging}/{}", crate::vfs::LOADER))?;
-    Ok(Staged { main: crate::vfs::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: true, bundle_sha256, inputs })
+    Ok(Staged { main: crate::vfs::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: true, bundle_sha256, bundle_warnings, inputs })
 }
 
 /// The `sea-config.json` node reads, with paths relative to the staging directory.

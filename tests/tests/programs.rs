@@ -189,7 +189,7 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
             ],
             &["native addon node_modules/fast-thing/build/Release/fast.node", "required by node_modules/fast-thing/index.js"],
         ),
-        ("computed", &[("main.js", "const name = process.argv[2];\nrequire(name);\n")], &["main.js:2", "not a string literal", "wrap an optional `require` in try/catch"]),
+        ("computed", &[("main.js", "const name = process.argv[2];\nrequire(require('path').join(__dirname, 'plugins', name));\n")], &["main.js:2", "computed from the module's own location", "vfs"]),
         (
             "reads-beside",
             &[("main.js", "const fs = require('fs');\nconst path = require('path');\nconsole.log(fs.readFileSync(path.join(__dirname, 'data.txt'), 'utf8'));\n"), ("data.txt", "data")],
@@ -207,6 +207,12 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
         }
         no_artifact_in(&out);
     }
+    // A computed path that may name a built-in is left to run time, with esbuild's warning.
+    let package = dir.join("maybe-builtin");
+    write(&package, &[("main.js", "const name = process.argv[2];\nif (name) require(name);\nconsole.log('ok');\n")]);
+    let artifact = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), ..SeaMetadata::default() }), &package.join("out")).unwrap();
+    assert_eq!(run(&artifact.path, &[]).0, "ok\n");
+    assert_eq!(run(&artifact.path, &["node:os"]).0, "ok\n");
     // Declared as an asset, the file read beside the module is the program's business.
     let package = dir.join("reads-beside");
     let metadata = SeaMetadata { main: Some("main.js".into()), assets: [("data.txt".to_owned(), "data.txt".into())].into(), verify_args: vec![], ..SeaMetadata::default() };

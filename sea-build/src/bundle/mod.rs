@@ -41,6 +41,9 @@ pub struct Bundle {
     pub sha256: String,
     /// Every file that went into it, package-relative (what a build script reruns on).
     pub inputs: Vec<Utf8PathBuf>,
+    /// What esbuild warned about (such as a `require` of a path computed at run time, left to
+    /// run time, where a SEA loads only built-in modules), when it did.
+    pub warnings: Option<String>,
 }
 
 /// Whether the program is an ES module, as node would load it: `.mjs` and `.mts` always,
@@ -107,9 +110,6 @@ pub fn esbuild_args(main: &Utf8Path, outfile: &Utf8Path, metafile: &Utf8Path, ve
         // Native addons are loaded "empty" so that they show up in the metafile, where they
         // are found and refused with the module that requires them.
         "--loader:.node=empty".to_owned(),
-        // A path computed at run time cannot be bundled: an error, not a warning.
-        "--log-override:unsupported-require-call=error".to_owned(),
-        "--log-override:unsupported-dynamic-import=error".to_owned(),
     ];
     match format {
         MainFormat::CommonJs => {
@@ -194,25 +194,41 @@ pub(crate) struct ReadBeside {
 /// a bundle cannot serve, where they can be detected.
 pub(crate) fn reads_beside_module(source: &str) -> Vec<ReadBeside> {
     const CALLS: [&str; 7] = ["readFileSync(", "readFile(", "createReadStream(", "readdirSync(", "readdir(", "openSync(", "open("];
+    let mut found: Vec<ReadBeside> = location_calls(source, &CALLS).into_iter().filter_map(|(line, arguments)| Some(ReadBeside { line, file: first_string_literal(arguments)? })).collect();
+    found.sort_by_key(|read| read.line);
+    found.dedup();
+    found
+}
+
+/// The 1-based lines of `require(...)` and `import(...)` calls whose path is built from the
+/// module's own location (`require(path.join(__dirname, name))`): a relative path computed at
+/// run time, which a bundle cannot serve. (A computed path that is not relative, such as
+/// `require(name)`, may name a built-in: esbuild warns and leaves it to run time.)
+pub(crate) fn requires_from_location(source: &str) -> Vec<usize> {
+    let mut lines: Vec<usize> = location_calls(source, &["require(", "import("]).into_iter().map(|(line, _)| line).collect();
+    lines.dedup();
+    lines
+}
+
+/// Calls of any of `calls` (`name(`, not `myname(` nor `obj.name(` for `require(`) whose
+/// arguments mention the module's own location, with their 1-based lines and argument text.
+fn location_calls<'s>(source: &'s str, calls: &[&str]) -> Vec<(usize, &'s str)> {
     const LOCATIONS: [&str; 4] = ["__dirname", "__filename", "import.meta.url", "import.meta.dirname"];
     let mut found = Vec::new();
-    for call in CALLS {
+    for call in calls {
         for (at, _) in source.match_indices(call) {
-            // `fs.readFile(` or `readFile(`, not `myreadFile(`.
-            if source[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+            // `require` and `import` stand alone; `fs.readFile(` is a method call.
+            let standalone = matches!(*call, "require(" | "import(");
+            if source[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || (standalone && c == '.')) {
                 continue;
             }
             let arguments = call_arguments(&source[at + call.len()..]);
-            if !LOCATIONS.iter().any(|location| arguments.contains(location)) {
-                continue;
-            }
-            if let Some(file) = first_string_literal(arguments) {
-                found.push(ReadBeside { line: source[..at].matches('\n').count() + 1, file });
+            if LOCATIONS.iter().any(|location| arguments.contains(location)) {
+                found.push((source[..at].matches('\n').count() + 1, arguments));
             }
         }
     }
-    found.sort_by_key(|read| read.line);
-    found.dedup();
+    found.sort_by_key(|(line, _)| *line);
     found
 }
 
@@ -280,8 +296,6 @@ pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, 
             "\nTop-level await needs an ES module: name the main `.mjs`/`.mts` or give its package.json `\"type\": \"module\"`."
         } else if stderr.contains("Top-level await") {
             "\nTop-level await needs an ES module main, which node loads from 25.7 on: build from a newer node."
-        } else if stderr.contains("will not be bundled because the argument is not a string literal") {
-            "\nA path computed at run time cannot be bundled: make it a string literal, wrap an optional `require` in try/catch (it is then left to run time, where only built-in modules load), or set `bundle = false` and list the files in `vfs` (node 26+)."
         } else {
             ""
         };
@@ -292,7 +306,8 @@ pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, 
     check_inputs(sea, &meta, mounted)?;
     let bytes = std::fs::read(&outfile).with_context(|| format!("esbuild reported success but wrote no bundle at {outfile}"))?;
     let inputs = meta.inputs.keys().filter_map(|path| normalize(Utf8Path::new(path))).collect();
-    Ok(Bundle { path: relative, format, sha256: crate::digest::sha256_hex(&bytes), inputs })
+    let warnings = Some(output.stderr_text().trim().to_owned()).filter(|text| !text.is_empty());
+    Ok(Bundle { path: relative, format, sha256: crate::digest::sha256_hex(&bytes), inputs, warnings })
 }
 
 /// Refuses what a bundle cannot serve: native addons, and files read beside a module.
@@ -308,6 +323,11 @@ fn check_inputs(sea: &Sea, meta: &Metafile, mounted: &[Utf8PathBuf]) -> Result<(
     for module in meta.source_modules() {
         let path = sea.package_dir.join(module);
         let Ok(source) = std::fs::read_to_string(&path) else { continue };
+        if let Some(line) = requires_from_location(&source).first() {
+            bail!(
+                "{module}:{line}: requires or imports a path computed from the module's own location, which a bundle cannot serve (in a SEA, `__dirname` is the executable's directory). Require the file with a string literal so it is bundled, or set `bundle = false` and list the files in `vfs` (node 26+)"
+            );
+        }
         let module_dir = Utf8Path::new(module).parent().unwrap_or(Utf8Path::new(""));
         for read in reads_beside_module(&source) {
             let beside = normalize(&module_dir.join(&read.file));
@@ -373,6 +393,12 @@ mod tests {
         assert_eq!(reads_beside_module(source), [ReadBeside { line: 2, file: "data.txt".into() }, ReadBeside { line: 4, file: "x.bin".into() }]);
         assert!(reads_beside_module("fs.readFileSync(path.join(__dirname, name))").is_empty());
         assert!(reads_beside_module("fs.readFileSync(`${__dirname}/${name}`)").is_empty());
+    }
+
+    #[test]
+    fn finds_requires_of_paths_built_from_the_module_location() {
+        let source = "const a = require(name);\nconst b = require(path.join(__dirname, 'plugins', name));\nconst c = await import(new URL(name, import.meta.url));\nmodule.require(__dirname);\n";
+        assert_eq!(requires_from_location(source), [2, 3]);
     }
 
     #[test]

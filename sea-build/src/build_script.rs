@@ -7,9 +7,10 @@ use anyhow::{Context, Result};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use crate::Env;
+use crate::artifact::Artifact;
 use crate::config::SeaMetadata;
 use crate::node::{LockFile, NodeFetcher, Platform};
-use crate::pipeline::{Artifact, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::progress::CargoWarnings;
 use crate::run::Processes;
 

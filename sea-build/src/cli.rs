@@ -19,9 +19,10 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::Env;
+use crate::artifact::Artifact;
 use crate::config::{Sea, SeaMetadata};
 use crate::node::{LockFile, NodeFetcher, Platform, VersionSpec};
-use crate::pipeline::{Artifact, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::progress::{Event, Reporter};
 use crate::run::Processes;
 
@@ -174,11 +175,11 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
-        Command::Inject(args) => crate::pipeline::inject_file(&args.base, &args.blob, &args.out, args.sign, &Env::from_process()),
+        Command::Inject(args) => crate::commands::inject_file(&args.base, &args.blob, &args.out, args.sign, &Env::from_process()),
         Command::Relativise(args) => {
             let prefix = format!("{}/", args.prefix.as_str().trim_end_matches('/'));
             let out = args.out.as_ref().unwrap_or(&args.file);
-            let summary = crate::pipeline::relativise_file(&args.file, &prefix, out, args.sign, &Env::from_process())?;
+            let summary = crate::commands::relativise_file(&args.file, &prefix, out, args.sign, &Env::from_process())?;
             eprintln!("{summary}");
             Ok(())
         }
@@ -371,7 +372,7 @@ fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
         }
         for entry in target.path().read_dir_utf8()? {
             let path = entry?.path().to_owned();
-            if let Some(artifact) = crate::pipeline::published_artifact(&path) {
+            if let Some(artifact) = crate::artifact::published_artifact(&path) {
                 found.push(artifact);
             }
         }

@@ -1,29 +1,9 @@
-//! Small file-system helpers shared by every step that publishes a file.
+//! Small file-system helpers: the output directory's lock, modes, maps and reads of a head.
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
-/// readers see the old file or the new one, never half of one.
-pub(crate) fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("could not create {dir}"))?;
-    let mut file = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
-    file.write_all(bytes).with_context(|| format!("could not write {path}"))?;
-    persist(file, path, false)
-}
-
-/// Flushes `file` to disk and renames it to `path` atomically.
-pub(crate) fn persist(file: tempfile::NamedTempFile, path: &Utf8Path, executable: bool) -> Result<()> {
-    file.as_file().sync_all().with_context(|| format!("could not flush {}", file.path().display()))?;
-    if executable {
-        make_executable(Utf8Path::from_path(file.path()).context("temporary file path is not UTF-8")?)?;
-    }
-    file.persist(path).with_context(|| format!("could not move a finished file into place at {path}"))?;
-    Ok(())
-}
 
 /// Locks the output directory `dir` (creating it) for one build, through `<dir>.lock` beside
 /// it (so the directory holds only artifacts), waiting while another build holds it; then

@@ -4,18 +4,26 @@
 //!
 //! The modules follow the pipeline: [`node`] (acquisition) → [`bundle`] (main and what it
 //! requires, as one file) and [`vfs`] (files node mounts) → [`generate`] and [`blob`] →
-//! [`inject`] → [`pipeline`] (the per-target order); [`run`] is the process edge.
+//! [`inject`] → [`sign`] → [`pipeline`] (the per-target order) → [`artifact`] (the
+//! manifest); [`commands`] are the byte-level commands on files; [`run`] is the process edge.
+//!
+//! Cargo features decide which targets a build of sea-build can build: Linux always,
+//! macOS with `macos`, Windows with `windows`; `xz` reads `.tar.xz` node archives and `full`
+//! turns all of them on. A target whose feature is off gets an error naming it.
 
 #![warn(missing_docs)]
 
+pub mod artifact;
 pub mod blob;
 mod build_script;
 pub mod bundle;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod digest;
 mod env;
+mod features;
 mod fsutil;
 pub mod generate;
 pub mod inject;
@@ -24,6 +32,7 @@ pub mod node;
 pub mod pe;
 pub mod pipeline;
 pub mod progress;
+mod publish;
 pub mod qemu;
 pub mod run;
 pub mod runtime;

@@ -9,101 +9,17 @@
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 
+use crate::artifact::{Artifact, CacheAccepted, Manifest};
 use crate::config::Sea;
 use crate::env::Env;
 use crate::generate;
-use crate::inject::{self, elf};
-use crate::macho;
+use crate::inject;
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
 use crate::progress::{Event, Reporter};
-use crate::run::{Invocation, Runner};
-use crate::runtime::{Execution, TargetRunner};
-use crate::sign::{self, SignMode};
-
-/// What node printed when V8 refused the embedded code cache.
-pub const CACHE_REJECTED: &str = "Code cache data rejected.";
-
-/// Whether the artifact accepted its code cache when run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CacheAccepted {
-    /// It ran without the rejection warning.
-    Yes,
-    /// It printed the rejection warning.
-    No,
-    /// The artifact cannot run on this machine, so nobody could check.
-    NotRunnableHere,
-    /// The artifact carries no code cache.
-    NoCache,
-}
-
-impl std::fmt::Display for CacheAccepted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CacheAccepted::Yes => "yes",
-            CacheAccepted::No => "no",
-            CacheAccepted::NotRunnableHere => "not runnable here",
-            CacheAccepted::NoCache => "no cache",
-        })
-    }
-}
-
-/// The JSON manifest written beside each artifact (`<name>.sea.json`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Manifest {
-    /// The SEA's name.
-    pub name: String,
-    /// The Rust target triple.
-    pub target: String,
-    /// The Node platform name.
-    pub platform: String,
-    /// The node version built from.
-    pub node_version: crate::node::Version,
-    /// Where that node came from.
-    pub node_source: String,
-    /// SHA-256 of the node binary built from.
-    pub node_sha256: String,
-    /// SHA-256 of the artifact.
-    pub artifact_sha256: String,
-    /// Whether a V8 code cache is embedded.
-    pub code_cache_embedded: bool,
-    /// Whether the artifact accepted it when run here.
-    pub cache_accepted: CacheAccepted,
-    /// Why no code cache is embedded although the SEA asks for one, when that is so for a
-    /// reason other than the target not running here (`vfs`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_cache_omitted: Option<String>,
-    /// SHA-256 of the bundle, when `main` was bundled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_sha256: Option<String>,
-    /// How the run-time check ran before the artifact was published (with `verify-args`,
-    /// exiting 0): natively, under Wine or qemu (which, and its version), or not at all (and
-    /// why).
-    #[serde(default)]
-    pub run_time_check: Execution,
-    /// Whether NODE_OPTIONS is kept from extending exec-argv (node 22.20+/24.7+).
-    pub node_options_guard: bool,
-    /// Arguments for the run-time cache check.
-    pub verify_args: Vec<String>,
-}
-
-/// A built SEA.
-#[derive(Clone, Debug)]
-pub struct Artifact {
-    /// The executable.
-    pub path: Utf8PathBuf,
-    /// Its manifest.
-    pub manifest: Manifest,
-    /// The node it was built from.
-    pub node: NodeBinary,
-    /// The esbuild that bundled `main`, when it was bundled.
-    pub bundler: Option<crate::bundle::esbuild::Esbuild>,
-    /// Every package file the artifact is made from, package-relative.
-    pub inputs: Vec<Utf8PathBuf>,
-}
+use crate::run::Runner;
+use crate::runtime::{CACHE_REJECTED, Execution, RUN_TIMEOUT, TargetRunner, run_artifact};
 
 /// Whether sea-build can inject into `platform`'s node: every platform but the Linux ones
 /// whose ELF is 32-bit (linux-armv7l) or big-endian (linux-s390x).
@@ -115,12 +31,6 @@ pub struct Artifact {
 /// ```
 pub fn can_build(platform: Platform) -> bool {
     !(platform.os == Os::Linux && matches!(platform.arch, crate::node::Arch::Armv7l | crate::node::Arch::S390x))
-}
-
-/// The manifest path of an artifact: `hello` → `hello.sea.json`, `hello.exe` → `hello.sea.json`.
-pub fn manifest_path(artifact: &Utf8Path) -> Utf8PathBuf {
-    let stem = artifact.file_name().map(|name| name.strip_suffix(".exe").unwrap_or(name)).unwrap_or("sea");
-    artifact.with_file_name(format!("{stem}.sea.json"))
 }
 
 /// One target's build of one SEA: what it is made of, staged.
@@ -148,6 +58,7 @@ pub struct Pipeline<'a> {
 impl Pipeline<'_> {
     /// Builds `sea` for `platform` into `out_dir/<name>` (plus `.exe` on Windows).
     pub fn build(&self, sea: &Sea, platform: Platform, out_dir: &Utf8Path) -> Result<Artifact> {
+        crate::features::require_for_platform(platform).with_context(|| format!("cannot build {}", sea.name))?;
         // 1. Acquire.
         let node = self.fetcher.fetch(&sea.node, platform, self.lock)?;
         sea.check_node_supports(node.version).with_context(|| format!("cannot build {}", sea.name))?;
@@ -169,7 +80,7 @@ impl Pipeline<'_> {
         let job = Job { sea, staged: &staged, code_cache: sea.code_cache && code_cache_omitted.is_none() };
         // Windows (and Wine) run executables by their `.exe` name.
         let exe_suffix = if platform.os == Os::Windows { ".exe" } else { "" };
-        let mut output = tempfile::Builder::new().prefix(".partial-").suffix(exe_suffix).tempfile_in(out_dir).with_context(|| format!("could not create a temporary file in {out_dir}"))?;
+        let mut output = crate::publish::partial_file(out_dir, exe_suffix)?;
 
         // 2. to 4.: generate the blob, inject it, sign: in the order each format needs.
         let target = self.target_runner(sea, platform, &node)?;
@@ -178,13 +89,15 @@ impl Pipeline<'_> {
         // The artifact's SHA-256 is computed while it is written.
         let (blob, artifact_sha256) = match platform.os {
             Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
+            #[cfg(feature = "macos")]
             Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
+            // `require_for_platform` refused it above.
+            #[cfg(not(feature = "macos"))]
+            Os::Darwin => unreachable!("macOS targets need the `macos` feature"),
             Os::Windows => self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?,
         };
-        // Closed before it runs: Linux refuses to execute a file open for writing.
-        let output = output.into_temp_path();
+        let output = crate::publish::close_executable(output)?;
         let temp_path = Utf8Path::from_path(&output).context("the output directory is not UTF-8")?.to_owned();
-        crate::fsutil::make_executable(&temp_path)?;
 
         // 5. Run it before it is published: it must exit 0 with `verify-args`, and accept its
         // cache. An artifact that does not run is never published.
@@ -225,7 +138,7 @@ impl Pipeline<'_> {
             verify_args: sea.verify_args.clone(),
         };
         self.step(format!("publishing {path}"));
-        publish(output, &path, &manifest)?;
+        crate::publish::publish_artifact(output, &path, &manifest)?;
         Ok(Artifact { path, manifest, node, bundler, inputs: staged.inputs })
     }
 
@@ -269,7 +182,7 @@ impl Pipeline<'_> {
         let sea = job.sea;
         let blob = self.generate(job, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        let sha256 = inject_into(&node.path, &blob.bytes, output, node.fuse_offset).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        let sha256 = crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         Ok((blob, sha256))
     }
 
@@ -284,10 +197,13 @@ impl Pipeline<'_> {
     /// 5. inject the blob (and set the fuse);
     /// 6. relativise debug-map paths under the package and recompute LC_UUID;
     /// 7. sign the result, the same way as in step 2.
+    #[cfg(feature = "macos")]
     fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
+        use crate::macho;
+        use crate::sign::{self, SignMode};
         let sea = job.sea;
         let identity = self.identity(sea)?;
-        let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: self.signing_time()? };
+        let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: sign::signing_time(self.env)? };
         let sign_like_artifact = |image: &[u8]| -> Result<Vec<u8>> {
             match sea.sign.mode {
                 SignMode::None => Ok(image.to_vec()),
@@ -351,232 +267,14 @@ impl Pipeline<'_> {
     }
 
     /// The P12 identity for `sign = "identity"`, read now; `None` for the other modes.
-    fn identity(&self, sea: &Sea) -> Result<Option<sign::Identity>> {
-        if sea.sign.mode != SignMode::Identity {
+    #[cfg(feature = "macos")]
+    fn identity(&self, sea: &Sea) -> Result<Option<crate::sign::Identity>> {
+        if sea.sign.mode != crate::sign::SignMode::Identity {
             return Ok(None);
         }
         let declared = sea.sign.p12.as_ref().map(|path| sea.package_dir.join(path));
-        load_identity(self.env, declared, &sea.sign.password_env).map(Some).with_context(|| format!("cannot sign {}", sea.name))
+        crate::sign::load_identity(self.env, declared, &sea.sign.password_env).map(Some).with_context(|| format!("cannot sign {}", sea.name))
     }
-
-    fn signing_time(&self) -> Result<Option<i64>> {
-        signing_time(self.env)
-    }
-}
-
-/// Reads a P12 identity: the file named by `SEA_BUILD_SIGN_P12`, else `declared`; the
-/// password from the variable `password_env`.
-fn load_identity(env: &Env, declared: Option<Utf8PathBuf>, password_env: &str) -> Result<sign::Identity> {
-    let path = env
-        .var(crate::config::P12_PATH_ENV)
-        .map(Utf8PathBuf::from)
-        .or(declared)
-        .with_context(|| format!("identity signing needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", crate::config::P12_PATH_ENV))?;
-    let der = std::fs::read(&path).with_context(|| format!("could not read the P12 identity {path}"))?;
-    sign::Identity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str())
-}
-
-/// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
-fn signing_time(env: &Env) -> Result<Option<i64>> {
-    env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
-}
-
-/// Moves the finished artifact `output` to `path` and writes its manifest beside it, so that
-/// at every moment, a kill included, an artifact at `path` has a manifest describing it:
-/// the old artifact is removed first, then the new manifest is renamed into place, then the
-/// artifact. An interrupted publish leaves at most a manifest without its artifact, which
-/// readers ignore ([`published_artifact`]) and the next build replaces.
-fn publish(output: tempfile::TempPath, path: &Utf8Path, manifest: &Manifest) -> Result<()> {
-    let mut json = serde_json::to_vec_pretty(manifest)?;
-    json.push(b'\n');
-    let dir = path.parent().context("an artifact path has a directory")?;
-    let mut manifest_file = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
-    manifest_file.write_all(&json).with_context(|| format!("could not write the manifest of {path}"))?;
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error).with_context(|| format!("could not remove the previous artifact {path}")),
-    }
-    let manifest_at = manifest_path(path);
-    manifest_file.persist(&manifest_at).with_context(|| format!("could not move the manifest into place at {manifest_at}"))?;
-    output.persist(path).with_context(|| format!("could not move the finished artifact to {path}"))?;
-    Ok(())
-}
-
-/// The artifact a manifest at `manifest` describes, when it is there: `hello.sea.json` →
-/// `hello` or `hello.exe`. `None` when a build was interrupted between publishing the
-/// manifest and the artifact.
-pub fn published_artifact(manifest: &Utf8Path) -> Option<Utf8PathBuf> {
-    let stem = manifest.as_str().strip_suffix(".sea.json")?;
-    [format!("{stem}.exe"), stem.to_owned()].into_iter().map(Utf8PathBuf::from).find(|path| path.is_file())
-}
-
-/// Writes `base` with `blob` injected to `out`, holding neither in memory: the kernel copies
-/// the base into `out` (`copy_file_range`), the headers are read through a map of that
-/// private copy, and only the changed and appended bytes are written into it. The base may
-/// be a user's file, so it is never mapped: a file truncated under a map faults the process.
-///
-/// `fuse_offset` is where the cache found the unset fuse when it verified `base`; without
-/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing.
-fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>) -> Result<String> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
-    if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
-        bail!("{base} is not an ELF executable");
-    }
-    file.seek(SeekFrom::Start(0)).with_context(|| format!("could not read {base}"))?;
-    out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
-    std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
-    drop(file);
-    let fuse_offset = match fuse_offset.map(usize::try_from) {
-        // `elf::plan` checks that the unset fuse is there.
-        Some(Ok(offset)) => offset,
-        _ => {
-            let mut copy: &std::fs::File = out;
-            copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
-            match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
-                inject::fuse::FuseState::Unset { offset } => offset,
-                inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
-            }
-        }
-    };
-    let image = crate::fsutil::map_readonly(out)?;
-    let (splice, _) = elf::plan(&image, blob.len(), fuse_offset).with_context(|| format!("{base} cannot take a SEA blob"))?;
-    drop(image);
-    crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")
-}
-
-/// Injects the blob file `blob` into the node binary `base` and writes the executable to
-/// `out` atomically: what `inject` does on the command line, without generation or checks.
-/// Mach-O and PE bases lose their signature first; Mach-O results are then signed as `sign`
-/// says (identity settings from `env`, see [`relativise_file`]).
-///
-/// ```no_run
-/// use camino::Utf8Path;
-/// use sea_build::sign::SignMode;
-/// let env = sea_build::Env::from_process();
-/// sea_build::pipeline::inject_file(Utf8Path::new("node"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app"), SignMode::AdHoc, &env)?;
-/// # anyhow::Ok(())
-/// ```
-pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
-    let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
-    let failed = || format!("could not inject {blob} into {base}");
-    let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
-    let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?);
-    drop(file);
-    // Mach-O and PE are rewritten in the middle (and Mach-O signed): in memory, read, never
-    // mapped, because `base` is the user's file.
-    let read_base = || std::fs::read(base).with_context(|| format!("could not read {base}"));
-    match format {
-        // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => publish_executable(out, |file| inject_into(base, &blob_bytes, file, None).map(drop).with_context(failed)),
-        Some(inject::Format::MachO) => {
-            let image = read_base()?;
-            let unsigned = macho::unsign::unsign(&image).with_context(failed)?;
-            drop(image);
-            let injected = inject::macho::inject_to_vec(&unsigned, &blob_bytes).with_context(failed)?;
-            drop(unsigned);
-            let bytes = sign_image(injected, sign, out.file_name().unwrap_or("app"), env)?;
-            publish_executable(out, |file| Ok(file.write_all(&bytes)?))
-        }
-        Some(inject::Format::Pe) => {
-            let image = read_base()?;
-            let unsigned = crate::pe::unsign(&image).with_context(failed)?;
-            drop(image);
-            publish_executable(out, |file| {
-                let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-                inject::pe::inject(&unsigned, &blob_bytes, &mut writer).with_context(failed)?;
-                Ok(writer.flush()?)
-            })
-        }
-        None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
-    }
-}
-
-/// Signs a Mach-O image as `mode` says, with `identifier`; identities from `env`.
-fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Result<Vec<u8>> {
-    let identity = match mode {
-        SignMode::None => return Ok(image),
-        SignMode::Identity => Some(load_identity(env, None, crate::config::P12_PASSWORD_ENV)?),
-        SignMode::AdHoc => None,
-    };
-    sign::sign(&image, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: signing_time(env)? })
-}
-
-/// Writes an executable at `out` through a temporary file beside it, renamed into place
-/// when `write` succeeded; on failure nothing is left behind. Like the compiler's outputs,
-/// no fsync: a crash leaves the old file or the new one, and syncing 100+ MB doubles the cost.
-fn publish_executable(out: &Utf8Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
-    let dir = out.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."));
-    let mut output = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).with_context(|| format!("could not create a temporary file in {dir}"))?;
-    write(output.as_file_mut())?;
-    let output = output.into_temp_path();
-    crate::fsutil::make_executable(Utf8Path::from_path(&output).context("the output directory is not UTF-8")?)?;
-    output.persist(out).with_context(|| format!("could not move the finished file to {out}"))?;
-    Ok(())
-}
-
-/// Relativises the Mach-O file `input` against `prefix` (see [`macho::relativise`]) and
-/// writes it to `out` atomically (`out` may be `input`): a signature is removed first and
-/// the result signed with `sign` (default: ad-hoc when `input` was signed, unsigned when it
-/// was not; an identity comes from `SEA_BUILD_SIGN_P12` and its password variable in `env`,
-/// the signing time from `SOURCE_DATE_EPOCH`). Returns a one-line summary.
-///
-/// ```no_run
-/// use camino::Utf8Path;
-/// let env = sea_build::Env::from_process();
-/// let path = Utf8Path::new("target/aarch64-apple-darwin/release/app");
-/// sea_build::pipeline::relativise_file(path, "/home/me/checkout/", path, None, &env)?;
-/// # anyhow::Ok(())
-/// ```
-pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
-    let options = macho::relativise::RelativiseOptions::default();
-    let mut file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
-    let mut result = None;
-    // `input` is the user's file, so it is never mapped (a file truncated under a map faults
-    // the process): the kernel copies it, and the copy is mapped. Unsigned files staying so
-    // have only the pages that change (symbols, strings, header) rewritten through the map;
-    // unsigning and signing rewrite the whole image, in memory.
-    publish_executable(out, |copy| {
-        std::io::copy(&mut file, copy).with_context(|| format!("could not copy {input}"))?;
-        // SAFETY: the map is of our own unpublished temporary file, which nothing else
-        // writes or truncates while it is mapped.
-        let mut map = unsafe { memmap2::MmapMut::map_mut(&*copy) }.with_context(|| format!("could not map the copy of {input}"))?;
-        let was_signed = macho::unsign::is_signed(&map).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
-        let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
-        let summary = if was_signed || mode != SignMode::None {
-            let mut image = macho::unsign::unsign(&map).with_context(|| format!("could not remove the signature of {input}"))?;
-            drop(map);
-            let summary = macho::relativise::relativise_in_place(&mut image, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
-            let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
-            crate::fsutil::overwrite(copy, &bytes).with_context(|| format!("could not write {out}"))?;
-            summary
-        } else {
-            let done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
-            drop(map);
-            copy.set_len(done.len).context("could not cut the relativised copy")?;
-            done
-        };
-        result = Some((summary, mode));
-        Ok(())
-    })?;
-    let (summary, mode) = result.context("internal error: relativising produced no summary")?;
-    let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
-    let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();
-    Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))
-}
-
-/// How long the run-time checks let an artifact run.
-pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Runs an artifact the way the run-time checks do: a clean environment plus `env`, `args`,
-/// and a one-minute limit ([`RUN_TIMEOUT`]).
-pub fn run_artifact(runner: &dyn Runner, artifact: &Utf8Path, args: &[String], env: &[(String, String)]) -> Result<crate::run::RunOutput> {
-    let mut invocation = Invocation::new(artifact, args.iter().cloned());
-    invocation.clean_env = true;
-    invocation.env = env.to_vec();
-    invocation.timeout = RUN_TIMEOUT;
-    runner.run(&invocation)
 }
 
 /// `verify-args` for messages: `with --version` or `without arguments`.
@@ -599,64 +297,4 @@ fn check_run(name: &str, verify_args: &[String], run: &crate::run::RunOutput) ->
         shown_args(verify_args),
         if stderr.trim().is_empty() { "(empty)".to_owned() } else { stderr.trim_end().to_owned() }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn manifest() -> Manifest {
-        Manifest {
-            name: "app".into(),
-            target: "x86_64-unknown-linux-gnu".into(),
-            platform: "linux-x64".into(),
-            node_version: crate::node::Version::new(24, 21, 0),
-            node_source: "npm".into(),
-            node_sha256: "aa".repeat(32),
-            artifact_sha256: "bb".repeat(32),
-            code_cache_embedded: true,
-            cache_accepted: CacheAccepted::Yes,
-            code_cache_omitted: None,
-            bundle_sha256: None,
-            run_time_check: Execution::Native,
-            node_options_guard: true,
-            verify_args: Vec::new(),
-        }
-    }
-
-    fn finished_artifact(dir: &Utf8Path, bytes: &[u8]) -> tempfile::TempPath {
-        let mut file = tempfile::Builder::new().prefix(".partial-").tempfile_in(dir).unwrap();
-        file.write_all(bytes).unwrap();
-        file.into_temp_path()
-    }
-
-    #[test]
-    fn an_artifact_is_never_published_without_its_manifest() {
-        let dir = tempfile::tempdir().unwrap();
-        let dir = Utf8Path::from_path(dir.path()).unwrap();
-        let path = dir.join("app");
-        std::fs::write(&path, b"the previous build").unwrap();
-        // The manifest cannot be written (a directory stands at its path): the new artifact
-        // must not be published, and the previous one, whose manifest is now gone, neither.
-        std::fs::create_dir(manifest_path(&path)).unwrap();
-        assert!(publish(finished_artifact(dir, b"new"), &path, &manifest()).is_err());
-        assert!(!path.exists(), "an artifact without its manifest was left at {path}");
-
-        std::fs::remove_dir(manifest_path(&path)).unwrap();
-        publish(finished_artifact(dir, b"new"), &path, &manifest()).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"new");
-        assert_eq!(published_artifact(&manifest_path(&path)), Some(path.clone()));
-        let written: Manifest = serde_json::from_slice(&std::fs::read(manifest_path(&path)).unwrap()).unwrap();
-        assert_eq!(written, manifest());
-    }
-
-    #[test]
-    fn a_manifest_without_its_artifact_is_not_a_published_artifact() {
-        let dir = tempfile::tempdir().unwrap();
-        let dir = Utf8Path::from_path(dir.path()).unwrap();
-        std::fs::write(dir.join("app.sea.json"), b"{}").unwrap();
-        assert_eq!(published_artifact(&dir.join("app.sea.json")), None);
-        std::fs::write(dir.join("app.exe"), b"MZ").unwrap();
-        assert_eq!(published_artifact(&dir.join("app.sea.json")), Some(dir.join("app.exe")));
-    }
 }

@@ -158,6 +158,22 @@ impl Runner for TargetRunner<'_> {
     }
 }
 
+/// What node printed when V8 refused the embedded code cache.
+pub const CACHE_REJECTED: &str = "Code cache data rejected.";
+
+/// How long the run-time checks let an artifact run.
+pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs an artifact the way the run-time checks do: a clean environment plus `env`, `args`,
+/// and a one-minute limit ([`RUN_TIMEOUT`]).
+pub fn run_artifact(runner: &dyn Runner, artifact: &Utf8Path, args: &[String], env: &[(String, String)]) -> Result<RunOutput> {
+    let mut invocation = Invocation::new(artifact, args.iter().cloned());
+    invocation.clean_env = true;
+    invocation.env = env.to_vec();
+    invocation.timeout = RUN_TIMEOUT;
+    runner.run(&invocation)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,13 +5,14 @@
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
+use crate::artifact::{CacheAccepted, Manifest, manifest_path};
 use crate::blob::{self, BlobLayout, SeaFlags};
 use crate::env::Env;
 use crate::inject::{self, fuse};
 use crate::node::{NodeFetcher, Os, Platform, VersionSpec};
-use crate::pipeline::{CACHE_REJECTED, CacheAccepted, Manifest, RUN_TIMEOUT, manifest_path, run_artifact};
 use crate::run::{Invocation, Runner};
 use crate::runtime::TargetRunner;
+use crate::runtime::{CACHE_REJECTED, RUN_TIMEOUT, run_artifact};
 
 /// One check and how it went.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,7 +102,11 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
     }
     report.record("blob found as node finds it", Ok(format!("{} bytes{}", blob_bytes.len(), if blobs.len() > 1 { format!(", in each of {} slices", blobs.len()) } else { String::new() })));
     if platform.os == Os::Darwin {
-        report.record("code signature", crate::sign::verify(&image).map(|()| "every page digest matches (apple-codesign's verifier)".to_owned()));
+        #[cfg(feature = "macos")]
+        let checked = crate::sign::verify(&image).map(|()| "every page digest matches (apple-codesign's verifier)".to_owned());
+        #[cfg(not(feature = "macos"))]
+        let checked = crate::features::Feature::Macos.require("checking a Mach-O signature").map(|()| String::new());
+        report.record("code signature", checked);
     }
     let layout = BlobLayout::for_node_version(version.major, version.minor, version.patch).with_context(|| format!("node {version} has no known blob layout"))?;
     let parsed = match blob::parse(blob_bytes, layout) {

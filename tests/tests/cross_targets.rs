@@ -7,8 +7,8 @@
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::{CacheAccepted, Manifest};
 use sea_build::node::{LockFile, Platform, Version};
-use sea_build::pipeline::{CacheAccepted, Manifest};
 use sea_build::run::{Invocation, Processes};
 use sea_build::runtime::{Execution, TargetRunner};
 use sea_build_tests::mirror::{DistTree, IndexedRelease, MirrorServer};

@@ -6,11 +6,12 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::{Artifact, CacheAccepted};
 use sea_build::config::SeaMetadata;
 use sea_build::inject::{self, fuse};
 use sea_build::node::Version;
 use sea_build::node::{NodeFetcher, Platform, VersionSpec};
-use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
+use sea_build::pipeline::Pipeline;
 use sea_build::progress::Silent;
 use sea_build::run::{Invocation, Processes, RunOutput, Runner};
 use sea_build::sign::{self, SignMode, SignatureState};
@@ -328,11 +329,11 @@ fn relativise_file_over_a_map_equals_relativise_in_memory() {
     let prefix = format!("{}/", dir.join("build"));
     let expected = relativise(&std::fs::read(&fixture).unwrap(), &prefix, &RelativiseOptions::default()).unwrap();
     let out = dir.join("relativised");
-    let summary = sea_build::pipeline::relativise_file(&fixture, &prefix, &out, None, &Env::from_process()).unwrap();
+    let summary = sea_build::commands::relativise_file(&fixture, &prefix, &out, None, &Env::from_process()).unwrap();
     assert!(summary.contains("signed none"), "{summary}");
     assert_eq!(std::fs::read(&out).unwrap(), expected, "the kernel-copy-and-map path writes the same bytes");
     // A signed result verifies.
     let signed = dir.join("signed");
-    sea_build::pipeline::relativise_file(&fixture, &prefix, &signed, Some(SignMode::AdHoc), &Env::from_process()).unwrap();
+    sea_build::commands::relativise_file(&fixture, &prefix, &signed, Some(SignMode::AdHoc), &Env::from_process()).unwrap();
     sign::verify(&std::fs::read(&signed).unwrap()).unwrap();
 }

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::{Artifact, CacheAccepted};
 use sea_build::blob::ExecArgvExtension;
 use sea_build::node::Version;
 use sea_build::node::{NodeFetcher, Platform, SourceKind, VersionSpec};
-use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
+use sea_build::pipeline::Pipeline;
 use sea_build::progress::Silent;
 use sea_build::run::Processes;
 use sea_build::{Sea, verify};

@@ -4,8 +4,9 @@
 //! artifact that does not run is never published.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::{Artifact, CacheAccepted, manifest_path};
 use sea_build::node::{NodeFetcher, Platform, SourceKind, Version};
-use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline, manifest_path};
+use sea_build::pipeline::Pipeline;
 use sea_build::progress::Silent;
 use sea_build::run::Processes;
 use sea_build::runtime::Execution;

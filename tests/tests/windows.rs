@@ -7,13 +7,15 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::CacheAccepted;
 use sea_build::blob::ExecArgvExtension;
 use sea_build::inject::pe::{find_blob, inject_to_vec};
 use sea_build::node::{NodeBinary, NodeFetcher, Platform};
 use sea_build::pe::{PeHeaders, certificate_table, checksum, unsign};
-use sea_build::pipeline::{CACHE_REJECTED, CacheAccepted, Pipeline, run_artifact};
+use sea_build::pipeline::Pipeline;
 use sea_build::progress::Silent;
 use sea_build::run::{Processes, Runner};
+use sea_build::runtime::{CACHE_REJECTED, run_artifact};
 use sea_build::wine::{UnderWine, Wine, find_wine, is_missing_placeholders};
 use sea_build::{Sea, generate};
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24};

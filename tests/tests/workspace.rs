@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::Manifest;
 use sea_build::digest::sha256_file;
 use sea_build::node::{LockFile, Platform, Version};
-use sea_build::pipeline::Manifest;
 use sea_build_tests::mirror::{DistTree, IndexedRelease, MirrorServer};
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_26};
 use sea_build_tests::nodes::{real_node, shared_cache_dir};
@@ -90,7 +90,7 @@ fn assert_every_artifact_has_its_manifest(out: &Utf8Path, moment: &str) -> usize
             if name.starts_with('.') || name.ends_with(".sea.json") {
                 continue;
             }
-            let manifest_path = sea_build::pipeline::manifest_path(&path);
+            let manifest_path = sea_build::artifact::manifest_path(&path);
             let text = std::fs::read_to_string(&manifest_path).unwrap_or_else(|e| panic!("{moment}: {path} is published without its manifest {manifest_path}: {e}"));
             let manifest: Manifest = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{moment}: {manifest_path} is not a whole manifest: {e}"));
             assert_eq!(manifest.artifact_sha256, sha256_file(&path).unwrap(), "{moment}: {path} is not the artifact its manifest describes");

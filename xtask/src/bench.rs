@@ -251,9 +251,9 @@ impl Bench {
         let dir = out.join(platform.rust_triple());
         let exe = if platform.os == sea_build::node::Os::Windows { ".exe" } else { "" };
         let manifest_path = dir.join("tsc.sea.json");
-        let manifest: sea_build::pipeline::Manifest =
+        let manifest: sea_build::artifact::Manifest =
             serde_json::from_slice(&std::fs::read(&manifest_path).with_context(|| format!("could not read {manifest_path}"))?).with_context(|| format!("{manifest_path} is not a manifest"))?;
-        if manifest.cache_accepted != sea_build::pipeline::CacheAccepted::Yes {
+        if manifest.cache_accepted != sea_build::artifact::CacheAccepted::Yes {
             bail!("the {platform} SEA has no accepted code cache (run-time check: {}): run `cargo xtask setup` first", manifest.run_time_check);
         }
         let how = manifest.run_time_check.to_string();

@@ -144,11 +144,11 @@ fn download(fetcher: &NodeFetcher, package: &str, member: &str, dir: &Utf8Path, 
     }
     executable.flush()?;
     let (file, binary_sha256, _) = executable.finish();
-    crate::fsutil::persist(file, binary, true)?;
+    crate::publish::persist(file, binary, true)?;
     let record = Record { version: ESBUILD_VERSION.to_owned(), url: downloaded.url.clone(), archive_sha256: downloaded.sha256.clone(), binary_sha256: binary_sha256.clone() };
     let mut record_file = temp()?;
     record_file.write_all(toml::to_string(&record).context("could not encode the esbuild cache record")?.as_bytes())?;
-    crate::fsutil::persist(record_file, &dir.join("entry.toml"), false)?;
+    crate::publish::persist(record_file, &dir.join("entry.toml"), false)?;
     Ok(Esbuild { version: ESBUILD_VERSION.to_owned(), platform, path: binary.to_owned(), archive_sha256: downloaded.sha256, binary_sha256 })
 }
 

@@ -21,6 +21,14 @@ pub enum ArchiveKind {
 }
 
 impl ArchiveKind {
+    /// The Cargo feature that reads this kind of archive (gzip needs none).
+    fn feature(self) -> crate::features::Feature {
+        match self {
+            ArchiveKind::TarXz => crate::features::Feature::Xz,
+            ArchiveKind::Zip | ArchiveKind::TarGz => crate::features::Feature::Windows,
+        }
+    }
+
     /// Recognises an archive by its first bytes.
     ///
     /// ```
@@ -146,8 +154,13 @@ pub(crate) fn extract_members<R: Read + Seek>(
     };
     match kind {
         ArchiveKind::TarGz => walk_tar(flate2::read::GzDecoder::new(archive), name, &mut visit)?,
+        #[cfg(feature = "xz")]
         ArchiveKind::TarXz => walk_tar(xz2::read::XzDecoder::new(archive), name, &mut visit)?,
+        #[cfg(feature = "windows")]
         ArchiveKind::Zip => walk_zip(archive, name, &mut visit)?,
+        // What this build of sea-build cannot read (its feature is off).
+        #[allow(unreachable_patterns)]
+        other => other.feature().require(&format!("reading {name}"))?,
     }
     Ok(found_binary)
 }
@@ -189,6 +202,7 @@ fn walk_tar(reader: impl Read, name: &str, visit: &mut Visitor<'_>) -> Result<()
     Ok(())
 }
 
+#[cfg(feature = "windows")]
 fn walk_zip<R: Read + Seek>(reader: R, name: &str, visit: &mut Visitor<'_>) -> Result<()> {
     let corrupt = || format!("{name} is truncated or corrupt: download it again (a partial download is never trusted)");
     let mut archive = zip::ZipArchive::new(reader).with_context(corrupt)?;

@@ -24,7 +24,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::platform::Platform;
 use super::version::Version;
 use crate::Env;
-use crate::fsutil::persist;
+use crate::publish::persist;
 
 /// Prefix of every temporary file in the cache; the sweeper deletes only these.
 const TEMP_PREFIX: &str = ".partial-";

@@ -106,7 +106,7 @@ impl LockFile {
         sorted.nodes.sort_by(|a, b| (&a.request, &a.target).cmp(&(&b.request, &b.target)));
         sorted.tools.sort_by(|a, b| (&a.name, &a.target).cmp(&(&b.name, &b.target)));
         let text = format!("{HEADER}{}", toml::to_string(&sorted).context("could not encode sea.lock")?);
-        crate::fsutil::write_atomic(path, text.as_bytes())
+        crate::publish::write_atomic(path, text.as_bytes())
     }
 
     /// The entry pinning `spec` for `platform`, if any.

@@ -1,0 +1,168 @@
+//! The byte-level commands on files, without generation or checks: `inject` (a blob into
+//! a node binary) and `relativise` (a Mach-O file's debug-map paths), as the command line
+//! and a workspace's xtask run them. Each reads its input, never maps a user's file, and
+//! publishes its output atomically ([`crate::publish`]).
+
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
+use camino::Utf8Path;
+
+use crate::env::Env;
+use crate::inject;
+use crate::macho;
+use crate::sign::SignMode;
+
+/// Writes `base` with `blob` injected to `out`, holding neither in memory: the kernel copies
+/// the base into `out` (`copy_file_range`), the headers are read through a map of that
+/// private copy, and only the changed and appended bytes are written into it. The base may
+/// be a user's file, so it is never mapped: a file truncated under a map faults the process.
+///
+/// `fuse_offset` is where the cache found the unset fuse when it verified `base`; without
+/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing.
+pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>) -> Result<String> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
+        bail!("{base} is not an ELF executable");
+    }
+    file.seek(SeekFrom::Start(0)).with_context(|| format!("could not read {base}"))?;
+    out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
+    std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
+    drop(file);
+    let fuse_offset = match fuse_offset.map(usize::try_from) {
+        // `elf::plan` checks that the unset fuse is there.
+        Some(Ok(offset)) => offset,
+        _ => {
+            let mut copy: &std::fs::File = out;
+            copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
+            match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
+                inject::fuse::FuseState::Unset { offset } => offset,
+                inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
+            }
+        }
+    };
+    let image = crate::fsutil::map_readonly(out)?;
+    let (splice, _) = inject::elf::plan(&image, blob.len(), fuse_offset).with_context(|| format!("{base} cannot take a SEA blob"))?;
+    drop(image);
+    crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")
+}
+
+/// Injects the blob file `blob` into the node binary `base` and writes the executable to
+/// `out` atomically: what `inject` does on the command line, without generation or checks.
+/// Mach-O and PE bases lose their signature first; Mach-O results are then signed as `sign`
+/// says (identity settings from `env`, see [`relativise_file`]).
+///
+/// ```no_run
+/// use camino::Utf8Path;
+/// use sea_build::sign::SignMode;
+/// let env = sea_build::Env::from_process();
+/// sea_build::commands::inject_file(Utf8Path::new("node"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app"), SignMode::AdHoc, &env)?;
+/// # anyhow::Ok(())
+/// ```
+pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
+    let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
+    let failed = || format!("could not inject {blob} into {base}");
+    let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?);
+    drop(file);
+    // Mach-O and PE are rewritten in the middle (and Mach-O signed): in memory, read, never
+    // mapped, because `base` is the user's file.
+    let read_base = || std::fs::read(base).with_context(|| format!("could not read {base}"));
+    match format {
+        // Appended to: the bulk is copied by the kernel.
+        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None).map(drop).with_context(failed)),
+        Some(inject::Format::MachO) => {
+            let image = read_base()?;
+            let unsigned = macho::unsign::unsign(&image).with_context(failed)?;
+            drop(image);
+            let injected = inject::macho::inject_to_vec(&unsigned, &blob_bytes).with_context(failed)?;
+            drop(unsigned);
+            let bytes = sign_image(injected, sign, out.file_name().unwrap_or("app"), env)?;
+            crate::publish::write_executable(out, |file| Ok(file.write_all(&bytes)?))
+        }
+        Some(inject::Format::Pe) => {
+            let image = read_base()?;
+            let unsigned = crate::pe::unsign(&image).with_context(failed)?;
+            drop(image);
+            crate::publish::write_executable(out, |file| {
+                let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+                inject::pe::inject(&unsigned, &blob_bytes, &mut writer).with_context(failed)?;
+                Ok(writer.flush()?)
+            })
+        }
+        None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
+    }
+}
+
+/// Signs a Mach-O image as `mode` says, with `identifier`; identities from `env`. Without
+/// the `macos` feature only `none` works.
+fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Result<Vec<u8>> {
+    if mode == SignMode::None {
+        return Ok(image);
+    }
+    #[cfg(feature = "macos")]
+    {
+        use crate::sign;
+        let identity = match mode {
+            SignMode::Identity => Some(sign::load_identity(env, None, crate::config::P12_PASSWORD_ENV)?),
+            _ => None,
+        };
+        sign::sign(&image, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })
+    }
+    #[cfg(not(feature = "macos"))]
+    {
+        let _ = (identifier, env);
+        crate::features::Feature::Macos.require(&format!("signing a Mach-O file ({mode})")).map(|()| image)
+    }
+}
+
+/// Relativises the Mach-O file `input` against `prefix` (see [`macho::relativise`]) and
+/// writes it to `out` atomically (`out` may be `input`): a signature is removed first and
+/// the result signed with `sign` (default: ad-hoc when `input` was signed, unsigned when it
+/// was not; an identity comes from `SEA_BUILD_SIGN_P12` and its password variable in `env`,
+/// the signing time from `SOURCE_DATE_EPOCH`). Returns a one-line summary.
+///
+/// ```no_run
+/// use camino::Utf8Path;
+/// let env = sea_build::Env::from_process();
+/// let path = Utf8Path::new("target/aarch64-apple-darwin/release/app");
+/// sea_build::commands::relativise_file(path, "/home/me/checkout/", path, None, &env)?;
+/// # anyhow::Ok(())
+/// ```
+pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
+    let options = macho::relativise::RelativiseOptions::default();
+    let mut file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
+    let mut result = None;
+    // `input` is the user's file, so it is never mapped (a file truncated under a map faults
+    // the process): the kernel copies it, and the copy is mapped. Unsigned files staying so
+    // have only the pages that change (symbols, strings, header) rewritten through the map;
+    // unsigning and signing rewrite the whole image, in memory.
+    crate::publish::write_executable(out, |copy| {
+        std::io::copy(&mut file, copy).with_context(|| format!("could not copy {input}"))?;
+        // SAFETY: the map is of our own unpublished temporary file, which nothing else
+        // writes or truncates while it is mapped.
+        let mut map = unsafe { memmap2::MmapMut::map_mut(&*copy) }.with_context(|| format!("could not map the copy of {input}"))?;
+        let was_signed = macho::unsign::is_signed(&map).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
+        let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
+        let summary = if was_signed || mode != SignMode::None {
+            let mut image = macho::unsign::unsign(&map).with_context(|| format!("could not remove the signature of {input}"))?;
+            drop(map);
+            let summary = macho::relativise::relativise_in_place(&mut image, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+            let bytes = sign_image(image, mode, out.file_name().unwrap_or("a.out"), env)?;
+            crate::fsutil::overwrite(copy, &bytes).with_context(|| format!("could not write {out}"))?;
+            summary
+        } else {
+            let done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+            drop(map);
+            copy.set_len(done.len).context("could not cut the relativised copy")?;
+            done
+        };
+        result = Some((summary, mode));
+        Ok(())
+    })?;
+    let (summary, mode) = result.context("internal error: relativising produced no summary")?;
+    let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
+    let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();
+    Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))
+}

@@ -1,0 +1,91 @@
+//! The Cargo features that decide what this build of sea-build can do, and the error a
+//! caller gets when a target or a file needs one that is off.
+//!
+//! A build script pays for what it builds: Linux targets need nothing optional; macOS
+//! targets need `macos` (Mach-O signing through apple-codesign, some 230 crates), Windows
+//! targets `windows` (node's .zip archives), and a node archive that only comes as
+//! `.tar.xz` needs `xz`.
+
+use anyhow::{Result, bail};
+
+use crate::node::{Os, Platform};
+
+/// An optional part of sea-build, named as in its `[features]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feature {
+    /// Mach-O signing (apple-codesign): every macOS target.
+    Macos,
+    /// node's Windows archives (.zip): every Windows target.
+    Windows,
+    /// `.tar.xz` archives.
+    Xz,
+}
+
+impl Feature {
+    /// The feature's name in Cargo.toml.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Feature::Macos => "macos",
+            Feature::Windows => "windows",
+            Feature::Xz => "xz",
+        }
+    }
+
+    /// Whether this build of sea-build has it.
+    pub(crate) fn enabled(self) -> bool {
+        match self {
+            Feature::Macos => cfg!(feature = "macos"),
+            Feature::Windows => cfg!(feature = "windows"),
+            Feature::Xz => cfg!(feature = "xz"),
+        }
+    }
+
+    /// Fails, saying how to turn the feature on, unless it is on; `needed_for` completes
+    /// "… needs sea-build's `macos` feature".
+    pub(crate) fn require(self, needed_for: &str) -> Result<()> {
+        if self.enabled() {
+            return Ok(());
+        }
+        bail!(
+            "{needed_for} needs sea-build's `{name}` feature, which this build of sea-build does not have: \
+             add it where sea-build is a dependency (`sea-build = {{ version = \"…\", features = [\"{name}\"] }}`)",
+            name = self.name()
+        )
+    }
+
+    /// The feature every artifact for `platform` needs, if any.
+    pub(crate) fn for_platform(platform: Platform) -> Option<Feature> {
+        match platform.os {
+            Os::Linux => None,
+            Os::Darwin => Some(Feature::Macos),
+            Os::Windows => Some(Feature::Windows),
+        }
+    }
+}
+
+/// Fails unless this build of sea-build can build artifacts for `platform`.
+pub(crate) fn require_for_platform(platform: Platform) -> Result<()> {
+    match Feature::for_platform(platform) {
+        Some(feature) => feature.require(&format!("building for {platform}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_feature_is_named_with_the_line_that_adds_it() {
+        let linux: Platform = "linux-x64".parse().unwrap();
+        assert!(require_for_platform(linux).is_ok());
+        for (platform, feature) in [("darwin-arm64", Feature::Macos), ("win-x64", Feature::Windows)] {
+            let result = require_for_platform(platform.parse().unwrap());
+            assert_eq!(result.is_ok(), feature.enabled());
+            if let Err(error) = result {
+                let text = error.to_string();
+                assert!(text.contains(platform) && text.contains(&format!("features = [\"{}\"]", feature.name())), "{text}");
+            }
+        }
+    }
+}

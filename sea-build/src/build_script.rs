@@ -2,52 +2,81 @@
 //! builds C code.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 use crate::Env;
-use crate::artifact::Artifact;
-use crate::config::SeaMetadata;
-use crate::node::{LockFile, NodeFetcher, Platform};
+use crate::blob::ExecArgvExtension;
+use crate::config::{Sea, SeaMetadata};
+use crate::env::CargoOutput;
+use crate::node::{LockFile, NodeFetcher, Platform, VersionSpec};
 use crate::pipeline::Pipeline;
-use crate::progress::CargoWarnings;
-use crate::run::Processes;
+use crate::progress::{CargoWarnings, Reporter};
+use crate::run::{Processes, Runner};
+use crate::sign::SignMode;
 
 /// Builds the crate's SEA from `build.rs`.
 ///
-/// Starts from the crate's `[package.metadata.sea]` table (if any); the methods override its
-/// fields. The SEA is built for the crate's own target (`TARGET`) into `OUT_DIR/sea/`, and the
-/// crate learns its path from `SEA_<NAME>_PATH` (name upper-cased, `-` as `_`):
+/// Starts from the crate's `[package.metadata.sea]` table (if any); the setters override its
+/// fields. The SEA is built for the crate's own target (`TARGET`, or [`Build::target`]) into
+/// `OUT_DIR/sea/` (or [`Build::out_dir`]), and the crate learns its path from
+/// `SEA_<NAME>_PATH` (name upper-cased, `-` and `.` as `_`):
 ///
 /// ```no_run
 /// // build.rs
+/// use sea_build::node::VersionSpec;
+///
 /// fn main() {
-///     sea_build::Build::new().main("js/main.js").node_version("24").asset("greeting.txt", "js/greeting.txt").build();
+///     sea_build::Build::new()
+///         .main("js/main.js")
+///         .node_version(VersionSpec::Major(24))
+///         .asset("greeting.txt", "js/greeting.txt")
+///         .build();
 /// }
 /// // src/main.rs: let sea = env!("SEA_HELLO_PATH");
 /// ```
 ///
 /// It prints `cargo::rerun-if-changed` for main, every file bundled with it, the assets, the
-/// `vfs` files, Cargo.toml and sea.lock, and
-/// `cargo::rerun-if-env-changed` for every variable it reads. Under `DOCS_RS` it builds nothing.
+/// `vfs` files, Cargo.toml and sea.lock; `cargo::rerun-if-env-changed` for every variable it
+/// reads that Cargo does not set itself; and every warning of every stage (acquisition,
+/// bundling, the cache check) as `cargo::warning`. Under `DOCS_RS` it builds nothing.
 // The example is a build script, so its `fn main` is the point.
 #[allow(clippy::needless_doctest_main)]
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Build {
     name: Option<String>,
     main: Option<Utf8PathBuf>,
     bundle: Option<bool>,
     vfs: Option<Vec<String>>,
-    node_version: Option<String>,
+    node_version: Option<VersionSpec>,
     code_cache: Option<bool>,
     assets: BTreeMap<String, Utf8PathBuf>,
     exec_argv: Option<Vec<String>>,
-    exec_argv_extension: Option<String>,
+    exec_argv_extension: Option<ExecArgvExtension>,
     verify_args: Option<Vec<String>>,
-    sign: Option<crate::sign::SignMode>,
+    sign: Option<SignMode>,
     sign_p12: Option<Utf8PathBuf>,
     sign_p12_password_env: Option<String>,
+    out_dir: Option<Utf8PathBuf>,
+    target: Option<Platform>,
+    env: Option<Env>,
+    runner: Option<Arc<dyn Runner>>,
+    reporter: Option<Arc<dyn Reporter>>,
+    cargo: CargoOutput,
+}
+
+impl std::fmt::Debug for Build {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Build")
+            .field("name", &self.name)
+            .field("main", &self.main)
+            .field("node_version", &self.node_version)
+            .field("out_dir", &self.out_dir)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Build {
@@ -57,84 +86,115 @@ impl Build {
     }
 
     /// The artifact's name (default: the package name).
-    pub fn name(mut self, name: &str) -> Self {
+    pub fn name(&mut self, name: &str) -> &mut Build {
         self.name = Some(name.to_owned());
         self
     }
 
     /// The JavaScript entry point, relative to the crate directory.
-    pub fn main(mut self, path: impl Into<Utf8PathBuf>) -> Self {
+    pub fn main(&mut self, path: impl Into<Utf8PathBuf>) -> &mut Build {
         self.main = Some(path.into());
         self
     }
 
     /// Whether `main` is bundled with everything it requires and imports (default: yes; see
     /// [`crate::bundle`]).
-    pub fn bundle(mut self, enabled: bool) -> Self {
+    pub fn bundle(&mut self, enabled: bool) -> &mut Build {
         self.bundle = Some(enabled);
         self
     }
 
     /// Mounts the files a path or glob (relative to the crate) names, with node's `useVfs`
     /// (node 26+; see [`crate::vfs`]).
-    pub fn vfs(mut self, pattern: &str) -> Self {
+    pub fn vfs(&mut self, pattern: &str) -> &mut Build {
         self.vfs.get_or_insert_with(Vec::new).push(pattern.to_owned());
         self
     }
 
-    /// The node version spec (`24`, `24.11.1`, `lts`, `local`, a path).
-    pub fn node_version(mut self, spec: &str) -> Self {
-        self.node_version = Some(spec.to_owned());
+    /// Which node to build from (default `lts`; `"24".parse()?` gives a [`VersionSpec`]).
+    pub fn node_version(&mut self, spec: VersionSpec) -> &mut Build {
+        self.node_version = Some(spec);
         self
     }
 
     /// Whether to embed a V8 code cache (default: yes).
-    pub fn code_cache(mut self, enabled: bool) -> Self {
+    pub fn code_cache(&mut self, enabled: bool) -> &mut Build {
         self.code_cache = Some(enabled);
         self
     }
 
     /// Embeds the file at `path` (relative to the crate) as asset `key`.
-    pub fn asset(mut self, key: &str, path: impl Into<Utf8PathBuf>) -> Self {
+    pub fn asset(&mut self, key: &str, path: impl Into<Utf8PathBuf>) -> &mut Build {
         self.assets.insert(key.to_owned(), path.into());
         self
     }
 
     /// Adds an argument node starts with.
-    pub fn exec_arg(mut self, arg: &str) -> Self {
+    pub fn exec_arg(&mut self, arg: &str) -> &mut Build {
         self.exec_argv.get_or_insert_with(Vec::new).push(arg.to_owned());
         self
     }
 
-    /// Who may extend the exec arguments: `none` (default), `env` or `cli`.
-    pub fn exec_argv_extension(mut self, who: &str) -> Self {
-        self.exec_argv_extension = Some(who.to_owned());
+    /// Who may extend the exec arguments (default [`ExecArgvExtension::None`]).
+    pub fn exec_argv_extension(&mut self, who: ExecArgvExtension) -> &mut Build {
+        self.exec_argv_extension = Some(who);
         self
     }
 
-    /// The arguments the artifact is run with to check its code cache.
-    pub fn verify_args(mut self, args: &[&str]) -> Self {
+    /// The arguments the artifact is run with before it is published (it must exit 0) and to
+    /// check its code cache.
+    pub fn verify_args(&mut self, args: &[&str]) -> &mut Build {
         self.verify_args = Some(args.iter().map(|a| (*a).to_owned()).collect());
         self
     }
 
     /// How Mach-O artifacts are signed (default ad-hoc).
-    pub fn sign(mut self, mode: crate::sign::SignMode) -> Self {
+    pub fn sign(&mut self, mode: SignMode) -> &mut Build {
         self.sign = Some(mode);
         self
     }
 
-    /// The P12 identity for [`SignMode::Identity`](crate::sign::SignMode::Identity),
-    /// relative to the crate directory.
-    pub fn sign_p12(mut self, path: impl Into<Utf8PathBuf>) -> Self {
+    /// The P12 identity for [`SignMode::Identity`], relative to the crate directory.
+    pub fn sign_p12(&mut self, path: impl Into<Utf8PathBuf>) -> &mut Build {
         self.sign_p12 = Some(path.into());
         self
     }
 
     /// The environment variable holding the P12's password (default
     /// `SEA_BUILD_SIGN_P12_PASSWORD`).
-    pub fn sign_p12_password_env(mut self, variable: &str) -> Self {
+    pub fn sign_p12_password_env(&mut self, variable: &str) -> &mut Build {
         self.sign_p12_password_env = Some(variable.to_owned());
+        self
+    }
+
+    /// Where the artifact goes (default `OUT_DIR/sea`).
+    pub fn out_dir(&mut self, dir: impl Into<Utf8PathBuf>) -> &mut Build {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// What to build for (default: the crate's `TARGET`).
+    pub fn target(&mut self, platform: Platform) -> &mut Build {
+        self.target = Some(platform);
+        self
+    }
+
+    /// Reads variables from `env` instead of the process environment (every read is still
+    /// announced to Cargo).
+    pub fn env(&mut self, env: Env) -> &mut Build {
+        self.env = Some(env);
+        self
+    }
+
+    /// Runs node and the artifact through `runner` (default: as processes).
+    pub fn runner(&mut self, runner: Arc<dyn Runner>) -> &mut Build {
+        self.runner = Some(runner);
+        self
+    }
+
+    /// Sends progress and warnings to `reporter` (default: warnings as `cargo::warning`).
+    pub fn reporter(&mut self, reporter: Arc<dyn Reporter>) -> &mut Build {
+        self.reporter = Some(reporter);
         self
     }
 
@@ -144,7 +204,7 @@ impl Build {
         match self.try_build() {
             Ok(path) => path,
             Err(error) => {
-                println!("cargo::warning=sea-build failed: {error:#}");
+                self.cargo.line(&format!("cargo::warning=sea-build failed: {error:#}"));
                 panic!("\n\nsea-build could not build the SEA:\n{error:#}\n\n");
             }
         }
@@ -152,60 +212,79 @@ impl Build {
 
     /// Builds the SEA and returns its path.
     pub fn try_build(&self) -> Result<Utf8PathBuf> {
-        let env = Env::for_build_script();
+        let env = self.env.clone().unwrap_or_default().announcing_to(self.cargo.clone());
         let manifest_dir: Utf8PathBuf = env.var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR is unset: call sea_build::Build from a build script")?.into();
-        let out_dir: Utf8PathBuf = env.var("OUT_DIR").context("OUT_DIR is unset: call sea_build::Build from a build script")?.into();
-        let package = env.var("CARGO_PKG_NAME").unwrap_or_else(|| "sea".to_owned());
+        let out = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => Utf8PathBuf::from(env.var("OUT_DIR").context("OUT_DIR is unset: call sea_build::Build from a build script, or set Build::out_dir")?).join("sea"),
+        };
+        let target = match self.target {
+            Some(platform) => platform,
+            None => env.var("TARGET").context("TARGET is unset: call sea_build::Build from a build script, or set Build::target")?.parse()?,
+        };
         let cargo_toml = manifest_dir.join("Cargo.toml");
-        println!("cargo::rerun-if-changed={cargo_toml}");
-        let sea = self.merged(&cargo_toml)?.resolve(&package, &manifest_dir, cargo_toml.as_ref())?;
+        self.rerun_if_changed(&cargo_toml);
+        let sea = self.sea(&env, &manifest_dir)?;
         for path in std::iter::once(&sea.main).chain(sea.assets.values()) {
-            println!("cargo::rerun-if-changed={}", manifest_dir.join(path));
+            self.rerun_if_changed(&manifest_dir.join(path));
         }
-        let target: Platform = env.var("TARGET").context("TARGET is unset")?.parse()?;
-        let out = out_dir.join("sea");
         let path = out.join(format!("{}{}", sea.name, if target.os == crate::node::Os::Windows { ".exe" } else { "" }));
-        println!("cargo::rustc-env=SEA_{}_PATH={path}", sea.name.to_ascii_uppercase().replace(['-', '.'], "_"));
+        self.cargo.line(&format!("cargo::rustc-env=SEA_{}_PATH={path}", sea.name.to_ascii_uppercase().replace(['-', '.'], "_")));
         if env.var_os("DOCS_RS").is_some() {
             return Ok(path);
         }
         let lock_path = workspace_root(&manifest_dir)?.join("sea.lock");
-        println!("cargo::rerun-if-changed={lock_path}");
+        self.rerun_if_changed(&lock_path);
         let lock = LockFile::read(&lock_path)?;
-        let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir);
-        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &CargoWarnings, lock: Some((&lock, &lock_path)), env: &env };
-        let artifact: Artifact = pipeline.build(&sea, target, &out)?;
+        let reporter: Arc<dyn Reporter> = self.reporter.clone().unwrap_or_else(|| Arc::new(CargoWarnings::to(self.cargo.clone())));
+        let runner: Arc<dyn Runner> = self.runner.clone().unwrap_or_else(|| Arc::new(Processes));
+        let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir).reporter(reporter.clone());
+        let pipeline = Pipeline { fetcher: &fetcher, runner: runner.as_ref(), reporter: reporter.as_ref(), lock: Some((&lock, &lock_path)), env: &env };
+        let artifact = pipeline.build(&sea, target, &out)?;
         // Bundled: every module that went in, dependencies included.
         for input in &artifact.inputs {
-            println!("cargo::rerun-if-changed={}", manifest_dir.join(input));
+            self.rerun_if_changed(&manifest_dir.join(input));
         }
         Ok(artifact.path)
     }
 
-    /// The crate's `[package.metadata.sea]` with this builder's fields on top.
-    fn merged(&self, cargo_toml: &Utf8Path) -> Result<SeaMetadata> {
-        let text = std::fs::read_to_string(cargo_toml).with_context(|| format!("could not read {cargo_toml}"))?;
+    fn rerun_if_changed(&self, path: &Utf8Path) {
+        self.cargo.line(&format!("cargo::rerun-if-changed={path}"));
+    }
+
+    /// The SEA this builder describes: the crate's `[package.metadata.sea]` with this
+    /// builder's fields on top.
+    fn sea(&self, env: &Env, manifest_dir: &Utf8Path) -> Result<Sea> {
+        let cargo_toml = manifest_dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&cargo_toml).with_context(|| format!("could not read {cargo_toml}"))?;
         let manifest: toml::Table = toml::from_str(&text).with_context(|| format!("{cargo_toml} is not valid TOML"))?;
         let table = manifest.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("sea")).cloned();
         let mut metadata: SeaMetadata = match table {
             Some(table) => table.try_into().with_context(|| format!("[package.metadata.sea] of {cargo_toml} is not valid"))?,
             None => SeaMetadata::default(),
         };
+        // Fields the table holds as written are set before it is resolved; typed ones after.
         let this = self.clone();
         metadata.name = this.name.or(metadata.name);
         metadata.main = this.main.or(metadata.main);
         metadata.bundle = this.bundle.or(metadata.bundle);
         metadata.vfs = this.vfs.unwrap_or(metadata.vfs);
-        metadata.node_version = this.node_version.or(metadata.node_version);
         metadata.code_cache = this.code_cache.or(metadata.code_cache);
         metadata.assets.extend(this.assets);
         metadata.exec_argv = this.exec_argv.unwrap_or(metadata.exec_argv);
-        metadata.exec_argv_extension = this.exec_argv_extension.or(metadata.exec_argv_extension);
         metadata.verify_args = this.verify_args.unwrap_or(metadata.verify_args);
         metadata.sign = this.sign.or(metadata.sign);
         metadata.sign_p12 = this.sign_p12.or(metadata.sign_p12);
         metadata.sign_p12_password_env = this.sign_p12_password_env.or(metadata.sign_p12_password_env);
-        Ok(metadata)
+        let package = manifest.get("package").and_then(|p| p.get("name")).and_then(toml::Value::as_str).map(str::to_owned).or_else(|| env.var("CARGO_PKG_NAME")).unwrap_or_else(|| "sea".to_owned());
+        let mut sea = metadata.resolve(&package, manifest_dir, cargo_toml.as_str())?;
+        if let Some(spec) = this.node_version {
+            sea.node = spec;
+        }
+        if let Some(who) = this.exec_argv_extension {
+            sea.exec_argv_extension = who;
+        }
+        Ok(sea)
     }
 }
 
@@ -267,6 +346,90 @@ fn normalize(path: &Utf8Path) -> Utf8PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A crate directory whose Cargo.toml holds `metadata`, with `js/main.js`.
+    fn package(metadata: &str) -> (tempfile::TempDir, Utf8PathBuf) {
+        tree(&[("Cargo.toml", &format!("{PACKAGE}\n[package.metadata.sea]\n{metadata}")), ("js/main.js", "console.log(1)\n"), ("js/a.txt", "a"), ("js/b.txt", "b")])
+    }
+
+    /// A builder as a build script of the crate in `dir` would run it, with its output kept.
+    fn builder(dir: &Utf8Path) -> Build {
+        let mut build = Build { cargo: CargoOutput::captured(), ..Build::default() };
+        let env = Env::from_process().with_var("CARGO_MANIFEST_DIR", dir.as_str()).with_var("OUT_DIR", dir.join("out").as_str()).with_var("TARGET", "x86_64-unknown-linux-gnu").without_var("DOCS_RS");
+        build.env(env);
+        build
+    }
+
+    #[test]
+    fn the_setters_override_the_metadata_table() {
+        let (_temp, dir) = package("main = \"js/main.js\"\nnode-version = \"22\"\nexec-argv-extension = \"cli\"\nassets = { \"a.txt\" = \"js/a.txt\" }\ncode-cache = false\n");
+        let mut build = builder(&dir);
+        build.name("tool").node_version(VersionSpec::Exact(crate::node::Version::new(24, 21, 0))).exec_argv_extension(ExecArgvExtension::Env).asset("b.txt", "js/b.txt");
+        let sea = build.sea(build.env.as_ref().unwrap(), &dir).unwrap();
+        assert_eq!(sea.name, "tool");
+        assert_eq!(sea.node, VersionSpec::Exact(crate::node::Version::new(24, 21, 0)));
+        assert_eq!(sea.exec_argv_extension, ExecArgvExtension::Env);
+        assert!(!sea.code_cache, "a field the builder leaves alone keeps the table's value");
+        assert_eq!(sea.assets.keys().collect::<Vec<_>>(), ["a.txt", "b.txt"]);
+        // Without a table the package name and the builder's main do.
+        let (_temp, bare) = tree(&[("Cargo.toml", PACKAGE), ("js/main.js", "")]);
+        let mut build = builder(&bare);
+        build.main("js/main.js");
+        let sea = build.sea(build.env.as_ref().unwrap(), &bare).unwrap();
+        assert_eq!((sea.name.as_str(), sea.main.as_str(), sea.node.clone()), ("app", "js/main.js", VersionSpec::Lts));
+    }
+
+    #[test]
+    fn docs_rs_builds_nothing_and_cargo_hears_only_what_it_does_not_know() {
+        let (_temp, dir) = package("main = \"js/main.js\"\n");
+        let mut build = builder(&dir);
+        build.env(build.env.clone().unwrap().with_var("DOCS_RS", "1"));
+        let path = build.try_build().unwrap();
+        assert_eq!(path, dir.join("out/sea/app"));
+        assert!(!dir.join("out").exists(), "nothing is built under DOCS_RS");
+        let lines = build.cargo.lines();
+        for expected in [
+            format!("cargo::rustc-env=SEA_APP_PATH={path}"),
+            format!("cargo::rerun-if-changed={dir}/Cargo.toml"),
+            format!("cargo::rerun-if-changed={dir}/js/main.js"),
+            "cargo::rerun-if-env-changed=DOCS_RS".to_owned(),
+        ] {
+            assert!(lines.contains(&expected), "{expected} missing from {lines:#?}");
+        }
+        let announced: Vec<&str> = lines.iter().filter_map(|line| line.strip_prefix("cargo::rerun-if-env-changed=")).collect();
+        for set_by_cargo in ["CARGO_MANIFEST_DIR", "OUT_DIR", "TARGET", "CARGO_PKG_NAME", "PATH"] {
+            assert!(!announced.contains(&set_by_cargo), "{set_by_cargo} announced: {announced:?}");
+        }
+    }
+
+    #[test]
+    fn offline_without_the_node_in_the_cache_fails_and_says_so() {
+        let (_temp, dir) = package("main = \"js/main.js\"\nnode-version = \"24.21.0\"\n");
+        let cache = tempfile::tempdir().unwrap();
+        let mut build = builder(&dir);
+        build.env(build.env.clone().unwrap().with_var("SEA_BUILD_OFFLINE", "1").with_var("SEA_BUILD_CACHE_DIR", cache.path().as_os_str().to_owned()));
+        let error = format!("{:#}", build.try_build().unwrap_err());
+        assert!(error.contains("offline") && error.contains("24.21.0"), "{error}");
+        assert!(!dir.join("out/sea/app").exists());
+        let lines = build.cargo.lines();
+        assert!(lines.contains(&"cargo::rerun-if-env-changed=SEA_BUILD_OFFLINE".to_owned()), "{lines:#?}");
+    }
+
+    #[test]
+    fn a_target_whose_feature_is_off_is_refused_by_name() {
+        let (_temp, dir) = package("main = \"js/main.js\"\nnode-version = \"24.21.0\"\n");
+        let cache = tempfile::tempdir().unwrap();
+        let mut build = builder(&dir);
+        build.target("win-x64".parse().unwrap());
+        // Offline with an empty cache: with the feature on, the build gets as far as acquisition.
+        build.env(build.env.clone().unwrap().with_var("SEA_BUILD_OFFLINE", "1").with_var("SEA_BUILD_CACHE_DIR", cache.path().as_os_str().to_owned()));
+        let error = format!("{:#}", build.try_build().unwrap_err());
+        if cfg!(feature = "windows") {
+            assert!(error.contains("offline") && !error.contains("feature"), "{error}");
+        } else {
+            assert!(error.contains("win-x64") && error.contains("`windows` feature"), "{error}");
+        }
+    }
 
     /// A directory tree of manifests: `(path relative to the root, contents)`.
     fn tree(files: &[(&str, &str)]) -> (tempfile::TempDir, Utf8PathBuf) {

@@ -50,14 +50,28 @@ impl Reporter for Silent {
 }
 
 /// A reporter for build scripts: warnings become `cargo::warning=` lines, the rest is dropped.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CargoWarnings;
+///
+/// ```
+/// use sea_build::progress::{CargoWarnings, Event, Reporter};
+/// CargoWarnings::default().report(Event::Warning("built without a code cache")); // prints cargo::warning=…
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct CargoWarnings {
+    output: crate::env::CargoOutput,
+}
+
+impl CargoWarnings {
+    /// Warnings go to `output`.
+    pub(crate) fn to(output: crate::env::CargoOutput) -> Self {
+        Self { output }
+    }
+}
 
 impl Reporter for CargoWarnings {
     fn report(&self, event: Event<'_>) {
         if let Event::Warning(message) = event {
             for line in message.lines() {
-                println!("cargo::warning={line}");
+                self.output.line(&format!("cargo::warning={line}"));
             }
         }
     }

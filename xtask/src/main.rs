@@ -114,12 +114,15 @@ fn test(args: &[String]) -> Result<()> {
     // All run, whatever the others give: a tidy failure must not hide the test results.
     let tidy = tidy::run(&sh);
     let tests = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run().map_err(anyhow::Error::from);
+    // The workspace turns every feature of sea-build on; a build script gets the defaults, whose
+    // refusals (a target whose feature is off) are tested here.
+    let default_features = cmd!(sh, "cargo test --package sea-build --lib --locked {args...}").run().map_err(anyhow::Error::from);
     // Every fuzz target briefly: its seeds and corpus replayed, a little mutation on top.
     let start = std::time::Instant::now();
     let fuzzing = fuzz::run(&sh, &root, None, fuzz::BRIEF_SECONDS);
     eprintln!("fuzz targets: {:.0} s in all (install and build included)", start.elapsed().as_secs_f64());
     let mut failed = Vec::new();
-    for (what, result) in [("tidy", tidy), ("the tests", tests), ("fuzzing", fuzzing)] {
+    for (what, result) in [("tidy", tidy), ("the tests", tests), ("sea-build's tests with its default features", default_features), ("fuzzing", fuzzing)] {
         if let Err(error) = result {
             eprintln!("error: {error:#}");
             failed.push(what);

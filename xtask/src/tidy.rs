@@ -30,6 +30,13 @@ const CHECKS: &[Check] = &[
         args: &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
         fix: "fix what clippy reports above; `cargo clippy --fix --workspace --all-targets --allow-dirty` applies its suggestions",
     },
+    // A build script gets sea-build's default features: that build must be clean too.
+    Check {
+        name: "clippy (sea-build, default features)",
+        env: &[],
+        args: &["clippy", "--package", "sea-build", "--all-targets", "--locked", "--", "-D", "warnings"],
+        fix: "fix what clippy reports above: code behind a feature (`macos`, `windows`, `xz`) used where the feature is off",
+    },
     Check {
         name: "docs",
         env: &[("RUSTDOCFLAGS", "-D warnings")],
@@ -78,6 +85,7 @@ mod tests {
             "cargo fmt --all --check",
             "cargo fmt --manifest-path fuzz/Cargo.toml --all --check",
             "cargo clippy --workspace --all-targets --locked -- -D warnings",
+            "cargo clippy --package sea-build --all-targets --locked -- -D warnings",
             "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps --locked",
         ];
         assert_eq!(lines, expected);

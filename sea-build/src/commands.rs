@@ -1,7 +1,7 @@
 //! The byte-level commands on files, without generation or checks: `inject` (a blob into
 //! a node binary) and `relativise` (a Mach-O file's debug-map paths), as the command line
 //! and a workspace's xtask run them. Each reads its input, never maps a user's file, and
-//! publishes its output atomically ([`crate::publish`]).
+//! publishes its output atomically (through a temporary file beside it, renamed into place).
 
 use std::io::Write;
 

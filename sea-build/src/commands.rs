@@ -105,7 +105,7 @@ fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Re
     {
         use crate::sign;
         let identity = match mode {
-            SignMode::Identity => Some(sign::load_identity(env, None, crate::config::P12_PASSWORD_ENV)?),
+            SignMode::Identity => Some(sign::load_identity(env, None, crate::sign::P12_PASSWORD_ENV)?),
             _ => None,
         };
         sign::sign(&image, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })

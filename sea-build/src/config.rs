@@ -23,7 +23,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::blob::ExecArgvExtension;
 use crate::node::{Platform, Version, VersionSpec};
-use crate::sign::SignMode;
+use crate::sign::{P12_PASSWORD_ENV, SignMode};
 
 /// The `[package.metadata.sea]` table as written.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -109,11 +109,6 @@ pub struct SignConfig {
     /// The environment variable holding the P12's password.
     pub password_env: String,
 }
-
-/// The default variable for the P12 password.
-pub const P12_PASSWORD_ENV: &str = "SEA_BUILD_SIGN_P12_PASSWORD";
-/// The variable that names the P12 file, over `sign-p12`.
-pub const P12_PATH_ENV: &str = "SEA_BUILD_SIGN_P12";
 
 impl SeaMetadata {
     /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.

@@ -106,7 +106,7 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
             }
             Piece::Zeros(count) => {
                 out.seek(SeekFrom::Start(at))?;
-                crate::inject::splice::write_zeros(&mut out, *count)?;
+                crate::splice::write_zeros(&mut out, *count)?;
                 buffer.fill(0);
                 let mut left = *count;
                 while left > 0 {

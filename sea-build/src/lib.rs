@@ -37,6 +37,7 @@ pub mod qemu;
 pub mod run;
 pub mod runtime;
 pub mod sign;
+pub mod splice;
 pub mod verify;
 pub mod vfs;
 pub mod wine;

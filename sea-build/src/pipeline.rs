@@ -58,7 +58,7 @@ pub struct Pipeline<'a> {
 impl Pipeline<'_> {
     /// Builds `sea` for `platform` into `out_dir/<name>` (plus `.exe` on Windows).
     pub fn build(&self, sea: &Sea, platform: Platform, out_dir: &Utf8Path) -> Result<Artifact> {
-        crate::features::require_for_platform(platform).with_context(|| format!("cannot build {}", sea.name))?;
+        platform.require_feature().with_context(|| format!("cannot build {}", sea.name))?;
         // 1. Acquire.
         let node = self.fetcher.fetch(&sea.node, platform, self.lock)?;
         sea.check_node_supports(node.version).with_context(|| format!("cannot build {}", sea.name))?;
@@ -91,7 +91,7 @@ impl Pipeline<'_> {
             Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
             #[cfg(feature = "macos")]
             Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
-            // `require_for_platform` refused it above.
+            // `require_feature` refused it above.
             #[cfg(not(feature = "macos"))]
             Os::Darwin => unreachable!("macOS targets need the `macos` feature"),
             Os::Windows => self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?,
@@ -138,7 +138,7 @@ impl Pipeline<'_> {
             verify_args: sea.verify_args.clone(),
         };
         self.step(format!("publishing {path}"));
-        crate::publish::publish_artifact(output, &path, &manifest)?;
+        crate::artifact::publish(output, &path, &manifest)?;
         Ok(Artifact { path, manifest, node, bundler, inputs: staged.inputs })
     }
 

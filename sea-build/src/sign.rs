@@ -24,6 +24,11 @@ mod macho;
 #[cfg(feature = "macos")]
 pub use macho::{Identity, NODE_ENTITLEMENTS, SignatureState, Signing, describe, sign, verify};
 
+/// The default variable for the P12 password.
+pub const P12_PASSWORD_ENV: &str = "SEA_BUILD_SIGN_P12_PASSWORD";
+/// The variable that names the P12 file, over `sign-p12`.
+pub const P12_PATH_ENV: &str = "SEA_BUILD_SIGN_P12";
+
 /// How Mach-O artifacts are signed: `sign = "adhoc" | "identity" | "none"` in the metadata.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -57,10 +62,10 @@ impl std::fmt::Display for SignMode {
 /// password from the variable `password_env`.
 pub(crate) fn load_identity(env: &crate::env::Env, declared: Option<camino::Utf8PathBuf>, password_env: &str) -> anyhow::Result<Identity> {
     let path = env
-        .var(crate::config::P12_PATH_ENV)
+        .var(P12_PATH_ENV)
         .map(camino::Utf8PathBuf::from)
         .or(declared)
-        .with_context(|| format!("identity signing needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", crate::config::P12_PATH_ENV))?;
+        .with_context(|| format!("identity signing needs a P12 file: set `sign-p12` in [package.metadata.sea] or {}", P12_PATH_ENV))?;
     let der = std::fs::read(&path).with_context(|| format!("could not read the P12 identity {path}"))?;
     Identity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str())
 }

@@ -1,13 +1,16 @@
 //! `cargo xtask tidy`: what a change must pass besides the tests, after rust-analyzer's xtask:
 //! formatting (`cargo fmt --check`, settings in rustfmt.toml), clippy with warnings as errors
 //! (settings in clippy.toml: every environment read goes through `sea_build::Env`), and
-//! rustdoc with warnings as errors (the library warns on missing docs).
+//! rustdoc with warnings as errors (the library warns on missing docs), and no cycle among
+//! sea-build's modules ([`modules`]).
 //!
 //! Every check runs even when an earlier one failed, so one run shows everything to fix; the
 //! error names each failed check and the command that fixes it.
 
 use anyhow::{Result, bail};
 use xshell::Shell;
+
+mod modules;
 
 /// One check: a cargo command that fails when something needs fixing.
 struct Check {
@@ -66,12 +69,17 @@ impl Check {
 /// Runs every check in `sh`'s directory (the workspace root); fails listing those that failed.
 pub(crate) fn run(sh: &Shell) -> Result<()> {
     let failed: Vec<&Check> = CHECKS.iter().filter(|check| !check.passes(sh)).collect();
-    if failed.is_empty() {
-        eprintln!("tidy: formatting, clippy and docs are clean");
+    let mut problems: Vec<String> = failed.iter().map(|check| format!("{}: `{}` failed: {}", check.name, check.command_line(), check.fix)).collect();
+    let src = sh.current_dir().join("sea-build/src");
+    let cycles = modules::cycles(&modules::graph(camino::Utf8Path::from_path(&src).unwrap_or(camino::Utf8Path::new("sea-build/src")))?);
+    for cycle in cycles {
+        problems.push(format!("module cycle in sea-build/src: {} reach one another; move what they share into a leaf module", cycle.join(", ")));
+    }
+    if problems.is_empty() {
+        eprintln!("tidy: formatting, clippy, docs and the module graph are clean");
         return Ok(());
     }
-    let list: String = failed.iter().map(|check| format!("\n  {}: `{}` failed: {}", check.name, check.command_line(), check.fix)).collect();
-    bail!("tidy found problems:{list}")
+    bail!("tidy found problems:\n  {}", problems.join("\n  "))
 }
 
 #[cfg(test)]

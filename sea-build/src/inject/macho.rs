@@ -45,8 +45,9 @@ use object::pod::{bytes_of, from_bytes_mut};
 use object::read::macho::{MachHeader as _, Section as _};
 use object::{U32, U64};
 
-use super::{fuse, write_zeros};
+use super::fuse;
 use crate::macho::{FatEntry, FatLayout, Kind, LINKEDIT, Segment, ThinImage, align_up, fat_slices, in_slice, kind, set_field};
+use crate::splice::write_zeros;
 
 /// Name of the segment node looks in.
 pub const SEGMENT_NAME: &str = "NODE_SEA";
@@ -107,7 +108,7 @@ pub struct InjectionSummary {
 ///
 /// ```
 /// use sea_build::inject::macho;
-/// # let node = sea_build::macho::test_support::node_like(object::macho::CPU_TYPE_ARM64);
+/// # let node = sea_build::macho::fixture::node_like(object::macho::CPU_TYPE_ARM64);
 /// // `node`: a tiny arm64 executable holding the fuse
 /// let mut out = Vec::new();
 /// let summary = macho::inject(&node, b"blob bytes", &mut out)?;
@@ -161,7 +162,7 @@ pub fn inject_to_vec(image: &[u8], blob: &[u8]) -> Result<Vec<u8>> {
 /// image, and on a section that lies outside its segment or the file.
 ///
 /// ```
-/// # let image = sea_build::macho::test_support::tiny_image();
+/// # let image = sea_build::macho::fixture::tiny_image();
 /// assert_eq!(sea_build::inject::macho::find_blob(&image)?, None);
 /// assert!(sea_build::inject::macho::find_blob(b"\x7fELF").is_err());
 /// # anyhow::Ok(())
@@ -200,7 +201,7 @@ pub struct SliceBlob<'a> {
 /// universal file), in file order.
 ///
 /// ```
-/// # let image = sea_build::macho::test_support::tiny_image();
+/// # let image = sea_build::macho::fixture::tiny_image();
 /// let blobs = sea_build::inject::macho::find_blobs(&image)?;
 /// assert_eq!(blobs.len(), 1);
 /// assert_eq!(blobs[0].blob, None);
@@ -519,7 +520,7 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
 mod tests {
     use super::*;
     use crate::inject::fuse::FuseState;
-    use crate::macho::test_support::{Fixups, Options, XorShift, image, node_like, universal};
+    use crate::macho::fixture::{Fixups, Options, XorShift, image, node_like, universal};
     use crate::macho::unsign::unsign;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 

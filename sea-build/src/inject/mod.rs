@@ -28,9 +28,7 @@ pub mod pe;
 /// ```
 pub const NODE_SEA_BLOB: &str = "NODE_SEA_BLOB";
 
-pub mod splice;
-pub(crate) use splice::write_zeros;
-pub use splice::{Piece, Splice};
+pub use crate::splice::{Piece, Splice};
 
 /// The executable formats sea-build injects into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,9 +32,10 @@ use std::io::Write;
 use anyhow::{Context, Result, bail, ensure};
 use object::pe::{IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ, RT_RCDATA};
 
-use super::{NODE_SEA_BLOB, fuse, write_zeros};
+use super::{NODE_SEA_BLOB, fuse};
 use crate::pe::resource::{self, ResourceData, ResourceKey, ResourceSection, ResourceTable};
 use crate::pe::{Checksum, PeHeaders, SECTION_HEADER_LEN, Section, certificate_table, put_u16, put_u32};
+use crate::splice::write_zeros;
 
 /// Name of the resource section [`inject`] writes.
 pub const RESOURCE_SECTION_NAME: &[u8; 8] = b".rsrc\0\0\0";

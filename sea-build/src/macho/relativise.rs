@@ -103,7 +103,7 @@ pub struct RelativiseSummary {
 ///
 /// ```
 /// use sea_build::macho::relativise::{RelativiseOptions, relativise};
-/// # let image = sea_build::macho::test_support::tiny_image();
+/// # let image = sea_build::macho::fixture::tiny_image();
 /// let out = relativise(&image, "/home/me/checkout/", &RelativiseOptions::default())?;
 /// assert!(out.len() <= image.len());
 /// # anyhow::Ok(())
@@ -126,7 +126,7 @@ pub fn relativise(data: &[u8], prefix: &str, options: &RelativiseOptions) -> Res
 ///
 /// ```
 /// use sea_build::macho::relativise::{RelativiseOptions, relativise_in_place};
-/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// # let mut image = sea_build::macho::fixture::tiny_image();
 /// let options = RelativiseOptions { object_replacement: "../../..".into(), ..Default::default() };
 /// let error = relativise_in_place(&mut image, "build/", &options).unwrap_err();
 /// assert!(error.to_string().contains("longer than the prefix"));
@@ -145,7 +145,7 @@ pub fn relativise_in_place(data: &mut Vec<u8>, prefix: &str, options: &Relativis
 ///
 /// ```
 /// use sea_build::macho::relativise::{RelativiseOptions, relativise_slice};
-/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// # let mut image = sea_build::macho::fixture::tiny_image();
 /// let summary = relativise_slice(&mut image, "build/", &RelativiseOptions::default())?;
 /// assert!(summary.len <= image.len() as u64);
 /// # anyhow::Ok(())
@@ -467,7 +467,7 @@ fn find_nul(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::macho::test_support::{Options, XorShift, image, tiny_image, universal};
+    use crate::macho::fixture::{Options, XorShift, image, tiny_image, universal};
     use crate::macho::unsign::unsign;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64, N_FUN, N_SECT};
 

@@ -27,7 +27,7 @@ const MAX_SIGNATURE_PADDING: u64 = 16;
 /// Whether `data` (a thin image or any slice of a universal file) carries a code signature.
 ///
 /// ```
-/// # let image = sea_build::macho::test_support::tiny_image();
+/// # let image = sea_build::macho::fixture::tiny_image();
 /// assert!(!sea_build::macho::unsign::is_signed(&image)?);
 /// assert!(sea_build::macho::unsign::is_signed(b"not mach-o").is_err());
 /// # anyhow::Ok(())
@@ -55,7 +55,7 @@ pub fn is_signed(data: &[u8]) -> Result<bool> {
 /// truncated file.
 ///
 /// ```
-/// use sea_build::macho::{test_support::{Options, image}, unsign::{is_signed, unsign}};
+/// use sea_build::macho::{fixture::{Options, image}, unsign::{is_signed, unsign}};
 /// let signed = image(Options { signature: Some(200), ..Options::default() });
 /// let unsigned = unsign(&signed)?;
 /// assert!(!is_signed(&unsigned)?);
@@ -142,7 +142,7 @@ fn unsign_thin(data: &[u8]) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{Options, image, universal};
+    use super::super::fixture::{Options, image, universal};
     use super::*;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 

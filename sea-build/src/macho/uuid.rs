@@ -69,7 +69,7 @@ fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
 /// image has no `LC_UUID` (then nothing changes).
 ///
 /// ```
-/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// # let mut image = sea_build::macho::fixture::tiny_image();
 /// let uuid = sea_build::macho::uuid::recompute(&mut image)?.expect("the image has LC_UUID");
 /// assert_eq!(sea_build::macho::uuid::recompute(&mut image)?, Some(uuid), "stable");
 /// # anyhow::Ok(())
@@ -97,7 +97,7 @@ pub fn recompute(image: &mut [u8]) -> Result<Option<[u8; 16]>> {
 /// [`recompute`] for a thin image or every slice of a universal file, in place.
 ///
 /// ```
-/// # let mut image = sea_build::macho::test_support::tiny_image();
+/// # let mut image = sea_build::macho::fixture::tiny_image();
 /// sea_build::macho::uuid::recompute_all(&mut image)?;
 /// # anyhow::Ok(())
 /// ```
@@ -119,7 +119,7 @@ pub fn recompute_all(data: &mut [u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::macho::test_support::tiny_image;
+    use crate::macho::fixture::tiny_image;
 
     #[test]
     fn uuid_depends_on_every_byte_and_not_on_the_old_uuid() {

@@ -128,6 +128,18 @@ impl Platform {
     pub fn is_host(&self) -> bool {
         Platform::host().is_ok_and(|host| host == *self)
     }
+
+    /// Fails, naming the Cargo feature, unless this build of sea-build has what artifacts for
+    /// this platform need: nothing for Linux, `macos` (Mach-O signing), `windows` (node's
+    /// .zip archives).
+    pub(crate) fn require_feature(&self) -> Result<()> {
+        let feature = match self.os {
+            Os::Linux => return Ok(()),
+            Os::Darwin => crate::features::Feature::Macos,
+            Os::Windows => crate::features::Feature::Windows,
+        };
+        feature.require(&format!("building for {self}"))
+    }
 }
 
 impl fmt::Display for Platform {

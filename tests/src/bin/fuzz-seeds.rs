@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
+use sea_build::macho::fixture::{self, Fixups, Options as TinyOptions};
 use sea_build::macho::relativise::{RelativiseOptions, relativise};
-use sea_build::macho::test_support::{self, Fixups, Options as TinyOptions};
 use sea_build::node::{Cache, NodeFetcher, SourceKind};
 use sea_build::pe::PeHeaders;
 use sea_build_tests::macho_fixtures::{self, Arch, FUSE, Options};
@@ -274,10 +274,10 @@ fn macho_seeds(seeds: &mut Seeds, work: &Path) -> Result<()> {
     // The library's hand-made images: with each kind of chained fixups, and signed.
     let fuse = FUSE.as_bytes().to_vec();
     for (name, cputype, fixups) in [("tiny-arm64-tight-fixups", object::macho::CPU_TYPE_ARM64, Fixups::Tight), ("tiny-x86_64-spare-fixups", object::macho::CPU_TYPE_X86_64, Fixups::Spare)] {
-        let image = test_support::image(TinyOptions { cputype, fixups, text: fuse.clone(), ..TinyOptions::default() });
+        let image = fixture::image(TinyOptions { cputype, fixups, text: fuse.clone(), ..TinyOptions::default() });
         seeds.add_image("inject_macho", name, &image);
     }
-    seeds.add("unsign_macho", "tiny-signed", test_support::image(TinyOptions { signature: Some(64), ..TinyOptions::default() }));
+    seeds.add("unsign_macho", "tiny-signed", fixture::image(TinyOptions { signature: Some(64), ..TinyOptions::default() }));
     Ok(())
 }
 

@@ -73,13 +73,13 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
         // Appended to: the bulk is copied by the kernel.
         Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None).map(drop).with_context(failed)),
         Some(inject::Format::MachO) => {
-            let image = read_base()?;
-            let unsigned = macho::unsign::unsign(&image).with_context(failed)?;
-            drop(image);
-            let injected = inject::macho::inject_to_vec(&unsigned, &blob_bytes).with_context(failed)?;
-            drop(unsigned);
-            let bytes = sign_image(injected, sign, out.file_name().unwrap_or("app"), env)?;
-            crate::publish::write_executable(out, |file| Ok(file.write_all(&bytes)?))
+            let identifier = out.file_name().unwrap_or("app");
+            // Copied by the kernel, then unsigned, injected and signed where it lies.
+            crate::publish::write_executable(out, |file| {
+                let len = copy_unsigned_macho(base, file)?;
+                inject_macho_in_place(file, len, &blob_bytes).with_context(failed)?;
+                sign_file(file, sign, identifier, env)
+            })
         }
         Some(inject::Format::Pe) => {
             let image = read_base()?;
@@ -93,6 +93,99 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
         }
         None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
     }
+}
+
+/// Copies the thin Mach-O file `base` into `file` (by the kernel) and removes its signature
+/// there; returns the unsigned image's length.
+///
+/// A universal file (rare: node ships thin binaries) is rebuilt in memory at each of these
+/// steps instead.
+pub(crate) fn copy_unsigned_macho(base: &Utf8Path, file: &mut std::fs::File) -> Result<u64> {
+    use std::io::Seek;
+    let mut source = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
+    file.set_len(0).and_then(|()| file.rewind()).context("could not reset the output file")?;
+    std::io::copy(&mut source, file).with_context(|| format!("could not copy {base}"))?;
+    drop(source);
+    let failed = || format!("could not remove the signature of {base}");
+    let mut map = crate::fsutil::map_writable(file)?;
+    if macho::is_fat(&map) {
+        let universal = macho::unsign::unsign(&map).with_context(failed)?;
+        drop(map);
+        return rewrite(file, &universal);
+    }
+    let len = macho::unsign::unsign_slice(&mut map).with_context(failed)?;
+    drop(map);
+    file.set_len(len).context("could not cut the unsigned image")?;
+    Ok(len)
+}
+
+/// Replaces the contents of `file` with `bytes`; returns their length.
+fn rewrite(file: &std::fs::File, bytes: &[u8]) -> Result<u64> {
+    crate::fsutil::overwrite(file, bytes).context("could not write the image")?;
+    Ok(bytes.len() as u64)
+}
+
+/// Injects `blob` into the unsigned thin Mach-O image of `len` bytes in `file`, where it
+/// lies: the file grows to the injected length and only the moved and new parts are written.
+pub(crate) fn inject_macho_in_place(file: &std::fs::File, len: u64, blob: &[u8]) -> Result<()> {
+    let map = crate::fsutil::map_readonly(file)?;
+    if macho::is_fat(&map) {
+        let injected = inject::macho::inject_to_vec(&map, blob)?;
+        drop(map);
+        return rewrite(file, &injected).map(drop);
+    }
+    let (splice, summary) = inject::macho::plan(&map, blob)?;
+    drop(map);
+    file.set_len(summary.len).context("could not extend the image for the blob")?;
+    let mut map = crate::fsutil::map_writable(file)?;
+    splice.apply_in_place(&mut map, len, blob)
+}
+
+/// Signs the unsigned thin Mach-O image in `file` as `mode` says, with `identifier`;
+/// identities from `env`. Without the `macos` feature only `none` works.
+fn sign_file(file: &std::fs::File, mode: SignMode, identifier: &str, env: &Env) -> Result<()> {
+    if mode == SignMode::None {
+        return Ok(());
+    }
+    #[cfg(feature = "macos")]
+    {
+        use crate::sign;
+        let identity = match mode {
+            SignMode::Identity => Some(sign::load_identity(env, None, crate::sign::P12_PASSWORD_ENV)?),
+            _ => None,
+        };
+        sign_macho_file(file, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })
+    }
+    #[cfg(not(feature = "macos"))]
+    {
+        let _ = (file, identifier, env);
+        crate::features::Feature::Macos.require(&format!("signing a Mach-O file ({mode})"))
+    }
+}
+
+/// Signs the unsigned thin Mach-O image in `file`, one of our own temporary files, where it
+/// lies: the signature's room is reserved (the header rewritten, the file extended), the
+/// signature is computed over a map of the file and written into the room. The image is
+/// never copied into memory; the result is the bytes [`crate::sign::sign`] gives.
+#[cfg(feature = "macos")]
+pub(crate) fn sign_macho_file(file: &std::fs::File, signing: &crate::sign::Signing<'_>) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let map = crate::fsutil::map_readonly(file)?;
+    if macho::is_fat(&map) {
+        let signed = crate::sign::sign(&map, signing)?;
+        drop(map);
+        return rewrite(file, &signed).map(drop);
+    }
+    let room = macho::signature::reserve(&map, crate::sign::signature_len(&map, signing)?)?;
+    drop(map);
+    let mut out = file;
+    out.seek(SeekFrom::Start(0)).and_then(|_| out.write_all(&room.header)).context("could not write the signed image's header")?;
+    file.set_len(room.file_len).context("could not extend the image for its signature")?;
+    let map = crate::fsutil::map_readonly(file)?;
+    let signature = crate::sign::signature_for(&map, signing)?;
+    drop(map);
+    out.seek(SeekFrom::Start(room.offset)).and_then(|_| out.write_all(&signature)).context("could not write the signature")?;
+    Ok(())
 }
 
 /// Signs a Mach-O image as `mode` says, with `identifier`; identities from `env`. Without

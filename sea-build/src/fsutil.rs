@@ -53,6 +53,15 @@ pub(crate) fn map_readonly(file: &std::fs::File) -> Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(file) }.context("could not map a temporary file into memory")
 }
 
+/// A writable memory map of `file`, one of our own unpublished temporary files (see
+/// [`map_readonly`]): byte-format code edits the file where it lies, touching only the pages
+/// that change.
+pub(crate) fn map_writable(file: &std::fs::File) -> Result<memmap2::MmapMut> {
+    // SAFETY: as for `map_readonly`: our own temporary file, which nothing else writes or
+    // truncates while the map lives.
+    unsafe { memmap2::MmapMut::map_mut(file) }.context("could not map a temporary file into memory")
+}
+
 /// Up to the first 4 KiB of `file` (named `path` in errors): enough to tell its format.
 pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path) -> Result<Vec<u8>> {
     use std::io::Read;
@@ -62,7 +71,7 @@ pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path) -> Result<Vec
 }
 
 /// Replaces the contents of `file` with `bytes`.
-pub(crate) fn overwrite(file: &mut std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn overwrite(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom};
     file.set_len(0)?;
     file.seek(SeekFrom::Start(0))?;

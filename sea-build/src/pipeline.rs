@@ -188,56 +188,52 @@ impl Pipeline<'_> {
 
     /// macOS, in the one order that gives an accepted code cache:
     ///
-    /// 1. prepare: remove node's signature;
-    /// 2. sign the prepared copy exactly as the artifact will be signed, because the hardened
+    /// 1. prepare: a copy of node without its signature;
+    /// 2. sign that copy exactly as the artifact will be signed, because the hardened
     ///    runtime and entitlements change V8's flag hash;
     /// 3. generate the blob with that signed copy when it can run here (a macOS host of the
     ///    target's architecture); otherwise without a cache (signing was only for running);
-    /// 4. remove that signature again;
-    /// 5. inject the blob (and set the fuse);
-    /// 6. relativise debug-map paths under the package and recompute LC_UUID;
-    /// 7. sign the result, the same way as in step 2.
+    /// 4. inject the blob (and set the fuse) into another unsigned copy;
+    /// 5. relativise debug-map paths under the package and recompute LC_UUID;
+    /// 6. sign the result, the same way as in step 2.
     #[cfg(feature = "macos")]
     fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
+        use crate::commands::{copy_unsigned_macho, inject_macho_in_place, sign_macho_file};
         use crate::macho;
         use crate::sign::{self, SignMode};
         let sea = job.sea;
         let identity = self.identity(sea)?;
         let signing = sign::Signing { identifier: &sea.name, identity: identity.as_ref(), signing_time: sign::signing_time(self.env)? };
-        let sign_like_artifact = |image: &[u8]| -> Result<Vec<u8>> {
-            match sea.sign.mode {
-                SignMode::None => Ok(image.to_vec()),
-                SignMode::AdHoc | SignMode::Identity => sign::sign(image, &signing),
-            }
-        };
-        let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
-        self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
-        let mut prepared = macho::unsign::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
-        drop(base);
+        // Each image is made where it lies (a kernel copy of node, edited in place), so no
+        // copy of node is held in memory.
+        let sign_like_artifact = |file: &std::fs::File| -> Result<()> { if sea.sign.mode == SignMode::None { Ok(()) } else { sign_macho_file(file, &signing) } };
         let blob = if let Some(runner) = runner.filter(|_| job.code_cache) {
-            self.step(format!("signing the prepared node {} ({}) as {} will be signed", node.version, sea.sign.mode, sea.name));
-            let generator_image = sign_like_artifact(&prepared)?;
+            self.step(format!("preparing node {} for {}: removing its signature and signing it ({}) as {} will be signed", node.version, node.platform, sea.sign.mode, sea.name));
             let generator = staging.join(".generator").join("node");
             std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
-            std::fs::write(&generator, &generator_image).with_context(|| format!("could not write {generator}"))?;
+            let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&generator).with_context(|| format!("could not create {generator}"))?;
+            copy_unsigned_macho(&node.path, &mut file)?;
+            sign_like_artifact(&file).with_context(|| format!("could not sign the generator copy {generator}"))?;
+            drop(file);
             crate::fsutil::make_executable(&generator)?;
-            let blob = self.generate(job, node, Some((&generator, runner)), staging)?;
-            prepared = macho::unsign::unsign(&generator_image).context("could not remove the signature of the generator copy again")?;
-            blob
+            self.generate(job, node, Some((&generator, runner)), staging)?
         } else {
             self.generate(job, node, None, staging)?
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        let mut injected = inject::macho::inject_to_vec(&prepared, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-        drop(prepared);
+        let len = copy_unsigned_macho(&node.path, output)?;
+        inject_macho_in_place(output, len, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         // Paths under the package become relative and the UUID is derived from the content:
         // the artifact no longer is node, so it must not claim node's UUID either.
         let prefix = format!("{}/", sea.package_dir.as_str().trim_end_matches('/'));
-        macho::relativise::relativise_in_place(&mut injected, &prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {}", sea.name))?;
+        let mut map = crate::fsutil::map_writable(output)?;
+        let relativised = macho::relativise::relativise_slice(&mut map, &prefix, &macho::relativise::RelativiseOptions::default()).with_context(|| format!("could not relativise {}", sea.name))?;
+        drop(map);
+        output.set_len(relativised.len).context("could not cut the relativised artifact")?;
         self.step(format!("signing {} ({})", sea.name, sea.sign.mode));
-        let signed = sign_like_artifact(&injected).with_context(|| format!("could not sign {}", sea.name))?;
-        output.write_all(&signed).context("could not write the artifact")?;
-        Ok((blob, crate::digest::sha256_hex(&signed)))
+        sign_like_artifact(output).with_context(|| format!("could not sign {}", sea.name))?;
+        let map = crate::fsutil::map_readonly(output)?;
+        Ok((blob, crate::digest::sha256_hex(&map)))
     }
 
     /// Windows: remove node's Authenticode signature, generate the blob with that unsigned

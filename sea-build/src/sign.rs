@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "macos")]
 mod macho;
 #[cfg(feature = "macos")]
-pub use macho::{Identity, NODE_ENTITLEMENTS, SignatureState, Signing, describe, sign, verify};
+pub use macho::{Identity, NODE_ENTITLEMENTS, SignatureState, Signing, describe, sign, signature_for, signature_len, verify};
 
 /// The default variable for the P12 password.
 pub const P12_PASSWORD_ENV: &str = "SEA_BUILD_SIGN_P12_PASSWORD";

@@ -65,15 +65,7 @@ impl Splice {
 
     /// Length of the output for a blob of `blob_len` bytes.
     pub fn len(&self, blob_len: usize) -> u64 {
-        self.pieces
-            .iter()
-            .map(|piece| match piece {
-                Piece::Base(range) => range.end - range.start,
-                Piece::Bytes(bytes) => bytes.len() as u64,
-                Piece::Zeros(count) => *count,
-                Piece::Blob => blob_len as u64,
-            })
-            .sum()
+        self.pieces.iter().map(|piece| self.piece_len(piece, blob_len)).sum()
     }
 
     /// True when the splice has no pieces.
@@ -104,6 +96,67 @@ impl Splice {
         }
         out.flush()?;
         Ok(())
+    }
+}
+
+impl Splice {
+    /// Applies the splice where the base lies: `image` is the output's buffer (a map of the
+    /// output file, [`Splice::len`] bytes long) whose first `base_len` bytes hold the base.
+    /// Base pieces that stay in place are not touched at all; those that move are moved
+    /// within the buffer, so only the changed pages are read and written.
+    ///
+    /// Every base piece must move forward (or stay), in order, as injection's pieces do
+    /// (an insertion shifts what follows it): the pieces are then placed from the last to
+    /// the first, and none overwrites a source not yet moved.
+    ///
+    /// ```
+    /// use sea_build::inject::{Piece, Splice};
+    /// let mut splice = Splice::default();
+    /// splice.push(Piece::Base(0..2));
+    /// splice.push(Piece::Blob);
+    /// splice.push(Piece::Base(2..4));
+    /// let mut image = b"abcd".to_vec();
+    /// image.resize(splice.len(2) as usize, 0);
+    /// splice.apply_in_place(&mut image, 4, b"XY")?;
+    /// assert_eq!(image, b"abXYcd");
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn apply_in_place(&self, image: &mut [u8], base_len: u64, blob: &[u8]) -> Result<()> {
+        self.check_bounds(base_len)?;
+        let out_len = self.len(blob.len());
+        ensure!(image.len() as u64 == out_len, "internal error: the output buffer is {} bytes, the splice makes {out_len}", image.len());
+        // Destinations, and the check that no piece lands on a source still to be moved.
+        let mut destinations = Vec::with_capacity(self.pieces.len());
+        let (mut at, mut sources_end) = (0u64, 0u64);
+        for piece in &self.pieces {
+            ensure!(at >= sources_end, "internal error: an injection piece would overwrite base bytes it still needs");
+            if let Piece::Base(range) = piece {
+                ensure!(range.start <= at && range.start >= sources_end, "internal error: an injection piece moves base bytes backwards");
+                sources_end = range.end;
+            }
+            destinations.push(at);
+            at += self.piece_len(piece, blob.len());
+        }
+        for (piece, &at) in self.pieces.iter().zip(&destinations).rev() {
+            let at = at as usize;
+            match piece {
+                Piece::Base(range) if range.start as usize == at => {}
+                Piece::Base(range) => image.copy_within(range.start as usize..range.end as usize, at),
+                Piece::Bytes(bytes) => image[at..at + bytes.len()].copy_from_slice(bytes),
+                Piece::Zeros(count) => image[at..at + *count as usize].fill(0),
+                Piece::Blob => image[at..at + blob.len()].copy_from_slice(blob),
+            }
+        }
+        Ok(())
+    }
+
+    fn piece_len(&self, piece: &Piece, blob_len: usize) -> u64 {
+        match piece {
+            Piece::Base(range) => range.end - range.start,
+            Piece::Bytes(bytes) => bytes.len() as u64,
+            Piece::Zeros(count) => *count,
+            Piece::Blob => blob_len as u64,
+        }
     }
 }
 

@@ -337,3 +337,23 @@ fn relativise_file_over_a_map_equals_relativise_in_memory() {
     sea_build::commands::relativise_file(&fixture, &prefix, &signed, Some(SignMode::AdHoc), &Env::from_process()).unwrap();
     sign::verify(&std::fs::read(&signed).unwrap()).unwrap();
 }
+
+/// `inject` unsigns, injects and signs a thin node where it lies (a kernel copy edited in
+/// place, the signature written into room reserved for it): the result is byte for byte what
+/// apple-codesign's own signer gives for the image unsigned and injected in memory.
+#[test]
+fn inject_in_place_equals_apple_codesign_signing_in_memory() {
+    let (_keep, dir) = temp();
+    let node = real_node(NODE_22, "darwin-x64").unwrap();
+    let blob = dir.join("sea-prep.blob");
+    std::fs::write(&blob, b"a blob the size does not matter for").unwrap();
+    let out = dir.join("app");
+    sea_build::commands::inject_file(&node.path, &blob, &out, SignMode::AdHoc, &Env::from_process()).unwrap();
+
+    let unsigned = sea_build::macho::unsign::unsign(&std::fs::read(&node.path).unwrap()).unwrap();
+    let injected = inject::macho::inject_to_vec(&unsigned, &std::fs::read(&blob).unwrap()).unwrap();
+    let expected = sign::sign(&injected, &sign::Signing { identifier: "app", identity: None, signing_time: None }).unwrap();
+    let written = std::fs::read(&out).unwrap();
+    assert!(written == expected, "in-place and in-memory signing differ ({} vs {} bytes)", written.len(), expected.len());
+    sign::verify(&written).unwrap();
+}

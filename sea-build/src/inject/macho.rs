@@ -47,7 +47,7 @@ use object::{U32, U64};
 
 use super::fuse;
 use crate::macho::{FatEntry, FatLayout, Kind, LINKEDIT, Segment, ThinImage, align_up, fat_slices, in_slice, kind, set_field};
-use crate::splice::write_zeros;
+use crate::splice::{Piece, Splice};
 
 /// Name of the segment node looks in.
 pub const SEGMENT_NAME: &str = "NODE_SEA";
@@ -223,38 +223,49 @@ pub fn find_blobs(data: &[u8]) -> Result<Vec<SliceBlob<'_>>> {
         .collect()
 }
 
-/// One part of the output image.
-#[derive(Debug)]
-enum Piece {
-    /// Bytes of the input image.
-    Input(std::ops::Range<usize>),
-    /// Bytes computed by the plan.
-    Owned(Vec<u8>),
-    /// The blob.
-    Blob,
-    /// Zero padding.
-    Zeros(u64),
-}
-
-/// Everything [`inject`] writes for one thin image, computed up front.
+/// Everything [`inject`] writes for one thin image, computed up front: the output as a
+/// splice of the input.
 struct ThinPlan<'a> {
     image: &'a [u8],
-    pieces: Vec<Piece>,
+    splice: Splice,
     summary: SliceSummary,
 }
 
 impl ThinPlan<'_> {
-    fn write(&self, blob: &[u8], out: &mut (impl Write + ?Sized)) -> std::io::Result<()> {
-        for piece in &self.pieces {
-            match piece {
-                Piece::Input(range) => out.write_all(&self.image[range.clone()])?,
-                Piece::Owned(bytes) => out.write_all(bytes)?,
-                Piece::Blob => out.write_all(blob)?,
-                Piece::Zeros(count) => write_zeros(out, *count)?,
-            }
-        }
-        Ok(())
+    fn write(&self, blob: &[u8], out: &mut (impl Write + ?Sized)) -> Result<()> {
+        self.splice.write(self.image, blob, &mut WriteRef(out))
     }
+}
+
+/// `&mut W` as a sized writer, for [`Splice::write`].
+struct WriteRef<'w, W: Write + ?Sized>(&'w mut W);
+
+impl<W: Write + ?Sized> Write for WriteRef<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The injection of `blob` into the unsigned thin `image` as a splice of `image`, with its
+/// summary: what [`inject`] writes, for a caller that applies it where the image lies
+/// ([`Splice::apply_in_place`]).
+///
+/// ```
+/// # let node = sea_build::macho::fixture::node_like(object::macho::CPU_TYPE_ARM64);
+/// let (splice, summary) = sea_build::inject::macho::plan(&node, b"blob bytes")?;
+/// let mut image = node.clone();
+/// image.resize(summary.len as usize, 0);
+/// splice.apply_in_place(&mut image, node.len() as u64, b"blob bytes")?;
+/// assert_eq!(image, sea_build::inject::macho::inject_to_vec(&node, b"blob bytes")?);
+/// # anyhow::Ok(())
+/// ```
+pub fn plan(image: &[u8], blob: &[u8]) -> Result<(Splice, SliceSummary)> {
+    ensure!(kind(image)? == Kind::Thin, "a universal file has one injection per slice: inject it with `inject`");
+    let plan = plan_thin(image, blob)?;
+    Ok((plan.splice, plan.summary))
 }
 
 /// The chained-fixups blob rewritten with an empty starts entry for `NODE_SEA`.
@@ -358,26 +369,26 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
         header.sizeofcmds.set(Le, header.sizeofcmds.get(Le) + SEGMENT_COMMAND_LEN as u32);
     }
 
-    let linkedit_at = linkedit_start as usize;
-    let mut pieces = vec![
-        Piece::Owned(new_commands),
-        Piece::Input(new_commands_end..fuse_offset),
-        Piece::Owned(b"1".to_vec()),
-        Piece::Input(fuse_offset + 1..linkedit_at),
-        Piece::Blob,
-        Piece::Zeros(shift - blob.len() as u64),
-    ];
+    let linkedit_at = linkedit_start;
+    let fuse_at = fuse_offset as u64;
+    let mut splice = Splice::default();
+    splice.push(Piece::Bytes(new_commands));
+    splice.push(Piece::Base(new_commands_end as u64..fuse_at));
+    splice.push(Piece::Bytes(b"1".to_vec()));
+    splice.push(Piece::Base(fuse_at + 1..linkedit_at));
+    splice.push(Piece::Blob);
+    splice.push(Piece::Zeros(shift - blob.len() as u64));
     match fixups {
         Some(edit) => {
-            pieces.push(Piece::Input(linkedit_at..edit.offset as usize));
-            pieces.push(Piece::Owned(edit.bytes));
-            pieces.push(Piece::Input(edit.end as usize..image.len()));
+            splice.push(Piece::Base(linkedit_at..edit.offset));
+            splice.push(Piece::Bytes(edit.bytes));
+            splice.push(Piece::Base(edit.end..image.len() as u64));
         }
-        None => pieces.push(Piece::Input(linkedit_at..image.len())),
+        None => splice.push(Piece::Base(linkedit_at..image.len() as u64)),
     }
     Ok(ThinPlan {
         image,
-        pieces,
+        splice,
         summary: SliceSummary {
             cputype: thin.cputype(),
             slice_offset: 0,

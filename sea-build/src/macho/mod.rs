@@ -47,6 +47,7 @@ use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64, FAT_MAGIC, FAT_MAGIC_64, MH
 #[doc(hidden)]
 pub mod fixture;
 pub mod relativise;
+pub mod signature;
 mod thin;
 mod universal;
 pub mod unsign;

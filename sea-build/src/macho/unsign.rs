@@ -70,11 +70,94 @@ pub fn unsign(data: &[u8]) -> Result<Vec<u8>> {
     map_slices(data, unsign_thin)
 }
 
+/// What unsigning one thin image changes: where it is cut, and the fields set.
+struct Unsigning {
+    /// The image's new length.
+    end: usize,
+    /// Where `__LINKEDIT`'s segment command is, and its new sizes.
+    linkedit_at: usize,
+    filesize: u64,
+    vmsize: u64,
+    /// The signature's load command, zeroed.
+    command: std::ops::Range<usize>,
+}
+
+impl Unsigning {
+    /// Applies the edits to `out`, the image's first [`Unsigning::end`] bytes.
+    fn apply(&self, out: &mut [u8]) -> Result<()> {
+        let (segment, _) = object::pod::from_bytes_mut::<SegmentCommand64<Le>>(&mut out[self.linkedit_at..]).ok().context("internal error: __LINKEDIT command moved")?;
+        segment.filesize.set(Le, self.filesize);
+        segment.vmsize.set(Le, self.vmsize);
+        out[self.command.clone()].fill(0);
+        let (header, _) = object::pod::from_bytes_mut::<MachHeader64<Le>>(out).ok().context("internal error: header vanished")?;
+        header.ncmds.set(Le, header.ncmds.get(Le) - 1);
+        let sizeofcmds = header.sizeofcmds.get(Le) - self.command.len() as u32;
+        header.sizeofcmds.set(Le, sizeofcmds);
+        Ok(())
+    }
+}
+
 /// Unsigns one thin image.
 fn unsign_thin(data: &[u8]) -> Result<Vec<u8>> {
+    let Some(unsigning) = plan_thin(data)? else {
+        return Ok(data.to_vec());
+    };
+    let mut out = data[..unsigning.end].to_vec();
+    unsigning.apply(&mut out)?;
+    Ok(out)
+}
+
+/// Removes the signature of `image` where it lies: a thin image is cut and edited in place,
+/// without a second copy of it in memory (a universal file is rebuilt).
+///
+/// ```
+/// use sea_build::macho::{fixture::{Options, image}, unsign::{unsign, unsign_in_place}};
+/// let signed = image(Options { signature: Some(256), ..Options::default() });
+/// let mut in_place = signed.clone();
+/// unsign_in_place(&mut in_place)?;
+/// assert_eq!(in_place, unsign(&signed)?);
+/// # anyhow::Ok(())
+/// ```
+pub fn unsign_in_place(image: &mut Vec<u8>) -> Result<()> {
+    match kind(image)? {
+        Kind::Thin => {
+            let len = unsign_slice(image)?;
+            image.truncate(len as usize);
+        }
+        Kind::Fat => *image = unsign(image)?,
+    }
+    Ok(())
+}
+
+/// [`unsign_in_place`] for a thin image in a buffer that cannot shrink, such as a writable
+/// map of the file: returns the unsigned image's length; cut the rest (for a file,
+/// `set_len`). Only the header's pages are written.
+///
+/// ```
+/// use sea_build::macho::{fixture::{Options, image}, unsign::{unsign, unsign_slice}};
+/// let signed = image(Options { signature: Some(256), ..Options::default() });
+/// let mut map = signed.clone();
+/// let len = unsign_slice(&mut map)?;
+/// assert_eq!(map[..len as usize], unsign(&signed)?[..]);
+/// # anyhow::Ok(())
+/// ```
+pub fn unsign_slice(image: &mut [u8]) -> Result<u64> {
+    ensure!(kind(image)? == Kind::Thin, "a universal file is rebuilt to unsign it: use `unsign`");
+    match plan_thin(image)? {
+        Some(unsigning) => {
+            unsigning.apply(&mut image[..unsigning.end])?;
+            Ok(unsigning.end as u64)
+        }
+        None => Ok(image.len() as u64),
+    }
+}
+
+/// Checks that the signature of the thin image `data` can be removed and says how; `None`
+/// when it is unsigned.
+fn plan_thin(data: &[u8]) -> Result<Option<Unsigning>> {
     let image = ThinImage::parse(data)?;
     let Some(signature) = image.code_signature() else {
-        return Ok(data.to_vec());
+        return Ok(None);
     };
     let command_count = image.commands().len();
     if signature.command_index + 1 != command_count {
@@ -123,21 +206,15 @@ fn unsign_thin(data: &[u8]) -> Result<Vec<u8>> {
         signature.offset
     );
 
-    let mut out = data[..end as usize].to_vec();
     let filesize = end - linkedit.fileoff();
-    let vmsize = align_up(filesize, image.page_size()).unwrap_or(filesize);
-    let segment_at = linkedit.command.offset;
-    let (segment, _) = object::pod::from_bytes_mut::<SegmentCommand64<Le>>(&mut out[segment_at..]).ok().context("internal error: __LINKEDIT command moved")?;
-    segment.filesize.set(Le, filesize);
-    segment.vmsize.set(Le, vmsize);
-
     let command = image.commands()[signature.command_index];
-    out[command.offset..command.offset + command.bytes.len()].fill(0);
-    let (header, _) = object::pod::from_bytes_mut::<MachHeader64<Le>>(&mut out).ok().context("internal error: header vanished")?;
-    header.ncmds.set(Le, header.ncmds.get(Le) - 1);
-    let sizeofcmds = header.sizeofcmds.get(Le) - command.bytes.len() as u32;
-    header.sizeofcmds.set(Le, sizeofcmds);
-    Ok(out)
+    Ok(Some(Unsigning {
+        end: end as usize,
+        linkedit_at: linkedit.command.offset,
+        filesize,
+        vmsize: align_up(filesize, image.page_size()).unwrap_or(filesize),
+        command: command.offset..command.offset + command.bytes.len(),
+    }))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use apple_codesign::cryptography::{InMemoryPrivateKey, parse_pfx_data};
-use apple_codesign::{CodeSignatureFlags, MachFile, MachOSigner, SettingsScope, SigningSettings, VerificationProblemType};
+use apple_codesign::{CodeSignatureFlags, MachFile, MachOBinary, MachOSigner, SettingsScope, SigningSettings, VerificationProblemType};
 use x509_certificate::CapturedX509Certificate;
 
 /// The entitlements node needs under the hardened runtime (those of node's own macOS builds).
@@ -78,6 +78,15 @@ pub struct Signing<'a> {
 /// [`crate::macho::unsign`]): a signature is computed over the load commands, so signing
 /// over an old one would keep its identifier and flags.
 pub fn sign(image: &[u8], signing: &Signing<'_>) -> Result<Vec<u8>> {
+    let settings = settings(signing)?;
+    let signer = MachOSigner::new(image).map_err(|error| anyhow::anyhow!("apple-codesign cannot sign this Mach-O image: {error}"))?;
+    let mut out = Vec::with_capacity(image.len() + image.len() / 64 + (64 << 10));
+    signer.write_signed_binary(&settings, &mut out).map_err(|error| anyhow::anyhow!("signing failed: {error}"))?;
+    Ok(out)
+}
+
+/// apple-codesign's settings for `signing`.
+fn settings<'a>(signing: &Signing<'a>) -> Result<SigningSettings<'a>> {
     let mut settings = SigningSettings::default();
     settings.set_binary_identifier(SettingsScope::Main, signing.identifier);
     if let Some(identity) = signing.identity {
@@ -91,10 +100,56 @@ pub fn sign(image: &[u8], signing: &Signing<'_>) -> Result<Vec<u8>> {
             settings.set_signing_time(time);
         }
     }
+    Ok(settings)
+}
+
+/// How many bytes the signature of the unsigned thin `image` needs: what apple-codesign
+/// reserves for it. Reserve them with [`crate::macho::signature::reserve`], then fill them
+/// with [`signature_for`].
+pub fn signature_len(image: &[u8], signing: &Signing<'_>) -> Result<u64> {
+    let (signer, macho, settings) = thin_signer(image, signing)?;
+    let len = signer.estimate_embedded_signature_size(&macho, &settings).map_err(|error| anyhow::anyhow!("apple-codesign cannot size the signature: {error}"))?;
+    Ok(len as u64)
+}
+
+/// The signature of the thin `image`, whose room [`crate::macho::signature::reserve`] made
+/// (zeros there now), padded with zeros to that room's length: written at the room's
+/// offset, it gives the bytes [`sign`] gives for the image without the room.
+///
+/// Only the signature is built; the image is read where it lies (a map of the output file),
+/// so signing holds no copy of it.
+///
+/// ```
+/// use sea_build::{macho::signature::reserve, sign::{Signing, sign, signature_for, signature_len}};
+/// # let image = sea_build::macho::fixture::tiny_image();
+/// let signing = Signing { identifier: "app", identity: None, signing_time: None };
+/// let room = reserve(&image, signature_len(&image, &signing)?)?;
+/// let mut prepared = image.clone();
+/// room.apply(&mut prepared);
+/// let signature = signature_for(&prepared, &signing)?;
+/// prepared[room.offset as usize..].copy_from_slice(&signature);
+/// assert_eq!(prepared, sign(&image, &signing)?);
+/// # anyhow::Ok(())
+/// ```
+pub fn signature_for(image: &[u8], signing: &Signing<'_>) -> Result<Vec<u8>> {
+    let (signer, macho, settings) = thin_signer(image, signing)?;
+    let room = macho.code_signature_load_command().context("the image has no room for a signature: reserve it first (sea_build::macho::signature::reserve)")?;
+    let mut signature = signer.create_superblob(&settings, &macho).map_err(|error| anyhow::anyhow!("signing failed: {error}"))?;
+    let room_len = room.datasize as usize;
+    if signature.len() > room_len {
+        bail!("the signature takes {} bytes, more than the {room_len} reserved for it", signature.len());
+    }
+    signature.resize(room_len, 0);
+    Ok(signature)
+}
+
+/// apple-codesign's signer, parsed image and settings for a thin image, as its own signer
+/// prepares them for slice 0.
+fn thin_signer<'a>(image: &'a [u8], signing: &Signing<'a>) -> Result<(MachOSigner<'a>, MachOBinary<'a>, SigningSettings<'a>)> {
+    let macho = MachOBinary::parse(image).map_err(|error| anyhow::anyhow!("apple-codesign cannot read this Mach-O image: {error}"))?;
     let signer = MachOSigner::new(image).map_err(|error| anyhow::anyhow!("apple-codesign cannot sign this Mach-O image: {error}"))?;
-    let mut out = Vec::with_capacity(image.len() + image.len() / 64 + (64 << 10));
-    signer.write_signed_binary(&settings, &mut out).map_err(|error| anyhow::anyhow!("signing failed: {error}"))?;
-    Ok(out)
+    let settings = settings(signing)?.as_universal_macho_settings(0, macho.macho.header.cputype());
+    Ok((signer, macho, settings))
 }
 
 /// What a slice's signature says, in the terms that change V8's flag hash and the kernel's

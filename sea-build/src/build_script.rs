@@ -211,7 +211,12 @@ impl Build {
     }
 
     /// Builds the SEA and returns its path.
-    pub fn try_build(&self) -> Result<Utf8PathBuf> {
+    pub fn try_build(&self) -> crate::Result<Utf8PathBuf> {
+        self.try_build_inner().map_err(crate::Error::from)
+    }
+
+    // The body of `try_build`: anyhow's error inside the crate, marked with kinds where they are known.
+    fn try_build_inner(&self) -> Result<Utf8PathBuf> {
         let env = self.env.clone().unwrap_or_default().announcing_to(self.cargo.clone());
         let manifest_dir: Utf8PathBuf = env.var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR is unset: call sea_build::Build from a build script")?.into();
         let out = match &self.out_dir {

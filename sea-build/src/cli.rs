@@ -175,7 +175,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
-        Command::Inject(args) => crate::commands::inject_file(&args.base, &args.blob, &args.out, args.sign, &Env::from_process()),
+        Command::Inject(args) => crate::commands::inject_file(&args.base, &args.blob, &args.out, args.sign, &Env::from_process()).map_err(anyhow::Error::from),
         Command::Relativise(args) => {
             let prefix = format!("{}/", args.prefix.as_str().trim_end_matches('/'));
             let out = args.out.as_ref().unwrap_or(&args.file);

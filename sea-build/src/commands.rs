@@ -38,7 +38,7 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
             copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
             match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
                 inject::fuse::FuseState::Unset { offset } => offset,
-                inject::fuse::FuseState::Set { offset } => bail!("{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
+                inject::fuse::FuseState::Set { offset } => crate::error::fail!(AlreadyInjected, "{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
             }
         }
     };
@@ -60,7 +60,12 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
 /// sea_build::commands::inject_file(Utf8Path::new("node"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app"), SignMode::AdHoc, &env)?;
 /// # anyhow::Ok(())
 /// ```
-pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
+pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> crate::Result<()> {
+    inject_file_inner(base, blob, out, sign, env).map_err(crate::Error::from)
+}
+
+// The body of `inject_file`: anyhow's error inside the crate, marked with kinds where they are known.
+fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
     let failed = || format!("could not inject {blob} into {base}");
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
@@ -91,7 +96,7 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
                 Ok(writer.flush()?)
             })
         }
-        None => bail!("{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
+        None => crate::error::fail!(NotNode, "{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
     }
 }
 
@@ -223,7 +228,12 @@ fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Re
 /// sea_build::commands::relativise_file(path, "/home/me/checkout/", path, None, &env)?;
 /// # anyhow::Ok(())
 /// ```
-pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
+pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> crate::Result<String> {
+    relativise_file_inner(input, prefix, out, sign, env).map_err(crate::Error::from)
+}
+
+// The body of `relativise_file`: anyhow's error inside the crate, marked with kinds where they are known.
+fn relativise_file_inner(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
     let options = macho::relativise::RelativiseOptions::default();
     let mut file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
     let mut result = None;

@@ -6,7 +6,7 @@
 //! targets `windows` (node's .zip archives), and a node archive that only comes as
 //! `.tar.xz` needs `xz`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 /// An optional part of sea-build, named as in its `[features]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,8 @@ impl Feature {
         if self.enabled() {
             return Ok(());
         }
-        bail!(
+        crate::error::fail!(
+            FeatureMissing,
             "{needed_for} needs sea-build's `{name}` feature, which this build of sea-build does not have: \
              add it where sea-build is a dependency (`sea-build = {{ version = \"…\", features = [\"{name}\"] }}`)",
             name = self.name()

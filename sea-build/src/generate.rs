@@ -179,7 +179,7 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     invocation.cwd = Some(staging.to_owned());
     let output = runner.run(&invocation)?;
     if !output.success() {
-        bail!("generating the SEA blob failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, output.stderr_text().trim());
+        crate::error::fail!(ToolFailed, "generating the SEA blob failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, output.stderr_text().trim());
     }
     let blob_path = staging.join(OUTPUT);
     let bytes = std::fs::read(&blob_path).with_context(|| format!("node reported success but wrote no blob at {blob_path}"))?;

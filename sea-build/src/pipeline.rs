@@ -8,7 +8,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use camino::Utf8Path;
 
 use crate::artifact::{Artifact, CacheAccepted, Manifest};
@@ -57,7 +57,12 @@ pub struct Pipeline<'a> {
 
 impl Pipeline<'_> {
     /// Builds `sea` for `platform` into `out_dir/<name>` (plus `.exe` on Windows).
-    pub fn build(&self, sea: &Sea, platform: Platform, out_dir: &Utf8Path) -> Result<Artifact> {
+    pub fn build(&self, sea: &Sea, platform: Platform, out_dir: &Utf8Path) -> crate::Result<Artifact> {
+        self.build_inner(sea, platform, out_dir).map_err(crate::Error::from)
+    }
+
+    // The body of `build`: anyhow's error inside the crate, marked with kinds where they are known.
+    fn build_inner(&self, sea: &Sea, platform: Platform, out_dir: &Utf8Path) -> Result<Artifact> {
         platform.require_feature().with_context(|| format!("cannot build {}", sea.name))?;
         // 1. Acquire.
         let node = self.fetcher.fetch(&sea.node, platform, self.lock)?;
@@ -288,7 +293,8 @@ fn check_run(name: &str, verify_args: &[String], run: &crate::run::RunOutput) ->
     } else {
         ""
     };
-    bail!(
+    crate::error::fail!(
+        ArtifactFailedToRun,
         "{name} failed to run ({failure}) when run {} before publishing; nothing was published. Its standard error:\n{}{hint}\nThe build runs every artifact it can run here with `verify-args`: fix the program, or set `verify-args` in [package.metadata.sea] to arguments that exercise it and exit 0 quickly (such as [\"--version\"]).",
         shown_args(verify_args),
         if stderr.trim().is_empty() { "(empty)".to_owned() } else { stderr.trim_end().to_owned() }

@@ -53,7 +53,12 @@ const HEADER_SCRIPT: &str = "const vm=require('vm');const s=require('fs').readFi
 /// `process_env` is where settings such as `SEA_BUILD_WINE` and `SEA_BUILD_QEMU` are read:
 /// Windows artifacts are checked under Wine on Linux, Linux artifacts of another architecture
 /// under qemu (see [`TargetRunner::for_target`]).
-pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner, process_env: &Env) -> Result<Report> {
+pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner, process_env: &Env) -> crate::Result<Report> {
+    verify_inner(artifact, env, fetcher, runner, process_env).map_err(crate::Error::from)
+}
+
+// The body of `verify`: anyhow's error inside the crate, marked with kinds where they are known.
+fn verify_inner(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner, process_env: &Env) -> Result<Report> {
     let manifest_file = manifest_path(artifact);
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_file).with_context(|| format!("{artifact} has no manifest at {manifest_file}: build it with `cargo xtask sea`"))?)
         .with_context(|| format!("{manifest_file} is not a sea-build manifest"))?;

@@ -66,7 +66,7 @@ const MISSING_PLACEHOLDERS: &str = "this Wine does not support VirtualAlloc2 wit
 /// assert!(!sea_build::wine::is_missing_placeholders(&anyhow::anyhow!("exit 1")));
 /// ```
 pub fn is_missing_placeholders(error: &anyhow::Error) -> bool {
-    error.to_string().contains(MISSING_PLACEHOLDERS)
+    crate::error::kind_of(error) == Some(crate::ErrorKind::HostCannotRun)
 }
 
 /// A Wine installation and the private prefix sea-build runs Windows programs in.
@@ -245,7 +245,8 @@ impl Wine {
         }
         let stderr = output.stderr_text();
         if stderr.contains(PLACEHOLDER_FAILURE) {
-            bail!(
+            crate::error::fail!(
+                HostCannotRun,
                 "{node} cannot run under {}: {MISSING_PLACEHOLDERS} (it stopped with `{PLACEHOLDER_FAILURE}`); \
                  install a newer Wine or build this target without a code cache",
                 self.program

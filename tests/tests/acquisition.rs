@@ -111,7 +111,9 @@ fn a_tampered_archive_is_refused_and_nothing_is_cached() {
     bytes[last] ^= 1;
     mirror.replace(&format!("{}/{name}", NODE.tag()), bytes);
     let (_keep, cache) = temp_dir();
-    let error = format!("{:#}", mirror_fetcher(&mirror, &cache).fetch(&VersionSpec::Exact(NODE), linux(), None).unwrap_err());
+    let error = sea_build::Error::from(mirror_fetcher(&mirror, &cache).fetch(&VersionSpec::Exact(NODE), linux(), None).unwrap_err());
+    assert_eq!(error.kind(), sea_build::ErrorKind::ChecksumMismatch);
+    let error = error.to_string();
     assert!(error.contains("SHA-256") && error.contains("tampered"), "{error}");
     assert_cache_clean(&cache);
 }
@@ -176,7 +178,9 @@ fn a_binary_that_disagrees_with_the_lock_is_refused() {
 
     let mut wrong = lock.clone();
     wrong.nodes[0].binary_sha256 = "ab".repeat(32);
-    let error = format!("{:#}", fetcher.fetch(&VersionSpec::Major(22), linux(), Some((&wrong, &lock_path))).unwrap_err());
+    let error = sea_build::Error::from(fetcher.fetch(&VersionSpec::Major(22), linux(), Some((&wrong, &lock_path))).unwrap_err());
+    assert_eq!(error.kind(), sea_build::ErrorKind::LockMismatch);
+    let error = error.to_string();
     assert!(error.contains("does not match") && error.contains("sea.lock") && error.contains("--update"), "{error}");
 
     // A pinned version is used without asking any source which 22.x is newest.

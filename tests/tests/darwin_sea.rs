@@ -52,7 +52,7 @@ fn host_node() -> sea_build::node::NodeBinary {
     real_node(NODE_22, Platform::host().unwrap().node_name()).unwrap()
 }
 
-fn build_with(sea: &Sea, platform: Platform, out: &Utf8Path, runner: &dyn Runner, env: &Env) -> anyhow::Result<Artifact> {
+fn build_with(sea: &Sea, platform: Platform, out: &Utf8Path, runner: &dyn Runner, env: &Env) -> sea_build::Result<Artifact> {
     let fetcher = fetcher();
     Pipeline { fetcher: &fetcher, runner, reporter: &Silent, lock: None, env }.build(sea, platform, out)
 }

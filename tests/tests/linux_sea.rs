@@ -158,3 +158,25 @@ fn fields_the_node_cannot_honour_are_refused() {
     let error = sea.check_node_supports("24.6.0".parse().unwrap()).unwrap_err().to_string();
     assert!(error.contains("`exec-argv` needs node 22.20 / 24.7"), "{error}");
 }
+
+/// Bad bases get an error a caller can match by kind, not by message: an injected binary, a
+/// file that is not an executable, a file that is an executable but not node.
+#[test]
+fn bad_bases_are_told_apart_by_kind() {
+    let (_keep, dir) = temp();
+    let node = real_node(NODE_24, "linux-x64").unwrap();
+    let blob = dir.join("sea-prep.blob");
+    std::fs::write(&blob, b"a blob").unwrap();
+    let env = sea_build::Env::from_process();
+    let inject = |base: &Utf8Path, out: &str| sea_build::commands::inject_file(base, &blob, &dir.join(out), Default::default(), &env);
+    inject(&node.path, "app").unwrap();
+    let error = inject(&dir.join("app"), "again").unwrap_err();
+    assert_eq!(error.kind(), sea_build::ErrorKind::AlreadyInjected, "{error}");
+    assert!(!dir.join("again").exists());
+    std::fs::write(dir.join("script.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    assert_eq!(inject(&dir.join("script.sh"), "x").unwrap_err().kind(), sea_build::ErrorKind::NotNode);
+    // This test's own executable: an ELF, without node's fuse.
+    let elf = Utf8PathBuf::from_path_buf(std::env::current_exe().unwrap()).unwrap();
+    let error = inject(&elf, "y").unwrap_err();
+    assert_eq!(error.kind(), sea_build::ErrorKind::NotNode, "{error}");
+}

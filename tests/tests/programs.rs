@@ -52,7 +52,7 @@ fn fetcher() -> NodeFetcher {
     NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm])
 }
 
-fn try_build(sea: &Sea, out: &Utf8Path) -> anyhow::Result<Artifact> {
+fn try_build(sea: &Sea, out: &Utf8Path) -> sea_build::Result<Artifact> {
     let fetcher = fetcher();
     let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &test_env() };
     pipeline.build(sea, Platform::host().unwrap(), out)
@@ -217,7 +217,9 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
     // Declared as an asset, the file read beside the module is the program's business.
     let package = dir.join("reads-beside");
     let metadata = SeaMetadata { main: Some("main.js".into()), assets: [("data.txt".to_owned(), "data.txt".into())].into(), verify_args: vec![], ..SeaMetadata::default() };
-    let error = format!("{:#}", try_build(&sea(&package, NODE_24, metadata), &package.join("out")).unwrap_err());
+    let error = try_build(&sea(&package, NODE_24, metadata), &package.join("out")).unwrap_err();
+    assert_eq!(error.kind(), sea_build::ErrorKind::ArtifactFailedToRun);
+    let error = error.to_string();
     assert!(error.contains("failed to run (exit 1)") && error.contains("ENOENT"), "the read is left to run time, where it fails: {error}");
 }
 
@@ -227,7 +229,9 @@ fn a_program_that_crashes_at_start_is_never_published() {
     let package = dir.join("pkg");
     write(&package, &[("main.js", "function start() { throw new Error('the configuration is missing'); }\nstart();\n")]);
     let out = dir.join("out");
-    let error = format!("{:#}", try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), ..SeaMetadata::default() }), &out).unwrap_err());
+    let error = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), ..SeaMetadata::default() }), &out).unwrap_err();
+    assert_eq!(error.kind(), sea_build::ErrorKind::ArtifactFailedToRun);
+    let error = error.to_string();
     assert!(error.contains("failed to run (exit 1)"), "{error}");
     assert!(error.contains("Error: the configuration is missing") && error.contains("at start"), "the error shows the stack: {error}");
     assert!(error.contains("verify-args"), "{error}");

@@ -84,7 +84,8 @@ pub fn fetch(fetcher: &NodeFetcher, lock: Option<(&LockFile, &Utf8Path)>) -> Res
     let binary = dir.join(member.rsplit('/').next().unwrap_or(member));
     let esbuild = match cached(&dir, &binary, platform)? {
         Some(esbuild) => esbuild,
-        None if fetcher.is_offline() => bail!(
+        None if fetcher.is_offline() => crate::error::fail!(
+            OfflineMiss,
             "offline (SEA_BUILD_OFFLINE or CARGO_NET_OFFLINE is set), and the cache in {} lacks esbuild {ESBUILD_VERSION} for {platform}, which bundles `main`. Prefetch it while online with `cargo xtask fetch`, or set `bundle = false`",
             fetcher.cache_dir()
         ),

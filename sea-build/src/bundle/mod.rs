@@ -299,7 +299,7 @@ pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, 
         } else {
             ""
         };
-        bail!("bundling {} (in {}) with esbuild failed: the errors, as esbuild reports them:\n{}{hint}", sea.main, sea.package_dir, stderr.trim_end());
+        crate::error::fail!(ToolFailed, "bundling {} (in {}) with esbuild failed: the errors, as esbuild reports them:\n{}{hint}", sea.main, sea.package_dir, stderr.trim_end());
     }
     let meta_bytes = std::fs::read(&metafile).with_context(|| format!("esbuild reported success but wrote no metafile at {metafile}"))?;
     let meta = Metafile::parse(&meta_bytes, &metafile)?;

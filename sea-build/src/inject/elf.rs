@@ -28,6 +28,7 @@
 
 use std::io::Write;
 
+use crate::error::fail;
 use anyhow::{Context, Result, bail, ensure};
 use object::elf::{
     ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_PPC64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM, PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
@@ -255,13 +256,15 @@ fn page_size(machine: u16) -> u64 {
 fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<Plan> {
     let elf = Elf::parse(image)?;
     if elf.section_named(NOTE_SECTION_NAME).is_some() {
-        bail!(
+        fail!(
+            AlreadyInjected,
             "the binary already carries a SEA blob (it has a {NOTE_SECTION_NAME} section): \
              inject into a fresh node binary"
         );
     }
     if find_blob_in(&elf)?.is_some() {
-        bail!(
+        fail!(
+            AlreadyInjected,
             "the binary already carries a SEA blob (a {NODE_SEA_BLOB} note): inject into a \
              fresh node binary"
         );

@@ -7,6 +7,7 @@
 
 use std::io::Read;
 
+use crate::error::fail;
 use anyhow::{Context, Result, bail};
 
 /// The fuse text without its `:0` / `:1` suffix.
@@ -162,12 +163,14 @@ struct Occurrence {
 fn verdict(found: &[Occurrence]) -> Result<FuseState> {
     let needle_len = FUSE_SENTINEL.len() + 1;
     let occurrence = match found {
-        [] => bail!(
+        [] => fail!(
+            NotNode,
             "not a node binary with SEA support (fuse {FUSE_SENTINEL}:0 not found): use an \
              official node build >= 20.6 as the base executable"
         ),
         [one] => one,
-        many => bail!(
+        many => fail!(
+            NotNode,
             "the fuse {FUSE_SENTINEL} occurs {} times (at offsets {}) but node expects it exactly \
              once: the image is not a plain node binary (is it a SEA whose blob contains the fuse \
              text?); start from a fresh node binary",
@@ -179,11 +182,13 @@ fn verdict(found: &[Occurrence]) -> Result<FuseState> {
     match occurrence.state {
         Some(b'0') => Ok(FuseState::Unset { offset }),
         Some(b'1') => Ok(FuseState::Set { offset }),
-        Some(other) => bail!(
+        Some(other) => fail!(
+            DamagedInput,
             "the fuse {FUSE_SENTINEL}: at offset {at:#x} is followed by byte {other:#04x} instead \
              of '0' or '1': the binary is damaged or not an official node build"
         ),
-        None => bail!(
+        None => fail!(
+            DamagedInput,
             "the image ends right after the fuse {FUSE_SENTINEL}: (offset {at:#x}) without its \
              state byte: the binary is truncated; download it again"
         ),
@@ -207,7 +212,8 @@ fn verdict(found: &[Occurrence]) -> Result<FuseState> {
 pub fn unset_fuse_offset(image: &[u8]) -> Result<usize> {
     match find_fuse(image)? {
         FuseState::Unset { offset } => Ok(offset),
-        FuseState::Set { offset } => bail!(
+        FuseState::Set { offset } => fail!(
+            AlreadyInjected,
             "the binary already carries a SEA blob (the fuse {FUSE_SENTINEL}:1 at offset \
              {offset:#x} is already set, so it was already injected): inject into a fresh node \
              binary"

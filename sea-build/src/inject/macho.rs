@@ -38,6 +38,7 @@
 use std::io::Write;
 use std::mem::{offset_of, size_of};
 
+use crate::error::fail;
 use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as Le;
 use object::macho::{LC_DYLD_CHAINED_FIXUPS, LC_SEGMENT_64, LinkeditDataCommand, MH_EXECUTE, MachHeader64, S_REGULAR, Section64, SegmentCommand64, VM_PROT_READ};
@@ -283,13 +284,15 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
     let thin = ThinImage::parse(image)?;
     ensure!(thin.header().filetype(Le) == MH_EXECUTE, "the Mach-O image is not an executable (file type {}): inject into the node executable", thin.header().filetype(Le));
     if thin.code_signature().is_some() {
-        bail!(
+        fail!(
+            Signed,
             "the Mach-O image is code-signed: remove the signature first \
              (sea_build::macho::unsign::unsign), inject, then sign the result"
         );
     }
     if thin.segment(SEGMENT_NAME.as_bytes()).is_some() {
-        bail!(
+        fail!(
+            AlreadyInjected,
             "the binary already carries a SEA blob (it has a {SEGMENT_NAME} segment): inject \
              into a fresh node binary"
         );
@@ -304,7 +307,8 @@ fn plan_thin<'a>(image: &'a [u8], blob: &[u8]) -> Result<ThinPlan<'a>> {
     let room = thin.header_room()?;
     let needed = (SEGMENT_COMMAND_LEN + SIGNATURE_COMMAND_LEN) as u64;
     if room < needed {
-        bail!(
+        fail!(
+            NoHeaderRoom,
             "no room for the {SEGMENT_NAME} load command: it needs {needed} free bytes after the \
              load commands ({SEGMENT_COMMAND_LEN} for the segment, {SIGNATURE_COMMAND_LEN} for \
              the code signature added afterwards) but the image has {room} (load commands end \

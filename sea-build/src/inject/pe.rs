@@ -29,6 +29,7 @@
 
 use std::io::Write;
 
+use crate::error::fail;
 use anyhow::{Context, Result, bail, ensure};
 use object::pe::{IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ, RT_RCDATA};
 
@@ -155,7 +156,8 @@ impl<'a> Plan<'a> {
         if let Some(resource::ResourceNode::Table(names)) = tree.get(&ResourceKey::Id(RT_RCDATA)).map(|entry| &entry.node)
             && names.get(&blob_key).is_some()
         {
-            bail!(
+            fail!(
+                AlreadyInjected,
                 "the executable already carries a SEA blob (it has an RT_RCDATA resource named \
                  {NODE_SEA_BLOB}): inject into a fresh node.exe"
             );
@@ -305,7 +307,8 @@ fn refuse_signed(headers: &PeHeaders, image: &[u8]) -> Result<()> {
     }
     // Errors for a table that is not at the end, or runs past it.
     certificate_table(headers, image)?;
-    bail!(
+    fail!(
+        Signed,
         "the executable is signed (a certificate table of {} bytes at file offset {:#x}): \
          injecting would break the signature; remove it first with sea_build::pe::unsign, and \
          sign the result again if it must be signed",

@@ -48,11 +48,13 @@ pub struct SignatureRoom {
 pub fn reserve(image: &[u8], len: u64) -> Result<SignatureRoom> {
     let thin = ThinImage::parse(image)?;
     ensure!(thin.code_signature().is_none(), "the image is signed already: remove the signature first (sea_build::macho::unsign)");
-    ensure!(
-        thin.header_room()? >= COMMAND_LEN as u64,
-        "the image has {} bytes free after its load commands, and the signature's command needs {COMMAND_LEN}: no room to sign it (relink with -headerpad)",
-        thin.header_room()?
-    );
+    if thin.header_room()? < COMMAND_LEN as u64 {
+        crate::error::fail!(
+            NoHeaderRoom,
+            "the image has {} bytes free after its load commands, and the signature's command needs {COMMAND_LEN}: no room to sign it (relink with -headerpad)",
+            thin.header_room()?
+        );
+    }
     let linkedit = thin.linkedit()?;
     ensure!(linkedit.file_end() == image.len() as u64, "__LINKEDIT ends at {:#x}, not at the end of the file ({:#x}): data after it would be lost when signing", linkedit.file_end(), image.len());
     let offset = align_up(linkedit.file_end(), 16).context("the image is too large to sign")?;

@@ -279,7 +279,7 @@ impl<'a> ThinImage<'a> {
     }
 
     /// Every file range the load commands point at besides segment contents: section
-    /// contents and relocations, and all linkedit data (see the [module docs](self)).
+    /// contents and relocations, and all linkedit data (see the [module docs](super)).
     /// Empty ranges are included (their offset fields still have to move with the data).
     pub fn file_ranges(&self) -> &[FileRange] {
         &self.ranges

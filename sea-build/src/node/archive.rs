@@ -5,6 +5,7 @@
 
 use std::io::{Read, Seek};
 
+use crate::error::{ErrorKind, Tag};
 use anyhow::{Context, Result, bail};
 
 use super::platform::{Os, Platform};
@@ -179,8 +180,8 @@ type Visitor<'a> = dyn FnMut(&str, EntryKind, &mut dyn Read) -> Result<()> + 'a;
 fn walk_tar(reader: impl Read, name: &str, visit: &mut Visitor<'_>) -> Result<()> {
     let corrupt = || format!("{name} is truncated or corrupt: download it again (a partial download is never trusted)");
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().with_context(corrupt)? {
-        let mut entry = entry.with_context(corrupt)?;
+    for entry in archive.entries().tag(ErrorKind::DamagedInput, corrupt)? {
+        let mut entry = entry.tag(ErrorKind::DamagedInput, corrupt)?;
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let link = || entry.link_name_bytes().map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default();
         let kind = match entry.header().entry_type() {
@@ -194,33 +195,33 @@ fn walk_tar(reader: impl Read, name: &str, visit: &mut Visitor<'_>) -> Result<()
         };
         visit(&path, kind, &mut Checked { inner: &mut entry, name }).with_context(|| format!("while reading {path} in {name}"))?;
         // Drain what the visitor left so a truncated member is noticed here, not silently.
-        std::io::copy(&mut entry, &mut std::io::sink()).with_context(corrupt)?;
+        std::io::copy(&mut entry, &mut std::io::sink()).tag(ErrorKind::DamagedInput, corrupt)?;
     }
     // Reading the compressed stream to its very end makes the decoder check its trailer
     // (gzip CRC and length, xz index): tar alone stops at its end marker and would miss a cut.
-    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).with_context(corrupt)?;
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).tag(ErrorKind::DamagedInput, corrupt)?;
     Ok(())
 }
 
 #[cfg(feature = "windows")]
 fn walk_zip<R: Read + Seek>(reader: R, name: &str, visit: &mut Visitor<'_>) -> Result<()> {
     let corrupt = || format!("{name} is truncated or corrupt: download it again (a partial download is never trusted)");
-    let mut archive = zip::ZipArchive::new(reader).with_context(corrupt)?;
+    let mut archive = zip::ZipArchive::new(reader).tag(ErrorKind::DamagedInput, corrupt)?;
     for index in 0..archive.len() {
-        let mut file = archive.by_index(index).with_context(corrupt)?;
+        let mut file = archive.by_index(index).tag(ErrorKind::DamagedInput, corrupt)?;
         let path = file.name().replace('\\', "/");
         let kind = if file.is_dir() {
             EntryKind::Directory
         } else if file.is_symlink() {
             let mut target = String::new();
-            file.read_to_string(&mut target).with_context(corrupt)?;
+            file.read_to_string(&mut target).tag(ErrorKind::DamagedInput, corrupt)?;
             EntryKind::Symlink(target)
         } else {
             EntryKind::File
         };
         visit(&path, kind, &mut Checked { inner: &mut file, name })?;
         // Reading to the end makes the zip crate check the member's CRC.
-        std::io::copy(&mut file, &mut std::io::sink()).with_context(corrupt)?;
+        std::io::copy(&mut file, &mut std::io::sink()).tag(ErrorKind::DamagedInput, corrupt)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use crate::error::Tag;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::progress::{Event, Reporter};
@@ -73,7 +74,8 @@ impl Http {
                     std::thread::sleep(Duration::from_millis(500 << attempt));
                     attempt += 1;
                 }
-                Err(failure) => return Err(failure.error),
+                // Marked as a network failure, the cause kept.
+                Err(failure) => return Err(failure.error).tag(crate::ErrorKind::Network, || "the download failed".to_owned()),
             }
         }
     }

@@ -128,7 +128,8 @@ impl LockFile {
         } else {
             return Ok(());
         };
-        bail!(
+        crate::error::fail!(
+            LockMismatch,
             "node {} for {} does not match {lock_path}: {what}. If you did not expect a change, stop: the download may have been tampered with. If the change is intended, run `cargo xtask fetch --node {spec} --target {} --update`",
             node.version,
             node.platform,

@@ -244,7 +244,8 @@ impl NodeFetcher {
         }
         if self.offline {
             let needed = known.map_or_else(|| format!("node {spec} for {platform}"), |v| format!("{}", self.cache.binary_path(v, platform)));
-            bail!(
+            crate::error::fail!(
+                OfflineMiss,
                 "offline (SEA_BUILD_OFFLINE or CARGO_NET_OFFLINE is set), and the cache in {} lacks {needed}. Prefetch it while online with `cargo xtask fetch --node {spec} --target {platform}`, or give a local node binary or archive as the node version",
                 self.cache.root()
             );
@@ -333,13 +334,15 @@ impl NodeFetcher {
         let Some(version) = common.and_then(|c| c.into_iter().max()) else {
             if self.offline {
                 let targets: String = platforms.iter().map(|p| format!(" --target {p}")).collect();
-                bail!(
+                crate::error::fail!(
+                    OfflineMiss,
                     "offline (SEA_BUILD_OFFLINE or CARGO_NET_OFFLINE is set), and the cache in {} holds no node {spec} for every one of the targets. Prefetch it while online with `cargo xtask fetch --node {spec}{targets}`, or give a local node binary or archive as the node version",
                     self.cache.root()
                 );
             }
             let listing: Vec<String> = newest.iter().map(|(p, v)| format!("{p}: {}", v.map_or_else(|| "none".to_owned(), |v| v.to_string()))).collect();
-            bail!(
+            crate::error::fail!(
+                NodeNotFound,
                 "no release of node {spec} is published for all of {}{} (newest per platform: {}): build those targets from separate SEAs, or choose another version",
                 platforms.iter().map(Platform::to_string).collect::<Vec<_>>().join(", "),
                 if self.offline { " in the cache (offline)" } else { "" },
@@ -376,7 +379,12 @@ impl NodeFetcher {
             }
         }
         if shipping.is_empty() {
-            bail!("no platform publishes node {spec}{}{}", if self.offline { " in the cache (offline)" } else { "" }, failures.iter().map(|f| format!("\n  - {f}")).collect::<String>());
+            crate::error::fail!(
+                NodeNotFound,
+                "no platform publishes node {spec}{}{}",
+                if self.offline { " in the cache (offline)" } else { "" },
+                failures.iter().map(|f| format!("\n  - {f}")).collect::<String>()
+            );
         }
         Ok(shipping)
     }

@@ -157,7 +157,7 @@ impl Source for Dist {
         sink.flush()?;
         let (_, actual, _) = sink.finish();
         if actual != expected {
-            bail!("{url} has SHA-256 {actual}, but {shasums_url} says {expected}: the archive or the checksum list was tampered with or damaged; nothing was cached");
+            crate::error::fail!(ChecksumMismatch, "{url} has SHA-256 {actual}, but {shasums_url} says {expected}: the archive or the checksum list was tampered with or damaged; nothing was cached");
         }
         Ok(Downloaded { archive: into, kind, url, sha256: actual })
     }
@@ -229,7 +229,11 @@ impl Npm {
         sink.flush()?;
         let (_, sha256, sha512) = sink.finish();
         if sha512.unwrap_or_default() != expected {
-            bail!("{} does not match the registry's sha512 integrity for {package}@{version}: the download was tampered with or damaged; nothing was cached", entry.dist.tarball);
+            crate::error::fail!(
+                ChecksumMismatch,
+                "{} does not match the registry's sha512 integrity for {package}@{version}: the download was tampered with or damaged; nothing was cached",
+                entry.dist.tarball
+            );
         }
         Ok(Downloaded { archive: into, kind: ArchiveKind::TarGz, url: entry.dist.tarball.clone(), sha256 })
     }

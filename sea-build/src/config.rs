@@ -10,6 +10,8 @@
 //! node-version = "24"              # exact, major, "lts", "latest", "local" or a path
 //! targets = ["host"]               # Node platform names or Rust target triples
 //! code-cache = true
+//! use-snapshot = false             # run main at build time and start from its V8 heap snapshot
+//! strip = false                    # Linux: leave node's symbol tables and debug sections out
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
 //! exec-argv-extension = "none"     # "none" (default), "env" or "cli": may NODE_OPTIONS add flags?
@@ -45,6 +47,13 @@ pub struct SeaMetadata {
     pub targets: Option<Vec<String>>,
     /// Whether to embed a V8 code cache; default true.
     pub code_cache: Option<bool>,
+    /// Whether `main` runs at build time and the artifact starts from the V8 startup snapshot
+    /// it leaves (node's `useSnapshot`); default false. `main` must call
+    /// `v8.startupSnapshot.setDeserializeMainFunction`.
+    pub use_snapshot: Option<bool>,
+    /// Whether Linux artifacts leave out node's static symbol table and debug sections;
+    /// default false.
+    pub strip: Option<bool>,
     /// Assets: key (as `sea.getAsset` sees it) to path relative to the package directory.
     #[serde(default)]
     pub assets: BTreeMap<String, Utf8PathBuf>,
@@ -86,6 +95,12 @@ pub struct Sea {
     pub targets: Vec<Platform>,
     /// Whether to embed a V8 code cache.
     pub code_cache: bool,
+    /// Whether the artifact starts from a V8 startup snapshot made by running `main` at build
+    /// time (see [`crate::generate`]); the snapshot takes the code cache's place.
+    pub use_snapshot: bool,
+    /// Whether Linux artifacts leave out node's static symbol table and debug sections (see
+    /// [`crate::inject::elf_strip`]).
+    pub strip: bool,
     /// Assets: key to path relative to `package_dir`.
     pub assets: BTreeMap<String, Utf8PathBuf>,
     /// Arguments node starts with.
@@ -140,6 +155,8 @@ impl SeaMetadata {
             node,
             targets,
             code_cache: self.code_cache.unwrap_or(true),
+            use_snapshot: self.use_snapshot.unwrap_or(false),
+            strip: self.strip.unwrap_or(false),
             assets: self.assets,
             exec_argv: self.exec_argv,
             exec_argv_extension,
@@ -196,6 +213,9 @@ impl Sea {
         if !self.vfs.is_empty() && version.major < 26 {
             needs("`vfs` (node's useVfs)", "26")?;
         }
+        if self.use_snapshot && !self.vfs.is_empty() {
+            bail!("`use-snapshot` and `vfs` cannot be combined: a snapshot's main runs once, at build time, and cannot read the mounted files then; drop one of them");
+        }
         Ok(())
     }
 }
@@ -223,6 +243,8 @@ mod tests {
             node: VersionSpec::Lts,
             targets: vec![],
             code_cache: true,
+            use_snapshot: false,
+            strip: false,
             assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
             exec_argv_extension: ExecArgvExtension::None,

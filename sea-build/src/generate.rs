@@ -5,6 +5,13 @@
 //! paths: the blob never sees the checkout's location. `--predictable` makes V8's output
 //! byte-identical from run to run without entering the flag hash, and the V8 flags of
 //! `exec-argv` are given to the generator too, so the cache matches what the artifact runs with.
+//!
+//! With `use-snapshot`, node runs `main` while generating and stores the V8 heap it leaves (a
+//! startup snapshot) instead of the source; the artifact deserializes it and calls the
+//! function `main` gave `v8.startupSnapshot.setDeserializeMainFunction`. Like the code cache,
+//! a snapshot is accepted only by the node build that made it, so the target's own node makes
+//! it (natively, under Wine or qemu); node calls a code cache redundant then, so none is
+//! asked for. Snapshots are not byte-reproducible, even with `--predictable`.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +34,8 @@ pub struct GeneratedBlob {
     pub bytes: Vec<u8>,
     /// Whether it carries a code cache.
     pub code_cache: bool,
+    /// Whether its main is a V8 startup snapshot (`use-snapshot`).
+    pub snapshot: bool,
     /// Whether NODE_OPTIONS is kept from extending `exec-argv` (`execArgvExtension: "none"`).
     pub node_options_guard: bool,
 }
@@ -91,6 +100,9 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
     };
     inputs.sort();
     inputs.dedup();
+    if format == MainFormat::Module && sea.use_snapshot {
+        bail!("{} is an ES module shipped as it is, but `use-snapshot` needs a CommonJS main (node builds snapshots from CommonJS): keep `bundle = true` (the default), which makes it CommonJS for a snapshot", sea.main);
+    }
     if format == MainFormat::Module && (version.major, version.minor) < (25, 7) {
         bail!(
             "{} is an ES module, which node loads as a SEA main from 25.7 on, but this SEA builds from node {version}: upgrade `node-version`, or keep `bundle = true` so it becomes CommonJS",
@@ -121,8 +133,9 @@ pub fn sea_config(sea: &Sea, staged: &Staged, version: Version, code_cache: bool
         "main": staged.main.as_str().replace('\\', "/"),
         "output": OUTPUT,
         "disableExperimentalSEAWarning": true,
-        "useSnapshot": false,
-        "useCodeCache": code_cache,
+        "useSnapshot": sea.use_snapshot,
+        // Node calls a code cache redundant beside a snapshot.
+        "useCodeCache": code_cache && !sea.use_snapshot,
     });
     if !staged.assets.is_empty() {
         config["assets"] = staged.assets.iter().map(|(key, path)| (key.clone(), serde_json::Value::from(path.as_str().replace('\\', "/")))).collect();
@@ -179,18 +192,30 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     invocation.cwd = Some(staging.to_owned());
     let output = runner.run(&invocation)?;
     if !output.success() {
-        bail!("generating the SEA blob failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, output.stderr_text().trim());
+        let stderr = output.stderr_text();
+        if sea.use_snapshot && stderr.contains("setDeserializeMainFunction") {
+            bail!(
+                "{}: `use-snapshot = true` runs main at build time to make a startup snapshot, and main did not call `v8.startupSnapshot.setDeserializeMainFunction(fn)`; call it with the function the program starts with (`fn` runs at every start, with the heap main left), or set `use-snapshot = false`. Node said:\n{}",
+                sea.package_dir.join(&sea.main),
+                stderr.trim()
+            );
+        }
+        bail!("generating the SEA blob failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, stderr.trim());
     }
     let blob_path = staging.join(OUTPUT);
     let bytes = std::fs::read(&blob_path).with_context(|| format!("node reported success but wrote no blob at {blob_path}"))?;
     let parsed = blob::parse(&bytes, layout).with_context(|| format!("the blob node {version} wrote ({blob_path}) is not in the layout sea-build expects for that version"))?;
-    if code_cache && parsed.code_cache.is_none() {
+    let snapshot = parsed.flags.contains(crate::blob::SeaFlags::USE_SNAPSHOT);
+    if sea.use_snapshot && !snapshot {
+        bail!("node {version} wrote a blob without the startup snapshot that was asked for ({blob_path})");
+    }
+    if code_cache && !sea.use_snapshot && parsed.code_cache.is_none() {
         bail!("node {version} wrote a blob without the code cache that was asked for ({blob_path})");
     }
     if staged.use_vfs && !parsed.flags.contains(crate::blob::SeaFlags::USE_VFS) {
         bail!("node {version} ignored `useVfs` (its blob {blob_path} does not mount the `vfs` files): build from a node that supports it (26 or newer)");
     }
-    Ok(GeneratedBlob { code_cache: parsed.code_cache.is_some(), node_options_guard: parsed.exec_argv_extension == Some(ExecArgvExtension::None), bytes })
+    Ok(GeneratedBlob { code_cache: parsed.code_cache.is_some(), snapshot, node_options_guard: parsed.exec_argv_extension == Some(ExecArgvExtension::None), bytes })
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod qemu;
 pub mod run;
 pub mod runtime;
 pub mod sign;
+pub mod snapshot;
 pub mod verify;
 pub mod vfs;
 pub mod wine;

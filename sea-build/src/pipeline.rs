@@ -88,6 +88,13 @@ pub struct Manifest {
     pub node_options_guard: bool,
     /// Arguments for the run-time cache check.
     pub verify_args: Vec<String>,
+    /// Whether the artifact starts from a V8 startup snapshot (`use-snapshot`), made by the
+    /// target's own node.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub startup_snapshot: bool,
+    /// How many bytes of node's symbol tables and debug sections `strip` left out, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripped_bytes: Option<u64>,
 }
 
 /// A built SEA.
@@ -176,9 +183,22 @@ impl Pipeline<'_> {
         // Runs the target's executables, when anything here can.
         let target_runner = target.runner();
         // The artifact's SHA-256 is computed while it is written.
+        let mut stripped_bytes = None;
         let (blob, artifact_sha256) = match platform.os {
-            Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
-            Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Linux => {
+                let (blob, sha256, stripped) = self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?;
+                stripped_bytes = sea.strip.then_some(stripped);
+                (blob, sha256)
+            }
+            Os::Darwin => {
+                if sea.strip {
+                    // Leaving out local symbols would mean rewriting the symbol table and the
+                    // indirect symbol indices of every slice: not done yet.
+                    self.reporter.report(Event::Warning(&format!("`strip` leaves symbols out of Linux artifacts only: {} for {platform} keeps node's symbol table", sea.name)));
+                }
+                self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?
+            }
+            // node.exe carries no symbols (they ship apart, as PDB files): nothing to strip.
             Os::Windows => self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?,
         };
         // Closed before it runs: Linux refuses to execute a file open for writing.
@@ -223,6 +243,8 @@ impl Pipeline<'_> {
             run_time_check,
             node_options_guard: blob.node_options_guard,
             verify_args: sea.verify_args.clone(),
+            startup_snapshot: blob.snapshot,
+            stripped_bytes,
         };
         self.step(format!("publishing {path}"));
         publish(output, &path, &manifest)?;
@@ -242,12 +264,21 @@ impl Pipeline<'_> {
         let host_node;
         let (generator, runner) = match generator {
             Some(generator) => generator,
+            // `target_runner` refused this already; kept so no other path slips through.
+            None if sea.use_snapshot => bail!("cannot build {} for {}: `use-snapshot` needs that target's node to run here", sea.name, node.platform),
             None => {
                 host_node = self.fetcher.fetch(&VersionSpec::Exact(node.version), Platform::host()?, None)?;
                 (host_node.path.as_path(), self.runner)
             }
         };
-        self.step(format!("generating the blob of {} with node {}{}", sea.name, node.version, if code_cache { " (with code cache)" } else { "" }));
+        let what = if sea.use_snapshot {
+            " (running main to make a startup snapshot)"
+        } else if code_cache {
+            " (with code cache)"
+        } else {
+            ""
+        };
+        self.step(format!("generating the blob of {} with node {}{what}", sea.name, node.version));
         generate::generate(sea, job.staged, node.version, generator, code_cache, staging, runner)
     }
 
@@ -258,19 +289,29 @@ impl Pipeline<'_> {
             self.step(format!("checking how node {} for {platform} runs here", node.version));
         }
         let target = TargetRunner::for_target(platform, &node.path, self.runner, self.env)?;
+        if let (Execution::NotRun { reason }, true) = (&target.execution, sea.use_snapshot) {
+            bail!(
+                "cannot build {} for {platform} with `use-snapshot`: the snapshot must be made by node {} for {platform} itself, and it cannot run here ({reason}). Build on a machine where it runs (on Linux x64: win-x64 under Wine 10 or newer, other Linux architectures under qemu-user; macOS targets only on macOS of that architecture), or set `use-snapshot = false`",
+                sea.name,
+                node.version
+            );
+        }
         if let (Execution::NotRun { reason }, true) = (&target.execution, sea.code_cache) {
             self.reporter.report(Event::Warning(&format!("building {} for {platform} without a code cache: {reason}", sea.name)));
         }
         Ok(target)
     }
 
-    /// Linux: generate with the node binary itself, then inject file to file.
-    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
+    /// Linux: generate with the node binary itself, then inject file to file (leaving the
+    /// symbol tables out with `strip`). Returns the blob, the artifact's SHA-256 and how many
+    /// bytes stripping left out.
+    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String, u64)> {
         let sea = job.sea;
         let blob = self.generate(job, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
-        self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        let sha256 = inject_into(&node.path, &blob.bytes, output, node.fuse_offset).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-        Ok((blob, sha256))
+        self.step(format!("injecting {} into node {} for {}{}", sea.name, node.version, node.platform, if sea.strip { ", leaving its symbol tables out" } else { "" }));
+        let options = elf::Options { strip: sea.strip };
+        let (sha256, stripped) = inject_into(&node.path, &blob.bytes, output, node.fuse_offset, options).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        Ok((blob, sha256, stripped))
     }
 
     /// macOS, in the one order that gives an accepted code cache:
@@ -298,7 +339,7 @@ impl Pipeline<'_> {
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let mut prepared = macho::unsign::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
         drop(base);
-        let blob = if let Some(runner) = runner.filter(|_| job.code_cache) {
+        let blob = if let Some(runner) = runner.filter(|_| job.code_cache || sea.use_snapshot) {
             self.step(format!("signing the prepared node {} ({}) as {} will be signed", node.version, sea.sign.mode, sea.name));
             let generator_image = sign_like_artifact(&prepared)?;
             let generator = staging.join(".generator").join("node");
@@ -333,7 +374,7 @@ impl Pipeline<'_> {
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
         drop(base);
-        let blob = match runner.filter(|_| job.code_cache) {
+        let blob = match runner.filter(|_| job.code_cache || sea.use_snapshot) {
             Some(runner) => {
                 let generator = staging.join(".generator").join("node.exe");
                 std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
@@ -417,8 +458,9 @@ pub fn published_artifact(manifest: &Utf8Path) -> Option<Utf8PathBuf> {
 /// be a user's file, so it is never mapped: a file truncated under a map faults the process.
 ///
 /// `fuse_offset` is where the cache found the unset fuse when it verified `base`; without
-/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing.
-fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>) -> Result<String> {
+/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing,
+/// and how many bytes `options.strip` left out.
+fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>, options: elf::Options) -> Result<(String, u64)> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
@@ -441,9 +483,10 @@ fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offse
         }
     };
     let image = crate::fsutil::map_readonly(out)?;
-    let (splice, _) = elf::plan(&image, blob.len(), fuse_offset).with_context(|| format!("{base} cannot take a SEA blob"))?;
+    let (splice, summary) = elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
     drop(image);
-    crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")
+    let sha256 = crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")?;
+    Ok((sha256, summary.stripped_len))
 }
 
 /// Injects the blob file `blob` into the node binary `base` and writes the executable to
@@ -469,7 +512,7 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
     let read_base = || std::fs::read(base).with_context(|| format!("could not read {base}"));
     match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => publish_executable(out, |file| inject_into(base, &blob_bytes, file, None).map(drop).with_context(failed)),
+        Some(inject::Format::Elf) => publish_executable(out, |file| inject_into(base, &blob_bytes, file, None, elf::Options::default()).map(drop).with_context(failed)),
         Some(inject::Format::MachO) => {
             let image = read_base()?;
             let unsigned = macho::unsign::unsign(&image).with_context(failed)?;
@@ -621,6 +664,8 @@ mod tests {
             run_time_check: Execution::Native,
             node_options_guard: true,
             verify_args: Vec::new(),
+            startup_snapshot: false,
+            stripped_bytes: None,
         }
     }
 

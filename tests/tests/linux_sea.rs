@@ -37,6 +37,8 @@ fn package(dir: &Utf8Path, node: Version, guard: bool) -> Sea {
         node: VersionSpec::Exact(node),
         targets: vec![Platform::host().unwrap()],
         code_cache: true,
+        use_snapshot: false,
+        strip: false,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
         exec_argv: vec![],
         exec_argv_extension: if guard { ExecArgvExtension::None } else { ExecArgvExtension::Env },

@@ -1,0 +1,227 @@
+//! Starting faster and shipping smaller on Linux, with real node 22, 24 and 26 (pinned):
+//! `use-snapshot` SEAs run from their startup snapshot, a main without the deserialize call
+//! gets a clear error, and `strip = true` SEAs run with their cache accepted, pass readelf
+//! and GNU strip, and are smaller by the size of node's symbol tables and debug sections as
+//! readelf lists them.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::node::{NodeFetcher, Platform, SourceKind, Version};
+use sea_build::pipeline::{Artifact, CacheAccepted, Pipeline};
+use sea_build::progress::Silent;
+use sea_build::run::Processes;
+use sea_build::{Sea, SeaMetadata, verify};
+use sea_build_tests::nodes::pinned::{NODE_22, NODE_24, NODE_26};
+use sea_build_tests::nodes::test_env;
+
+/// Builds its state (a table of squares and a greeting read from a file) at build time; at
+/// run time prints it with the arguments, and says whether it runs from the snapshot.
+const SNAPSHOT_MAIN: &str = r#"const v8 = require('node:v8');
+const fs = require('node:fs');
+// At build time main runs in the staging directory, which holds the assets.
+const state = { greeting: fs.readFileSync('js/greeting.txt', 'utf8').trim(), squares: [1, 2, 3, 4].map((n) => n * n) };
+v8.startupSnapshot.setDeserializeMainFunction(() => {
+  console.log(`${state.greeting} ${state.squares.join(',')} [${process.argv.slice(2).join(' ')}] snapshot=${v8.startupSnapshot.isBuildingSnapshot() ? 'building' : 'restored'} ${process.version}`);
+  if (process.argv.includes('--fail')) process.exit(3);
+});
+"#;
+
+const PLAIN_MAIN: &str = "console.log(`plain from ${process.version}`);\n";
+
+fn fetcher() -> NodeFetcher {
+    NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm])
+}
+
+fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+/// A package at `dir` with `main` (and the asset `greeting.txt` beside it), declaring a SEA.
+fn package(dir: &Utf8Path, node: Version, main: &str, metadata: SeaMetadata) -> Sea {
+    std::fs::create_dir_all(dir.join("js")).unwrap();
+    std::fs::write(dir.join("js/main.js"), main).unwrap();
+    std::fs::write(dir.join("js/greeting.txt"), "hello, snapshot\n").unwrap();
+    SeaMetadata { name: Some("app".into()), main: Some("js/main.js".into()), node_version: Some(node.to_string()), assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]), ..metadata }.resolve("app", dir, "test").unwrap()
+}
+
+fn try_build(sea: &Sea, out: &Utf8Path) -> anyhow::Result<Artifact> {
+    let fetcher = fetcher();
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &test_env() };
+    pipeline.build(sea, Platform::host().unwrap(), out)
+}
+
+fn run(artifact: &Utf8Path, args: &[&str]) -> std::process::Output {
+    Command::new(artifact).args(args).env_clear().output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn snapshot_seas_for_node_22_24_and_26_start_from_their_snapshot() {
+    for pinned in [NODE_22, NODE_24, NODE_26] {
+        let (_keep, dir) = temp();
+        // Bundled (the default) and unbundled mains both become snapshots.
+        for bundle in [true, false] {
+            let sea = package(&dir.join(format!("pkg-{bundle}")), pinned, SNAPSHOT_MAIN, SeaMetadata { use_snapshot: Some(true), bundle: Some(bundle), ..SeaMetadata::default() });
+            let artifact = try_build(&sea, &dir.join(format!("out-{bundle}"))).unwrap_or_else(|error| panic!("node {pinned}, bundle {bundle}: {error:#}"));
+            assert!(artifact.manifest.startup_snapshot, "node {pinned}");
+            assert!(!artifact.manifest.code_cache_embedded, "node calls a code cache beside a snapshot redundant");
+            assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::NoCache);
+
+            let output = run(&artifact.path, &["a", "b c"]);
+            assert!(output.status.success(), "node {pinned}: {}", text(&output.stderr));
+            // The greeting was read from the package at build time: the artifact has no such file.
+            assert_eq!(text(&output.stdout), format!("hello, snapshot 1,4,9,16 [a b c] snapshot=restored v{pinned}\n"), "node {pinned}, bundle {bundle}");
+            assert_eq!(text(&output.stderr), "", "node {pinned}: stderr must be empty");
+            assert_eq!(run(&artifact.path, &["--fail"]).status.code(), Some(3), "exit codes pass through");
+
+            let report = verify::verify(&artifact.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
+            assert!(report.passed(), "node {pinned}: {report:#?}");
+            let names: Vec<&str> = report.checks.iter().map(|check| check.name).collect();
+            assert!(names.contains(&"startup snapshot embedded") && names.contains(&"run-time check"), "{names:?}");
+            let made_by = report.checks.iter().find(|check| check.name == "startup snapshot embedded").unwrap();
+            assert!(made_by.outcome.as_ref().unwrap().contains(&format!("made by node {pinned} for linux-x64")), "{made_by:?}");
+        }
+    }
+}
+
+#[test]
+fn verify_cache_refuses_a_snapshot_from_another_node() {
+    let (_keep, dir) = temp();
+    let sea = package(&dir.join("pkg"), NODE_24, SNAPSHOT_MAIN, SeaMetadata { use_snapshot: Some(true), ..SeaMetadata::default() });
+    let artifact = try_build(&sea, &dir.join("out")).unwrap();
+    // The manifest claims node 22: the snapshot's head says 24.
+    let manifest_path = sea_build::pipeline::manifest_path(&artifact.path);
+    let mut manifest = artifact.manifest.clone();
+    manifest.node_version = NODE_22;
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let report = verify::verify(&artifact.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
+    assert!(!report.passed());
+    let failed = report.checks.iter().find(|check| check.outcome.is_err()).unwrap();
+    assert_eq!(failed.name, "startup snapshot embedded");
+    assert!(failed.outcome.as_ref().unwrap_err().contains(&format!("made by node {NODE_24}")), "{failed:?}");
+}
+
+#[test]
+fn a_snapshot_main_without_the_deserialize_call_gets_an_error_that_says_so() {
+    for pinned in [NODE_22, NODE_24, NODE_26] {
+        let (_keep, dir) = temp();
+        let sea = package(&dir.join("pkg"), pinned, PLAIN_MAIN, SeaMetadata { use_snapshot: Some(true), ..SeaMetadata::default() });
+        let error = format!("{:#}", try_build(&sea, &dir.join("out")).unwrap_err());
+        assert!(error.contains("did not call `v8.startupSnapshot.setDeserializeMainFunction(fn)`") && error.contains("use-snapshot = false"), "node {pinned}: {error}");
+        assert!(error.contains("js/main.js"), "the error names the file: {error}");
+        // Nothing was published.
+        assert!(!dir.join("out/app").exists());
+    }
+}
+
+#[test]
+fn snapshots_for_targets_that_cannot_run_here_are_refused() {
+    let (_keep, dir) = temp();
+    let sea = package(&dir.join("pkg"), NODE_26, SNAPSHOT_MAIN, SeaMetadata { use_snapshot: Some(true), ..SeaMetadata::default() });
+    let fetcher = fetcher();
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &test_env() };
+    let error = format!("{:#}", pipeline.build(&sea, "darwin-x64".parse().unwrap(), &dir.join("out")).unwrap_err());
+    assert!(error.contains("with `use-snapshot`") && error.contains("cannot run here") && error.contains("use-snapshot = false"), "{error}");
+}
+
+/// The sections `readelf -SW` lists for `path`: (name, type, file size).
+fn readelf_sections(path: &Utf8Path) -> Vec<(String, String, u64)> {
+    let output = Command::new("readelf").args(["-SW", path.as_str()]).output().expect("readelf (binutils) is installed by `cargo xtask test`");
+    assert!(output.status.success() && output.stderr.is_empty(), "readelf -S {path}: {}", text(&output.stderr));
+    text(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            // "  [12] .name  TYPE  address offset size ...": the bracket may hold a space.
+            let rest = line.trim_start().strip_prefix('[')?;
+            let (_, rest) = rest.split_once(']')?;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.len() < 5 || fields[0] == "Name" {
+                return None;
+            }
+            Some((fields[0].to_owned(), fields[1].to_owned(), u64::from_str_radix(fields[4], 16).ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn stripped_seas_for_node_22_24_and_26_run_with_their_cache_and_are_smaller_by_the_symbol_tables() {
+    for pinned in [NODE_22, NODE_24, NODE_26] {
+        let (_keep, dir) = temp();
+        let metadata = |strip| SeaMetadata { strip: Some(strip), bundle: Some(false), ..SeaMetadata::default() };
+        let whole = try_build(&package(&dir.join("whole"), pinned, PLAIN_MAIN, metadata(false)), &dir.join("whole/out")).unwrap();
+        let stripped = try_build(&package(&dir.join("stripped"), pinned, PLAIN_MAIN, metadata(true)), &dir.join("stripped/out")).unwrap();
+        assert_eq!(whole.manifest.stripped_bytes, None);
+        assert_eq!(stripped.manifest.cache_accepted, CacheAccepted::Yes, "node {pinned}");
+
+        // It runs, with its cache accepted (node prints nothing on stderr), and verify agrees.
+        let output = run(&stripped.path, &[]);
+        assert!(output.status.success(), "node {pinned}: {}", text(&output.stderr));
+        assert_eq!(text(&output.stdout), format!("plain from v{pinned}\n"));
+        assert_eq!(text(&output.stderr), "", "node {pinned}: stderr must be empty");
+        let report = verify::verify(&stripped.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
+        assert!(report.passed(), "node {pinned}: {report:#?}");
+
+        // Smaller by what readelf lists for node's symbol table, its strings and debug info
+        // (up to the page the appended segment is aligned to, and alignment gaps).
+        let symbols: u64 = readelf_sections(&whole.node.path)
+            .iter()
+            .filter(|(name, kind, _)| kind == "SYMTAB" || name == ".strtab" || name.starts_with(".debug"))
+            .map(|(_, _, size)| size)
+            .sum();
+        assert!(symbols > 1 << 20, "node {pinned} ships its symbol tables: {symbols} bytes");
+        let (whole_len, stripped_len) = (std::fs::metadata(&whole.path).unwrap().len(), std::fs::metadata(&stripped.path).unwrap().len());
+        let saved = whole_len - stripped_len;
+        assert!(saved.abs_diff(symbols) < 4096 + 64, "node {pinned}: {whole_len} - {stripped_len} = {saved}, symbol tables {symbols}");
+        let recorded = stripped.manifest.stripped_bytes.unwrap();
+        assert!(recorded >= symbols && recorded < symbols + 64, "node {pinned}: manifest says {recorded}, readelf {symbols}");
+
+        // An independent reader: no symbol table, no debug sections, our note still there,
+        // and nothing readelf warns about in any of its views.
+        let sections = readelf_sections(&stripped.path);
+        assert!(sections.iter().all(|(name, kind, _)| kind != "SYMTAB" && name != ".strtab" && !name.starts_with(".debug")), "{sections:?}");
+        assert!(sections.iter().any(|(name, _, _)| name == ".note.node.sea") && sections.iter().any(|(name, _, _)| name == ".dynsym"));
+        let all = Command::new("readelf").args(["-aW", stripped.path.as_str()]).output().unwrap();
+        assert!(all.status.success() && all.stderr.is_empty(), "readelf -a warns about the stripped SEA of node {pinned}: {}", text(&all.stderr));
+        assert_eq!(sea_build::inject::find_blob(&std::fs::read(&stripped.path).unwrap()).unwrap().map(<[u8]>::len), sea_build::inject::find_blob(&std::fs::read(&whole.path).unwrap()).unwrap().map(<[u8]>::len));
+
+        // GNU strip finds it consistent, and what it writes still runs with the cache.
+        let again = dir.join("again");
+        let strip = Command::new("strip").args(["-o", again.as_str(), stripped.path.as_str()]).output().expect("strip (binutils) is installed by `cargo xtask test`");
+        assert!(strip.status.success() && strip.stderr.is_empty(), "strip on the stripped SEA of node {pinned}: {}", text(&strip.stderr));
+        let output = run(&again, &[]);
+        assert_eq!((text(&output.stdout), text(&output.stderr)), (format!("plain from v{pinned}\n"), String::new()), "node {pinned} after GNU strip");
+        // And so does llvm-strip.
+        let llvm = dir.join("llvm");
+        let strip = Command::new("llvm-strip").args(["-o", llvm.as_str(), stripped.path.as_str()]).output().expect("llvm-strip (llvm) is installed by `cargo xtask test`");
+        assert!(strip.status.success(), "llvm-strip on the stripped SEA of node {pinned}: {}", text(&strip.stderr));
+        let output = run(&llvm, &[]);
+        assert_eq!((text(&output.stdout), text(&output.stderr)), (format!("plain from v{pinned}\n"), String::new()), "node {pinned} after llvm-strip");
+    }
+}
+
+#[test]
+fn stripping_is_reproducible_across_checkouts() {
+    let (_keep, dir) = temp();
+    let metadata = || SeaMetadata { strip: Some(true), bundle: Some(false), ..SeaMetadata::default() };
+    let a = try_build(&package(&dir.join("a"), NODE_24, PLAIN_MAIN, metadata()), &dir.join("a/out")).unwrap();
+    let b = try_build(&package(&dir.join("b/c/d"), NODE_24, PLAIN_MAIN, metadata()), &dir.join("b/c/d/out")).unwrap();
+    assert_eq!(a.manifest.artifact_sha256, b.manifest.artifact_sha256);
+    assert_eq!(sea_build::digest::sha256_hex(&std::fs::read(&a.path).unwrap()), a.manifest.artifact_sha256, "the hash computed while writing is the file's");
+}
+
+#[test]
+fn a_snapshot_can_be_stripped_too() {
+    let (_keep, dir) = temp();
+    let sea = package(&dir.join("pkg"), NODE_24, SNAPSHOT_MAIN, SeaMetadata { use_snapshot: Some(true), strip: Some(true), ..SeaMetadata::default() });
+    let artifact = try_build(&sea, &dir.join("out")).unwrap();
+    assert!(artifact.manifest.startup_snapshot && artifact.manifest.stripped_bytes.is_some());
+    let output = run(&artifact.path, &[]);
+    assert_eq!(text(&output.stdout), format!("hello, snapshot 1,4,9,16 [] snapshot=restored v{NODE_24}\n"), "{}", text(&output.stderr));
+}

@@ -1139,6 +1139,17 @@ mod tests {
     }
 
     #[test]
+    fn stripping_an_image_without_symbol_tables_changes_nothing() {
+        for options in [DEFAULT, Options { with_sections: false, ..DEFAULT }, Options { kind: ET_DYN, machine: EM_AARCH64, ..DEFAULT }] {
+            let image = synthetic_elf(options);
+            let mut stripped = Vec::new();
+            let summary = inject_with(&image, b"blob", &mut stripped, super::Options { strip: true }).unwrap();
+            assert_eq!(summary.stripped_len, 0);
+            assert_eq!(stripped, injected(&image, b"blob"));
+        }
+    }
+
+    #[test]
     fn injects_without_section_headers() {
         let options = Options { with_sections: false, ..DEFAULT };
         let image = synthetic_elf(options);

@@ -39,7 +39,8 @@ pub struct Build {
     bundle: Option<bool>,
     vfs: Option<Vec<String>>,
     node_version: Option<String>,
-    code_cache: Option<bool>,
+    code_cache: Option<crate::config::CodeCacheMode>,
+    train_args: Option<Vec<String>>,
     use_snapshot: Option<bool>,
     strip: Option<bool>,
     assets: BTreeMap<String, Utf8PathBuf>,
@@ -91,7 +92,20 @@ impl Build {
 
     /// Whether to embed a V8 code cache (default: yes).
     pub fn code_cache(mut self, enabled: bool) -> Self {
-        self.code_cache = Some(enabled);
+        self.code_cache = Some(if enabled { crate::config::CodeCacheMode::Plain } else { crate::config::CodeCacheMode::Off });
+        self
+    }
+
+    /// Embeds a trained code cache (see [`crate::train`]): main runs at build time with
+    /// `args` in the crate directory, by node for the target, and the cache holds the
+    /// functions that run compiled.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().main("js/main.js").trained_code_cache(&["-p", "fixtures/project"]).build();
+    /// ```
+    pub fn trained_code_cache(mut self, args: &[&str]) -> Self {
+        self.code_cache = Some(crate::config::CodeCacheMode::Trained);
+        self.train_args = Some(args.iter().map(|arg| (*arg).to_owned()).collect());
         self
     }
 
@@ -223,6 +237,7 @@ impl Build {
         metadata.vfs = this.vfs.unwrap_or(metadata.vfs);
         metadata.node_version = this.node_version.or(metadata.node_version);
         metadata.code_cache = this.code_cache.or(metadata.code_cache);
+        metadata.train_args = this.train_args.or(metadata.train_args);
         metadata.use_snapshot = this.use_snapshot.or(metadata.use_snapshot);
         metadata.strip = this.strip.or(metadata.strip);
         metadata.assets.extend(this.assets);

@@ -36,6 +36,8 @@ pub struct GeneratedBlob {
     pub code_cache: bool,
     /// Whether its main is a V8 startup snapshot (`use-snapshot`).
     pub snapshot: bool,
+    /// Whether its code cache was trained (`code-cache = "trained"`).
+    pub trained: bool,
     /// Whether NODE_OPTIONS is kept from extending `exec-argv` (`execArgvExtension: "none"`).
     pub node_options_guard: bool,
 }
@@ -183,9 +185,11 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     let config = sea_config(sea, staged, version, code_cache);
     std::fs::write(staging.join("sea-config.json"), serde_json::to_vec_pretty(&config)?).with_context(|| format!("could not write {staging}/sea-config.json"))?;
     let mut args = vec!["--predictable".to_owned()];
+    let mut flags = Vec::new();
     if code_cache && !sea.exec_argv.is_empty() {
         let listing = runner.run(&Invocation::new(generator, ["--v8-options"]))?;
-        args.extend(v8_flags(&sea.exec_argv, &String::from_utf8_lossy(&listing.stdout)));
+        flags = v8_flags(&sea.exec_argv, &String::from_utf8_lossy(&listing.stdout));
+        args.extend(flags.iter().cloned());
     }
     args.extend(["--experimental-sea-config".to_owned(), "sea-config.json".to_owned()]);
     let mut invocation = Invocation::new(generator, args);
@@ -215,7 +219,16 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     if staged.use_vfs && !parsed.flags.contains(crate::blob::SeaFlags::USE_VFS) {
         bail!("node {version} ignored `useVfs` (its blob {blob_path} does not mount the `vfs` files): build from a node that supports it (26 or newer)");
     }
-    Ok(GeneratedBlob { code_cache: parsed.code_cache.is_some(), snapshot, node_options_guard: parsed.exec_argv_extension == Some(ExecArgvExtension::None), bytes })
+    let has_cache = parsed.code_cache.is_some();
+    let guard = parsed.exec_argv_extension == Some(ExecArgvExtension::None);
+    if let (Some(train_args), true) = (&sea.train_args, has_cache) {
+        if staged.format == MainFormat::Module {
+            bail!("{}: `code-cache = \"trained\"` needs a CommonJS main (node compiles ES module mains another way): keep `bundle = true` or use the plain cache", sea.main);
+        }
+        let trained = crate::train::train(&bytes, layout, generator, runner, staging, &staged.main, &flags, train_args, &sea.package_dir).with_context(|| format!("cannot train the code cache of {}", sea.main))?;
+        return Ok(GeneratedBlob { code_cache: true, snapshot, trained: true, node_options_guard: guard, bytes: trained });
+    }
+    Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained: false, node_options_guard: guard, bytes })
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod run;
 pub mod runtime;
 pub mod sign;
 pub mod snapshot;
+pub mod train;
 pub mod verify;
 pub mod vfs;
 pub mod wine;

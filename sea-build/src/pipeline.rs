@@ -95,6 +95,9 @@ pub struct Manifest {
     /// How many bytes of node's symbol tables and debug sections `strip` left out, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stripped_bytes: Option<u64>,
+    /// Whether the embedded code cache was trained (`code-cache = "trained"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub code_cache_trained: bool,
 }
 
 /// A built SEA.
@@ -245,6 +248,7 @@ impl Pipeline<'_> {
             verify_args: sea.verify_args.clone(),
             startup_snapshot: blob.snapshot,
             stripped_bytes,
+            code_cache_trained: blob.trained,
         };
         self.step(format!("publishing {path}"));
         publish(output, &path, &manifest)?;
@@ -666,6 +670,7 @@ mod tests {
             verify_args: Vec::new(),
             startup_snapshot: false,
             stripped_bytes: None,
+            code_cache_trained: false,
         }
     }
 

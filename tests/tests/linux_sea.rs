@@ -37,6 +37,7 @@ fn package(dir: &Utf8Path, node: Version, guard: bool) -> Sea {
         node: VersionSpec::Exact(node),
         targets: vec![Platform::host().unwrap()],
         code_cache: true,
+        train_args: None,
         use_snapshot: false,
         strip: false,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),

@@ -1,8 +1,9 @@
 //! Starting faster and shipping smaller on Linux, with real node 22, 24 and 26 (pinned):
 //! `use-snapshot` SEAs run from their startup snapshot, a main without the deserialize call
-//! gets a clear error, and `strip = true` SEAs run with their cache accepted, pass readelf
+//! gets a clear error, `strip = true` SEAs run with their cache accepted, pass readelf
 //! and GNU strip, and are smaller by the size of node's symbol tables and debug sections as
-//! readelf lists them.
+//! readelf lists them, and a trained code cache is accepted and gives correct results on input
+//! it was not trained on.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -232,4 +233,110 @@ fn a_snapshot_can_be_stripped_too() {
     assert!(artifact.manifest.startup_snapshot && artifact.manifest.stripped_bytes.is_some());
     let output = run(&artifact.path, &[]);
     assert_eq!(text(&output.stdout), format!("hello, snapshot 1,4,9,16 [] snapshot=restored v{NODE_24}\n"), "{}", text(&output.stderr));
+}
+
+/// A small calculator: tokenizer, parser and evaluator, run on the expressions of a file (one a
+/// line) or on `--expr E`. Most of its functions are compiled lazily, when a run needs them.
+const CALCULATOR: &str = r#"const fs = require('node:fs');
+function tokenize(text) {
+  const tokens = [];
+  for (let i = 0; i < text.length; ) {
+    const c = text[i];
+    if (/\s/.test(c)) { i++; continue; }
+    if (/[0-9.]/.test(c)) { let j = i; while (j < text.length && /[0-9.]/.test(text[j])) j++; tokens.push({ kind: 'num', value: Number(text.slice(i, j)) }); i = j; continue; }
+    if (/[a-z]/.test(c)) { let j = i; while (j < text.length && /[a-z]/.test(text[j])) j++; tokens.push({ kind: 'name', value: text.slice(i, j) }); i = j; continue; }
+    tokens.push({ kind: 'op', value: c }); i++;
+  }
+  return tokens;
+}
+function parse(tokens) {
+  let at = 0;
+  const peek = () => tokens[at];
+  const take = () => tokens[at++];
+  function primary() {
+    const t = take();
+    if (t.kind === 'num') return { kind: 'num', value: t.value };
+    if (t.kind === 'name') { take(); const arg = sum(); take(); return { kind: 'call', name: t.value, arg }; }
+    if (t.value === '(') { const e = sum(); take(); return e; }
+    if (t.value === '-') return { kind: 'neg', arg: primary() };
+    throw new Error('unexpected ' + t.value);
+  }
+  function power() { const base = primary(); if (peek() && peek().value === '^') { take(); return { kind: 'bin', op: '^', left: base, right: power() }; } return base; }
+  function product() { let left = power(); while (peek() && '*/%'.includes(peek().value)) { const op = take().value; left = { kind: 'bin', op, left, right: power() }; } return left; }
+  function sum() { let left = product(); while (peek() && '+-'.includes(peek().value)) { const op = take().value; left = { kind: 'bin', op, left, right: product() }; } return left; }
+  return sum();
+}
+const functions = { sqrt: Math.sqrt, abs: Math.abs, floor: Math.floor, fact: (n) => (n <= 1 ? 1 : n * functions.fact(n - 1)) };
+function evaluate(node) {
+  switch (node.kind) {
+    case 'num': return node.value;
+    case 'neg': return -evaluate(node.arg);
+    case 'call': return functions[node.name](evaluate(node.arg));
+    case 'bin': {
+      const a = evaluate(node.left), b = evaluate(node.right);
+      switch (node.op) { case '+': return a + b; case '-': return a - b; case '*': return a * b; case '/': return a / b; case '%': return a % b; case '^': return a ** b; }
+    }
+  }
+  throw new Error('bad node');
+}
+const args = process.argv.slice(2);
+const lines = args[0] === '--expr' ? [args[1]] : fs.readFileSync(args[0], 'utf8').split('\n').filter(Boolean);
+console.log(lines.map((line) => evaluate(parse(tokenize(line)))).join(' '));
+"#;
+
+/// The code cache embedded in `artifact`, as node finds it.
+fn embedded_cache_len(artifact: &Artifact) -> usize {
+    let image = std::fs::read(&artifact.path).unwrap();
+    let blob = sea_build::inject::find_blob(&image).unwrap().unwrap().to_vec();
+    let version = artifact.manifest.node_version;
+    let layout = sea_build::blob::BlobLayout::for_node_version(version.major, version.minor, version.patch).unwrap();
+    sea_build::blob::parse(&blob, layout).unwrap().code_cache.unwrap().len()
+}
+
+#[test]
+fn a_trained_code_cache_is_accepted_and_correct_on_input_it_was_not_trained_on() {
+    for pinned in [NODE_22, NODE_24, NODE_26] {
+        let (_keep, dir) = temp();
+        let build = |name: &str, metadata: SeaMetadata| {
+            let pkg = dir.join(name);
+            std::fs::create_dir_all(pkg.join("fixtures")).unwrap();
+            std::fs::write(pkg.join("fixtures/train.txt"), "1 + 2 * 3\n(4 + 5) ^ 2 % 7\nsqrt(16) + abs(-3)\n").unwrap();
+            let sea = package(&pkg, pinned, CALCULATOR, SeaMetadata { bundle: Some(false), verify_args: vec!["--expr".into(), "1+1".into()], ..metadata });
+            try_build(&sea, &pkg.join("out")).unwrap_or_else(|error| panic!("node {pinned}: {error:#}"))
+        };
+        let trained_metadata: SeaMetadata = serde_json::from_value(serde_json::json!({"code-cache": "trained", "train-args": ["fixtures/train.txt"]})).unwrap();
+        let trained = build("trained", trained_metadata);
+        let plain = build("plain", SeaMetadata::default());
+        assert!(trained.manifest.code_cache_trained && !plain.manifest.code_cache_trained);
+        assert_eq!(trained.manifest.cache_accepted, CacheAccepted::Yes, "node {pinned}");
+        // The run compiled functions the plain cache does not hold.
+        let (trained_len, plain_len) = (embedded_cache_len(&trained), embedded_cache_len(&plain));
+        assert!(trained_len > plain_len, "node {pinned}: trained cache {trained_len} bytes, plain {plain_len}");
+
+        // Input it was not trained on: other expressions, one through a function (fact) the
+        // training never called, and a file it never read.
+        std::fs::write(dir.join("other.txt"), "fact(5) - 2 ^ 3\nfloor(7 / 2) * -1\n").unwrap();
+        for (args, expected) in [(vec![dir.join("other.txt").to_string()], "112 -3\n"), (vec!["--expr".to_owned(), "2 * (3 + 4) - fact(3)".to_owned()], "8\n")] {
+            let output = Command::new(&trained.path).args(&args).env_clear().output().unwrap();
+            assert!(output.status.success(), "node {pinned}: {}", text(&output.stderr));
+            assert_eq!(text(&output.stdout), expected, "node {pinned} {args:?}");
+            assert_eq!(text(&output.stderr), "", "node {pinned}: the trained cache must be accepted (no `Code cache data rejected.`)");
+        }
+        let report = verify::verify(&trained.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
+        assert!(report.passed(), "node {pinned}: {report:#?}");
+    }
+}
+
+#[test]
+fn a_failing_training_run_and_missing_train_args_get_clear_errors() {
+    let (_keep, dir) = temp();
+    let metadata: SeaMetadata = serde_json::from_value(serde_json::json!({"code-cache": "trained", "train-args": ["fixtures/missing.txt"], "bundle": false})).unwrap();
+    let sea = package(&dir.join("pkg"), NODE_24, CALCULATOR, SeaMetadata { verify_args: vec!["--expr".into(), "1".into()], ..metadata });
+    let error = format!("{:#}", try_build(&sea, &dir.join("out")).unwrap_err());
+    assert!(error.contains("training the code cache failed") && error.contains("fixtures/missing.txt") && error.contains("ENOENT"), "{error}");
+    assert!(!dir.join("out/app").exists());
+
+    let missing: SeaMetadata = serde_json::from_value(serde_json::json!({"code-cache": "trained", "main": "js/main.js"})).unwrap();
+    let error = missing.resolve("app", &dir.join("pkg"), "Cargo.toml").unwrap_err().to_string();
+    assert!(error.contains("needs `train-args`"), "{error}");
 }

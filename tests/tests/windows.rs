@@ -192,6 +192,7 @@ fn package(dir: &Utf8Path, node: &NodeBinary, code_cache: bool, main: &str) -> S
         node: node.version.to_string().parse().unwrap(),
         targets: vec!["win-x64".parse::<Platform>().unwrap()],
         code_cache,
+        train_args: None,
         use_snapshot: false,
         strip: false,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),

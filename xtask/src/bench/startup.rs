@@ -3,12 +3,9 @@
 //! interleaved rounds and reported as distributions; and the size of a SEA with and without
 //! `strip` for each pinned node release.
 //!
-//! The trained cache is an experiment, not a sea-build feature: the compiler is compiled as
-//! node compiles a SEA main (a function of the five CommonJS parameters, `vm.compileFunction`),
-//! run on the project, and compiled again in the same process, which V8 serves from its
-//! in-process cache with every function the run compiled; that function's cache replaces the
-//! plain one in node's own blob. Every variant must check a project it was not trained on
-//! correctly, with its cache accepted, or the bench fails.
+//! The trained cache is made by sea-build's trainer (`sea_build::train`, what
+//! `code-cache = "trained"` runs), trained on checking the project. Every variant must check a
+//! project it was not trained on correctly, with its cache accepted, or the bench fails.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -17,6 +14,7 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::blob::{self, BlobLayout};
 use sea_build::node::{Platform, Version, VersionSpec};
+use sea_build::run::Processes;
 
 use super::{Bench, fetch_node, pinned, run_checked};
 
@@ -71,26 +69,6 @@ const OTHER_PROJECT: &[(&str, &str)] = &[
 
 /// What checking [`OTHER_PROJECT`] prints.
 const OTHER_PROJECT_ERROR: &str = "src/index.ts(11,5): error TS2322: Type '\"blue\"' is not assignable to type 'Color'.";
-
-/// Trains a cache: argv is the main, the output path, then the training arguments.
-const TRAINER: &str = r#"const vm = require('node:vm');
-const fs = require('node:fs');
-const path = require('node:path');
-const Module = require('node:module');
-const [mainPath, out, ...trainArgs] = process.argv.slice(2);
-const source = fs.readFileSync(mainPath, 'utf8');
-const params = ['exports', 'require', 'module', '__filename', '__dirname'];
-const filename = path.resolve(mainPath);
-const fn = vm.compileFunction(source, params, { filename });
-const mod = new Module(filename, null);
-mod.filename = filename;
-process.argv = [process.argv[0], filename, ...trainArgs];
-process.on('exit', () => {
-  const again = vm.compileFunction(source, params, { filename, produceCachedData: true });
-  fs.writeFileSync(out, again.cachedData);
-});
-fn.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, path.dirname(filename));
-"#;
 
 /// The end of TypeScript's `_tsc.js`: the command line runs as the module loads.
 const TSC_TAIL: &str = "if (sys.setBlocking) {\n  sys.setBlocking();\n}\nexecuteCommandLine(sys, noop, sys.args);";
@@ -189,26 +167,24 @@ impl Bench {
                 std::fs::copy(entry.path(), staging.join(entry.file_name()))?;
             }
         }
-        std::fs::write(staging.join("train.js"), TRAINER)?;
         std::fs::write(staging.join("sea-config.json"), r#"{"main":"main.js","output":"sea-prep.blob","disableExperimentalSEAWarning":true,"useCodeCache":true}"#)?;
         let mut generate = Command::new(node);
         generate.args(["--predictable", "--experimental-sea-config", "sea-config.json"]).current_dir(staging);
         run_checked(generate)?;
-        let mut train = Command::new(node);
-        train.args(["train.js", "main.js", "trained.cache", "-p", project.as_str()]).current_dir(staging);
-        run_checked(train)?;
-        let trained = std::fs::read(staging.join("trained.cache"))?;
         let plain_blob = std::fs::read(staging.join("sea-prep.blob"))?;
         let version: Version = pinned::NODE_24;
         let layout = BlobLayout::for_node_version(version.major, version.minor, version.patch).context("node 24 has a blob layout")?;
-        let mut parsed = blob::parse(&plain_blob, layout)?;
-        parsed.code_cache = Some(&trained);
+        // sea-build's own trainer, as `code-cache = "trained"` runs it; here the default
+        // libraries lie beside the main it runs, which a package's staging would not hold.
+        let train_args = ["-p".to_owned(), project.to_string()];
+        let trained = sea_build::train::train(&plain_blob, layout, node, &Processes, staging, Utf8Path::new("main.js"), &[], &train_args, staging)?;
+        let trained_len = blob::parse(&trained, layout)?.code_cache.map_or(0, <[u8]>::len);
         let blob_path = staging.join("trained.blob");
-        std::fs::write(&blob_path, blob::write(&parsed, layout)?)?;
+        std::fs::write(&blob_path, &trained)?;
         let mut inject = Command::new(&self.xtask);
         inject.args(["inject", "--base", node.as_str(), "--blob", blob_path.as_str(), "--out", artifact.as_str()]);
         run_checked(inject)?;
-        Ok(trained.len())
+        Ok(trained_len)
     }
 
     /// The size of a small SEA with and without `strip`, per pinned node release.

@@ -191,7 +191,9 @@ impl SeaMetadata {
         let mode = self.code_cache.unwrap_or(CodeCacheMode::Plain);
         let train_args = match (mode, self.train_args) {
             (CodeCacheMode::Trained, Some(args)) if !args.is_empty() => Some(args),
-            (CodeCacheMode::Trained, _) => bail!("{origin}: `code-cache = \"trained\"` needs `train-args`: the arguments main runs with to do representative work, e.g. train-args = [\"-p\", \"fixtures/project\"]"),
+            (CodeCacheMode::Trained, _) => {
+                bail!("{origin}: `code-cache = \"trained\"` needs `train-args`: the arguments main runs with to do representative work, e.g. train-args = [\"-p\", \"fixtures/project\"]")
+            }
             (_, Some(_)) => bail!("{origin}: `train-args` is set but `code-cache` is not \"trained\": set code-cache = \"trained\" or drop train-args"),
             (_, None) => None,
         };

@@ -103,7 +103,10 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
     inputs.sort();
     inputs.dedup();
     if format == MainFormat::Module && sea.use_snapshot {
-        bail!("{} is an ES module shipped as it is, but `use-snapshot` needs a CommonJS main (node builds snapshots from CommonJS): keep `bundle = true` (the default), which makes it CommonJS for a snapshot", sea.main);
+        bail!(
+            "{} is an ES module shipped as it is, but `use-snapshot` needs a CommonJS main (node builds snapshots from CommonJS): keep `bundle = true` (the default), which makes it CommonJS for a snapshot",
+            sea.main
+        );
     }
     if format == MainFormat::Module && (version.major, version.minor) < (25, 7) {
         bail!(
@@ -225,7 +228,8 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
         if staged.format == MainFormat::Module {
             bail!("{}: `code-cache = \"trained\"` needs a CommonJS main (node compiles ES module mains another way): keep `bundle = true` or use the plain cache", sea.main);
         }
-        let trained = crate::train::train(&bytes, layout, generator, runner, staging, &staged.main, &flags, train_args, &sea.package_dir).with_context(|| format!("cannot train the code cache of {}", sea.main))?;
+        let trained = crate::train::train(&bytes, layout, generator, runner, staging, &staged.main, &flags, train_args, &sea.package_dir)
+            .with_context(|| format!("cannot train the code cache of {}", sea.main))?;
         return Ok(GeneratedBlob { code_cache: true, snapshot, trained: true, node_options_guard: guard, bytes: trained });
     }
     Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained: false, node_options_guard: guard, bytes })

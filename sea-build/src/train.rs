@@ -86,7 +86,17 @@ pub fn with_code_cache(blob: &[u8], layout: BlobLayout, cache: &[u8]) -> Result<
 /// the trainer with `v8_flags` (the artifact's) and `train_args` in `package_dir`, and returns
 /// the blob with the trained cache in place of the plain one.
 #[allow(clippy::too_many_arguments)]
-pub fn train(blob: &[u8], layout: BlobLayout, generator: &Utf8Path, runner: &dyn Runner, staging: &Utf8Path, main: &Utf8Path, v8_flags: &[String], train_args: &[String], package_dir: &Utf8Path) -> Result<Vec<u8>> {
+pub fn train(
+    blob: &[u8],
+    layout: BlobLayout,
+    generator: &Utf8Path,
+    runner: &dyn Runner,
+    staging: &Utf8Path,
+    main: &Utf8Path,
+    v8_flags: &[String],
+    train_args: &[String],
+    package_dir: &Utf8Path,
+) -> Result<Vec<u8>> {
     let parsed = blob::parse(blob, layout)?;
     let code_path = parsed.code_path.to_owned();
     let trainer = staging.join(TRAINER);

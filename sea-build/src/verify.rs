@@ -198,7 +198,16 @@ pub fn verify(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFetch
 /// from its head), and the artifact starts from it. Node refuses at start a snapshot it
 /// cannot deserialize, so a run that exits 0 started from the snapshot.
 #[allow(clippy::too_many_arguments)]
-fn verify_snapshot(artifact: &Utf8Path, manifest: &Manifest, snapshot: &[u8], env: &[(String, String)], fetcher: &NodeFetcher, runner: &dyn Runner, process_env: &Env, mut report: Report) -> Result<Report> {
+fn verify_snapshot(
+    artifact: &Utf8Path,
+    manifest: &Manifest,
+    snapshot: &[u8],
+    env: &[(String, String)],
+    fetcher: &NodeFetcher,
+    runner: &dyn Runner,
+    process_env: &Env,
+    mut report: Report,
+) -> Result<Report> {
     let platform: Platform = manifest.platform.parse()?;
     let (arch, os) = crate::snapshot::process_names(platform);
     let made_by = crate::snapshot::parse_metadata(snapshot).and_then(|head| {

@@ -46,7 +46,15 @@ fn package(dir: &Utf8Path, node: Version, main: &str, metadata: SeaMetadata) -> 
     std::fs::create_dir_all(dir.join("js")).unwrap();
     std::fs::write(dir.join("js/main.js"), main).unwrap();
     std::fs::write(dir.join("js/greeting.txt"), "hello, snapshot\n").unwrap();
-    SeaMetadata { name: Some("app".into()), main: Some("js/main.js".into()), node_version: Some(node.to_string()), assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]), ..metadata }.resolve("app", dir, "test").unwrap()
+    SeaMetadata {
+        name: Some("app".into()),
+        main: Some("js/main.js".into()),
+        node_version: Some(node.to_string()),
+        assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
+        ..metadata
+    }
+    .resolve("app", dir, "test")
+    .unwrap()
 }
 
 fn try_build(sea: &Sea, out: &Utf8Path) -> anyhow::Result<Artifact> {
@@ -197,7 +205,10 @@ fn stripped_seas_for_node_22_24_and_26_run_with_their_cache_and_are_smaller_by_t
             text(&all.stderr)
         };
         assert_eq!(warnings(&stripped.path), warnings(&whole.node.path), "readelf -a warns about the stripped SEA of node {pinned}, and not about node");
-        assert_eq!(sea_build::inject::find_blob(&std::fs::read(&stripped.path).unwrap()).unwrap().map(<[u8]>::len), sea_build::inject::find_blob(&std::fs::read(&whole.path).unwrap()).unwrap().map(<[u8]>::len));
+        assert_eq!(
+            sea_build::inject::find_blob(&std::fs::read(&stripped.path).unwrap()).unwrap().map(<[u8]>::len),
+            sea_build::inject::find_blob(&std::fs::read(&whole.path).unwrap()).unwrap().map(<[u8]>::len)
+        );
 
         // GNU strip takes it, and what it writes still runs with the cache. (It says it
         // adjusted the LMA of .note.node.sea, as it does for unstripped SEAs.)

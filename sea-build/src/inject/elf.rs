@@ -308,10 +308,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize, strip: Opti
     // Stripping: the base bytes kept, and the length they add up to.
     let no_strip = elf_strip::StripPlan::default();
     let strip_plan = strip.unwrap_or(&no_strip);
-    ensure!(
-        strip_plan.skipped().first().is_none_or(|first| first.start > fuse_offset as u64),
-        "internal error: stripping would leave out bytes before the fuse at {fuse_offset:#x}"
-    );
+    ensure!(strip_plan.skipped().first().is_none_or(|first| first.start > fuse_offset as u64), "internal error: stripping would leave out bytes before the fuse at {fuse_offset:#x}");
     let kept_len = image.len() as u64 - strip_plan.skipped_len();
     if elf.section_named(NOTE_SECTION_NAME).is_some() {
         bail!(

@@ -153,7 +153,8 @@ pub fn plan(image: &[u8]) -> Result<StripPlan> {
     }
     // The symbol table's own string table, and its extended index table, go with it unless
     // something that stays uses them.
-    let linked_from_removed: Vec<usize> = headers.iter().enumerate().filter(|(index, section)| removed[*index] && section.sh_type(endian) == SHT_SYMTAB).map(|(_, section)| section.sh_link(endian) as usize).collect();
+    let linked_from_removed: Vec<usize> =
+        headers.iter().enumerate().filter(|(index, section)| removed[*index] && section.sh_type(endian) == SHT_SYMTAB).map(|(_, section)| section.sh_link(endian) as usize).collect();
     for strings in linked_from_removed {
         let Some(section) = headers.get(strings) else { continue };
         let used_elsewhere = headers.iter().enumerate().any(|(index, other)| !removed[index] && index != strings && other.sh_link(endian) as usize == strings);

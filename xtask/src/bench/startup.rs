@@ -97,11 +97,7 @@ impl Bench {
             bail!("{main} does not end the way the bench expects (`executeCommandLine(sys, noop, sys.args)`): update TSC_TAIL for this TypeScript");
         }
         std::fs::write(&snapshot_main, source.replace(TSC_TAIL, TSC_SNAPSHOT_TAIL))?;
-        for (name, main, metadata) in [
-            ("tsc-nocache", &main, "code-cache = false\n"),
-            ("tsc-plain", &main, ""),
-            ("tsc-snapshot", &snapshot_main, "use-snapshot = true\n"),
-        ] {
+        for (name, main, metadata) in [("tsc-nocache", &main, "code-cache = false\n"), ("tsc-plain", &main, ""), ("tsc-snapshot", &snapshot_main, "use-snapshot = true\n")] {
             let manifest = self.app_with(&work.join(name), name, main, version.to_string(), metadata)?;
             let mut build = Command::new(&self.xtask);
             build.args(["sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
@@ -194,7 +190,8 @@ impl Bench {
         std::fs::write(&main, "console.log('hello');\n")?;
         let out = work.join("sea");
         let dir = out.join(Platform::host()?.rust_triple());
-        let mut section = "## Artifact size with and without `strip` (linux-x64, a one-line main)\n\n| node | node binary | SEA | SEA, `strip = true` | saved |\n|---|---:|---:|---:|---:|\n".to_owned();
+        let mut section =
+            "## Artifact size with and without `strip` (linux-x64, a one-line main)\n\n| node | node binary | SEA | SEA, `strip = true` | saved |\n|---|---:|---:|---:|---:|\n".to_owned();
         for version in [pinned::NODE_22, pinned::NODE_24, pinned::NODE_26] {
             let node = fetch_node(VersionSpec::Exact(version))?;
             let mut lens = Vec::new();

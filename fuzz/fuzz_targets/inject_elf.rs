@@ -1,6 +1,6 @@
 //! ELF injection: `inject` and `plan` never panic; what they accept comes out with the blob
 //! where node finds it, the splice writes the same bytes, and the output refuses a second
-//! injection.
+//! injection. The same with `strip`, which also never panics.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,6 +28,14 @@ fuzz_target!(|data: &[u8]| {
         let mut written = Vec::new();
         splice.write(image, blob, &mut written).expect("the splice writes");
         assert!(written == out, "plan and inject write the same bytes");
+    }
+    // Stripping: never a panic; what it accepts still carries the blob where node finds it.
+    if !large {
+        let mut stripped = Vec::new();
+        if let Ok(summary) = elf::inject_with(image, blob, &mut stripped, elf::Options { strip: true }) {
+            assert_eq!(summary.output_len, stripped.len() as u64);
+            assert_eq!(elf::find_blob(&stripped).expect("the stripped image parses"), Some(blob));
+        }
     }
     // plan with offsets and lengths inject never passes.
     let offset = unset.unwrap_or(image.len() / 2);

@@ -72,6 +72,16 @@ pub struct Manifest {
     pub node_options_guard: bool,
     /// Arguments for the run-time cache check.
     pub verify_args: Vec<String>,
+    /// Whether the artifact starts from a V8 startup snapshot (`use-snapshot`), made by the
+    /// target's own node.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub startup_snapshot: bool,
+    /// How many bytes of node's symbol tables and debug sections `strip` left out, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripped_bytes: Option<u64>,
+    /// Whether the embedded code cache was trained (`code-cache = "trained"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub code_cache_trained: bool,
 }
 
 /// A built SEA.
@@ -144,6 +154,9 @@ mod tests {
             run_time_check: Execution::Native,
             node_options_guard: true,
             verify_args: Vec::new(),
+            startup_snapshot: false,
+            stripped_bytes: None,
+            code_cache_trained: false,
         }
     }
 

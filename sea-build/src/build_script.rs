@@ -51,7 +51,10 @@ pub struct Build {
     bundle: Option<bool>,
     vfs: Option<Vec<String>>,
     node_version: Option<VersionSpec>,
-    code_cache: Option<bool>,
+    code_cache: Option<crate::config::CodeCacheMode>,
+    train_args: Option<Vec<String>>,
+    use_snapshot: Option<bool>,
+    strip: Option<bool>,
     assets: BTreeMap<String, Utf8PathBuf>,
     exec_argv: Option<Vec<String>>,
     exec_argv_extension: Option<ExecArgvExtension>,
@@ -119,7 +122,44 @@ impl Build {
 
     /// Whether to embed a V8 code cache (default: yes).
     pub fn code_cache(&mut self, enabled: bool) -> &mut Build {
-        self.code_cache = Some(enabled);
+        self.code_cache = Some(if enabled { crate::config::CodeCacheMode::Plain } else { crate::config::CodeCacheMode::Off });
+        self
+    }
+
+    /// Embeds a trained code cache (see [`crate::train`]): main runs at build time with
+    /// `args` in the crate directory, by node for the target, and the cache holds the
+    /// functions that run compiled.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().main("js/main.js").trained_code_cache(&["-p", "fixtures/project"]).build();
+    /// ```
+    pub fn trained_code_cache(&mut self, args: &[&str]) -> &mut Build {
+        self.code_cache = Some(crate::config::CodeCacheMode::Trained);
+        self.train_args = Some(args.iter().map(|arg| (*arg).to_owned()).collect());
+        self
+    }
+
+    /// Whether `main` runs at build time and the SEA starts from the V8 startup snapshot it
+    /// leaves (node's `useSnapshot`; default: no). `main` must call
+    /// `v8.startupSnapshot.setDeserializeMainFunction`, and node for the target must run
+    /// where the build runs.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().main("js/main.js").use_snapshot(true).build();
+    /// ```
+    pub fn use_snapshot(&mut self, enabled: bool) -> &mut Build {
+        self.use_snapshot = Some(enabled);
+        self
+    }
+
+    /// Whether a Linux SEA leaves out node's static symbol table and debug sections
+    /// (default: no; about 18 MB of node 24). Other targets are built as they are.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().main("js/main.js").strip(true).build();
+    /// ```
+    pub fn strip(&mut self, enabled: bool) -> &mut Build {
+        self.strip = Some(enabled);
         self
     }
 
@@ -275,6 +315,9 @@ impl Build {
         metadata.bundle = this.bundle.or(metadata.bundle);
         metadata.vfs = this.vfs.unwrap_or(metadata.vfs);
         metadata.code_cache = this.code_cache.or(metadata.code_cache);
+        metadata.train_args = this.train_args.or(metadata.train_args);
+        metadata.use_snapshot = this.use_snapshot.or(metadata.use_snapshot);
+        metadata.strip = this.strip.or(metadata.strip);
         metadata.assets.extend(this.assets);
         metadata.exec_argv = this.exec_argv.unwrap_or(metadata.exec_argv);
         metadata.verify_args = this.verify_args.unwrap_or(metadata.verify_args);

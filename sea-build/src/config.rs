@@ -9,7 +9,10 @@
 //! vfs = []                         # paths or globs mounted for the program (node >= 26)
 //! node-version = "24"              # exact, major, "lts", "latest", "local" or a path
 //! targets = ["host"]               # Node platform names or Rust target triples
-//! code-cache = true
+//! code-cache = true               # or "trained", with train-args
+//! train-args = []                  # what main runs with to train the cache (package-relative)
+//! use-snapshot = false             # run main at build time and start from its V8 heap snapshot
+//! strip = false                    # Linux: leave node's symbol tables and debug sections out
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
 //! exec-argv-extension = "none"     # "none" (default), "env" or "cli": may NODE_OPTIONS add flags?
@@ -43,8 +46,18 @@ pub struct SeaMetadata {
     pub node_version: Option<String>,
     /// Targets; default `["host"]`.
     pub targets: Option<Vec<String>>,
-    /// Whether to embed a V8 code cache; default true.
-    pub code_cache: Option<bool>,
+    /// Whether to embed a V8 code cache (`true`, `false`, or `"trained"`); default true.
+    pub code_cache: Option<CodeCacheMode>,
+    /// With `code-cache = "trained"`: the arguments main runs with, in the package directory,
+    /// to train the cache (see [`crate::train`]).
+    pub train_args: Option<Vec<String>>,
+    /// Whether `main` runs at build time and the artifact starts from the V8 startup snapshot
+    /// it leaves (node's `useSnapshot`); default false. `main` must call
+    /// `v8.startupSnapshot.setDeserializeMainFunction`.
+    pub use_snapshot: Option<bool>,
+    /// Whether Linux artifacts leave out node's static symbol table and debug sections;
+    /// default false.
+    pub strip: Option<bool>,
     /// Assets: key (as `sea.getAsset` sees it) to path relative to the package directory.
     #[serde(default)]
     pub assets: BTreeMap<String, Utf8PathBuf>,
@@ -86,6 +99,14 @@ pub struct Sea {
     pub targets: Vec<Platform>,
     /// Whether to embed a V8 code cache.
     pub code_cache: bool,
+    /// With a trained cache (see [`crate::train`]): the arguments main runs with to train it.
+    pub train_args: Option<Vec<String>>,
+    /// Whether the artifact starts from a V8 startup snapshot made by running `main` at build
+    /// time (see [`crate::generate`]); the snapshot takes the code cache's place.
+    pub use_snapshot: bool,
+    /// Whether Linux artifacts leave out node's static symbol table and debug sections (see
+    /// [`crate::inject::elf_strip`]).
+    pub strip: bool,
     /// Assets: key to path relative to `package_dir`.
     pub assets: BTreeMap<String, Utf8PathBuf>,
     /// Arguments node starts with.
@@ -110,6 +131,42 @@ pub struct SignConfig {
     pub password_env: String,
 }
 
+/// What `code-cache` asks for: `false`, `true` (node's plain cache) or `"trained"`.
+///
+/// ```
+/// use sea_build::config::CodeCacheMode;
+/// let parsed: Vec<CodeCacheMode> = serde_json::from_str(r#"[false, true, "trained"]"#)?;
+/// assert_eq!(parsed, [CodeCacheMode::Off, CodeCacheMode::Plain, CodeCacheMode::Trained]);
+/// assert!(serde_json::from_str::<CodeCacheMode>(r#""fast""#).is_err());
+/// # anyhow::Ok(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeCacheMode {
+    /// No code cache.
+    Off,
+    /// Node's own cache, made as `main` is compiled.
+    Plain,
+    /// A cache made after `main` ran with `train-args` (see [`crate::train`]).
+    Trained,
+}
+
+impl<'de> serde::Deserialize<'de> for CodeCacheMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Flag(bool),
+            Name(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Flag(true) => Ok(CodeCacheMode::Plain),
+            Written::Flag(false) => Ok(CodeCacheMode::Off),
+            Written::Name(name) if name == "trained" => Ok(CodeCacheMode::Trained),
+            Written::Name(name) => Err(serde::de::Error::custom(format!("`code-cache` is \"{name}\": expected true, false or \"trained\""))),
+        }
+    }
+}
+
 impl SeaMetadata {
     /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.
     pub fn resolve(self, package: &str, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
@@ -126,6 +183,15 @@ impl SeaMetadata {
             "cli" => ExecArgvExtension::Cli,
             other => bail!("{origin}: `exec-argv-extension` is `{other}`: expected \"none\", \"env\" or \"cli\""),
         };
+        let mode = self.code_cache.unwrap_or(CodeCacheMode::Plain);
+        let train_args = match (mode, self.train_args) {
+            (CodeCacheMode::Trained, Some(args)) if !args.is_empty() => Some(args),
+            (CodeCacheMode::Trained, _) => {
+                bail!("{origin}: `code-cache = \"trained\"` needs `train-args`: the arguments main runs with to do representative work, e.g. train-args = [\"-p\", \"fixtures/project\"]")
+            }
+            (_, Some(_)) => bail!("{origin}: `train-args` is set but `code-cache` is not \"trained\": set code-cache = \"trained\" or drop train-args"),
+            (_, None) => None,
+        };
         let sea = Sea {
             name: self.name.unwrap_or_else(|| package.to_owned()),
             package_dir: package_dir.to_owned(),
@@ -134,7 +200,10 @@ impl SeaMetadata {
             vfs: self.vfs,
             node,
             targets,
-            code_cache: self.code_cache.unwrap_or(true),
+            code_cache: mode != CodeCacheMode::Off,
+            train_args,
+            use_snapshot: self.use_snapshot.unwrap_or(false),
+            strip: self.strip.unwrap_or(false),
             assets: self.assets,
             exec_argv: self.exec_argv,
             exec_argv_extension,
@@ -191,6 +260,12 @@ impl Sea {
         if !self.vfs.is_empty() && version.major < 26 {
             needs("`vfs` (node's useVfs)", "26")?;
         }
+        if self.train_args.is_some() && self.use_snapshot {
+            bail!("`code-cache = \"trained\"` and `use-snapshot` cannot be combined: a snapshot takes the code cache's place; drop one of them");
+        }
+        if self.use_snapshot && !self.vfs.is_empty() {
+            bail!("`use-snapshot` and `vfs` cannot be combined: a snapshot's main runs once, at build time, and cannot read the mounted files then; drop one of them");
+        }
         Ok(())
     }
 }
@@ -218,6 +293,9 @@ mod tests {
             node: VersionSpec::Lts,
             targets: vec![],
             code_cache: true,
+            train_args: None,
+            use_snapshot: false,
+            strip: false,
             assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
             exec_argv_extension: ExecArgvExtension::None,

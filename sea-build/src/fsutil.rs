@@ -81,7 +81,8 @@ pub(crate) fn overwrite(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Resu
 /// Turns `file`, a copy of the base image, into the output of `splice`: every base range of
 /// the splice must lie where the base already has it (injection that appends and patches in
 /// place, as ELF's does), so only the new bytes are written and the bulk stays as the kernel
-/// copied it. Returns the SHA-256 (hex) of the output, computed piece by piece as it is
+/// copied it, or lower (what a stripped ELF leaves after the symbol tables), and is then moved
+/// down within the file. Returns the SHA-256 (hex) of the output, computed piece by piece as it is
 /// written: the base ranges are hashed as they lie in the copy, a megabyte at a time.
 pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<String> {
     use std::io::{Read, Seek, SeekFrom};
@@ -104,8 +105,24 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
                 }
                 range.end - range.start
             }
+            // Moved down: read ahead of where it writes, a chunk at a time, so nothing is
+            // overwritten before it is read.
+            Piece::Base(range) if range.start > at => {
+                let (mut from, mut to) = (range.start, at);
+                while from < range.end {
+                    let chunk = &mut buffer[..usize::try_from(range.end - from).unwrap_or(usize::MAX).min(1 << 20)];
+                    out.seek(SeekFrom::Start(from))?;
+                    out.read_exact(chunk)?;
+                    out.seek(SeekFrom::Start(to))?;
+                    out.write_all(chunk)?;
+                    sha256.update(chunk);
+                    from += chunk.len() as u64;
+                    to += chunk.len() as u64;
+                }
+                range.end - range.start
+            }
             Piece::Base(range) => {
-                return Err(std::io::Error::other(format!("internal error: the splice moves base bytes {range:?} to offset {at}, which a copy cannot express")));
+                return Err(std::io::Error::other(format!("internal error: the splice moves base bytes {range:?} up to offset {at}, which a copy cannot express")));
             }
             Piece::Bytes(bytes) => {
                 out.seek(SeekFrom::Start(at))?;
@@ -182,10 +199,34 @@ mod tests {
         assert_eq!(got, expected);
         assert_eq!(sha256, crate::digest::sha256_hex(&expected), "the hash computed while writing is the output's");
 
-        // A splice that moves base bytes cannot be applied to a copy.
+        // A splice that moves base bytes up cannot be applied to a copy.
         let mut moving = Splice::default();
         moving.push(Piece::Bytes(b"new".to_vec()));
         moving.push(Piece::Base(0..10));
         assert!(apply_splice_to_copy(&copy, &moving, b"").is_err());
+    }
+
+    #[test]
+    fn base_bytes_moved_down_overlapping_their_old_place_arrive_intact() {
+        use std::io::{Read, Seek, SeekFrom};
+        // Three megabytes whose every position differs, with 100 bytes cut out near the
+        // start: the rest moves down by less than one chunk, over itself.
+        let base: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect();
+        let mut splice = Splice::default();
+        splice.push(Piece::Bytes(b"HDR".to_vec()));
+        splice.push(Piece::Base(3..100));
+        splice.push(Piece::Base(200..base.len() as u64));
+        splice.push(Piece::Blob);
+        let mut expected = Vec::new();
+        splice.write(&base, b"BLOB", &mut expected).unwrap();
+
+        let mut copy = tempfile::tempfile().unwrap();
+        copy.write_all(&base).unwrap();
+        let sha256 = apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let mut got = Vec::new();
+        copy.seek(SeekFrom::Start(0)).unwrap();
+        copy.read_to_end(&mut got).unwrap();
+        assert!(got == expected, "the moved bytes differ from the splice written out");
+        assert_eq!(sha256, crate::digest::sha256_hex(&expected));
     }
 }

@@ -5,6 +5,13 @@
 //! paths: the blob never sees the checkout's location. `--predictable` makes V8's output
 //! byte-identical from run to run without entering the flag hash, and the V8 flags of
 //! `exec-argv` are given to the generator too, so the cache matches what the artifact runs with.
+//!
+//! With `use-snapshot`, node runs `main` while generating and stores the V8 heap it leaves (a
+//! startup snapshot) instead of the source; the artifact deserializes it and calls the
+//! function `main` gave `v8.startupSnapshot.setDeserializeMainFunction`. Like the code cache,
+//! a snapshot is accepted only by the node build that made it, so the target's own node makes
+//! it (natively, under Wine or qemu); node calls a code cache redundant then, so none is
+//! asked for. Snapshots are not byte-reproducible, even with `--predictable`.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +34,10 @@ pub struct GeneratedBlob {
     pub bytes: Vec<u8>,
     /// Whether it carries a code cache.
     pub code_cache: bool,
+    /// Whether its main is a V8 startup snapshot (`use-snapshot`).
+    pub snapshot: bool,
+    /// Whether its code cache was trained (`code-cache = "trained"`).
+    pub trained: bool,
     /// Whether NODE_OPTIONS is kept from extending `exec-argv` (`execArgvExtension: "none"`).
     pub node_options_guard: bool,
 }
@@ -91,6 +102,12 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
     };
     inputs.sort();
     inputs.dedup();
+    if format == MainFormat::Module && sea.use_snapshot {
+        bail!(
+            "{} is an ES module shipped as it is, but `use-snapshot` needs a CommonJS main (node builds snapshots from CommonJS): keep `bundle = true` (the default), which makes it CommonJS for a snapshot",
+            sea.main
+        );
+    }
     if format == MainFormat::Module && (version.major, version.minor) < (25, 7) {
         bail!(
             "{} is an ES module, which node loads as a SEA main from 25.7 on, but this SEA builds from node {version}: upgrade `node-version`, or keep `bundle = true` so it becomes CommonJS",
@@ -121,8 +138,9 @@ pub fn sea_config(sea: &Sea, staged: &Staged, version: Version, code_cache: bool
         "main": staged.main.as_str().replace('\\', "/"),
         "output": OUTPUT,
         "disableExperimentalSEAWarning": true,
-        "useSnapshot": false,
-        "useCodeCache": code_cache,
+        "useSnapshot": sea.use_snapshot,
+        // Node calls a code cache redundant beside a snapshot.
+        "useCodeCache": code_cache && !sea.use_snapshot,
     });
     if !staged.assets.is_empty() {
         config["assets"] = staged.assets.iter().map(|(key, path)| (key.clone(), serde_json::Value::from(path.as_str().replace('\\', "/")))).collect();
@@ -170,27 +188,52 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     let config = sea_config(sea, staged, version, code_cache);
     std::fs::write(staging.join("sea-config.json"), serde_json::to_vec_pretty(&config)?).with_context(|| format!("could not write {staging}/sea-config.json"))?;
     let mut args = vec!["--predictable".to_owned()];
+    let mut flags = Vec::new();
     if code_cache && !sea.exec_argv.is_empty() {
         let listing = runner.run(&Invocation::new(generator, ["--v8-options"]))?;
-        args.extend(v8_flags(&sea.exec_argv, &String::from_utf8_lossy(&listing.stdout)));
+        flags = v8_flags(&sea.exec_argv, &String::from_utf8_lossy(&listing.stdout));
+        args.extend(flags.iter().cloned());
     }
     args.extend(["--experimental-sea-config".to_owned(), "sea-config.json".to_owned()]);
     let mut invocation = Invocation::new(generator, args);
     invocation.cwd = Some(staging.to_owned());
     let output = runner.run(&invocation)?;
     if !output.success() {
-        crate::error::fail!(ToolFailed, "generating the SEA blob failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, output.stderr_text().trim());
+        let stderr = output.stderr_text();
+        if sea.use_snapshot && stderr.contains("setDeserializeMainFunction") {
+            crate::error::fail!(
+                Config,
+                "{}: `use-snapshot = true` runs main at build time to make a startup snapshot, and main did not call `v8.startupSnapshot.setDeserializeMainFunction(fn)`; call it with the function the program starts with (`fn` runs at every start, with the heap main left), or set `use-snapshot = false`. Node said:\n{}",
+                sea.package_dir.join(&sea.main),
+                stderr.trim()
+            );
+        }
+        crate::error::fail!(ToolFailed, "generating the SEA blob failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, stderr.trim());
     }
     let blob_path = staging.join(OUTPUT);
     let bytes = std::fs::read(&blob_path).with_context(|| format!("node reported success but wrote no blob at {blob_path}"))?;
     let parsed = blob::parse(&bytes, layout).with_context(|| format!("the blob node {version} wrote ({blob_path}) is not in the layout sea-build expects for that version"))?;
-    if code_cache && parsed.code_cache.is_none() {
+    let snapshot = parsed.flags.contains(crate::blob::SeaFlags::USE_SNAPSHOT);
+    if sea.use_snapshot && !snapshot {
+        bail!("node {version} wrote a blob without the startup snapshot that was asked for ({blob_path})");
+    }
+    if code_cache && !sea.use_snapshot && parsed.code_cache.is_none() {
         bail!("node {version} wrote a blob without the code cache that was asked for ({blob_path})");
     }
     if staged.use_vfs && !parsed.flags.contains(crate::blob::SeaFlags::USE_VFS) {
         bail!("node {version} ignored `useVfs` (its blob {blob_path} does not mount the `vfs` files): build from a node that supports it (26 or newer)");
     }
-    Ok(GeneratedBlob { code_cache: parsed.code_cache.is_some(), node_options_guard: parsed.exec_argv_extension == Some(ExecArgvExtension::None), bytes })
+    let has_cache = parsed.code_cache.is_some();
+    let guard = parsed.exec_argv_extension == Some(ExecArgvExtension::None);
+    if let (Some(train_args), true) = (&sea.train_args, has_cache) {
+        if staged.format == MainFormat::Module {
+            bail!("{}: `code-cache = \"trained\"` needs a CommonJS main (node compiles ES module mains another way): keep `bundle = true` or use the plain cache", sea.main);
+        }
+        let trained = crate::train::train(&bytes, layout, generator, runner, staging, &staged.main, &flags, train_args, &sea.package_dir)
+            .with_context(|| format!("cannot train the code cache of {}", sea.main))?;
+        return Ok(GeneratedBlob { code_cache: true, snapshot, trained: true, node_options_guard: guard, bytes: trained });
+    }
+    Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained: false, node_options_guard: guard, bytes })
 }
 
 #[cfg(test)]

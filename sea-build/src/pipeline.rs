@@ -92,10 +92,22 @@ impl Pipeline<'_> {
         // Runs the target's executables, when anything here can.
         let target_runner = target.runner();
         // The artifact's SHA-256 is computed while it is written.
+        let mut stripped_bytes = None;
         let (blob, artifact_sha256) = match platform.os {
-            Os::Linux => self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Linux => {
+                let (blob, sha256, stripped) = self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?;
+                stripped_bytes = sea.strip.then_some(stripped);
+                (blob, sha256)
+            }
             #[cfg(feature = "macos")]
-            Os::Darwin => self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?,
+            Os::Darwin => {
+                if sea.strip {
+                    // Leaving out local symbols would mean rewriting the symbol table and the
+                    // indirect symbol indices of every slice: not done yet.
+                    self.reporter.report(Event::Warning(&format!("`strip` leaves symbols out of Linux artifacts only: {} for {platform} keeps node's symbol table", sea.name)));
+                }
+                self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?
+            }
             // `require_feature` refused it above.
             #[cfg(not(feature = "macos"))]
             Os::Darwin => unreachable!("macOS targets need the `macos` feature"),
@@ -141,6 +153,9 @@ impl Pipeline<'_> {
             run_time_check,
             node_options_guard: blob.node_options_guard,
             verify_args: sea.verify_args.clone(),
+            startup_snapshot: blob.snapshot,
+            stripped_bytes,
+            code_cache_trained: blob.trained,
         };
         self.step(format!("publishing {path}"));
         crate::artifact::publish(output, &path, &manifest)?;
@@ -160,12 +175,21 @@ impl Pipeline<'_> {
         let host_node;
         let (generator, runner) = match generator {
             Some(generator) => generator,
+            // `target_runner` refused this already; kept so no other path slips through.
+            None if sea.use_snapshot => crate::error::fail!(HostCannotRun, "cannot build {} for {}: `use-snapshot` needs that target's node to run here", sea.name, node.platform),
             None => {
                 host_node = self.fetcher.fetch(&VersionSpec::Exact(node.version), Platform::host()?, None)?;
                 (host_node.path.as_path(), self.runner)
             }
         };
-        self.step(format!("generating the blob of {} with node {}{}", sea.name, node.version, if code_cache { " (with code cache)" } else { "" }));
+        let what = if sea.use_snapshot {
+            " (running main to make a startup snapshot)"
+        } else if code_cache {
+            " (with code cache)"
+        } else {
+            ""
+        };
+        self.step(format!("generating the blob of {} with node {}{what}", sea.name, node.version));
         generate::generate(sea, job.staged, node.version, generator, code_cache, staging, runner)
     }
 
@@ -176,19 +200,31 @@ impl Pipeline<'_> {
             self.step(format!("checking how node {} for {platform} runs here", node.version));
         }
         let target = TargetRunner::for_target(platform, &node.path, self.runner, self.env)?;
+        if let (Execution::NotRun { reason }, true) = (&target.execution, sea.use_snapshot) {
+            crate::error::fail!(
+                HostCannotRun,
+                "cannot build {} for {platform} with `use-snapshot`: the snapshot must be made by node {} for {platform} itself, and it cannot run here ({reason}). Build on a machine where it runs (on Linux x64: win-x64 under Wine 10 or newer, other Linux architectures under qemu-user; macOS targets only on macOS of that architecture), or set `use-snapshot = false`",
+                sea.name,
+                node.version
+            );
+        }
         if let (Execution::NotRun { reason }, true) = (&target.execution, sea.code_cache) {
             self.reporter.report(Event::Warning(&format!("building {} for {platform} without a code cache: {reason}", sea.name)));
         }
         Ok(target)
     }
 
-    /// Linux: generate with the node binary itself, then inject file to file.
-    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
+    /// Linux: generate with the node binary itself, then inject file to file (leaving the
+    /// symbol tables out with `strip`). Returns the blob, the artifact's SHA-256 and how many
+    /// bytes stripping left out.
+    fn build_elf(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String, u64)> {
         let sea = job.sea;
         let blob = self.generate(job, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
-        self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
-        let sha256 = crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-        Ok((blob, sha256))
+        self.step(format!("injecting {} into node {} for {}{}", sea.name, node.version, node.platform, if sea.strip { ", leaving its symbol tables out" } else { "" }));
+        let options = inject::elf::Options { strip: sea.strip };
+        let (sha256, stripped) =
+            crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset, options).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        Ok((blob, sha256, stripped))
     }
 
     /// macOS, in the one order that gives an accepted code cache:
@@ -212,7 +248,7 @@ impl Pipeline<'_> {
         // Each image is made where it lies (a kernel copy of node, edited in place), so no
         // copy of node is held in memory.
         let sign_like_artifact = |file: &std::fs::File| -> Result<()> { if sea.sign.mode == SignMode::None { Ok(()) } else { sign_macho_file(file, &signing) } };
-        let blob = if let Some(runner) = runner.filter(|_| job.code_cache) {
+        let blob = if let Some(runner) = runner.filter(|_| job.code_cache || sea.use_snapshot) {
             self.step(format!("preparing node {} for {}: removing its signature and signing it ({}) as {} will be signed", node.version, node.platform, sea.sign.mode, sea.name));
             let generator = staging.join(".generator").join("node");
             std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
@@ -250,7 +286,7 @@ impl Pipeline<'_> {
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
         drop(base);
-        let blob = match runner.filter(|_| job.code_cache) {
+        let blob = match runner.filter(|_| job.code_cache || sea.use_snapshot) {
             Some(runner) => {
                 let generator = staging.join(".generator").join("node.exe");
                 std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;

@@ -121,6 +121,9 @@ fn verify_inner(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFet
             return Ok(report);
         }
     };
+    if parsed.flags.contains(SeaFlags::USE_SNAPSHOT) {
+        return verify_snapshot(artifact, &manifest, parsed.main_source, env, fetcher, runner, process_env, report);
+    }
     let cache = parsed.code_cache.filter(|_| parsed.flags.contains(SeaFlags::USE_CODE_CACHE));
     let Some(cache) = cache else {
         let why = match manifest.cache_accepted {
@@ -195,6 +198,50 @@ fn verify_inner(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFet
             )),
             None if stderr.contains(CACHE_REJECTED) => Err(anyhow::anyhow!("the artifact printed `{CACHE_REJECTED}`: {}", stderr.trim())),
             None => Ok(format!("accepted, run {}", target.execution)),
+        },
+    );
+    Ok(report)
+}
+
+/// The checks for an artifact whose blob holds a startup snapshot (`use-snapshot`): the
+/// snapshot was made by the artifact's own node (version, architecture and platform, read
+/// from its head), and the artifact starts from it. Node refuses at start a snapshot it
+/// cannot deserialize, so a run that exits 0 started from the snapshot.
+#[allow(clippy::too_many_arguments)]
+fn verify_snapshot(
+    artifact: &Utf8Path,
+    manifest: &Manifest,
+    snapshot: &[u8],
+    env: &[(String, String)],
+    fetcher: &NodeFetcher,
+    runner: &dyn Runner,
+    process_env: &Env,
+    mut report: Report,
+) -> Result<Report> {
+    let platform: Platform = manifest.platform.parse()?;
+    let (arch, os) = crate::snapshot::process_names(platform);
+    let made_by = crate::snapshot::parse_metadata(snapshot).and_then(|head| {
+        let expected = (manifest.node_version.to_string(), arch, os);
+        if (head.node_version.trim_start_matches('v').to_owned(), head.arch, head.platform) != expected {
+            bail!("it was made by node {} for {}-{}, but the artifact is node {} for {os}-{arch}: node refuses it at start", head.node_version, head.platform, head.arch, manifest.node_version);
+        }
+        Ok(format!("{} bytes, made by node {} for {}-{}", snapshot.len(), head.node_version, head.platform, head.arch))
+    });
+    if !report.record("startup snapshot embedded", made_by) {
+        return Ok(report);
+    }
+    let node = fetcher.fetch(&VersionSpec::Exact(manifest.node_version), platform, None)?;
+    let target = TargetRunner::for_target(platform, &node.path, runner, process_env)?;
+    let Some(runner) = target.runner() else {
+        report.record("run-time check", Ok(format!("skipped: {platform} binaries do not run here ({})", target.execution)));
+        return Ok(report);
+    };
+    let run = run_artifact(runner, artifact, &manifest.verify_args, env)?;
+    report.record(
+        "run-time check",
+        match run.failure(RUN_TIMEOUT) {
+            Some(failure) => Err(anyhow::anyhow!("the artifact did not start from its snapshot ({failure}, run {}): {}", target.execution, run.stderr_text().trim())),
+            None => Ok(format!("started from its snapshot, run {}", target.execution)),
         },
     );
     Ok(report)

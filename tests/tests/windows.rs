@@ -194,6 +194,9 @@ fn package(dir: &Utf8Path, node: &NodeBinary, code_cache: bool, main: &str) -> S
         node: node.version.to_string().parse().unwrap(),
         targets: vec!["win-x64".parse::<Platform>().unwrap()],
         code_cache,
+        train_args: None,
+        use_snapshot: false,
+        strip: false,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
         exec_argv: vec![],
         exec_argv_extension: ExecArgvExtension::None,
@@ -315,6 +318,42 @@ fn windows_seas_run_under_wine_with_their_cache_and_asset() {
 
         assert_blob_listed(&sea.base, &sea.app, sea.blob.len(), true);
         assert_unsigned(&sea.app);
+    }
+}
+
+const SNAPSHOT_MAIN: &str = "const v8 = require('node:v8');\nconst squares = [1, 2, 3].map((n) => n * n);\nv8.startupSnapshot.setDeserializeMainFunction(() => {\n  console.log(`squares ${squares.join(',')} [${process.argv.slice(2).join(' ')}] restored ${!v8.startupSnapshot.isBuildingSnapshot()} ${process.version} on ${process.platform}`);\n});\n";
+
+#[test]
+fn snapshot_seas_are_made_under_wine_and_start_from_their_snapshot() {
+    wine();
+    // Node 22 and 24 run under Wine 10; 24 is the one whose snapshot node.exe makes there.
+    for version in VERSIONS {
+        let node = real_node(version, "win-x64").unwrap();
+        if let Err(error) = wine().check_node(&node.path, &Processes) {
+            panic!("node {version} must run under Wine (10 or newer for node 24: `cargo xtask setup`): {error:#}");
+        }
+        let (_keep, dir) = temp();
+        let mut sea = package(&dir.join("pkg"), &node, true, SNAPSHOT_MAIN);
+        sea.use_snapshot = true;
+        let env = test_env().without_var("SEA_BUILD_WINE_PREFIX");
+        let fetcher = NodeFetcher::from_env(&env).unwrap();
+        let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &env };
+        let artifact = pipeline.build(&sea, "win-x64".parse().unwrap(), &dir.join("out")).unwrap_or_else(|error| panic!("node {version}: {error:#}"));
+        assert!(artifact.manifest.startup_snapshot, "node {version}");
+
+        let under_wine = UnderWine { wine: wine(), runner: &Processes };
+        let run = run_artifact(&under_wine, &artifact.path, &["x".to_owned(), "y".to_owned()], &[]).unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), run.stderr_text());
+        assert!(run.success(), "node {version}: exit {:?}\n{stdout}\n{stderr}", run.code);
+        assert_eq!(stdout, format!("squares 1,4,9 [x y] restored true v{version} on win32\n"), "node {version}");
+        assert_eq!(stderr, "", "node {version}: stderr must be empty");
+
+        let report = sea_build::verify::verify(&artifact.path, &[], &fetcher, &Processes, &env).unwrap();
+        assert!(report.passed(), "verify-cache under Wine: {report:#?}");
+        let started = |check: &sea_build::verify::Check| check.name == "run-time check" && check.outcome.as_ref().is_ok_and(|detail| detail.starts_with("started from its snapshot, run under Wine"));
+        assert!(report.checks.iter().any(started), "{report:#?}");
+        let made_by = report.checks.iter().find(|check| check.name == "startup snapshot embedded").unwrap();
+        assert!(made_by.outcome.as_ref().unwrap().contains(&format!("made by node {version} for win32-x64")), "{made_by:?}");
     }
 }
 

@@ -25,6 +25,7 @@ use sea_build::node::{NodeBinary, NodeFetcher, Platform, VersionSpec};
 use xshell::{Shell, cmd};
 
 mod programs;
+mod startup;
 
 /// The program the benchmark packs: pinned so runs stay comparable.
 const TYPESCRIPT: &str = "typescript@5.9.3";
@@ -94,6 +95,8 @@ struct Bench {
     xtask: Utf8PathBuf,
     runs: usize,
     rows: Vec<Row>,
+    /// Report sections after the table (start-up distributions, sizes).
+    sections: Vec<String>,
 }
 
 struct Row {
@@ -103,23 +106,26 @@ struct Row {
     target: String,
 }
 
-pub(crate) fn run(runs: usize, scale: f64) -> Result<()> {
+pub(crate) fn run(runs: usize, scale: f64, startup_only: bool) -> Result<()> {
     let sh = Shell::new()?;
     let root = sea_build::cli::workspace_root(None)?;
     sh.change_dir(&root);
     let dir = root.join("target/bench");
     eprintln!("bench: building the release xtask (the measured binary)");
     run_checked(cargo(&root, &["build", "--release", "--quiet", "--package", "xtask"]))?;
-    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, root, dir, runs: runs.max(1), rows: Vec::new() };
-    bench.linux()?;
-    let version = pinned::NODE_24;
-    bench.programs(version)?;
-    for platform in ["linux-arm64", "win-x64"] {
-        bench.emulated(platform, version)?;
+    let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, root, dir, runs: runs.max(1), rows: Vec::new(), sections: Vec::new() };
+    if !startup_only {
+        bench.linux()?;
+        let version = pinned::NODE_24;
+        bench.programs(version)?;
+        for platform in ["linux-arm64", "win-x64"] {
+            bench.emulated(platform, version)?;
+        }
+        bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
+        bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
+        bench.relativise(scale)?;
     }
-    bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
-    bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
-    bench.relativise(scale)?;
+    bench.startup()?;
     let report = bench.report();
     println!("{report}");
     let path = bench.dir.join("report.md");
@@ -478,6 +484,12 @@ impl Bench {
 
     /// Writes a one-package workspace declaring `main` as a SEA; returns its manifest path.
     fn app(&self, dir: &Utf8Path, name: &str, main: &Utf8Path, node: String, code_cache: bool) -> Result<Utf8PathBuf> {
+        self.app_with(dir, name, main, node, &format!("code-cache = {code_cache}\n"))
+    }
+
+    /// [`Bench::app`] with `metadata` (lines of `[package.metadata.sea]`) instead of the
+    /// code-cache line.
+    fn app_with(&self, dir: &Utf8Path, name: &str, main: &Utf8Path, node: String, metadata: &str) -> Result<Utf8PathBuf> {
         std::fs::create_dir_all(dir.join("src"))?;
         std::fs::create_dir_all(dir.join("js"))?;
         std::fs::copy(main, dir.join("js/main.js"))?;
@@ -487,7 +499,7 @@ impl Bench {
             &manifest,
             format!(
                 "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-                 [package.metadata.sea]\nmain = \"js/main.js\"\nbundle = false\nnode-version = \"{node}\"\ncode-cache = {code_cache}\n\
+                 [package.metadata.sea]\nmain = \"js/main.js\"\nbundle = false\nnode-version = \"{node}\"\n{metadata}\
                  verify-args = [\"--version\"]\n\n[workspace]\n"
             ),
         )?;
@@ -527,6 +539,10 @@ impl Bench {
         );
         for row in &self.rows {
             text.push_str(&format!("| {} | {:.3} s | {:.1} MB | {} | {} |\n", row.step, row.measured.wall.as_secs_f64(), row.measured.max_rss_bytes as f64 / 1e6, row.ratio, row.target));
+        }
+        for section in &self.sections {
+            text.push('\n');
+            text.push_str(section);
         }
         text
     }

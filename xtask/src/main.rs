@@ -50,6 +50,10 @@ enum Task {
         /// ~5 million symbols.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Measure only start-up (no cache, plain and trained cache, snapshot) and the sizes
+        /// with and without `strip`.
+        #[arg(long)]
+        startup_only: bool,
     },
     /// Fuzz the parsers and transforms (cargo-fuzz, libFuzzer, on the stable toolchain):
     /// every target, or one, for some seconds each; print coverage and speed; fail with the
@@ -90,7 +94,7 @@ fn run(task: Task) -> Result<()> {
             sh.change_dir(sea_build::cli::workspace_root(None)?);
             tidy::run(&sh)
         }
-        Task::Bench { runs, scale } => bench::run(runs, scale),
+        Task::Bench { runs, scale, startup_only } => bench::run(runs, scale, startup_only),
         Task::Fuzz { target, seconds, seeds } => {
             let sh = Shell::new()?;
             let root = sea_build::cli::workspace_root(None)?;

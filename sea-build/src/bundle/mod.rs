@@ -283,7 +283,8 @@ pub(crate) fn relative_specifiers(source: &str) -> Vec<(usize, String)> {
 /// `staging` (at [`bundled_name`]), and checks what went in (`mounted`: the package-relative
 /// files `vfs` embeds, which modules may read).
 pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, staging: &Utf8Path, mounted: &[Utf8PathBuf], runner: &dyn Runner) -> Result<Bundle> {
-    let format = main_format(is_module, version);
+    // Snapshots and trained caches are made from a CommonJS main.
+    let format = main_format(is_module && !sea.use_snapshot && sea.train_args.is_none(), version);
     let relative = bundled_name(&sea.main);
     let outfile = staging.join(&relative);
     let metafile = staging.join(METAFILE);

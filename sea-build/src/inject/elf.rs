@@ -34,7 +34,7 @@ use object::elf::{
     ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_AARCH64, EM_PPC64, EM_X86_64, ET_DYN, ET_EXEC, PF_R, PN_XNUM, PT_LOAD, PT_NOTE, PT_PHDR, SHF_ALLOC, SHN_LORESERVE, SHN_XINDEX, SHT_NOTE, SHT_STRTAB,
 };
 
-use super::{NODE_SEA_BLOB, Piece, Splice, fuse};
+use super::{NODE_SEA_BLOB, Piece, Splice, elf_strip, fuse};
 
 /// Name of the allocated `SHT_NOTE` section covering the blob's note.
 pub const NOTE_SECTION_NAME: &str = ".note.node.sea";
@@ -59,6 +59,21 @@ pub struct InjectionSummary {
     pub blob_offset: u64,
     /// Total length of the output.
     pub output_len: u64,
+    /// Bytes of the base image left out by [`Options::strip`] (0 without it).
+    pub stripped_len: u64,
+}
+
+/// How [`plan_with`] and [`inject_with`] inject.
+///
+/// ```
+/// let options = sea_build::inject::elf::Options { strip: true };
+/// assert_ne!(options, Default::default());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Leave node's static symbol table and debug sections out, in the same pass (see
+    /// [`elf_strip`]).
+    pub strip: bool,
 }
 
 /// Writes `image` with `blob` injected (and the fuse set) to `out`.
@@ -101,10 +116,25 @@ pub struct InjectionSummary {
 /// # anyhow::Ok(())
 /// ```
 pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<InjectionSummary> {
+    inject_with(image, blob, out, Options::default())
+}
+
+/// [`inject`], as `options` say: with [`Options::strip`], the symbol tables and debug
+/// sections are left out of the output.
+///
+/// ```no_run
+/// use sea_build::inject::elf;
+/// let image = std::fs::read("node")?;
+/// let mut out = Vec::new();
+/// let summary = elf::inject_with(&image, &std::fs::read("sea-prep.blob")?, &mut out, elf::Options { strip: true })?;
+/// println!("{} bytes of symbols and debug info left out", summary.stripped_len);
+/// # anyhow::Ok(())
+/// ```
+pub fn inject_with(image: &[u8], blob: &[u8], out: &mut impl Write, options: Options) -> Result<InjectionSummary> {
     // Format errors first: they say more than a missing fuse.
     Elf::parse(image)?;
     let fuse_offset = fuse::unset_fuse_offset(image)?;
-    let (splice, summary) = plan(image, blob.len(), fuse_offset)?;
+    let (splice, summary) = plan_with(image, blob.len(), fuse_offset, options)?;
     splice.write(image, blob, out).context("writing the injected ELF image failed")?;
     Ok(summary)
 }
@@ -126,8 +156,26 @@ pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<Injecti
 /// # anyhow::Ok(())
 /// ```
 pub fn plan(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<(Splice, InjectionSummary)> {
+    plan_with(image, blob_len, fuse_offset, Options::default())
+}
+
+/// [`plan`], as `options` say. With [`Options::strip`] the splice skips the ranges
+/// [`elf_strip::plan`] names, so later base bytes move down: a file-to-file writer must
+/// copy those instead of leaving them in place.
+///
+/// ```no_run
+/// use sea_build::inject::{elf, fuse};
+/// let image = std::fs::read("node")?;
+/// let (splice, summary) = elf::plan_with(&image, 1000, fuse::unset_fuse_offset(&image)?, elf::Options { strip: true })?;
+/// assert_eq!(splice.len(1000), summary.output_len);
+/// # anyhow::Ok(())
+/// ```
+pub fn plan_with(image: &[u8], blob_len: usize, fuse_offset: usize, options: Options) -> Result<(Splice, InjectionSummary)> {
     fuse::check_unset_at(image, fuse_offset)?;
-    let plan = plan_injection(image, blob_len, fuse_offset)?;
+    // Format errors from the injector first: they say more than the strip planner's.
+    Elf::parse(image)?;
+    let strip = if options.strip { Some(elf_strip::plan(image)?) } else { None };
+    let plan = plan_injection(image, blob_len, fuse_offset, strip.as_ref())?;
     Ok((plan.splice(), plan.summary))
 }
 
@@ -216,7 +264,8 @@ fn find_blob_in<'a>(elf: &Elf<'a>) -> Result<Option<&'a [u8]>> {
 struct Plan {
     file_header: Vec<u8>,
     fuse_offset: usize,
-    image_len: u64,
+    /// The base bytes after the fuse that the output keeps (all of them unless stripping).
+    kept_after_fuse: Vec<std::ops::Range<u64>>,
     padding: u64,
     program_headers: Vec<u8>,
     note_head: Vec<u8>,
@@ -234,7 +283,9 @@ impl Plan {
         splice.push(Piece::Bytes(self.file_header.clone()));
         splice.push(Piece::Base(FILE_HEADER_LEN as u64..fuse));
         splice.push(Piece::Bytes(b"1".to_vec()));
-        splice.push(Piece::Base(fuse + 1..self.image_len));
+        for range in &self.kept_after_fuse {
+            splice.push(Piece::Base(range.clone()));
+        }
         splice.push(Piece::Zeros(self.padding));
         splice.push(Piece::Bytes(self.program_headers.clone()));
         splice.push(Piece::Bytes(self.note_head.clone()));
@@ -253,8 +304,13 @@ fn page_size(machine: u16) -> u64 {
     if machine == EM_AARCH64 || machine == EM_PPC64 { 0x10000 } else { 0x1000 }
 }
 
-fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<Plan> {
+fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize, strip: Option<&elf_strip::StripPlan>) -> Result<Plan> {
     let elf = Elf::parse(image)?;
+    // Stripping: the base bytes kept, and the length they add up to.
+    let no_strip = elf_strip::StripPlan::default();
+    let strip_plan = strip.unwrap_or(&no_strip);
+    ensure!(strip_plan.skipped().first().is_none_or(|first| first.start > fuse_offset as u64), "internal error: stripping would leave out bytes before the fuse at {fuse_offset:#x}");
+    let kept_len = image.len() as u64 - strip_plan.skipped_len();
     if elf.section_named(NOTE_SECTION_NAME).is_some() {
         fail!(
             AlreadyInjected,
@@ -294,7 +350,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
         highest_end = highest_end.max(end);
     }
     let overflow = || anyhow::anyhow!("the new segment would lie beyond the 64-bit address space");
-    let end_of_file = align_up(image.len() as u64, page).ok_or_else(overflow)?;
+    let end_of_file = align_up(kept_len, page).ok_or_else(overflow)?;
     // One page of address space stays free above the existing segments: GNU strip moves
     // our segment's start up to a page lower (it packs the file and keeps the note's
     // address), which must not reach into the page of the last segment (often bss).
@@ -310,7 +366,7 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
         _ => (end_of_file, above_all),
     };
 
-    let padding = segment_offset - image.len() as u64;
+    let padding = segment_offset - kept_len;
     ensure!(
         padding <= MAX_PADDING,
         "the new segment would start at offset {segment_offset:#x} (address {segment_vaddr:#x}, \
@@ -401,7 +457,15 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
     let note_section_name = add_name(NOTE_SECTION_NAME);
     let own_names_name = old_names_index.is_none().then(|| add_name(".shstrtab"));
 
-    let mut section_headers = elf.section_headers.clone();
+    // Read from the base before stripping renumbers anything.
+    let old_names_index = match (old_names_index, strip) {
+        (Some(index), Some(strip)) => Some(strip.new_index(index).context("internal error: stripping would leave out the section name table")?),
+        (index, _) => index,
+    };
+    let mut section_headers = match strip {
+        Some(strip) => strip.sections().iter().map(|header| SectionHeader::read(object::bytes_of(header))).collect(),
+        None => elf.section_headers.clone(),
+    };
     if section_headers.is_empty() {
         section_headers.push(SectionHeader::default());
     }
@@ -456,11 +520,11 @@ fn plan_injection(image: &[u8], blob_len: usize, fuse_offset: usize) -> Result<P
         note_head,
         // Up to the table, which is 8-aligned.
         note_padding: desc_len_padded - blob_len,
-        image_len: image.len() as u64,
+        kept_after_fuse: strip_plan.kept_ranges(fuse_offset as u64 + 1..image.len() as u64).collect(),
         section_names,
         section_headers_padding: (section_headers_offset - names_end) as usize,
         section_headers: section_headers_bytes,
-        summary: InjectionSummary { segment_offset, segment_vaddr, blob_offset: note_offset + (NOTE_HEADER_LEN + name_len_padded) as u64, output_len },
+        summary: InjectionSummary { segment_offset, segment_vaddr, blob_offset: note_offset + (NOTE_HEADER_LEN + name_len_padded) as u64, output_len, stripped_len: strip_plan.skipped_len() },
     })
 }
 
@@ -1071,6 +1135,17 @@ mod tests {
                 let out = injected(&image, &blob);
                 check_injected(&image, &out, &blob, options);
             }
+        }
+    }
+
+    #[test]
+    fn stripping_an_image_without_symbol_tables_changes_nothing() {
+        for options in [DEFAULT, Options { with_sections: false, ..DEFAULT }, Options { kind: ET_DYN, machine: EM_AARCH64, ..DEFAULT }] {
+            let image = synthetic_elf(options);
+            let mut stripped = Vec::new();
+            let summary = inject_with(&image, b"blob", &mut stripped, super::Options { strip: true }).unwrap();
+            assert_eq!(summary.stripped_len, 0);
+            assert_eq!(stripped, injected(&image, b"blob"));
         }
     }
 

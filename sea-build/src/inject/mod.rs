@@ -16,6 +16,7 @@
 //! [`crate::pe::unsign()`]).
 
 pub mod elf;
+pub mod elf_strip;
 pub mod fuse;
 pub mod macho;
 pub mod pe;

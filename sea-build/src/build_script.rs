@@ -47,6 +47,7 @@ pub struct Build {
     sign: Option<crate::sign::SignMode>,
     sign_p12: Option<Utf8PathBuf>,
     sign_p12_password_env: Option<String>,
+    windows: crate::config::WindowsMetadata,
 }
 
 impl Build {
@@ -137,6 +138,75 @@ impl Build {
         self
     }
 
+    // --- Windows identity (issue 14) ---------------------------------------------------------
+
+    /// Sets (or, with `""`, removes) a string of the Windows version resource, over the
+    /// defaults from `[package]` and `[package.metadata.sea.windows]`'s `version-info`.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_version_info("LegalCopyright", "(c) Ann").build();
+    /// ```
+    pub fn windows_version_info(mut self, key: &str, value: &str) -> Self {
+        self.windows.version_info.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The `.ico` file (relative to the crate) replacing node's icon in Windows artifacts.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_icon("assets/app.ico").build();
+    /// ```
+    pub fn windows_icon(mut self, path: impl Into<Utf8PathBuf>) -> Self {
+        self.windows.icon = Some(path.into());
+        self
+    }
+
+    /// How Windows artifacts are signed: [`SignMode::Identity`](crate::sign::SignMode::Identity)
+    /// (Authenticode, with a P12) or [`SignMode::None`](crate::sign::SignMode::None) (default).
+    ///
+    /// ```no_run
+    /// use sea_build::sign::SignMode;
+    /// sea_build::Build::new().windows_sign(SignMode::Identity).windows_sign_p12("certs/windows.p12").build();
+    /// ```
+    pub fn windows_sign(mut self, mode: crate::sign::SignMode) -> Self {
+        self.windows.sign = Some(mode);
+        self
+    }
+
+    /// The P12 identity for Authenticode, relative to the crate directory
+    /// (`SEA_BUILD_WINDOWS_P12` overrides it).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_sign_p12("certs/windows.p12").build();
+    /// ```
+    pub fn windows_sign_p12(mut self, path: impl Into<Utf8PathBuf>) -> Self {
+        self.windows.sign_p12 = Some(path.into());
+        self
+    }
+
+    /// The environment variable holding the Windows P12's password (default
+    /// `SEA_BUILD_WINDOWS_P12_PASSWORD`).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_sign_p12_password_env("MY_PASSWORD").build();
+    /// ```
+    pub fn windows_sign_p12_password_env(mut self, variable: &str) -> Self {
+        self.windows.sign_p12_password_env = Some(variable.to_owned());
+        self
+    }
+
+    /// An RFC 3161 time-stamp authority for Authenticode signatures (none by default).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_timestamp_url("http://127.0.0.1:3180/").build();
+    /// ```
+    pub fn windows_timestamp_url(mut self, url: &str) -> Self {
+        self.windows.timestamp_url = Some(url.to_owned());
+        self
+    }
+
+    // --- end of Windows identity -------------------------------------------------------------
+
     /// Builds the SEA and returns its path; on failure, panics with a message written for
     /// Cargo's output.
     pub fn build(&self) -> Utf8PathBuf {
@@ -157,8 +227,14 @@ impl Build {
         let package = env.var("CARGO_PKG_NAME").unwrap_or_else(|| "sea".to_owned());
         let cargo_toml = manifest_dir.join("Cargo.toml");
         println!("cargo::rerun-if-changed={cargo_toml}");
-        let sea = self.merged(&cargo_toml)?.resolve(&package, &manifest_dir, cargo_toml.as_ref())?;
-        for path in std::iter::once(&sea.main).chain(sea.assets.values()) {
+        let fields = crate::pe::version_info::PackageFields {
+            name: package.clone(),
+            version: env.var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".to_owned()),
+            description: env.var("CARGO_PKG_DESCRIPTION").filter(|text| !text.is_empty()),
+            authors: env.var("CARGO_PKG_AUTHORS").map(|authors| authors.split(':').filter(|a| !a.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
+        };
+        let sea = self.merged(&cargo_toml)?.resolve_package(&fields, &manifest_dir, cargo_toml.as_ref())?;
+        for path in std::iter::once(&sea.main).chain(sea.assets.values()).chain(sea.windows.icon.as_ref()) {
             println!("cargo::rerun-if-changed={}", manifest_dir.join(path));
         }
         let target: Platform = env.var("TARGET").context("TARGET is unset")?.parse()?;
@@ -204,6 +280,14 @@ impl Build {
         metadata.sign = this.sign.or(metadata.sign);
         metadata.sign_p12 = this.sign_p12.or(metadata.sign_p12);
         metadata.sign_p12_password_env = this.sign_p12_password_env.or(metadata.sign_p12_password_env);
+        let mut windows = metadata.windows.unwrap_or_default();
+        windows.version_info.extend(this.windows.version_info);
+        windows.icon = this.windows.icon.or(windows.icon);
+        windows.sign = this.windows.sign.or(windows.sign);
+        windows.sign_p12 = this.windows.sign_p12.or(windows.sign_p12);
+        windows.sign_p12_password_env = this.windows.sign_p12_password_env.or(windows.sign_p12_password_env);
+        windows.timestamp_url = this.windows.timestamp_url.or(windows.timestamp_url);
+        metadata.windows = Some(windows);
         Ok(metadata)
     }
 }

@@ -65,7 +65,89 @@ pub struct SeaMetadata {
     /// The environment variable holding the P12's password; default
     /// `SEA_BUILD_SIGN_P12_PASSWORD`.
     pub sign_p12_password_env: Option<String>,
+    /// `[package.metadata.sea.windows]`: version resource, icon and Authenticode signing of
+    /// Windows artifacts.
+    pub windows: Option<WindowsMetadata>,
 }
+
+// --- Windows identity (issue 14) -------------------------------------------------------------
+
+/// The `[package.metadata.sea.windows]` table as written:
+///
+/// ```toml
+/// [package.metadata.sea.windows]
+/// version-info = { LegalCopyright = "(c) Ann", Comments = "" }  # "" removes a default
+/// icon = "assets/app.ico"
+/// sign = "identity"                 # or "none" (default)
+/// sign-p12 = "certs/windows.p12"    # SEA_BUILD_WINDOWS_P12 overrides it
+/// sign-p12-password-env = "MY_PW"   # default SEA_BUILD_WINDOWS_P12_PASSWORD
+/// timestamp-url = "http://timestamp.example/"  # optional RFC 3161 time-stamp authority
+/// ```
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WindowsMetadata {
+    /// Version-resource strings over the defaults from `[package]`; an empty value removes
+    /// the key.
+    #[serde(default)]
+    pub version_info: BTreeMap<String, String>,
+    /// An `.ico` file, relative to the package directory, replacing node's icon.
+    pub icon: Option<Utf8PathBuf>,
+    /// `"identity"` signs with Authenticode; `"none"` (default) leaves the artifact unsigned.
+    pub sign: Option<SignMode>,
+    /// The P12 identity, relative to the package directory (`SEA_BUILD_WINDOWS_P12`
+    /// overrides it).
+    pub sign_p12: Option<Utf8PathBuf>,
+    /// The variable holding the P12's password; default `SEA_BUILD_WINDOWS_P12_PASSWORD`.
+    pub sign_p12_password_env: Option<String>,
+    /// An RFC 3161 time-stamp authority's URL; none by default (the output then does not
+    /// depend on the clock).
+    pub timestamp_url: Option<String>,
+}
+
+/// The default variable for the Windows P12 password.
+pub const WINDOWS_P12_PASSWORD_ENV: &str = "SEA_BUILD_WINDOWS_P12_PASSWORD";
+/// The variable that names the Windows P12 file, over `sign-p12`.
+pub const WINDOWS_P12_PATH_ENV: &str = "SEA_BUILD_WINDOWS_P12";
+
+/// How Windows artifacts look and are signed, resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowsConfig {
+    /// The version resource replacing node's (`None` keeps node's).
+    pub version_info: Option<crate::pe::version_info::VersionInfo>,
+    /// The `.ico` file replacing node's icon, relative to the package directory.
+    pub icon: Option<Utf8PathBuf>,
+    /// Authenticode signing, when asked for.
+    pub sign: Option<WindowsSigning>,
+}
+
+/// Authenticode signing as declared (the P12 is read when building).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowsSigning {
+    /// The P12 file, absolute or relative to the package.
+    pub p12: Option<Utf8PathBuf>,
+    /// The environment variable holding its password.
+    pub password_env: String,
+    /// The RFC 3161 time-stamp authority, if any.
+    pub timestamp_url: Option<String>,
+}
+
+impl WindowsMetadata {
+    /// Resolves the table for package `package`, whose SEA is called `name`.
+    fn resolve(self, package: &crate::pe::version_info::PackageFields, name: &str, origin: &str) -> Result<WindowsConfig> {
+        let version_info = crate::pe::version_info::VersionInfo::for_package(package, &format!("{name}.exe"), &self.version_info).with_context(|| format!("{origin}: bad `windows.version-info`"))?;
+        let sign = match self.sign.unwrap_or(SignMode::None) {
+            SignMode::None => None,
+            SignMode::Identity => Some(WindowsSigning {
+                p12: self.sign_p12,
+                password_env: self.sign_p12_password_env.unwrap_or_else(|| WINDOWS_P12_PASSWORD_ENV.to_owned()),
+                timestamp_url: self.timestamp_url,
+            }),
+            SignMode::AdHoc => bail!("{origin}: `windows.sign = \"adhoc\"` does not exist for Windows (Authenticode has no ad-hoc signatures): use \"identity\" with a P12, or \"none\""),
+        };
+        Ok(WindowsConfig { version_info: Some(version_info), icon: self.icon, sign })
+    }
+}
+// --- end of Windows identity -----------------------------------------------------------------
 
 /// A SEA, fully resolved: everything the pipeline needs, paths relative to `package_dir`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,6 +178,8 @@ pub struct Sea {
     pub verify_args: Vec<String>,
     /// How Mach-O artifacts are signed.
     pub sign: SignConfig,
+    /// Version resource, icon and signing of Windows artifacts.
+    pub windows: WindowsConfig,
 }
 
 /// How a SEA's Mach-O artifacts are signed, as declared (the P12 itself is read when
@@ -118,6 +202,14 @@ pub const P12_PATH_ENV: &str = "SEA_BUILD_SIGN_P12";
 impl SeaMetadata {
     /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.
     pub fn resolve(self, package: &str, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
+        let fields = crate::pe::version_info::PackageFields { name: package.to_owned(), version: "0.0.0".to_owned(), ..Default::default() };
+        self.resolve_package(&fields, package_dir, origin)
+    }
+
+    /// [`resolve`](Self::resolve), with the package's `[package]` fields, which the Windows
+    /// version resource takes its defaults from.
+    pub fn resolve_package(self, package_fields: &crate::pe::version_info::PackageFields, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
+        let package = package_fields.name.as_str();
         let main = self.main.with_context(|| format!("{origin}: `main` is missing: name the JavaScript entry point, e.g. main = \"js/main.js\""))?;
         let node = self.node_version.as_deref().unwrap_or("lts").parse().with_context(|| format!("{origin}: bad `node-version`"))?;
         let targets = self.targets.unwrap_or_else(|| vec!["host".to_owned()]);
@@ -131,8 +223,10 @@ impl SeaMetadata {
             "cli" => ExecArgvExtension::Cli,
             other => bail!("{origin}: `exec-argv-extension` is `{other}`: expected \"none\", \"env\" or \"cli\""),
         };
+        let name = self.name.unwrap_or_else(|| package.to_owned());
+        let windows = self.windows.unwrap_or_default().resolve(package_fields, &name, origin)?;
         let sea = Sea {
-            name: self.name.unwrap_or_else(|| package.to_owned()),
+            name,
             package_dir: package_dir.to_owned(),
             main,
             bundle: self.bundle.unwrap_or(true),
@@ -145,6 +239,7 @@ impl SeaMetadata {
             exec_argv_extension,
             verify_args: self.verify_args,
             sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
+            windows,
         };
         sea.check_files(origin)?;
         Ok(sea)
@@ -173,6 +268,9 @@ impl Sea {
         }
         for (key, path) in &self.assets {
             inside(&format!("asset `{key}`"), path)?;
+        }
+        if let Some(icon) = &self.windows.icon {
+            inside("windows.icon", icon)?;
         }
         Ok(())
     }
@@ -228,6 +326,7 @@ mod tests {
             exec_argv_extension: ExecArgvExtension::None,
             verify_args: vec![],
             sign: SignConfig::default(),
+            windows: WindowsConfig::default(),
         }
     }
 

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod sign;
 pub mod verify;
 pub mod vfs;
+pub mod windows;
 pub mod wine;
 
 pub use build_script::Build;

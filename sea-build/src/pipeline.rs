@@ -325,10 +325,14 @@ impl Pipeline<'_> {
     }
 
     /// Windows: remove node's Authenticode signature, generate the blob with that unsigned
-    /// node.exe (under Wine on Linux), inject it as a resource. Signing is left to the
-    /// publisher's own tools, which need the unsigned, consistent file this leaves.
+    /// node.exe (under Wine on Linux), inject it as a resource with the SEA's own version
+    /// resource and icon, and sign the result with Authenticode when asked to. Neither the
+    /// resources nor the signature change what V8 checks the cache against, so they come
+    /// after the blob, and the run before publishing runs the final, signed file.
     fn build_pe(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
         let sea = job.sea;
+        // Read and checked first: a bad icon or P12 fails before anything is generated.
+        let identity = crate::windows::WindowsIdentity::load(sea, self.env).with_context(|| format!("cannot build {} for Windows", sea.name))?;
         let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
@@ -343,8 +347,20 @@ impl Pipeline<'_> {
             None => self.generate(job, node, None, staging)?,
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
+        let changes = identity.resource_changes(sea)?;
         let mut writer = crate::node::HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, output), false);
-        inject::pe::inject(&prepared, &blob.bytes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        if identity.signs() {
+            // Signing hashes the whole image and rewrites its headers: built in memory.
+            let mut image = Vec::with_capacity(prepared.len() + blob.bytes.len() + (1 << 20));
+            inject::pe::inject_with(&prepared, &blob.bytes, &changes, &mut image).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+            drop(prepared);
+            self.step(format!("signing {} with Authenticode", sea.name));
+            let program_name = sea.windows.version_info.as_ref().and_then(|info| info.strings.get("ProductName")).unwrap_or(&sea.name);
+            identity.sign(&mut image, program_name).with_context(|| format!("could not sign {}", sea.name))?;
+            writer.write_all(&image).context("could not write the artifact")?;
+        } else {
+            inject::pe::inject_with(&prepared, &blob.bytes, &changes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        }
         writer.flush().context("could not write the artifact")?;
         let (_, sha256, _) = writer.finish();
         Ok((blob, sha256))
@@ -377,7 +393,7 @@ fn load_identity(env: &Env, declared: Option<Utf8PathBuf>, password_env: &str) -
 }
 
 /// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
-fn signing_time(env: &Env) -> Result<Option<i64>> {
+pub(crate) fn signing_time(env: &Env) -> Result<Option<i64>> {
     env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
 }
 
@@ -459,6 +475,21 @@ fn inject_into(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offse
 /// # anyhow::Ok(())
 /// ```
 pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
+    inject_file_with(base, blob, out, sign, &crate::windows::InjectResources::default(), env)
+}
+
+/// [`inject_file`], with a PE result given the version resource and icon `resources` name
+/// (ignored for other formats).
+///
+/// ```no_run
+/// use camino::Utf8Path;
+/// use sea_build::sign::SignMode;
+/// let resources = sea_build::windows::InjectResources { icon: Some("app.ico".into()), version_info: [("ProductName".to_owned(), "App".to_owned())].into() };
+/// let env = sea_build::Env::from_process();
+/// sea_build::pipeline::inject_file_with(Utf8Path::new("node.exe"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app.exe"), SignMode::Identity, &resources, &env)?;
+/// # anyhow::Ok(())
+/// ```
+pub fn inject_file_with(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, resources: &crate::windows::InjectResources, env: &Env) -> Result<()> {
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
     let failed = || format!("could not inject {blob} into {base}");
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
@@ -483,9 +514,19 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
             let image = read_base()?;
             let unsigned = crate::pe::unsign(&image).with_context(failed)?;
             drop(image);
+            // The version resource, icon and Authenticode signature (issue 14).
+            let name = out.file_stem().unwrap_or("app");
+            let icon = resources.read_icon()?;
+            let changes = resources.changes(name, icon.as_ref())?;
             publish_executable(out, |file| {
+                if sign == SignMode::Identity {
+                    let mut signed = Vec::with_capacity(unsigned.len() + blob_bytes.len() + (1 << 20));
+                    inject::pe::inject_with(&unsigned, &blob_bytes, &changes, &mut signed).with_context(failed)?;
+                    crate::windows::sign_with_env(&mut signed, name, env).with_context(|| format!("could not sign {out}"))?;
+                    return Ok(file.write_all(&signed)?);
+                }
                 let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-                inject::pe::inject(&unsigned, &blob_bytes, &mut writer).with_context(failed)?;
+                inject::pe::inject_with(&unsigned, &blob_bytes, &changes, &mut writer).with_context(failed)?;
                 Ok(writer.flush()?)
             })
         }

@@ -810,4 +810,86 @@ fn inject_signs_windows_executables_with_the_environments_identity() {
     assert!(error.contains("is wrong"), "{error}");
     assert!(!refused.exists());
 }
+/// A local RFC 3161 time-stamp authority on 127.0.0.1: `openssl ts -reply` behind a small
+/// HTTP server, with a certificate the test CA issued. Stops when dropped.
+struct LocalTsa {
+    url: String,
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl LocalTsa {
+    fn start(ca: &TestCa) -> LocalTsa {
+        let dir = ca.dir.clone();
+        ca.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", "/CN=sea-build test TSA"]);
+        std::fs::write(dir.join("tsa.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n").unwrap();
+        ca.openssl(&["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", "tsa.csr", "-out", "tsa.pem", "-startdate", VALID_FROM, "-enddate", VALID_UNTIL, "-extfile", "tsa.ext", "-notext"]);
+        std::fs::write(dir.join("tsa.serial"), "01\n").unwrap();
+        std::fs::write(
+            dir.join("tsa.cnf"),
+            "[tsa]\ndefault_tsa=t\n[t]\nserial=tsa.serial\nsigner_cert=tsa.pem\ncerts=ca.pem\nsigner_key=tsa.key\nsigner_digest=sha256\ndefault_policy=1.2.3.4.1\ndigests=sha256\naccuracy=secs:1\ness_cert_id_alg=sha256\n",
+        )
+        .unwrap();
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let url = format!("http://{}/", server.server_addr().to_ip().unwrap());
+        let serving = server.clone();
+        let thread = std::thread::spawn(move || {
+            let mut answered = 0;
+            // Bounded: the test asks once per signature.
+            while answered < 8 {
+                let Ok(mut request) = serving.recv() else { break };
+                let mut query = Vec::new();
+                std::io::Read::read_to_end(request.as_reader(), &mut query).unwrap();
+                std::fs::write(dir.join("query.tsq"), &query).unwrap();
+                let output = Command::new("openssl").args(["ts", "-reply", "-config", "tsa.cnf", "-queryfile", "query.tsq", "-out", "reply.tsr"]).current_dir(&dir).output().unwrap();
+                assert!(output.status.success(), "openssl ts -reply: {}", String::from_utf8_lossy(&output.stderr));
+                let reply = std::fs::read(dir.join("reply.tsr")).unwrap();
+                request.respond(tiny_http::Response::from_data(reply).with_header("Content-Type: application/timestamp-reply".parse::<tiny_http::Header>().unwrap())).unwrap();
+                answered += 1;
+            }
+            answered
+        });
+        LocalTsa { url, server, thread: Some(thread) }
+    }
+
+    /// Stops the server; returns how many time stamps it gave.
+    fn stop(mut self) -> usize {
+        self.server.unblock();
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for LocalTsa {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+#[test]
+fn signatures_can_carry_an_rfc_3161_time_stamp() {
+    let node = real_node(NODE_24, "win-x64").unwrap();
+    wine();
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let p12 = ca.identity("stamped-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
+    let tsa = LocalTsa::start(&ca);
+    let mut sea = package_with_identity(&dir.join("pkg"), &node, Some(&p12));
+    sea.code_cache = false;
+    sea.windows.sign.as_mut().unwrap().timestamp_url = Some(tsa.url.clone());
+    let artifact = build_signed(&sea, &dir.join("out"), "secret").unwrap();
+    assert_eq!(tsa.stop(), 1, "one time stamp per signature");
+    let ca_pem = ca.dir.join("ca.pem");
+    let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca_pem.as_str(), "-TSA-CAfile", ca_pem.as_str(), "-in", artifact.path.as_str()]);
+    assert!(ok && text.contains("Signature verification: ok"), "{text}");
+    assert!(text.contains("sea-build test TSA"), "the time stamp is read:\n{text}");
+    assert!(!text.contains("No timestamp"), "{text}");
+    assert_lief_verifies(&artifact.path);
+    // An authority that does not answer is an error naming the setting; nothing is published.
+    let mut unreachable = package_with_identity(&dir.join("pkg2"), &node, Some(&p12));
+    unreachable.code_cache = false;
+    unreachable.windows.sign.as_mut().unwrap().timestamp_url = Some("http://127.0.0.1:9/".into());
+    let error = format!("{:#}", build_signed(&unreachable, &dir.join("out2"), "secret").unwrap_err());
+    assert!(error.contains("windows.timestamp-url") && error.contains("127.0.0.1:9"), "{error}");
+    assert!(!dir.join("out2/greeter.exe").exists());
+}
 // --- end of Windows identity -------------------------------------------------------------------

@@ -99,17 +99,26 @@ impl AuthenticodeIdentity {
         if !pfx.verify_mac(password) {
             bail!("the password for the P12 identity {origin} is wrong: set {password_variable} to the password it was exported with");
         }
-        let (certificate, key) = parse_pfx_data(der, password).map_err(|error| {
+        // apple-codesign's reader returns the key and one of the certificates, not
+        // necessarily the key's own when the P12 carries a chain: the signer is the
+        // certificate whose public key is the key's.
+        let (_, key) = parse_pfx_data(der, password).map_err(|error| {
             anyhow::anyhow!("{origin} holds no certificate with its private key that sea-build can read ({error}): export it again with `{P12_EXPORT}`")
         })?;
         let all = pfx.cert_x509_bags(password).map_err(|error| anyhow::anyhow!("could not read the certificates of {origin} ({error:?}): export it again with `{P12_EXPORT}`"))?;
-        let mut chain = Vec::new();
+        let mut certificates: Vec<CapturedX509Certificate> = Vec::new();
         for bytes in all {
-            let other = CapturedX509Certificate::from_der(bytes).with_context(|| format!("a certificate in {origin} is damaged"))?;
-            if other.constructed_data() != certificate.constructed_data() && !chain.iter().any(|c: &CapturedX509Certificate| c.constructed_data() == other.constructed_data()) {
-                chain.push(other);
+            let certificate = CapturedX509Certificate::from_der(bytes).with_context(|| format!("a certificate in {origin} is damaged"))?;
+            if !certificates.iter().any(|c| c.constructed_data() == certificate.constructed_data()) {
+                certificates.push(certificate);
             }
         }
+        let public_key = key.public_key_data();
+        let signer = certificates.iter().position(|c| c.public_key_data() == public_key).with_context(|| {
+            format!("{origin} holds a private key but not its certificate (among {} certificates): export the key together with its certificate, e.g. `{P12_EXPORT}`", certificates.len())
+        })?;
+        let certificate = certificates.remove(signer);
+        let chain = certificates;
         let identity = AuthenticodeIdentity { certificate, chain, key };
         identity.check_usable(origin, now)?;
         Ok(identity)

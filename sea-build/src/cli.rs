@@ -257,12 +257,8 @@ pub fn workspace_seas(manifest_path: Option<&Utf8Path>, packages: &[String]) -> 
         let origin = format!("[package.metadata.sea] of {}", package.manifest_path);
         let declared: SeaMetadata = serde_json::from_value(table.clone()).with_context(|| format!("{origin} is not valid"))?;
         let dir = package.manifest_path.parent().context("a manifest path has a parent")?;
-        let fields = crate::pe::version_info::PackageFields {
-            name: package.name.to_string(),
-            version: package.version.to_string(),
-            description: package.description.clone(),
-            authors: package.authors.clone(),
-        };
+        let fields =
+            crate::pe::version_info::PackageFields { name: package.name.to_string(), version: package.version.to_string(), description: package.description.clone(), authors: package.authors.clone() };
         seas.push(declared.resolve_package(&fields, dir, &origin)?);
     }
     Ok(Workspace { root: metadata.workspace_root.clone(), target_dir: metadata.target_directory.clone(), seas })

@@ -137,11 +137,9 @@ impl WindowsMetadata {
         let version_info = crate::pe::version_info::VersionInfo::for_package(package, &format!("{name}.exe"), &self.version_info).with_context(|| format!("{origin}: bad `windows.version-info`"))?;
         let sign = match self.sign.unwrap_or(SignMode::None) {
             SignMode::None => None,
-            SignMode::Identity => Some(WindowsSigning {
-                p12: self.sign_p12,
-                password_env: self.sign_p12_password_env.unwrap_or_else(|| WINDOWS_P12_PASSWORD_ENV.to_owned()),
-                timestamp_url: self.timestamp_url,
-            }),
+            SignMode::Identity => {
+                Some(WindowsSigning { p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| WINDOWS_P12_PASSWORD_ENV.to_owned()), timestamp_url: self.timestamp_url })
+            }
             SignMode::AdHoc => bail!("{origin}: `windows.sign = \"adhoc\"` does not exist for Windows (Authenticode has no ad-hoc signatures): use \"identity\" with a P12, or \"none\""),
         };
         Ok(WindowsConfig { version_info: Some(version_info), icon: self.icon, sign })

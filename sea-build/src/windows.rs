@@ -53,11 +53,10 @@ impl WindowsIdentity {
         let signing_time = crate::pipeline::signing_time(env)?;
         let signer = match &windows.sign {
             Some(signing) => {
-                let path = env
-                    .var(WINDOWS_P12_PATH_ENV)
-                    .map(Utf8PathBuf::from)
-                    .or_else(|| signing.p12.as_ref().map(|path| sea.package_dir.join(path)))
-                    .with_context(|| format!("Authenticode signing (`windows.sign = \"identity\"`) needs a P12 file: set `sign-p12` in [package.metadata.sea.windows] or {WINDOWS_P12_PATH_ENV}"))?;
+                let path =
+                    env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).or_else(|| signing.p12.as_ref().map(|path| sea.package_dir.join(path))).with_context(|| {
+                        format!("Authenticode signing (`windows.sign = \"identity\"`) needs a P12 file: set `sign-p12` in [package.metadata.sea.windows] or {WINDOWS_P12_PATH_ENV}")
+                    })?;
                 let identity = load_p12(&path, env, &signing.password_env)?;
                 Some((identity, signing.clone()))
             }
@@ -91,7 +90,9 @@ impl WindowsIdentity {
                 anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "`windows.timestamp-url` is `{url}`, not an http(s) URL");
                 http = crate::node::Http::new();
                 ask = move |digest: &[u8; 32]| -> Result<Vec<u8>> {
-                    let reply = http.post(url, "application/timestamp-query", &authenticode::timestamp_request(digest), TIMESTAMP_REPLY_LIMIT).with_context(|| format!("could not get a time stamp from {url} (`windows.timestamp-url`)"))?;
+                    let reply = http
+                        .post(url, "application/timestamp-query", &authenticode::timestamp_request(digest), TIMESTAMP_REPLY_LIMIT)
+                        .with_context(|| format!("could not get a time stamp from {url} (`windows.timestamp-url`)"))?;
                     authenticode::timestamp_token(&reply).with_context(|| format!("{url} (`windows.timestamp-url`) gave no usable time stamp"))
                 };
                 Some(&ask)

@@ -502,10 +502,26 @@ impl TestCa {
         std::fs::create_dir_all(dir).unwrap();
         let ca = TestCa { dir: dir.to_owned() };
         ca.openssl(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj", "/CN=sea-build test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=sea-build test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ]);
-        std::fs::write(dir.join("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n").unwrap();
+        std::fs::write(dir.join("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n")
+            .unwrap();
         std::fs::write(dir.join("index.txt"), "").unwrap();
         std::fs::write(dir.join("serial"), "01\n").unwrap();
         ca
@@ -525,7 +541,24 @@ impl TestCa {
         let ext = format!("{name}.ext");
         self.openssl(&["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", &csr, "-out", &pem, "-startdate", start, "-enddate", end, "-extfile", &ext, "-notext"]);
         self.openssl(&[
-            "pkcs12", "-export", "-inkey", &key, "-in", &pem, "-certfile", "ca.pem", "-out", &p12, "-passout", "pass:secret", "-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1",
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &key,
+            "-in",
+            &pem,
+            "-certfile",
+            "ca.pem",
+            "-out",
+            &p12,
+            "-passout",
+            "pass:secret",
+            "-keypbe",
+            "PBE-SHA1-3DES",
+            "-certpbe",
+            "PBE-SHA1-3DES",
+            "-macalg",
+            "sha1",
         ]);
         self.dir.join(p12)
     }
@@ -593,23 +626,27 @@ fn build_signed(sea: &Sea, out: &Utf8Path, password: &str) -> anyhow::Result<sea
     pipeline.build(sea, "win-x64".parse().unwrap(), out)
 }
 
-/// The bytes of every `Data (...)` hex dump llvm-readobj printed in `body`, in order.
+/// The bytes of every `Data (...)` hex dump llvm-readobj printed in `body`, in order (line by
+/// line: the text column may hold a `)`).
 fn dumped_bytes(body: &str) -> Vec<Vec<u8>> {
-    body.split("Data (")
-        .skip(1)
-        .map(|dump| {
-            let dump = dump.split(')').next().unwrap_or_default();
-            let mut bytes = Vec::new();
-            for line in dump.lines() {
-                let Some((_, rest)) = line.split_once(": ") else { continue };
+    let mut dumps = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in body.lines() {
+        let trimmed = line.trim();
+        match &mut current {
+            None if trimmed == "Data (" => current = Some(Vec::new()),
+            None => {}
+            Some(_) if trimmed == ")" => dumps.extend(current.take()),
+            Some(bytes) => {
+                let Some((_, rest)) = trimmed.split_once(": ") else { continue };
                 let hex = rest.split('|').next().unwrap_or_default();
                 for word in hex.split_whitespace() {
                     bytes.extend((0..word.len() / 2).map(|i| u8::from_str_radix(&word[2 * i..2 * i + 2], 16).unwrap()));
                 }
             }
-            bytes
-        })
-        .collect()
+        }
+    }
+    dumps
 }
 
 /// osslsigncode accepts the signature with the test CA as the only trust anchor.
@@ -721,7 +758,7 @@ fn signed_windows_seas_carry_their_own_identity() {
     let listing = coff_resources(&artifact.path);
     let types = resource_types(&listing);
     let body = |name: &str| types.iter().find(|(type_name, _)| type_name == name).map(|(_, body)| body.clone()).unwrap_or_else(|| panic!("no {name} in:\n{listing}"));
-    let version = dumped_bytes(&body("VERSION (ID 16)"));
+    let version = dumped_bytes(&body("VERSIONINFO (ID 16)"));
     assert_eq!(version.len(), 1, "exactly one version resource");
     let info = sea_build::pe::version_info::VersionInfo::parse(&version[0]).unwrap();
     assert_eq!(info, sea.windows.version_info.clone().unwrap());
@@ -806,7 +843,8 @@ fn inject_signs_windows_executables_with_the_environments_identity() {
     assert!(ok && text.contains("Signing time: Jan  1 00:00:00 2026 GMT"), "{text}");
     // A wrong password publishes nothing.
     let refused = dir.join("refused.exe");
-    let error = format!("{:#}", sea_build::pipeline::inject_file(&node.path, &blob, &refused, sea_build::sign::SignMode::Identity, &env.with_var("SEA_BUILD_WINDOWS_P12_PASSWORD", "wrong")).unwrap_err());
+    let error =
+        format!("{:#}", sea_build::pipeline::inject_file(&node.path, &blob, &refused, sea_build::sign::SignMode::Identity, &env.with_var("SEA_BUILD_WINDOWS_P12_PASSWORD", "wrong")).unwrap_err());
     assert!(error.contains("is wrong"), "{error}");
     assert!(!refused.exists());
 }
@@ -823,7 +861,27 @@ impl LocalTsa {
         let dir = ca.dir.clone();
         ca.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", "/CN=sea-build test TSA"]);
         std::fs::write(dir.join("tsa.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n").unwrap();
-        ca.openssl(&["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", "tsa.csr", "-out", "tsa.pem", "-startdate", VALID_FROM, "-enddate", VALID_UNTIL, "-extfile", "tsa.ext", "-notext"]);
+        ca.openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            "tsa.csr",
+            "-out",
+            "tsa.pem",
+            "-startdate",
+            VALID_FROM,
+            "-enddate",
+            VALID_UNTIL,
+            "-extfile",
+            "tsa.ext",
+            "-notext",
+        ]);
         std::fs::write(dir.join("tsa.serial"), "01\n").unwrap();
         std::fs::write(
             dir.join("tsa.cnf"),

@@ -446,7 +446,12 @@ impl Bench {
             bail!("the bench's signed executable does not verify with osslsigncode:\n{verified}");
         }
         self.rows.push(Row { step: format!("cp of node {} win-x64 ({:.0} MB)", node.version, file_mb(&node.path)), measured: cp, ratio: "1.00x cp".into(), target: String::new() });
-        self.rows.push(Row { step: "sea-build unsign + inject, win-x64, unsigned (xtask inject --sign none)".into(), measured: plain, ratio: format!("{:.2}x cp", ratio(plain.wall, cp.wall)), target: String::new() });
+        self.rows.push(Row {
+            step: "sea-build unsign + inject, win-x64, unsigned (xtask inject --sign none)".into(),
+            measured: plain,
+            ratio: format!("{:.2}x cp", ratio(plain.wall, cp.wall)),
+            target: String::new(),
+        });
         self.rows.push(Row {
             step: "sea-build unsign + inject + version resource + icon + Authenticode (RSA 2048), win-x64".into(),
             measured: signed,

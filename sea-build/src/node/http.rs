@@ -64,8 +64,7 @@ impl Http {
     /// attempt: a time-stamp authority's reply is not worth a retry storm). For RFC 3161
     /// time-stamp requests.
     pub(crate) fn post(&self, url: &str, content_type: &str, body: &[u8], limit: u64) -> Result<Vec<u8>> {
-        let mut response =
-            self.agent.post(url).header("Content-Type", content_type).send(body).map_err(|error| anyhow!(describe(&error)).context(format!("POST {url} failed")))?;
+        let mut response = self.agent.post(url).header("Content-Type", content_type).send(body).map_err(|error| anyhow!(describe(&error)).context(format!("POST {url} failed")))?;
         let status = response.status().as_u16();
         if status != 200 {
             bail!("POST {url} answered HTTP {status}");

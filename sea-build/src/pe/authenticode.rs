@@ -90,7 +90,8 @@ impl AuthenticodeIdentity {
     /// assert!(error.to_string().contains("id.p12 is not a P12"));
     /// ```
     pub fn from_p12(der: &[u8], password: &str, origin: &str, password_variable: &str, now: i64) -> Result<AuthenticodeIdentity> {
-        let pfx = p12::PFX::parse(der).map_err(|error| anyhow::anyhow!("{origin} is not a P12 (PKCS #12) file ({error:?}): export the certificate with its private key and chain, e.g. `{P12_EXPORT}`"))?;
+        let pfx =
+            p12::PFX::parse(der).map_err(|error| anyhow::anyhow!("{origin} is not a P12 (PKCS #12) file ({error:?}): export the certificate with its private key and chain, e.g. `{P12_EXPORT}`"))?;
         if let Some(mac) = &pfx.mac_data
             && !matches!(mac.mac.digest_algorithm, p12::AlgorithmIdentifier::Sha1)
         {
@@ -102,9 +103,8 @@ impl AuthenticodeIdentity {
         // apple-codesign's reader returns the key and one of the certificates, not
         // necessarily the key's own when the P12 carries a chain: the signer is the
         // certificate whose public key is the key's.
-        let (_, key) = parse_pfx_data(der, password).map_err(|error| {
-            anyhow::anyhow!("{origin} holds no certificate with its private key that sea-build can read ({error}): export it again with `{P12_EXPORT}`")
-        })?;
+        let (_, key) = parse_pfx_data(der, password)
+            .map_err(|error| anyhow::anyhow!("{origin} holds no certificate with its private key that sea-build can read ({error}): export it again with `{P12_EXPORT}`"))?;
         let all = pfx.cert_x509_bags(password).map_err(|error| anyhow::anyhow!("could not read the certificates of {origin} ({error:?}): export it again with `{P12_EXPORT}`"))?;
         let mut certificates: Vec<CapturedX509Certificate> = Vec::new();
         for bytes in all {
@@ -234,7 +234,12 @@ impl Layout {
     fn of(headers: &PeHeaders, image: &[u8]) -> Result<Layout> {
         let directory = headers.data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY).context("the executable has fewer than 5 data directories, so it has no place for a signature")?;
         let entry = headers.data_directory(IMAGE_DIRECTORY_ENTRY_SECURITY).unwrap_or_default();
-        ensure!(entry.is_empty(), "the executable is already signed (a certificate table of {} bytes at {:#x}): remove that signature first (sea_build::pe::unsign)", entry.size, entry.virtual_address);
+        ensure!(
+            entry.is_empty(),
+            "the executable is already signed (a certificate table of {} bytes at {:#x}): remove that signature first (sea_build::pe::unsign)",
+            entry.size,
+            entry.virtual_address
+        );
         Ok(Layout { check_sum: headers.check_sum_offset(), directory, padding: image.len().next_multiple_of(8) - image.len() })
     }
 

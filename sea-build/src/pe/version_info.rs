@@ -22,8 +22,20 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail, ensure};
 
 /// The string keys Windows documents for a `StringTable`, in the order they are written.
-pub const STRING_KEYS: [&str; 12] =
-    ["CompanyName", "FileDescription", "FileVersion", "InternalName", "LegalCopyright", "LegalTrademarks", "OriginalFilename", "ProductName", "ProductVersion", "Comments", "PrivateBuild", "SpecialBuild"];
+pub const STRING_KEYS: [&str; 12] = [
+    "CompanyName",
+    "FileDescription",
+    "FileVersion",
+    "InternalName",
+    "LegalCopyright",
+    "LegalTrademarks",
+    "OriginalFilename",
+    "ProductName",
+    "ProductVersion",
+    "Comments",
+    "PrivateBuild",
+    "SpecialBuild",
+];
 
 /// The language of the string table and of the resource: US English.
 pub const LANGUAGE_EN_US: u16 = 0x0409;

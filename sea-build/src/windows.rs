@@ -85,7 +85,7 @@ impl WindowsIdentity {
         let Some((identity, signing)) = &self.signer else { return Ok(()) };
         let http;
         let ask;
-        let timestamp: Option<&dyn Fn(&[u8; 32]) -> Result<Vec<u8>>> = match &signing.timestamp_url {
+        let timestamp: Option<authenticode::Timestamper<'_>> = match &signing.timestamp_url {
             Some(url) => {
                 anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "`windows.timestamp-url` is `{url}`, not an http(s) URL");
                 http = crate::node::Http::new();

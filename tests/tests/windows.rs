@@ -795,7 +795,10 @@ fn bad_identities_are_clear_errors_and_publish_nothing() {
     let good = ca.identity("good-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
     let no_eku = ca.identity("no-eku-signer", VALID_FROM, VALID_UNTIL, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
     let expired = ca.identity("expired-signer", "20200101000000Z", "20210101000000Z", CODE_SIGNING);
-    let cases: [(&str, &Utf8Path, &str, Option<&[u8]>, &[&str]); 5] = [
+    /// What goes wrong, the P12, its password, the icon (default: a good one), and what the
+    /// error must say.
+    type Case<'a> = (&'a str, &'a Utf8Path, &'a str, Option<&'a [u8]>, &'a [&'a str]);
+    let cases: [Case<'_>; 5] = [
         ("wrong password", &good, "not the password", None, &["password", "is wrong", "GREETER_P12_PASSWORD"]),
         ("no code-signing EKU", &no_eku, "secret", None, &["no-eku-signer", "does not allow code signing", "1.3.6.1.5.5.7.3.3"]),
         ("expired", &expired, "secret", None, &["expired-signer", "expired on 2021-01-01"]),

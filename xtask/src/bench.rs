@@ -34,7 +34,7 @@ const POSTJECT: &str = "postject@1.0.0-alpha.6";
 /// resolved against the live registry.
 #[allow(dead_code, reason = "the tests' other releases")]
 #[path = "../../tests/src/pinned.rs"]
-mod pinned;
+pub(crate) mod pinned;
 
 /// What `cargo run` sets for the program it runs (this xtask). The builds the bench starts must
 /// not see them: a user's shell has none, and ring's build script reruns when

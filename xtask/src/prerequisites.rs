@@ -133,14 +133,9 @@ fn install_packages(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// The tests' pinned releases, LIEF's among them.
-#[allow(dead_code)]
-#[path = "../../tests/src/pinned.rs"]
-mod pinned;
-
 /// The LIEF release (PyPI) whose `verify_signature()` checks our Authenticode signatures
-/// independently of osslsigncode.
-const LIEF_VERSION: &str = pinned::LIEF;
+/// independently of osslsigncode: the tests' pin.
+const LIEF_VERSION: &str = crate::bench::pinned::LIEF;
 
 /// The Python of the virtual environment with LIEF: `<sea-build cache>/lief-<version>`
 /// (the Windows tests look for it there, as `sea_build_tests::lief_python` says).

@@ -196,6 +196,10 @@ fn issuer_and_serial(certificate: &[u8]) -> Result<Vec<u8>> {
     Ok(sequence(&[issuer.raw, serial.raw]))
 }
 
+/// Obtains an RFC 3161 time-stamp token (a DER ContentInfo) for the SHA-256 digest of a
+/// signature.
+pub type Timestamper<'a> = &'a dyn Fn(&[u8; 32]) -> Result<Vec<u8>>;
+
 /// Everything a signature depends on besides the image and the identity.
 #[derive(Default)]
 pub struct SignOptions<'a> {
@@ -206,7 +210,7 @@ pub struct SignOptions<'a> {
     pub signing_time: Option<i64>,
     /// Obtains an RFC 3161 time-stamp token (a DER ContentInfo) for the SHA-256 digest of
     /// the signature it is given; `None` signs without a time stamp.
-    pub timestamp: Option<&'a dyn Fn(&[u8; 32]) -> Result<Vec<u8>>>,
+    pub timestamp: Option<Timestamper<'a>>,
 }
 
 /// The Authenticode SHA-256 hash of an unsigned image: every byte except the CheckSum field

@@ -349,6 +349,34 @@ mod tests {
     }
 
     #[test]
+    fn the_windows_table_resolves_with_defaults_from_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("main.js"), "").unwrap();
+        let fields = crate::pe::version_info::PackageFields { name: "hello".into(), version: "2.0.1".into(), description: None, authors: vec!["Ann <ann@example.org>".into()] };
+        let table = |windows: &str| -> SeaMetadata { toml::from_str(&format!("main = \"main.js\"\n[windows]\n{windows}")).unwrap() };
+        let sea = table("version-info = { LegalCopyright = \"(c) Ann\", CompanyName = \"\" }\nsign = \"identity\"\nsign-p12 = \"id.p12\"").resolve_package(&fields, dir, "Cargo.toml").unwrap();
+        let info = sea.windows.version_info.unwrap();
+        assert_eq!(info.strings["ProductName"], "hello");
+        assert_eq!(info.strings["OriginalFilename"], "hello.exe");
+        assert_eq!(info.strings["LegalCopyright"], "(c) Ann");
+        assert!(!info.strings.contains_key("CompanyName"));
+        assert_eq!(info.file_version.parts, [2, 0, 1, 0]);
+        let signing = sea.windows.sign.unwrap();
+        assert_eq!((signing.p12.as_deref(), signing.password_env.as_str()), (Some(Utf8Path::new("id.p12")), WINDOWS_P12_PASSWORD_ENV));
+        // Without a table: node's version resource is replaced all the same, nothing is signed.
+        let plain: SeaMetadata = toml::from_str("main = \"main.js\"").unwrap();
+        let sea = plain.resolve_package(&fields, dir, "Cargo.toml").unwrap();
+        assert_eq!(sea.windows.version_info.unwrap().strings["CompanyName"], "Ann");
+        assert!(sea.windows.sign.is_none() && sea.windows.icon.is_none());
+        let error = |windows: &str| format!("{:#}", table(windows).resolve_package(&fields, dir, "Cargo.toml").unwrap_err());
+        assert!(error("sign = \"adhoc\"").contains("no ad-hoc signatures"));
+        assert!(error("version-info = { FileVersion = \"1.2.70000\" }").contains("65535"));
+        assert!(error("icon = \"missing.ico\"").contains("windows.icon `missing.ico` does not exist"));
+        assert!(toml::from_str::<SeaMetadata>("main = \"main.js\"\n[windows]\nicons = \"a.ico\"").is_err(), "unknown keys are refused");
+    }
+
+    #[test]
     fn metadata_requires_main_and_rejects_unknown_fields() {
         let error = SeaMetadata::default().resolve("p", ".".into(), "Cargo.toml").unwrap_err().to_string();
         assert!(error.contains("`main` is missing"), "{error}");

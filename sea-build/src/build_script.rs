@@ -234,7 +234,8 @@ impl Build {
             authors: env.var("CARGO_PKG_AUTHORS").map(|authors| authors.split(':').filter(|a| !a.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
         };
         let sea = self.merged(&cargo_toml)?.resolve_package(&fields, &manifest_dir, cargo_toml.as_ref())?;
-        for path in std::iter::once(&sea.main).chain(sea.assets.values()).chain(sea.windows.icon.as_ref()) {
+        let windows_p12 = sea.windows.sign.as_ref().and_then(|signing| signing.p12.as_ref());
+        for path in std::iter::once(&sea.main).chain(sea.assets.values()).chain(sea.windows.icon.as_ref()).chain(windows_p12) {
             println!("cargo::rerun-if-changed={}", manifest_dir.join(path));
         }
         let target: Platform = env.var("TARGET").context("TARGET is unset")?.parse()?;

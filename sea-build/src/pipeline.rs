@@ -393,7 +393,7 @@ fn load_identity(env: &Env, declared: Option<Utf8PathBuf>, password_env: &str) -
 }
 
 /// `SOURCE_DATE_EPOCH`, for a reproducible signing time.
-pub(crate) fn signing_time(env: &Env) -> Result<Option<i64>> {
+fn signing_time(env: &Env) -> Result<Option<i64>> {
     env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
 }
 

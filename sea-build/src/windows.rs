@@ -50,7 +50,7 @@ impl WindowsIdentity {
             }
             None => None,
         };
-        let signing_time = crate::pipeline::signing_time(env)?;
+        let signing_time = signing_time(env)?;
         let signer = match &windows.sign {
             Some(signing) => {
                 let path =
@@ -104,6 +104,11 @@ impl WindowsIdentity {
     }
 }
 
+/// `SOURCE_DATE_EPOCH`, the signing time of reproducible builds.
+fn signing_time(env: &Env) -> Result<Option<i64>> {
+    env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
+}
+
 /// Reads and checks a P12 identity at `path`, its password in the variable `password_env`.
 fn load_p12(path: &Utf8Path, env: &Env, password_env: &str) -> Result<AuthenticodeIdentity> {
     let der = std::fs::read(path).with_context(|| format!("could not read the P12 identity {path} for Authenticode signing"))?;
@@ -116,7 +121,7 @@ fn load_p12(path: &Utf8Path, env: &Env, password_env: &str) -> Result<Authentico
 pub fn sign_with_env(image: &mut Vec<u8>, program_name: &str, env: &Env) -> Result<()> {
     let path = env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).with_context(|| format!("signing a Windows executable needs a P12 identity: set {WINDOWS_P12_PATH_ENV}"))?;
     let identity = load_p12(&path, env, crate::config::WINDOWS_P12_PASSWORD_ENV)?;
-    let options = SignOptions { program_name: Some(program_name), signing_time: crate::pipeline::signing_time(env)?, timestamp: None };
+    let options = SignOptions { program_name: Some(program_name), signing_time: signing_time(env)?, timestamp: None };
     authenticode::sign(image, &identity, &options)?.apply(image)
 }
 

@@ -30,10 +30,9 @@
 //! function the caller supplies (the network is the caller's business).
 
 use anyhow::{Context, Result, bail, ensure};
-use apple_codesign::cryptography::{InMemoryPrivateKey, parse_pfx_data};
 use object::pe::IMAGE_DIRECTORY_ENTRY_SECURITY;
 use ring::digest::{Context as Digest, SHA256};
-use x509_certificate::{CapturedX509Certificate, Sign, SignatureAlgorithm, Signer};
+use x509_certificate::{CapturedX509Certificate, InMemorySigningKeyPair, Sign, SignatureAlgorithm, Signer};
 
 use super::der::{self, Reader, constructed, context, context_primitive, oid, sequence, set_of, tlv};
 use super::{Checksum, PeHeaders, put_u32};
@@ -66,7 +65,7 @@ const OID_CODE_SIGNING: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 3];
 pub struct AuthenticodeIdentity {
     certificate: CapturedX509Certificate,
     chain: Vec<CapturedX509Certificate>,
-    key: InMemoryPrivateKey,
+    key: InMemorySigningKeyPair,
 }
 
 impl std::fmt::Debug for AuthenticodeIdentity {
@@ -100,11 +99,16 @@ impl AuthenticodeIdentity {
         if !pfx.verify_mac(password) {
             bail!("the password for the P12 identity {origin} is wrong: set {password_variable} to the password it was exported with");
         }
-        // apple-codesign's reader returns the key and one of the certificates, not
-        // necessarily the key's own when the P12 carries a chain: the signer is the
-        // certificate whose public key is the key's.
-        let (_, key) = parse_pfx_data(der, password)
-            .map_err(|error| anyhow::anyhow!("{origin} holds no certificate with its private key that sea-build can read ({error}): export it again with `{P12_EXPORT}`"))?;
+        // The key is the P12's (one) PKCS #8 key bag; the signer is the certificate whose
+        // public key is that key's (a P12 with a chain holds the CA certificates too).
+        let keys = pfx.key_bags(password).map_err(|error| anyhow::anyhow!("could not decrypt the private key in {origin} ({error:?}): export it again with `{P12_EXPORT}`"))?;
+        let key = match keys.as_slice() {
+            [key] => key,
+            [] => bail!("{origin} holds no private key sea-build can decrypt (it reads keys encrypted as PBE-SHA1-3DES, not OpenSSL 3's default AES): export it again with `{P12_EXPORT}`"),
+            more => bail!("{origin} holds {} private keys, where a signing identity has exactly one: export the one key with its certificate, e.g. `{P12_EXPORT}`", more.len()),
+        };
+        let key = InMemorySigningKeyPair::from_pkcs8_der(key)
+            .map_err(|error| anyhow::anyhow!("the private key in {origin} is not one sea-build can sign with ({error}): use an RSA (2048 to 4096 bits) or ECDSA P-256 key"))?;
         let all = pfx.cert_x509_bags(password).map_err(|error| anyhow::anyhow!("could not read the certificates of {origin} ({error:?}): export it again with `{P12_EXPORT}`"))?;
         let mut certificates: Vec<CapturedX509Certificate> = Vec::new();
         for bytes in all {

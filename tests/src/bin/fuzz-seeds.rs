@@ -498,7 +498,8 @@ fn windows_identity_seeds(seeds: &mut Seeds) -> Result<()> {
     ico.extend(&bmp);
     ico.extend(&png);
     seeds.add("windows_identity", "icon", ico);
-    let fields = sea_build::pe::version_info::PackageFields { name: "hello".into(), version: "1.2.3-beta.4".into(), description: Some("Says hello".into()), authors: vec!["Ann <ann@example.org>".into()] };
+    let fields =
+        sea_build::pe::version_info::PackageFields { name: "hello".into(), version: "1.2.3-beta.4".into(), description: Some("Says hello".into()), authors: vec!["Ann <ann@example.org>".into()] };
     let info = sea_build::pe::version_info::VersionInfo::for_package(&fields, "hello.exe", &Default::default())?;
     let mut version = vec![1u8];
     version.extend(info.to_bytes()?);

@@ -68,6 +68,7 @@ pub struct Build {
     runner: Option<Arc<dyn Runner>>,
     reporter: Option<Arc<dyn Reporter>>,
     cargo: CargoOutput,
+    windows: crate::config::WindowsMetadata,
 }
 
 impl std::fmt::Debug for Build {
@@ -238,6 +239,71 @@ impl Build {
         self
     }
 
+    /// Sets (or, with `""`, removes) a string of the Windows version resource, over the
+    /// defaults from `[package]` and `[package.metadata.sea.windows]`'s `version-info`.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_version_info("LegalCopyright", "(c) Ann").build();
+    /// ```
+    pub fn windows_version_info(&mut self, key: &str, value: &str) -> &mut Build {
+        self.windows.version_info.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The `.ico` file (relative to the crate) replacing node's icon in Windows artifacts.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_icon("assets/app.ico").build();
+    /// ```
+    pub fn windows_icon(&mut self, path: impl Into<Utf8PathBuf>) -> &mut Build {
+        self.windows.icon = Some(path.into());
+        self
+    }
+
+    /// How Windows artifacts are signed: [`SignMode::Identity`](crate::sign::SignMode::Identity)
+    /// (Authenticode, with a P12) or [`SignMode::None`](crate::sign::SignMode::None) (default).
+    ///
+    /// ```no_run
+    /// use sea_build::sign::SignMode;
+    /// sea_build::Build::new().windows_sign(SignMode::Identity).windows_sign_p12("certs/windows.p12").build();
+    /// ```
+    pub fn windows_sign(&mut self, mode: crate::sign::SignMode) -> &mut Build {
+        self.windows.sign = Some(mode);
+        self
+    }
+
+    /// The P12 identity for Authenticode, relative to the crate directory
+    /// (`SEA_BUILD_WINDOWS_P12` overrides it).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_sign_p12("certs/windows.p12").build();
+    /// ```
+    pub fn windows_sign_p12(&mut self, path: impl Into<Utf8PathBuf>) -> &mut Build {
+        self.windows.sign_p12 = Some(path.into());
+        self
+    }
+
+    /// The environment variable holding the Windows P12's password (default
+    /// `SEA_BUILD_WINDOWS_P12_PASSWORD`).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_sign_p12_password_env("MY_PASSWORD").build();
+    /// ```
+    pub fn windows_sign_p12_password_env(&mut self, variable: &str) -> &mut Build {
+        self.windows.sign_p12_password_env = Some(variable.to_owned());
+        self
+    }
+
+    /// An RFC 3161 time-stamp authority for Authenticode signatures (none by default).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_timestamp_url("http://127.0.0.1:3180/").build();
+    /// ```
+    pub fn windows_timestamp_url(&mut self, url: &str) -> &mut Build {
+        self.windows.timestamp_url = Some(url.to_owned());
+        self
+    }
+
     /// Builds the SEA and returns its path; on failure, panics with a message written for
     /// Cargo's output.
     pub fn build(&self) -> Utf8PathBuf {
@@ -270,7 +336,8 @@ impl Build {
         let cargo_toml = manifest_dir.join("Cargo.toml");
         self.rerun_if_changed(&cargo_toml);
         let sea = self.sea(&env, &manifest_dir)?;
-        for path in std::iter::once(&sea.main).chain(sea.assets.values()) {
+        let windows_p12 = sea.windows.sign.as_ref().and_then(|signing| signing.p12.as_ref());
+        for path in std::iter::once(&sea.main).chain(sea.assets.values()).chain(sea.windows.icon.as_ref()).chain(windows_p12) {
             self.rerun_if_changed(&manifest_dir.join(path));
         }
         let path = out.join(format!("{}{}", sea.name, if target.os == crate::node::Os::Windows { ".exe" } else { "" }));
@@ -324,8 +391,23 @@ impl Build {
         metadata.sign = this.sign.or(metadata.sign);
         metadata.sign_p12 = this.sign_p12.or(metadata.sign_p12);
         metadata.sign_p12_password_env = this.sign_p12_password_env.or(metadata.sign_p12_password_env);
+        let mut windows = metadata.windows.unwrap_or_default();
+        windows.version_info.extend(this.windows.version_info);
+        windows.icon = this.windows.icon.or(windows.icon);
+        windows.sign = this.windows.sign.or(windows.sign);
+        windows.sign_p12 = this.windows.sign_p12.or(windows.sign_p12);
+        windows.sign_p12_password_env = this.windows.sign_p12_password_env.or(windows.sign_p12_password_env);
+        windows.timestamp_url = this.windows.timestamp_url.or(windows.timestamp_url);
+        metadata.windows = Some(windows);
         let package = manifest.get("package").and_then(|p| p.get("name")).and_then(toml::Value::as_str).map(str::to_owned).or_else(|| env.var("CARGO_PKG_NAME")).unwrap_or_else(|| "sea".to_owned());
-        let mut sea = metadata.resolve(&package, manifest_dir, cargo_toml.as_str())?;
+        // The Windows version resource's defaults: the crate's `[package]`, as Cargo passes it.
+        let fields = crate::pe::version_info::PackageFields {
+            name: package,
+            version: env.var("CARGO_PKG_VERSION").unwrap_or_else(|| "0.0.0".to_owned()),
+            description: env.var("CARGO_PKG_DESCRIPTION").filter(|text| !text.is_empty()),
+            authors: env.var("CARGO_PKG_AUTHORS").map(|authors| authors.split(':').filter(|a| !a.is_empty()).map(str::to_owned).collect()).unwrap_or_default(),
+        };
+        let mut sea = metadata.resolve_package(&fields, manifest_dir, cargo_toml.as_str())?;
         if let Some(spec) = this.node_version {
             sea.node = spec;
         }

@@ -80,9 +80,17 @@ pub struct InjectArgs {
     /// Where to write the injected executable (replaced atomically).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Utf8PathBuf,
-    /// How to sign a Mach-O result: adhoc, identity (SEA_BUILD_SIGN_P12 and its password) or none.
+    /// How to sign the result: Mach-O adhoc, identity (SEA_BUILD_SIGN_P12 and its password) or
+    /// none; PE identity (Authenticode, SEA_BUILD_WINDOWS_P12 and its password), else unsigned.
     #[arg(long, value_name = "MODE", value_parser = parse_sign_mode, default_value = "adhoc")]
     pub sign: crate::sign::SignMode,
+    /// PE: an .ico file replacing node's icon.
+    #[arg(long, value_name = "ICO")]
+    pub icon: Option<Utf8PathBuf>,
+    /// PE: a version-resource string (ProductName=App, FileVersion=1.2.3, ...); any of them
+    /// replaces node's version resource.
+    #[arg(long = "version-info", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub version_info: Vec<(String, String)>,
 }
 
 /// Arguments of `verify-cache`.
@@ -175,7 +183,10 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
-        Command::Inject(args) => crate::commands::inject_file(&args.base, &args.blob, &args.out, args.sign, &Env::from_process()).map_err(anyhow::Error::from),
+        Command::Inject(args) => {
+            let resources = crate::windows::InjectResources { icon: args.icon, version_info: args.version_info.into_iter().collect() };
+            crate::commands::inject_file_with(&args.base, &args.blob, &args.out, args.sign, &resources, &Env::from_process()).map_err(anyhow::Error::from)
+        }
         Command::Relativise(args) => {
             let prefix = format!("{}/", args.prefix.as_str().trim_end_matches('/'));
             let out = args.out.as_ref().unwrap_or(&args.file);
@@ -247,7 +258,9 @@ pub fn workspace_seas(manifest_path: Option<&Utf8Path>, packages: &[String]) -> 
         let origin = format!("[package.metadata.sea] of {}", package.manifest_path);
         let declared: SeaMetadata = serde_json::from_value(table.clone()).with_context(|| format!("{origin} is not valid"))?;
         let dir = package.manifest_path.parent().context("a manifest path has a parent")?;
-        seas.push(declared.resolve(&package.name, dir, &origin)?);
+        let fields =
+            crate::pe::version_info::PackageFields { name: package.name.to_string(), version: package.version.to_string(), description: package.description.clone(), authors: package.authors.clone() };
+        seas.push(declared.resolve_package(&fields, dir, &origin)?);
     }
     Ok(Workspace { root: metadata.workspace_root.clone(), target_dir: metadata.target_directory.clone(), seas })
 }

@@ -3,8 +3,6 @@
 //! and a workspace's xtask run them. Each reads its input, never maps a user's file, and
 //! publishes its output atomically (through a temporary file beside it, renamed into place).
 
-use std::io::Write;
-
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
@@ -63,19 +61,70 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
 /// # anyhow::Ok(())
 /// ```
 pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> crate::Result<()> {
-    inject_file_inner(base, blob, out, sign, env).map_err(crate::Error::from)
+    inject_file_inner(base, blob, out, sign, &PeResources::default(), env).map_err(crate::Error::from)
+}
+
+/// [`inject_file`], with a PE result given the version resource and icon `resources` name
+/// (ignored for other formats), and signed with Authenticode by [`SignMode::Identity`]
+/// (the P12 from `SEA_BUILD_WINDOWS_P12`).
+///
+/// ```no_run
+/// use camino::Utf8Path;
+/// use sea_build::sign::SignMode;
+/// let resources = sea_build::windows::InjectResources { icon: Some("app.ico".into()), version_info: [("ProductName".to_owned(), "App".to_owned())].into() };
+/// let env = sea_build::Env::from_process();
+/// sea_build::commands::inject_file_with(Utf8Path::new("node.exe"), Utf8Path::new("sea-prep.blob"), Utf8Path::new("app.exe"), SignMode::Identity, &resources, &env)?;
+/// # anyhow::Ok(())
+/// ```
+#[cfg(feature = "windows")]
+pub fn inject_file_with(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, resources: &crate::windows::InjectResources, env: &Env) -> crate::Result<()> {
+    inject_file_inner(base, blob, out, sign, resources, env).map_err(crate::Error::from)
+}
+
+/// What a PE result gets besides the blob (nothing without the `windows` feature).
+#[cfg(feature = "windows")]
+type PeResources = crate::windows::InjectResources;
+#[cfg(not(feature = "windows"))]
+type PeResources = ();
+
+/// Unsigns the PE file `base`, injects the blob with `resources`, signs the result with
+/// Authenticode for [`SignMode::Identity`], and publishes it at `out`.
+#[cfg(feature = "windows")]
+fn inject_pe_file(base: &Utf8Path, blob: &[u8], out: &Utf8Path, sign: SignMode, resources: &PeResources, env: &Env) -> Result<()> {
+    use std::io::Write;
+    let image = std::fs::read(base).with_context(|| format!("could not read {base}"))?;
+    let unsigned = crate::pe::unsign(&image)?;
+    drop(image);
+    let name = out.file_stem().unwrap_or("app");
+    let icon = resources.read_icon()?;
+    let changes = resources.changes(name, icon.as_ref())?;
+    crate::publish::write_executable(out, |file| {
+        if sign == SignMode::Identity {
+            let mut signed = Vec::with_capacity(unsigned.len() + blob.len() + (1 << 20));
+            inject::pe::inject_with(&unsigned, blob, &changes, &mut signed)?;
+            crate::windows::sign_with_env(&mut signed, name, env).with_context(|| format!("could not sign {out}"))?;
+            return Ok(file.write_all(&signed)?);
+        }
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+        inject::pe::inject_with(&unsigned, blob, &changes, &mut writer)?;
+        Ok(writer.flush()?)
+    })
+}
+
+#[cfg(not(feature = "windows"))]
+fn inject_pe_file(_base: &Utf8Path, _blob: &[u8], _out: &Utf8Path, _sign: SignMode, _resources: &PeResources, _env: &Env) -> Result<()> {
+    crate::features::Feature::Windows.require("injecting into a Windows executable")
 }
 
 // The body of `inject_file`: anyhow's error inside the crate, marked with kinds where they are known.
-fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, env: &Env) -> Result<()> {
+fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignMode, resources: &PeResources, env: &Env) -> Result<()> {
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
     let failed = || format!("could not inject {blob} into {base}");
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?);
     drop(file);
-    // Mach-O and PE are rewritten in the middle (and Mach-O signed): in memory, read, never
-    // mapped, because `base` is the user's file.
-    let read_base = || std::fs::read(base).with_context(|| format!("could not read {base}"));
+    // `base` is the user's file, so it is never mapped: Mach-O is edited in a kernel copy, PE
+    // read into memory.
     match format {
         // Appended to: the bulk is copied by the kernel.
         Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default()).map(drop).with_context(failed)),
@@ -88,16 +137,7 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
                 sign_file(file, sign, identifier, env)
             })
         }
-        Some(inject::Format::Pe) => {
-            let image = read_base()?;
-            let unsigned = crate::pe::unsign(&image).with_context(failed)?;
-            drop(image);
-            crate::publish::write_executable(out, |file| {
-                let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-                inject::pe::inject(&unsigned, &blob_bytes, &mut writer).with_context(failed)?;
-                Ok(writer.flush()?)
-            })
-        }
+        Some(inject::Format::Pe) => inject_pe_file(base, &blob_bytes, out, sign, resources, env).with_context(failed),
         None => crate::error::fail!(NotNode, "{base} is not an executable sea-build can inject into (ELF, Mach-O or PE)"),
     }
 }
@@ -176,7 +216,7 @@ fn sign_file(file: &std::fs::File, mode: SignMode, identifier: &str, env: &Env) 
 /// never copied into memory; the result is the bytes [`crate::sign::sign`] gives.
 #[cfg(feature = "macos")]
 pub(crate) fn sign_macho_file(file: &std::fs::File, signing: &crate::sign::Signing<'_>) -> Result<()> {
-    use std::io::{Seek, SeekFrom};
+    use std::io::{Seek, SeekFrom, Write};
     let map = crate::fsutil::map_readonly(file)?;
     if macho::is_fat(&map) {
         let signed = crate::sign::sign(&map, signing)?;

@@ -78,7 +78,87 @@ pub struct SeaMetadata {
     /// The environment variable holding the P12's password; default
     /// `SEA_BUILD_SIGN_P12_PASSWORD`.
     pub sign_p12_password_env: Option<String>,
+    /// `[package.metadata.sea.windows]`: version resource, icon and Authenticode signing of
+    /// Windows artifacts.
+    pub windows: Option<WindowsMetadata>,
 }
+
+// --- Windows identity (issue 14) -------------------------------------------------------------
+
+/// The `[package.metadata.sea.windows]` table as written:
+///
+/// ```toml
+/// [package.metadata.sea.windows]
+/// version-info = { LegalCopyright = "(c) Ann", Comments = "" }  # "" removes a default
+/// icon = "assets/app.ico"
+/// sign = "identity"                 # or "none" (default)
+/// sign-p12 = "certs/windows.p12"    # SEA_BUILD_WINDOWS_P12 overrides it
+/// sign-p12-password-env = "MY_PW"   # default SEA_BUILD_WINDOWS_P12_PASSWORD
+/// timestamp-url = "http://timestamp.example/"  # optional RFC 3161 time-stamp authority
+/// ```
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WindowsMetadata {
+    /// Version-resource strings over the defaults from `[package]`; an empty value removes
+    /// the key.
+    #[serde(default)]
+    pub version_info: BTreeMap<String, String>,
+    /// An `.ico` file, relative to the package directory, replacing node's icon.
+    pub icon: Option<Utf8PathBuf>,
+    /// `"identity"` signs with Authenticode; `"none"` (default) leaves the artifact unsigned.
+    pub sign: Option<SignMode>,
+    /// The P12 identity, relative to the package directory (`SEA_BUILD_WINDOWS_P12`
+    /// overrides it).
+    pub sign_p12: Option<Utf8PathBuf>,
+    /// The variable holding the P12's password; default `SEA_BUILD_WINDOWS_P12_PASSWORD`.
+    pub sign_p12_password_env: Option<String>,
+    /// An RFC 3161 time-stamp authority's URL; none by default (the output then does not
+    /// depend on the clock).
+    pub timestamp_url: Option<String>,
+}
+
+/// The default variable for the Windows P12 password.
+pub const WINDOWS_P12_PASSWORD_ENV: &str = "SEA_BUILD_WINDOWS_P12_PASSWORD";
+/// The variable that names the Windows P12 file, over `sign-p12`.
+pub const WINDOWS_P12_PATH_ENV: &str = "SEA_BUILD_WINDOWS_P12";
+
+/// How Windows artifacts look and are signed, resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowsConfig {
+    /// The version resource replacing node's (`None` keeps node's).
+    pub version_info: Option<crate::pe::version_info::VersionInfo>,
+    /// The `.ico` file replacing node's icon, relative to the package directory.
+    pub icon: Option<Utf8PathBuf>,
+    /// Authenticode signing, when asked for.
+    pub sign: Option<WindowsSigning>,
+}
+
+/// Authenticode signing as declared (the P12 is read when building).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowsSigning {
+    /// The P12 file, absolute or relative to the package.
+    pub p12: Option<Utf8PathBuf>,
+    /// The environment variable holding its password.
+    pub password_env: String,
+    /// The RFC 3161 time-stamp authority, if any.
+    pub timestamp_url: Option<String>,
+}
+
+impl WindowsMetadata {
+    /// Resolves the table for package `package`, whose SEA is called `name`.
+    fn resolve(self, package: &crate::pe::version_info::PackageFields, name: &str, origin: &str) -> Result<WindowsConfig> {
+        let version_info = crate::pe::version_info::VersionInfo::for_package(package, &format!("{name}.exe"), &self.version_info).with_context(|| format!("{origin}: bad `windows.version-info`"))?;
+        let sign = match self.sign.unwrap_or(SignMode::None) {
+            SignMode::None => None,
+            SignMode::Identity => {
+                Some(WindowsSigning { p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| WINDOWS_P12_PASSWORD_ENV.to_owned()), timestamp_url: self.timestamp_url })
+            }
+            SignMode::AdHoc => bail!("{origin}: `windows.sign = \"adhoc\"` does not exist for Windows (Authenticode has no ad-hoc signatures): use \"identity\" with a P12, or \"none\""),
+        };
+        Ok(WindowsConfig { version_info: Some(version_info), icon: self.icon, sign })
+    }
+}
+// --- end of Windows identity -----------------------------------------------------------------
 
 /// A SEA, fully resolved: everything the pipeline needs, paths relative to `package_dir`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +197,8 @@ pub struct Sea {
     pub verify_args: Vec<String>,
     /// How Mach-O artifacts are signed.
     pub sign: SignConfig,
+    /// Version resource, icon and signing of Windows artifacts.
+    pub windows: WindowsConfig,
 }
 
 /// How a SEA's Mach-O artifacts are signed, as declared (the P12 itself is read when
@@ -170,6 +252,14 @@ impl<'de> serde::Deserialize<'de> for CodeCacheMode {
 impl SeaMetadata {
     /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.
     pub fn resolve(self, package: &str, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
+        let fields = crate::pe::version_info::PackageFields { name: package.to_owned(), version: "0.0.0".to_owned(), ..Default::default() };
+        self.resolve_package(&fields, package_dir, origin)
+    }
+
+    /// [`resolve`](Self::resolve), with the package's `[package]` fields, which the Windows
+    /// version resource takes its defaults from.
+    pub fn resolve_package(self, package_fields: &crate::pe::version_info::PackageFields, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
+        let package = package_fields.name.as_str();
         let main = self.main.with_context(|| format!("{origin}: `main` is missing: name the JavaScript entry point, e.g. main = \"js/main.js\""))?;
         let node = self.node_version.as_deref().unwrap_or("lts").parse().with_context(|| format!("{origin}: bad `node-version`"))?;
         let targets = self.targets.unwrap_or_else(|| vec!["host".to_owned()]);
@@ -192,8 +282,10 @@ impl SeaMetadata {
             (_, Some(_)) => bail!("{origin}: `train-args` is set but `code-cache` is not \"trained\": set code-cache = \"trained\" or drop train-args"),
             (_, None) => None,
         };
+        let name = self.name.unwrap_or_else(|| package.to_owned());
+        let windows = self.windows.unwrap_or_default().resolve(package_fields, &name, origin)?;
         let sea = Sea {
-            name: self.name.unwrap_or_else(|| package.to_owned()),
+            name,
             package_dir: package_dir.to_owned(),
             main,
             bundle: self.bundle.unwrap_or(true),
@@ -209,6 +301,7 @@ impl SeaMetadata {
             exec_argv_extension,
             verify_args: self.verify_args,
             sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
+            windows,
         };
         sea.check_files(origin)?;
         Ok(sea)
@@ -237,6 +330,9 @@ impl Sea {
         }
         for (key, path) in &self.assets {
             inside(&format!("asset `{key}`"), path)?;
+        }
+        if let Some(icon) = &self.windows.icon {
+            inside("windows.icon", icon)?;
         }
         Ok(())
     }
@@ -301,6 +397,7 @@ mod tests {
             exec_argv_extension: ExecArgvExtension::None,
             verify_args: vec![],
             sign: SignConfig::default(),
+            windows: WindowsConfig::default(),
         }
     }
 
@@ -322,6 +419,34 @@ mod tests {
         assert!(mounted.check_node_supports(v("26.10.0")).is_ok());
         let error = sea(true, false, "m.js").check_node_supports(v("20.8.0")).unwrap_err().to_string();
         assert!(error.contains("`assets` needs node 20.12"), "{error}");
+    }
+
+    #[test]
+    fn the_windows_table_resolves_with_defaults_from_the_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("main.js"), "").unwrap();
+        let fields = crate::pe::version_info::PackageFields { name: "hello".into(), version: "2.0.1".into(), description: None, authors: vec!["Ann <ann@example.org>".into()] };
+        let table = |windows: &str| -> SeaMetadata { toml::from_str(&format!("main = \"main.js\"\n[windows]\n{windows}")).unwrap() };
+        let sea = table("version-info = { LegalCopyright = \"(c) Ann\", CompanyName = \"\" }\nsign = \"identity\"\nsign-p12 = \"id.p12\"").resolve_package(&fields, dir, "Cargo.toml").unwrap();
+        let info = sea.windows.version_info.unwrap();
+        assert_eq!(info.strings["ProductName"], "hello");
+        assert_eq!(info.strings["OriginalFilename"], "hello.exe");
+        assert_eq!(info.strings["LegalCopyright"], "(c) Ann");
+        assert!(!info.strings.contains_key("CompanyName"));
+        assert_eq!(info.file_version.parts, [2, 0, 1, 0]);
+        let signing = sea.windows.sign.unwrap();
+        assert_eq!((signing.p12.as_deref(), signing.password_env.as_str()), (Some(Utf8Path::new("id.p12")), WINDOWS_P12_PASSWORD_ENV));
+        // Without a table: node's version resource is replaced all the same, nothing is signed.
+        let plain: SeaMetadata = toml::from_str("main = \"main.js\"").unwrap();
+        let sea = plain.resolve_package(&fields, dir, "Cargo.toml").unwrap();
+        assert_eq!(sea.windows.version_info.unwrap().strings["CompanyName"], "Ann");
+        assert!(sea.windows.sign.is_none() && sea.windows.icon.is_none());
+        let error = |windows: &str| format!("{:#}", table(windows).resolve_package(&fields, dir, "Cargo.toml").unwrap_err());
+        assert!(error("sign = \"adhoc\"").contains("no ad-hoc signatures"));
+        assert!(error("version-info = { FileVersion = \"1.2.70000\" }").contains("65535"));
+        assert!(error("icon = \"missing.ico\"").contains("windows.icon `missing.ico` does not exist"));
+        assert!(toml::from_str::<SeaMetadata>("main = \"main.js\"\n[windows]\nicons = \"a.ico\"").is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub mod splice;
 pub mod train;
 pub mod verify;
 pub mod vfs;
+#[cfg(feature = "windows")]
+pub mod windows;
 pub mod wine;
 
 pub use build_script::Build;

@@ -6,8 +6,6 @@
 //! (macOS: the signing order that keeps the cache valid), `build_pe` (Windows, the cache
 //! made under Wine on Linux).
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
@@ -92,12 +90,10 @@ impl Pipeline<'_> {
         // Runs the target's executables, when anything here can.
         let target_runner = target.runner();
         // The artifact's SHA-256 is computed while it is written.
-        let mut stripped_bytes = None;
-        let (blob, artifact_sha256) = match platform.os {
+        let (blob, artifact_sha256, stripped_bytes) = match platform.os {
             Os::Linux => {
                 let (blob, sha256, stripped) = self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?;
-                stripped_bytes = sea.strip.then_some(stripped);
-                (blob, sha256)
+                (blob, sha256, sea.strip.then_some(stripped))
             }
             #[cfg(feature = "macos")]
             Os::Darwin => {
@@ -106,12 +102,19 @@ impl Pipeline<'_> {
                     // indirect symbol indices of every slice: not done yet.
                     self.reporter.report(Event::Warning(&format!("`strip` leaves symbols out of Linux artifacts only: {} for {platform} keeps node's symbol table", sea.name)));
                 }
-                self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?
+                let (blob, sha256) = self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?;
+                (blob, sha256, None)
             }
             // `require_feature` refused it above.
             #[cfg(not(feature = "macos"))]
             Os::Darwin => unreachable!("macOS targets need the `macos` feature"),
-            Os::Windows => self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?,
+            #[cfg(feature = "windows")]
+            Os::Windows => {
+                let (blob, sha256) = self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?;
+                (blob, sha256, None)
+            }
+            #[cfg(not(feature = "windows"))]
+            Os::Windows => unreachable!("Windows targets need the `windows` feature"),
         };
         let output = crate::publish::close_executable(output)?;
         let temp_path = Utf8Path::from_path(&output).context("the output directory is not UTF-8")?.to_owned();
@@ -278,10 +281,16 @@ impl Pipeline<'_> {
     }
 
     /// Windows: remove node's Authenticode signature, generate the blob with that unsigned
-    /// node.exe (under Wine on Linux), inject it as a resource. Signing is left to the
-    /// publisher's own tools, which need the unsigned, consistent file this leaves.
+    /// node.exe (under Wine on Linux), inject it as a resource with the SEA's own version
+    /// resource and icon, and sign the result with Authenticode when asked to. Neither the
+    /// resources nor the signature change what V8 checks the cache against, so they come
+    /// after the blob, and the run before publishing runs the final, signed file.
+    #[cfg(feature = "windows")]
     fn build_pe(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
+        use std::io::Write;
         let sea = job.sea;
+        // Read and checked first: a bad icon or P12 fails before anything is generated.
+        let identity = crate::windows::WindowsIdentity::load(sea, self.env).with_context(|| format!("cannot build {} for Windows", sea.name))?;
         let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
         self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
         let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
@@ -296,8 +305,20 @@ impl Pipeline<'_> {
             None => self.generate(job, node, None, staging)?,
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
+        let changes = identity.resource_changes(sea)?;
         let mut writer = crate::node::HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, output), false);
-        inject::pe::inject(&prepared, &blob.bytes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        if identity.signs() {
+            // Signing hashes the whole image and rewrites its headers: built in memory.
+            let mut image = Vec::with_capacity(prepared.len() + blob.bytes.len() + (1 << 20));
+            inject::pe::inject_with(&prepared, &blob.bytes, &changes, &mut image).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+            drop(prepared);
+            self.step(format!("signing {} with Authenticode", sea.name));
+            let program_name = sea.windows.version_info.as_ref().and_then(|info| info.strings.get("ProductName")).unwrap_or(&sea.name);
+            identity.sign(&mut image, program_name).with_context(|| format!("could not sign {}", sea.name))?;
+            writer.write_all(&image).context("could not write the artifact")?;
+        } else {
+            inject::pe::inject_with(&prepared, &blob.bytes, &changes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        }
         writer.flush().context("could not write the artifact")?;
         let (_, sha256, _) = writer.finish();
         Ok((blob, sha256))

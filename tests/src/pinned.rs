@@ -15,3 +15,7 @@ pub const NODE_22: Version = Version::new(22, 23, 3);
 pub const NODE_24: Version = Version::new(24, 21, 0);
 /// The node 26 release.
 pub const NODE_26: Version = Version::new(26, 10, 0);
+
+/// The LIEF release (PyPI) that `cargo xtask setup` installs into `<sea-build cache>/lief-<version>`
+/// and whose `verify_signature()` the Windows tests check Authenticode signatures with.
+pub const LIEF: &str = "0.17.6";

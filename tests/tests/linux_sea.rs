@@ -46,6 +46,7 @@ fn package(dir: &Utf8Path, node: Version, guard: bool) -> Sea {
         exec_argv_extension: if guard { ExecArgvExtension::None } else { ExecArgvExtension::Env },
         verify_args: vec![],
         sign: Default::default(),
+        windows: Default::default(),
     }
 }
 

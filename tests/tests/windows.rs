@@ -202,6 +202,7 @@ fn package(dir: &Utf8Path, node: &NodeBinary, code_cache: bool, main: &str) -> S
         exec_argv_extension: ExecArgvExtension::None,
         verify_args: vec![],
         sign: Default::default(),
+        windows: Default::default(),
     }
 }
 
@@ -528,3 +529,469 @@ fn the_windows_loader_finds_the_blob_in_minimal_executables() {
         assert!(error.contains("already"), "{error}");
     }
 }
+
+// --- Windows identity: version resource, icon, Authenticode (issue 14) -----------------------
+
+/// A test CA, a code-signing certificate it issued, and P12 identities made from them with
+/// openssl, as a publisher exports them.
+struct TestCa {
+    dir: Utf8PathBuf,
+}
+
+impl TestCa {
+    fn new(dir: &Utf8Path) -> TestCa {
+        std::fs::create_dir_all(dir).unwrap();
+        let ca = TestCa { dir: dir.to_owned() };
+        ca.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=sea-build test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        std::fs::write(dir.join("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n")
+            .unwrap();
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("serial"), "01\n").unwrap();
+        ca
+    }
+
+    fn openssl(&self, args: &[&str]) {
+        let output = Command::new("openssl").args(args).current_dir(&self.dir).output().expect("openssl is installed by `cargo xtask setup`");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// A P12 (password `secret`) with a certificate for `name` issued by the CA, valid from
+    /// `start` to `end` (`YYYYMMDDHHMMSSZ`), with `extensions`, and the CA in its chain.
+    fn identity(&self, name: &str, start: &str, end: &str, extensions: &str) -> Utf8PathBuf {
+        std::fs::write(self.dir.join(format!("{name}.ext")), extensions).unwrap();
+        let (key, csr, pem, p12) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.p12"));
+        self.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}")]);
+        let ext = format!("{name}.ext");
+        self.openssl(&["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", &csr, "-out", &pem, "-startdate", start, "-enddate", end, "-extfile", &ext, "-notext"]);
+        self.openssl(&[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            &key,
+            "-in",
+            &pem,
+            "-certfile",
+            "ca.pem",
+            "-out",
+            &p12,
+            "-passout",
+            "pass:secret",
+            "-keypbe",
+            "PBE-SHA1-3DES",
+            "-certpbe",
+            "PBE-SHA1-3DES",
+            "-macalg",
+            "sha1",
+        ]);
+        self.dir.join(p12)
+    }
+}
+
+const CODE_SIGNING: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
+const VALID_FROM: &str = "20250101000000Z";
+const VALID_UNTIL: &str = "20491231000000Z";
+
+/// An .ico file with a 16x16 and a 32x32 image (32-bit BMPs with their AND masks).
+fn test_icon() -> Vec<u8> {
+    let image = |size: u32, colour: [u8; 4]| {
+        let mut bmp = Vec::new();
+        for value in [40u32, size, size * 2] {
+            bmp.extend(value.to_le_bytes());
+        }
+        bmp.extend(1u16.to_le_bytes());
+        bmp.extend(32u16.to_le_bytes());
+        bmp.extend([0u8; 24]);
+        for _ in 0..size * size {
+            bmp.extend(colour);
+        }
+        bmp.extend(vec![0u8; (size * size.div_ceil(32) * 4) as usize]);
+        bmp
+    };
+    let images = [(16u8, image(16, [0x20, 0x80, 0xf0, 0xff])), (32u8, image(32, [0xf0, 0x80, 0x20, 0xff]))];
+    let mut ico = vec![0, 0, 1, 0, 2, 0];
+    let mut offset = 6 + 16 * images.len();
+    for (size, bytes) in &images {
+        ico.extend([*size, *size, 0, 0, 1, 0, 32, 0]);
+        ico.extend((bytes.len() as u32).to_le_bytes());
+        ico.extend((offset as u32).to_le_bytes());
+        offset += bytes.len();
+    }
+    for (_, bytes) in &images {
+        ico.extend(bytes);
+    }
+    ico
+}
+
+/// The `package()` SEA with the Windows identity of a package "greeter" 1.2.3-beta.1.
+fn package_with_identity(dir: &Utf8Path, node: &NodeBinary, p12: Option<&Utf8Path>) -> Sea {
+    let mut sea = package(dir, node, true, MAIN);
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/app.ico"), test_icon()).unwrap();
+    let fields = sea_build::pe::version_info::PackageFields {
+        name: "greeter".into(),
+        version: "1.2.3-beta.1".into(),
+        description: Some("Greets with an asset".into()),
+        authors: vec!["Ann Example <ann@example.org>".into()],
+    };
+    let overrides = BTreeMap::from([("LegalCopyright".to_owned(), "(c) 2026 Ann Example".to_owned())]);
+    sea.windows.version_info = Some(sea_build::pe::version_info::VersionInfo::for_package(&fields, "greeter.exe", &overrides).unwrap());
+    sea.windows.icon = Some("assets/app.ico".into());
+    sea.windows.sign = p12.map(|p12| sea_build::config::WindowsSigning { p12: Some(p12.to_owned()), password_env: "GREETER_P12_PASSWORD".into(), timestamp_url: None });
+    sea
+}
+
+/// Builds `sea` for win-x64 into `out` with the pipeline, with `password` in the variable
+/// the SEA names.
+fn build_signed(sea: &Sea, out: &Utf8Path, password: &str) -> sea_build::Result<sea_build::artifact::Artifact> {
+    let env = test_env().without_var("SEA_BUILD_WINE_PREFIX").without_var("SOURCE_DATE_EPOCH").without_var("SEA_BUILD_WINDOWS_P12").with_var("GREETER_P12_PASSWORD", password);
+    let fetcher = NodeFetcher::from_env(&env).unwrap();
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &env };
+    pipeline.build(sea, "win-x64".parse().unwrap(), out)
+}
+
+/// The bytes of every `Data (...)` hex dump llvm-readobj printed in `body`, in order (line by
+/// line: the text column may hold a `)`).
+fn dumped_bytes(body: &str) -> Vec<Vec<u8>> {
+    let mut dumps = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in body.lines() {
+        let trimmed = line.trim();
+        match &mut current {
+            None if trimmed == "Data (" => current = Some(Vec::new()),
+            None => {}
+            Some(_) if trimmed == ")" => dumps.extend(current.take()),
+            Some(bytes) => {
+                let Some((_, rest)) = trimmed.split_once(": ") else { continue };
+                let hex = rest.split('|').next().unwrap_or_default();
+                for word in hex.split_whitespace() {
+                    bytes.extend((0..word.len() / 2).map(|i| u8::from_str_radix(&word[2 * i..2 * i + 2], 16).unwrap()));
+                }
+            }
+        }
+    }
+    dumps
+}
+
+/// osslsigncode accepts the signature with the test CA as the only trust anchor.
+fn assert_osslsigncode_verifies(path: &Utf8Path, ca: &Utf8Path) {
+    let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca.as_str(), "-in", path.as_str()]);
+    assert!(ok && text.contains("Signature verification: ok"), "osslsigncode rejects {path}:\n{text}");
+    assert!(!text.contains(BAD_CHECKSUM), "{text}");
+}
+
+/// LIEF (PyPI, pinned, installed by `cargo xtask setup`) checks the signature's integrity.
+fn assert_lief_verifies(path: &Utf8Path) {
+    let version = sea_build_tests::nodes::pinned::LIEF;
+    let cache = sea_build::node::Cache::from_env(&sea_build::Env::from_process()).unwrap();
+    let python = cache.root().join(format!("lief-{version}/bin/python3"));
+    assert!(python.is_file(), "LIEF {version} is needed by this test: run `cargo xtask setup` (it installs it into {python})");
+    let script = "import sys, lief\nbinary = lief.PE.parse(sys.argv[1])\nprint(len(binary.signatures), binary.verify_signature())\n";
+    let (ok, text) = tool(python.as_str(), &["-c", script, path.as_str()]);
+    assert!(ok, "LIEF failed on {path}:\n{text}");
+    assert_eq!(text.trim(), "1 VERIFICATION_FLAGS.OK", "LIEF's verdict on {path}");
+}
+
+/// A Windows program that reads another file's version resource with `GetFileVersionInfoW`
+/// and `VerQueryValueW` (as Explorer does) and prints what it found.
+const VERSION_PROBE_C: &str = r#"
+typedef unsigned long DWORD; typedef unsigned int UINT; typedef void *HANDLE; typedef __WCHAR_TYPE__ WCHAR;
+__declspec(dllimport) HANDLE __stdcall GetStdHandle(DWORD);
+__declspec(dllimport) int __stdcall WriteFile(HANDLE, const void *, DWORD, DWORD *, void *);
+__declspec(dllimport) void __stdcall ExitProcess(unsigned);
+__declspec(dllimport) DWORD __stdcall GetFileVersionInfoSizeW(const WCHAR *, DWORD *);
+__declspec(dllimport) int __stdcall GetFileVersionInfoW(const WCHAR *, DWORD, DWORD, void *);
+__declspec(dllimport) int __stdcall VerQueryValueW(const void *, const WCHAR *, void **, UINT *);
+static char info[1 << 16];
+static void put(const char *s, DWORD n) { DWORD w; WriteFile(GetStdHandle((DWORD)-11), s, n, &w, 0); }
+static void text(const char *s) { DWORD n = 0; while (s[n]) n++; put(s, n); }
+static void wide(const WCHAR *s) { while (*s) { char c = (char)*s++; put(&c, 1); } }
+static void number(unsigned v) { char b[12]; int i = 12; do { b[--i] = (char)('0' + v % 10); v /= 10; } while (v); put(b + i, (DWORD)(12 - i)); }
+static void show(const WCHAR *key, const char *label) {
+  void *value; UINT len;
+  text(label);
+  if (VerQueryValueW(info, key, &value, &len)) wide((const WCHAR *)value); else text("(missing)");
+  text("\n");
+}
+void start(void) {
+  DWORD handle, size = GetFileVersionInfoSizeW(L"greeter.exe", &handle);
+  if (size == 0 || size > sizeof(info)) { text("no version info\n"); ExitProcess(2); }
+  if (!GetFileVersionInfoW(L"greeter.exe", 0, size, info)) { text("GetFileVersionInfoW failed\n"); ExitProcess(3); }
+  show(L"\\StringFileInfo\\040904B0\\ProductName", "ProductName=");
+  show(L"\\StringFileInfo\\040904B0\\FileVersion", "FileVersion=");
+  DWORD *fixed; UINT len;
+  if (!VerQueryValueW(info, L"\\", (void **)&fixed, &len)) { text("no fixed info\n"); ExitProcess(4); }
+  text("Fixed=");
+  number(fixed[2] >> 16); text("."); number(fixed[2] & 0xffff); text(".");
+  number(fixed[3] >> 16); text("."); number(fixed[3] & 0xffff); text("\n");
+  ExitProcess(0);
+}
+"#;
+
+/// Builds the version probe with clang and lld-link.
+fn version_probe(dir: &Utf8Path) -> Utf8PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("probe.c"), VERSION_PROBE_C).unwrap();
+    std::fs::write(dir.join("kernel32.def"), "LIBRARY kernel32.dll\nEXPORTS\nGetStdHandle\nWriteFile\nExitProcess\n").unwrap();
+    std::fs::write(dir.join("version.def"), "LIBRARY version.dll\nEXPORTS\nGetFileVersionInfoSizeW\nGetFileVersionInfoW\nVerQueryValueW\n").unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let output = Command::new(program).args(args).current_dir(dir).output().unwrap_or_else(|error| panic!("{program} is needed by this test (apt-get install clang lld llvm): {error}"));
+        assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    run("llvm-dlltool", &["-m", "i386:x86-64", "-d", "kernel32.def", "-l", "kernel32.lib"]);
+    run("llvm-dlltool", &["-m", "i386:x86-64", "-d", "version.def", "-l", "version.lib"]);
+    run("clang", &["--target=x86_64-pc-windows-msvc", "-O1", "-c", "probe.c", "-o", "probe.obj"]);
+    run("lld-link", &["/nologo", "/entry:start", "/subsystem:console", "/nodefaultlib", "/out:probe.exe", "probe.obj", "kernel32.lib", "version.lib"]);
+    dir.join("probe.exe")
+}
+
+#[test]
+fn signed_windows_seas_carry_their_own_identity() {
+    let node = real_node(NODE_24, "win-x64").unwrap();
+    wine().check_node(&node.path, &Processes).expect("node 24 must run under Wine 10 (`cargo xtask setup`)");
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let p12 = ca.identity("greeter-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
+    let sea = package_with_identity(&dir.join("pkg"), &node, Some(&p12));
+
+    // The pipeline runs the final, signed file under Wine before publishing: its cache is
+    // accepted there.
+    let artifact = build_signed(&sea, &dir.join("out"), "secret").unwrap();
+    assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::Yes);
+    let env = test_env().without_var("SEA_BUILD_WINE_PREFIX");
+    let fetcher = NodeFetcher::from_env(&env).unwrap();
+    let report = sea_build::verify::verify(&artifact.path, &[], &fetcher, &Processes, &env).unwrap();
+    assert!(report.passed(), "verify-cache under Wine: {report:#?}");
+    let under_wine = UnderWine { wine: wine(), runner: &Processes };
+    let run = run_artifact(&under_wine, &artifact.path, &[], &[]).unwrap();
+    assert!(run.success() && run.stderr_text().is_empty(), "exit {:?}: {}", run.code, run.stderr_text());
+    assert_eq!(String::from_utf8_lossy(&run.stdout), format!("hello, asset from v{NODE_24} on win32\n"));
+
+    // Two independent checkers accept the signature: osslsigncode with the test CA as the
+    // trust anchor, and LIEF.
+    assert_osslsigncode_verifies(&artifact.path, &ca.dir.join("ca.pem"));
+    assert_lief_verifies(&artifact.path);
+    let image = std::fs::read(&artifact.path).unwrap();
+    let headers = PeHeaders::parse(&image).unwrap();
+    assert_eq!(checksum(&image).unwrap(), headers.check_sum);
+    let table = certificate_table(&headers, &image).unwrap().expect("signed");
+    assert_eq!((table.start % 8, table.end), (0, image.len()));
+
+    // llvm-readobj reads back our version resource, our icon group and images, and node's
+    // manifest.
+    let listing = coff_resources(&artifact.path);
+    let types = resource_types(&listing);
+    let body = |name: &str| types.iter().find(|(type_name, _)| type_name == name).map(|(_, body)| body.clone()).unwrap_or_else(|| panic!("no {name} in:\n{listing}"));
+    let version = dumped_bytes(&body("VERSIONINFO (ID 16)"));
+    assert_eq!(version.len(), 1, "exactly one version resource");
+    let info = sea_build::pe::version_info::VersionInfo::parse(&version[0]).unwrap();
+    assert_eq!(info, sea.windows.version_info.clone().unwrap());
+    let utf16 = |text: &str| -> Vec<u8> { text.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    for text in ["greeter", "1.2.3-beta.1", "Greets with an asset", "Ann Example", "(c) 2026 Ann Example", "greeter.exe"] {
+        assert!(version[0].windows(utf16(text).len()).any(|window| window == utf16(text)), "{text} in the version resource");
+    }
+    let icon = test_icon();
+    let icon_file = sea_build::pe::icon::IconFile::parse(&icon, "test.ico").unwrap();
+    let images = dumped_bytes(&body("ICON (ID 3)"));
+    assert_eq!(images, icon_file.images.iter().map(|image| image.bytes.to_vec()).collect::<Vec<_>>(), "node's icon images are replaced by ours");
+    assert_eq!(dumped_bytes(&body("GROUP_ICON (ID 14)")), vec![icon_file.group(1).unwrap()]);
+    assert!(dumped_bytes(&body("MANIFEST (ID 24)"))[0].starts_with(b"<?xml"), "node's manifest is kept");
+
+    // Windows' own version API, under Wine, reads our strings and our fixed version.
+    let probe = version_probe(&dir.join("probe"));
+    let mut invocation = sea_build::run::Invocation::new(&probe, Vec::<String>::new());
+    invocation.cwd = Some(dir.join("out"));
+    let probed = under_wine.run(&invocation).unwrap();
+    assert!(probed.success(), "exit {:?}: {}{}", probed.code, String::from_utf8_lossy(&probed.stdout), probed.stderr_text());
+    assert_eq!(String::from_utf8_lossy(&probed.stdout), "ProductName=greeter\nFileVersion=1.2.3-beta.1\nFixed=1.2.3.0\n");
+
+    // The same sources and identity elsewhere: the same bytes (no signing time, no time stamp).
+    let again_sea = package_with_identity(&dir.join("elsewhere/pkg"), &node, Some(&p12));
+    let again = build_signed(&again_sea, &dir.join("elsewhere/out"), "secret").unwrap();
+    assert_eq!(std::fs::read(&again.path).unwrap(), image, "two builds differ");
+}
+
+#[test]
+fn bad_identities_are_clear_errors_and_publish_nothing() {
+    let node = real_node(NODE_24, "win-x64").unwrap();
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let good = ca.identity("good-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
+    let no_eku = ca.identity("no-eku-signer", VALID_FROM, VALID_UNTIL, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
+    let expired = ca.identity("expired-signer", "20200101000000Z", "20210101000000Z", CODE_SIGNING);
+    /// What goes wrong, the P12, its password, the icon (default: a good one), and what the
+    /// error must say.
+    type Case<'a> = (&'a str, &'a Utf8Path, &'a str, Option<&'a [u8]>, &'a [&'a str]);
+    let cases: [Case<'_>; 5] = [
+        ("wrong password", &good, "not the password", None, &["password", "is wrong", "GREETER_P12_PASSWORD"]),
+        ("no code-signing EKU", &no_eku, "secret", None, &["no-eku-signer", "does not allow code signing", "1.3.6.1.5.5.7.3.3"]),
+        ("expired", &expired, "secret", None, &["expired-signer", "expired on 2021-01-01"]),
+        ("not an icon", &good, "secret", Some(b"\x89PNG\r\n\x1a\n, a PNG file"), &["app.ico", "a PNG image, not an .ico file"]),
+        ("truncated icon", &good, "secret", Some(&test_icon()[..100]), &["app.ico", "truncated"]),
+    ];
+    for (index, (what, p12, password, icon, expected)) in cases.into_iter().enumerate() {
+        let sea = package_with_identity(&dir.join(format!("pkg-{index}")), &node, Some(p12));
+        if let Some(icon) = icon {
+            std::fs::write(dir.join(format!("pkg-{index}/assets/app.ico")), icon).unwrap();
+        }
+        let out = dir.join(format!("out-{index}"));
+        let error = format!("{:#}", build_signed(&sea, &out, password).unwrap_err());
+        for needle in expected {
+            assert!(error.contains(needle), "{what}: `{needle}` not in: {error}");
+        }
+        let left: Vec<String> = std::fs::read_dir(&out).map(|entries| entries.map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+        assert!(left.iter().all(|name| name.ends_with(".lock")), "{what}: the failed build left {left:?}");
+    }
+    // An empty icon.
+    let sea = package_with_identity(&dir.join("pkg-empty"), &node, None);
+    std::fs::write(dir.join("pkg-empty/assets/app.ico"), b"").unwrap();
+    let error = format!("{:#}", build_signed(&sea, &dir.join("out-empty"), "").unwrap_err());
+    assert!(error.contains("app.ico is empty"), "{error}");
+}
+
+#[test]
+fn inject_signs_windows_executables_with_the_environments_identity() {
+    let node = real_node(NODE_22, "win-x64").unwrap();
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let p12 = ca.identity("inject-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
+    let blob = dir.join("sea-prep.blob");
+    std::fs::write(&blob, b"a blob; only its place matters here").unwrap();
+    let out = dir.join("app.exe");
+    let env = sea_build::Env::from_process().with_var("SEA_BUILD_WINDOWS_P12", p12.as_str()).with_var("SEA_BUILD_WINDOWS_P12_PASSWORD", "secret").without_var("SOURCE_DATE_EPOCH");
+    sea_build::commands::inject_file(&node.path, &blob, &out, sea_build::sign::SignMode::Identity, &env).unwrap();
+    assert_osslsigncode_verifies(&out, &ca.dir.join("ca.pem"));
+    assert_lief_verifies(&out);
+    assert_eq!(find_blob(&std::fs::read(&out).unwrap()).unwrap(), Some(&b"a blob; only its place matters here"[..]));
+    // With SOURCE_DATE_EPOCH, the signing time is recorded (and still verifies).
+    let timed = dir.join("timed.exe");
+    sea_build::commands::inject_file(&node.path, &blob, &timed, sea_build::sign::SignMode::Identity, &env.clone().with_var("SOURCE_DATE_EPOCH", "1767225600")).unwrap();
+    let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca.dir.join("ca.pem").as_str(), "-in", timed.as_str()]);
+    assert!(ok && text.contains("Signing time: Jan  1 00:00:00 2026 GMT"), "{text}");
+    // A wrong password publishes nothing.
+    let refused = dir.join("refused.exe");
+    let error =
+        format!("{:#}", sea_build::commands::inject_file(&node.path, &blob, &refused, sea_build::sign::SignMode::Identity, &env.with_var("SEA_BUILD_WINDOWS_P12_PASSWORD", "wrong")).unwrap_err());
+    assert!(error.contains("is wrong"), "{error}");
+    assert!(!refused.exists());
+}
+/// A local RFC 3161 time-stamp authority on 127.0.0.1: `openssl ts -reply` behind a small
+/// HTTP server, with a certificate the test CA issued. Stops when dropped.
+struct LocalTsa {
+    url: String,
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl LocalTsa {
+    fn start(ca: &TestCa) -> LocalTsa {
+        let dir = ca.dir.clone();
+        ca.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", "/CN=sea-build test TSA"]);
+        std::fs::write(dir.join("tsa.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n").unwrap();
+        ca.openssl(&[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            "tsa.csr",
+            "-out",
+            "tsa.pem",
+            "-startdate",
+            VALID_FROM,
+            "-enddate",
+            VALID_UNTIL,
+            "-extfile",
+            "tsa.ext",
+            "-notext",
+        ]);
+        std::fs::write(dir.join("tsa.serial"), "01\n").unwrap();
+        std::fs::write(
+            dir.join("tsa.cnf"),
+            "[tsa]\ndefault_tsa=t\n[t]\nserial=tsa.serial\nsigner_cert=tsa.pem\ncerts=ca.pem\nsigner_key=tsa.key\nsigner_digest=sha256\ndefault_policy=1.2.3.4.1\ndigests=sha256\naccuracy=secs:1\ness_cert_id_alg=sha256\n",
+        )
+        .unwrap();
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let url = format!("http://{}/", server.server_addr().to_ip().unwrap());
+        let serving = server.clone();
+        let thread = std::thread::spawn(move || {
+            let mut answered = 0;
+            // Bounded: the test asks once per signature.
+            while answered < 8 {
+                let Ok(mut request) = serving.recv() else { break };
+                let mut query = Vec::new();
+                std::io::Read::read_to_end(request.as_reader(), &mut query).unwrap();
+                std::fs::write(dir.join("query.tsq"), &query).unwrap();
+                let output = Command::new("openssl").args(["ts", "-reply", "-config", "tsa.cnf", "-queryfile", "query.tsq", "-out", "reply.tsr"]).current_dir(&dir).output().unwrap();
+                assert!(output.status.success(), "openssl ts -reply: {}", String::from_utf8_lossy(&output.stderr));
+                let reply = std::fs::read(dir.join("reply.tsr")).unwrap();
+                request.respond(tiny_http::Response::from_data(reply).with_header("Content-Type: application/timestamp-reply".parse::<tiny_http::Header>().unwrap())).unwrap();
+                answered += 1;
+            }
+            answered
+        });
+        LocalTsa { url, server, thread: Some(thread) }
+    }
+
+    /// Stops the server; returns how many time stamps it gave.
+    fn stop(mut self) -> usize {
+        self.server.unblock();
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl Drop for LocalTsa {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+#[test]
+fn signatures_can_carry_an_rfc_3161_time_stamp() {
+    let node = real_node(NODE_24, "win-x64").unwrap();
+    wine();
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let p12 = ca.identity("stamped-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
+    let tsa = LocalTsa::start(&ca);
+    let mut sea = package_with_identity(&dir.join("pkg"), &node, Some(&p12));
+    sea.code_cache = false;
+    sea.windows.sign.as_mut().unwrap().timestamp_url = Some(tsa.url.clone());
+    let artifact = build_signed(&sea, &dir.join("out"), "secret").unwrap();
+    assert_eq!(tsa.stop(), 1, "one time stamp per signature");
+    let ca_pem = ca.dir.join("ca.pem");
+    let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca_pem.as_str(), "-TSA-CAfile", ca_pem.as_str(), "-in", artifact.path.as_str()]);
+    assert!(ok && text.contains("Signature verification: ok"), "{text}");
+    assert!(text.contains("sea-build test TSA"), "the time stamp is read:\n{text}");
+    assert!(!text.contains("No timestamp"), "{text}");
+    assert_lief_verifies(&artifact.path);
+    // An authority that does not answer is an error naming the setting; nothing is published.
+    let mut unreachable = package_with_identity(&dir.join("pkg2"), &node, Some(&p12));
+    unreachable.code_cache = false;
+    unreachable.windows.sign.as_mut().unwrap().timestamp_url = Some("http://127.0.0.1:9/".into());
+    let error = format!("{:#}", build_signed(&unreachable, &dir.join("out2"), "secret").unwrap_err());
+    assert!(error.contains("windows.timestamp-url") && error.contains("127.0.0.1:9"), "{error}");
+    assert!(!dir.join("out2/greeter.exe").exists());
+}
+// --- end of Windows identity -------------------------------------------------------------------

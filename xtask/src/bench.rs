@@ -35,7 +35,7 @@ const POSTJECT: &str = "postject@1.0.0-alpha.6";
 /// resolved against the live registry.
 #[allow(dead_code, reason = "the tests' other releases")]
 #[path = "../../tests/src/pinned.rs"]
-mod pinned;
+pub(crate) mod pinned;
 
 /// What `cargo run` sets for the program it runs (this xtask). The builds the bench starts must
 /// not see them: a user's shell has none, and ring's build script reruns when
@@ -106,7 +106,7 @@ struct Row {
     target: String,
 }
 
-pub(crate) fn run(runs: usize, scale: f64, startup_only: bool) -> Result<()> {
+pub(crate) fn run(runs: usize, scale: f64, only: Option<&str>) -> Result<()> {
     let sh = Shell::new()?;
     let root = sea_build::cli::workspace_root(None)?;
     sh.change_dir(&root);
@@ -114,24 +114,30 @@ pub(crate) fn run(runs: usize, scale: f64, startup_only: bool) -> Result<()> {
     eprintln!("bench: building the release xtask (the measured binary)");
     run_checked(cargo(&root, &["build", "--release", "--quiet", "--package", "xtask"]))?;
     let mut bench = Bench { xtask: root.join("target/release/xtask"), sh, root, dir, runs: runs.max(1), rows: Vec::new(), sections: Vec::new() };
-    if !startup_only {
-        bench.linux()?;
-        let version = pinned::NODE_24;
-        bench.programs(version)?;
-        for platform in ["linux-arm64", "win-x64"] {
-            bench.emulated(platform, version)?;
+    match only {
+        None => {}
+        Some("startup") => {
+            bench.startup()?;
+            return bench.write_report("report-startup.md");
         }
-        bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
-        bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
-        bench.relativise(scale)?;
+        Some("windows-identity") => {
+            bench.windows_identity()?;
+            return bench.write_report("report-windows-identity.md");
+        }
+        Some(other) => bail!("`--only {other}`: the groups are `startup` and `windows-identity`"),
     }
+    bench.linux()?;
+    let version = pinned::NODE_24;
+    bench.programs(version)?;
+    for platform in ["linux-arm64", "win-x64"] {
+        bench.emulated(platform, version)?;
+    }
+    bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
+    bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
+    bench.windows_identity()?;
+    bench.relativise(scale)?;
     bench.startup()?;
-    let report = bench.report();
-    println!("{report}");
-    let path = bench.dir.join("report.md");
-    std::fs::write(&path, &report).with_context(|| format!("could not write {path}"))?;
-    eprintln!("bench: report written to {path}");
-    Ok(())
+    bench.write_report("report.md")
 }
 
 impl Bench {
@@ -412,6 +418,66 @@ impl Bench {
         Ok(())
     }
 
+    /// win-x64 (node 22, as [`Self::foreign`]): injection with a version resource, an icon and
+    /// an Authenticode signature (RSA 2048, a P12 made with openssl), against `cp` and against
+    /// injection alone.
+    fn windows_identity(&mut self) -> Result<()> {
+        let node = fetch_node_for(VersionSpec::Exact(pinned::NODE_22), "win-x64".parse()?)?;
+        let work = self.dir.join("win-x64-identity");
+        std::fs::create_dir_all(&work)?;
+        let sh = &self.sh;
+        let (key, cert, p12) = (work.join("key.pem"), work.join("cert.pem"), work.join("bench.p12"));
+        cmd!(sh, "openssl req -x509 -newkey rsa:2048 -nodes -keyout {key} -out {cert} -days 365 -subj /CN=sea-build-bench -addext extendedKeyUsage=codeSigning").quiet().ignore_stderr().run()?;
+        cmd!(sh, "openssl pkcs12 -export -inkey {key} -in {cert} -out {p12} -passout pass:bench -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1").quiet().run()?;
+        let icon = work.join("app.ico");
+        std::fs::write(&icon, bench_icon())?;
+        // The 6 MB main's blob when the whole bench made it; alone, 6 MB of the same size
+        // (injection does not read the blob).
+        let mut blob = self.dir.join("linux/staging/sea-prep.blob");
+        if !blob.is_file() {
+            blob = work.join("filler.blob");
+            std::fs::write(&blob, (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>())?;
+        }
+        let copy_target = work.join("cp.out");
+        let cp = self.measure("cp node win-x64 (identity)", || {
+            let mut cp = Command::new("cp");
+            cp.args([node.path.as_str(), copy_target.as_str()]);
+            cp
+        })?;
+        let plain_out = work.join("plain.exe");
+        let plain = self.measure("sea-build inject win-x64 (identity baseline)", || {
+            let mut inject = Command::new(&self.xtask);
+            inject.args(["inject", "--base", node.path.as_str(), "--blob", blob.as_str(), "--out", plain_out.as_str(), "--sign", "none"]);
+            inject
+        })?;
+        let signed_out = work.join("signed.exe");
+        let signed = self.measure("sea-build inject + identity win-x64", || {
+            let mut inject = Command::new(&self.xtask);
+            inject.args(["inject", "--base", node.path.as_str(), "--blob", blob.as_str(), "--out", signed_out.as_str(), "--sign", "identity", "--icon", icon.as_str()]);
+            inject.args(["--version-info", "ProductName=tsc", "--version-info", "FileVersion=5.9.3", "--version-info", "CompanyName=sea-build bench"]);
+            inject.env("SEA_BUILD_WINDOWS_P12", &p12).env("SEA_BUILD_WINDOWS_P12_PASSWORD", "bench").env_remove("SOURCE_DATE_EPOCH");
+            inject
+        })?;
+        let verified = cmd!(sh, "osslsigncode verify -CAfile {cert} -in {signed_out}").quiet().ignore_status().read()?;
+        if !verified.contains("Signature verification: ok") {
+            bail!("the bench's signed executable does not verify with osslsigncode:\n{verified}");
+        }
+        self.rows.push(Row { step: format!("cp of node {} win-x64 ({:.0} MB)", node.version, file_mb(&node.path)), measured: cp, ratio: "1.00x cp".into(), target: String::new() });
+        self.rows.push(Row {
+            step: "sea-build unsign + inject, win-x64, unsigned (xtask inject --sign none)".into(),
+            measured: plain,
+            ratio: format!("{:.2}x cp", ratio(plain.wall, cp.wall)),
+            target: String::new(),
+        });
+        self.rows.push(Row {
+            step: "sea-build unsign + inject + version resource + icon + Authenticode (RSA 2048), win-x64".into(),
+            measured: signed,
+            ratio: format!("{:.2}x cp; resources + signing add {:.2}x cp", ratio(signed.wall, cp.wall), ratio(signed.wall.saturating_sub(plain.wall), cp.wall)),
+            target: String::new(),
+        });
+        Ok(())
+    }
+
     /// Relativising a generated ~750 MiB x `scale` Mach-O with ~5 million x `scale` symbols.
     fn relativise(&mut self, scale: f64) -> Result<()> {
         let dir = self.dir.join(format!("macho-large-{scale}"));
@@ -530,6 +596,16 @@ impl Bench {
         Ok(Measured { wall: samples[samples.len() / 2].wall, max_rss_bytes: samples.iter().map(|s| s.max_rss_bytes).max().unwrap_or(0) })
     }
 
+    /// Prints the report and writes it to `target/bench/<name>`.
+    fn write_report(&self, name: &str) -> Result<()> {
+        let report = self.report();
+        println!("{report}");
+        let path = self.dir.join(name);
+        std::fs::write(&path, &report).with_context(|| format!("could not write {path}"))?;
+        eprintln!("bench: report written to {path}");
+        Ok(())
+    }
+
     fn report(&self) -> String {
         let mut text = format!(
             "# sea-build benchmark\n\nMedians of {} runs (start-up: 10 runs), peak RSS is the largest of any run. \
@@ -634,4 +710,22 @@ fn sample(mut command: Command) -> Result<Sample> {
         bail!("{command:?} failed ({status}): {errors}");
     }
     Ok(Sample { wall, max_rss_bytes: peak_kib * 1024 })
+}
+
+/// A small .ico file: one 32x32 32-bit image (a BMP with its AND mask).
+fn bench_icon() -> Vec<u8> {
+    let mut bmp = Vec::new();
+    for value in [40u32, 32, 64] {
+        bmp.extend(value.to_le_bytes());
+    }
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(32u16.to_le_bytes());
+    bmp.extend([0u8; 24]);
+    bmp.extend([0x40, 0x90, 0xe0, 0xff].repeat(32 * 32));
+    bmp.extend([0u8; 32 * 4]);
+    let mut ico = vec![0, 0, 1, 0, 1, 0, 32, 32, 0, 0, 1, 0, 32, 0];
+    ico.extend((bmp.len() as u32).to_le_bytes());
+    ico.extend(22u32.to_le_bytes());
+    ico.extend(bmp);
+    ico
 }

@@ -50,10 +50,12 @@ enum Task {
         /// ~5 million symbols.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
-        /// Measure only start-up (no cache, plain and trained cache, snapshot) and the sizes
-        /// with and without `strip`.
-        #[arg(long)]
-        startup_only: bool,
+        /// Measure only this group: `startup` (start-up with no cache, the plain and the
+        /// trained cache, a snapshot; sizes with and without `strip`) or `windows-identity`
+        /// (injection with a version resource, an icon and an Authenticode signature, against
+        /// `cp` and plain injection).
+        #[arg(long, value_name = "GROUP")]
+        only: Option<String>,
     },
     /// Fuzz the parsers and transforms (cargo-fuzz, libFuzzer, on the stable toolchain):
     /// every target, or one, for some seconds each; print coverage and speed; fail with the
@@ -94,7 +96,7 @@ fn run(task: Task) -> Result<()> {
             sh.change_dir(sea_build::cli::workspace_root(None)?);
             tidy::run(&sh)
         }
-        Task::Bench { runs, scale, startup_only } => bench::run(runs, scale, startup_only),
+        Task::Bench { runs, scale, only } => bench::run(runs, scale, only.as_deref()),
         Task::Fuzz { target, seconds, seeds } => {
             let sh = Shell::new()?;
             let root = sea_build::cli::workspace_root(None)?;

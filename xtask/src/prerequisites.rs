@@ -99,6 +99,7 @@ fn wine_major(version: &str) -> Option<u32> {
 pub(crate) fn ensure(sh: &Shell) -> Result<()> {
     let started = std::time::Instant::now();
     install_packages(sh)?;
+    ensure_lief(sh)?;
     let wine = ensure_wine(sh)?;
     eprintln!("setup: done in {:.0} s; Wine for node 24 and newer: {wine}", started.elapsed().as_secs_f64());
     Ok(())
@@ -129,6 +130,33 @@ fn install_packages(sh: &Shell) -> Result<()> {
         bail!("installed {} but still cannot find {}", packages.join(" "), names.join(", "));
     }
     eprintln!("setup: installed {} in {:.0} s", packages.join(" "), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The LIEF release (PyPI) whose `verify_signature()` checks our Authenticode signatures
+/// independently of osslsigncode: the tests' pin.
+const LIEF_VERSION: &str = crate::bench::pinned::LIEF;
+
+/// The Python of the virtual environment with LIEF: `<sea-build cache>/lief-<version>`
+/// (the Windows tests look for it there, as `sea_build_tests::lief_python` says).
+fn lief_python() -> Result<Utf8PathBuf> {
+    Ok(sea_build::node::Cache::from_env(&sea_build::Env::from_process())?.root().join(format!("lief-{LIEF_VERSION}/bin/python3")))
+}
+
+/// Makes the virtual environment with LIEF (pinned) when it is not there.
+fn ensure_lief(sh: &Shell) -> Result<()> {
+    let python = lief_python()?;
+    let check = format!("import lief; assert lief.__version__.startswith('{LIEF_VERSION}')");
+    if python.is_file() && cmd!(sh, "{python} -c {check}").quiet().ignore_stderr().run().is_ok() {
+        eprintln!("setup: LIEF {LIEF_VERSION} is in {python}");
+        return Ok(());
+    }
+    let venv = python.parent().and_then(Utf8Path::parent).context("the LIEF environment has a directory")?.to_owned();
+    let system_python = on_path("python3").context("python3 is needed for LIEF's signature check: install python3 (with its venv module)")?;
+    cmd!(sh, "{system_python} -m venv --clear {venv}").run().with_context(|| format!("could not make a Python virtual environment in {venv}"))?;
+    let requirement = format!("lief=={LIEF_VERSION}");
+    cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {requirement}").run().context("installing LIEF from PyPI failed (see above)")?;
+    eprintln!("setup: installed LIEF {LIEF_VERSION} into {venv}");
     Ok(())
 }
 

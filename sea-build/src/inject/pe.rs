@@ -34,6 +34,7 @@ use anyhow::{Context, Result, bail, ensure};
 use object::pe::{IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_DIRECTORY_ENTRY_SECURITY, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_MEM_READ, RT_RCDATA};
 
 use super::{NODE_SEA_BLOB, fuse};
+use crate::pe::identity::ResourceChanges;
 use crate::pe::resource::{self, ResourceData, ResourceKey, ResourceSection, ResourceTable};
 use crate::pe::{Checksum, PeHeaders, SECTION_HEADER_LEN, Section, certificate_table, put_u16, put_u32};
 use crate::splice::write_zeros;
@@ -83,7 +84,23 @@ pub struct InjectionSummary {
 /// # anyhow::Ok(())
 /// ```
 pub fn inject(image: &[u8], blob: &[u8], out: &mut impl Write) -> Result<InjectionSummary> {
-    let plan = Plan::new(image, blob)?;
+    inject_with(image, blob, &ResourceChanges::default(), out)
+}
+
+/// [`inject`], with node's version resource and icon replaced as `changes` says (see
+/// [`crate::pe::identity`]), in the same pass.
+///
+/// ```no_run
+/// use sea_build::pe::{identity::ResourceChanges, version_info::VersionInfo};
+/// let image = sea_build::pe::unsign(&std::fs::read("node.exe")?)?;
+/// let blob = std::fs::read("sea-prep.blob")?;
+/// let changes = ResourceChanges::new(Some(&VersionInfo::default()), None)?;
+/// let mut out = Vec::new();
+/// sea_build::inject::pe::inject_with(&image, &blob, &changes, &mut out)?;
+/// # anyhow::Ok(())
+/// ```
+pub fn inject_with(image: &[u8], blob: &[u8], changes: &ResourceChanges<'_>, out: &mut impl Write) -> Result<InjectionSummary> {
+    let plan = Plan::new(image, blob, changes)?;
     for chunk in plan.chunks() {
         match chunk {
             Chunk::Bytes(bytes) => out.write_all(bytes),
@@ -145,7 +162,7 @@ struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    fn new(image: &'a [u8], blob: &'a [u8]) -> Result<Plan<'a>> {
+    fn new(image: &'a [u8], blob: &'a [u8], changes: &'a ResourceChanges<'_>) -> Result<Plan<'a>> {
         let headers = PeHeaders::parse(image)?;
         refuse_signed(&headers, image)?;
         ensure!(!blob.is_empty(), "the blob is empty: generate it with `node --experimental-sea-config`");
@@ -164,6 +181,7 @@ impl<'a> Plan<'a> {
         }
         let fuse_offset = fuse::unset_fuse_offset(image)?;
         tree.insert(ResourceKey::Id(RT_RCDATA), blob_key, 0, ResourceData { bytes: blob, code_page: 0, last: true })?;
+        changes.apply(&mut tree)?;
         tree.sort();
         check_name_order(&tree)?;
 

@@ -61,6 +61,21 @@ impl Http {
         self.get_to(url, "*/*", limit, sink, Some((what, reporter)))
     }
 
+    /// POSTs `body` as `content_type` and returns the reply of at most `limit` bytes (one
+    /// attempt: a time-stamp authority's reply is not worth a retry storm). For RFC 3161
+    /// time-stamp requests.
+    #[cfg(feature = "windows")]
+    pub(crate) fn post(&self, url: &str, content_type: &str, body: &[u8], limit: u64) -> Result<Vec<u8>> {
+        let mut response = self.agent.post(url).header("Content-Type", content_type).send(body).map_err(|error| anyhow!(describe(&error)).context(format!("POST {url} failed")))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            bail!("POST {url} answered HTTP {status}");
+        }
+        let mut reply = Vec::new();
+        copy_capped(&mut response.body_mut().as_reader(), &mut reply, limit, url, None).map_err(|failure| failure.error)?;
+        Ok(reply)
+    }
+
     fn get_to<W: Write + RewindSink>(&self, url: &str, accept: &str, limit: u64, sink: &mut W, progress: Option<(&str, &dyn Reporter)>) -> Result<u64> {
         let mut attempt = 1;
         loop {

@@ -36,10 +36,17 @@ use object::pe::{
 };
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, optional_header_magic};
 
+#[cfg(feature = "windows")]
+pub mod authenticode;
+#[cfg(feature = "windows")]
+mod der;
+pub mod icon;
+pub mod identity;
 pub mod resource;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod unsign;
+pub mod version_info;
 
 pub use unsign::{certificate_table, unsign, unsign_in_place};
 

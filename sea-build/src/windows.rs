@@ -1,0 +1,161 @@
+//! The edge of a Windows artifact's identity: reading the `.ico` and P12 files a SEA names,
+//! the environment that overrides them, and asking a time-stamp authority. The formats
+//! themselves live in [`crate::pe::version_info`], [`crate::pe::icon`] and
+//! [`crate::pe::authenticode`], which do no I/O.
+//!
+//! Everything that can fail on the user's input (a bad icon, a wrong password, a certificate
+//! that cannot sign code) is read by [`WindowsIdentity::load`] before the blob is made, so a
+//! bad setting fails the build early and nothing is published.
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::config::{Sea, WINDOWS_P12_PATH_ENV, WindowsSigning};
+use crate::env::Env;
+use crate::pe::authenticode::{self, AuthenticodeIdentity, SignOptions};
+use crate::pe::icon::IconFile;
+use crate::pe::identity::ResourceChanges;
+
+/// Replies of a time-stamp authority are small; anything larger is not one.
+const TIMESTAMP_REPLY_LIMIT: u64 = 1 << 20;
+
+/// What a SEA's Windows artifacts get besides the blob, read and checked.
+#[derive(Debug)]
+pub struct WindowsIdentity {
+    /// The `.ico` file's bytes, when the SEA has an icon (its images are borrowed from here).
+    icon: Option<(Utf8PathBuf, Vec<u8>)>,
+    /// The signing identity and how to sign, when the SEA is signed.
+    signer: Option<(AuthenticodeIdentity, WindowsSigning)>,
+    /// `SOURCE_DATE_EPOCH`.
+    signing_time: Option<i64>,
+}
+
+impl WindowsIdentity {
+    /// Reads the icon and the P12 that `sea` names (P12 path and password from `env` as
+    /// [`crate::config::WindowsMetadata`] describes) and checks them.
+    ///
+    /// ```no_run
+    /// # fn sea() -> sea_build::Sea { unimplemented!() }
+    /// let identity = sea_build::windows::WindowsIdentity::load(&sea(), &sea_build::Env::from_process())?;
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn load(sea: &Sea, env: &Env) -> Result<WindowsIdentity> {
+        let windows = &sea.windows;
+        let icon = match &windows.icon {
+            Some(path) => {
+                let full = sea.package_dir.join(path);
+                let bytes = std::fs::read(&full).with_context(|| format!("could not read the icon {full} (`windows.icon`)"))?;
+                IconFile::parse(&bytes, full.as_str())?;
+                Some((full, bytes))
+            }
+            None => None,
+        };
+        let signing_time = signing_time(env)?;
+        let signer = match &windows.sign {
+            Some(signing) => {
+                let path =
+                    env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).or_else(|| signing.p12.as_ref().map(|path| sea.package_dir.join(path))).with_context(|| {
+                        format!("Authenticode signing (`windows.sign = \"identity\"`) needs a P12 file: set `sign-p12` in [package.metadata.sea.windows] or {WINDOWS_P12_PATH_ENV}")
+                    })?;
+                let identity = load_p12(&path, env, &signing.password_env)?;
+                Some((identity, signing.clone()))
+            }
+            None => None,
+        };
+        Ok(WindowsIdentity { icon, signer, signing_time })
+    }
+
+    /// The resource changes for `sea`: its version resource and icon.
+    pub fn resource_changes<'a>(&'a self, sea: &Sea) -> Result<ResourceChanges<'a>> {
+        let icon = match &self.icon {
+            Some((path, bytes)) => Some(IconFile::parse(bytes, path.as_str())?),
+            None => None,
+        };
+        ResourceChanges::new(sea.windows.version_info.as_ref(), icon.as_ref())
+    }
+
+    /// Whether the artifact is signed.
+    pub fn signs(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// Signs `image` in place when the SEA is signed; `program_name` goes into the
+    /// signature. Asks the time-stamp authority, when one is configured.
+    pub fn sign(&self, image: &mut Vec<u8>, program_name: &str) -> Result<()> {
+        let Some((identity, signing)) = &self.signer else { return Ok(()) };
+        let http;
+        let ask;
+        let timestamp: Option<authenticode::Timestamper<'_>> = match &signing.timestamp_url {
+            Some(url) => {
+                anyhow::ensure!(url.starts_with("http://") || url.starts_with("https://"), "`windows.timestamp-url` is `{url}`, not an http(s) URL");
+                http = crate::node::Http::new();
+                ask = move |digest: &[u8; 32]| -> Result<Vec<u8>> {
+                    let reply = http
+                        .post(url, "application/timestamp-query", &authenticode::timestamp_request(digest), TIMESTAMP_REPLY_LIMIT)
+                        .with_context(|| format!("could not get a time stamp from {url} (`windows.timestamp-url`)"))?;
+                    authenticode::timestamp_token(&reply).with_context(|| format!("{url} (`windows.timestamp-url`) gave no usable time stamp"))
+                };
+                Some(&ask)
+            }
+            None => None,
+        };
+        let options = SignOptions { program_name: Some(program_name), signing_time: self.signing_time, timestamp };
+        authenticode::sign(image, identity, &options)?.apply(image)
+    }
+}
+
+/// `SOURCE_DATE_EPOCH`, the signing time of reproducible builds.
+fn signing_time(env: &Env) -> Result<Option<i64>> {
+    env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
+}
+
+/// Reads and checks a P12 identity at `path`, its password in the variable `password_env`.
+fn load_p12(path: &Utf8Path, env: &Env, password_env: &str) -> Result<AuthenticodeIdentity> {
+    let der = std::fs::read(path).with_context(|| format!("could not read the P12 identity {path} for Authenticode signing"))?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64);
+    AuthenticodeIdentity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str(), password_env, now)
+}
+
+/// Signs the PE file `image` with the identity from `SEA_BUILD_WINDOWS_P12` and its password
+/// variable (what `cargo xtask inject --sign identity` does for Windows executables).
+pub fn sign_with_env(image: &mut Vec<u8>, program_name: &str, env: &Env) -> Result<()> {
+    let path = env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).with_context(|| format!("signing a Windows executable needs a P12 identity: set {WINDOWS_P12_PATH_ENV}"))?;
+    let identity = load_p12(&path, env, crate::config::WINDOWS_P12_PASSWORD_ENV)?;
+    let options = SignOptions { program_name: Some(program_name), signing_time: signing_time(env)?, timestamp: None };
+    authenticode::sign(image, &identity, &options)?.apply(image)
+}
+
+/// The version resource and icon `cargo xtask inject` gives a PE result (`--icon`,
+/// `--version-info KEY=VALUE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InjectResources {
+    /// An `.ico` file replacing node's icon.
+    pub icon: Option<Utf8PathBuf>,
+    /// Version-resource strings; when any is given, a version resource replaces node's, with
+    /// the output's name as ProductName, InternalName and OriginalFilename unless given, and
+    /// FileVersion and ProductVersion 0.0.0 unless given.
+    pub version_info: std::collections::BTreeMap<String, String>,
+}
+
+impl InjectResources {
+    /// The icon file's bytes, checked, when there is one.
+    pub fn read_icon(&self) -> Result<Option<(Utf8PathBuf, Vec<u8>)>> {
+        let Some(path) = &self.icon else { return Ok(None) };
+        let bytes = std::fs::read(path).with_context(|| format!("could not read the icon {path}"))?;
+        IconFile::parse(&bytes, path.as_str())?;
+        Ok(Some((path.clone(), bytes)))
+    }
+
+    /// The resource changes for an output called `name` (without `.exe`), with the icon
+    /// [`read_icon`](Self::read_icon) returned.
+    pub fn changes<'a>(&self, name: &str, icon: Option<&'a (Utf8PathBuf, Vec<u8>)>) -> Result<ResourceChanges<'a>> {
+        let icon = icon.map(|(path, bytes)| IconFile::parse(bytes, path.as_str())).transpose()?;
+        let version_info = if self.version_info.is_empty() {
+            None
+        } else {
+            let fields = crate::pe::version_info::PackageFields { name: name.to_owned(), version: "0.0.0".to_owned(), description: None, authors: Vec::new() };
+            Some(crate::pe::version_info::VersionInfo::for_package(&fields, &format!("{name}.exe"), &self.version_info).context("bad --version-info")?)
+        };
+        ResourceChanges::new(version_info.as_ref(), icon.as_ref())
+    }
+}

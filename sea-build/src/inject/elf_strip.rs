@@ -451,8 +451,7 @@ mod tests {
     fn kept_ranges_cut_out_the_skipped_ones() {
         let plan = StripPlan { skipped: vec![10..20, 30..40], ..StripPlan::default() };
         assert_eq!(plan.kept_ranges(0..50).collect::<Vec<_>>(), [0..10, 20..30, 40..50]);
-        let inner: Vec<Range<u64>> = plan.kept_ranges(15..35).collect();
-        assert_eq!((inner.len(), inner.first()), (1, Some(&(20..30))));
+        assert_eq!(plan.kept_ranges(15..35).collect::<Vec<_>>(), [std::ops::Range { start: 20, end: 30 }]);
         assert_eq!(plan.kept_ranges(12..18).count(), 0);
         assert_eq!(plan.new_offset(25), 15);
         assert_eq!(plan.new_offset(15), 10);

@@ -336,6 +336,12 @@ fn a_trained_code_cache_is_accepted_and_correct_on_input_it_was_not_trained_on()
         }
         let report = verify::verify(&trained.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
         assert!(report.passed(), "node {pinned}: {report:#?}");
+
+        // The training run is made with `--predictable`: the same package elsewhere gives the
+        // same bytes.
+        let trained_metadata: SeaMetadata = serde_json::from_value(serde_json::json!({"code-cache": "trained", "train-args": ["fixtures/train.txt"]})).unwrap();
+        let again = build("elsewhere/trained", trained_metadata);
+        assert_eq!(again.manifest.artifact_sha256, trained.manifest.artifact_sha256, "node {pinned}");
     }
 }
 

@@ -358,6 +358,30 @@ fn snapshot_seas_are_made_under_wine_and_start_from_their_snapshot() {
     }
 }
 
+const PRIMES_MAIN: &str = "function isPrime(n) { for (let d = 2; d * d <= n; d++) if (n % d === 0) return false; return n > 1; }\nfunction primes(limit) { const out = []; for (let n = 2; n <= limit; n++) if (isPrime(n)) out.push(n); return out; }\nconst limit = Number(process.argv[2] || 10);\nconsole.log(primes(limit).join(' '));\n";
+
+#[test]
+fn a_trained_cache_made_under_wine_is_accepted_and_correct_on_other_input() {
+    wine();
+    let node = real_node(NODE_24, "win-x64").unwrap();
+    let (_keep, dir) = temp();
+    let mut sea = package(&dir.join("pkg"), &node, true, PRIMES_MAIN);
+    sea.train_args = Some(vec!["1000".to_owned()]);
+    let env = test_env().without_var("SEA_BUILD_WINE_PREFIX");
+    let fetcher = NodeFetcher::from_env(&env).unwrap();
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &env };
+    let artifact = pipeline.build(&sea, "win-x64".parse().unwrap(), &dir.join("out")).unwrap_or_else(|error| panic!("{error:#}"));
+    assert!(artifact.manifest.code_cache_trained);
+    assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::Yes);
+    let under_wine = UnderWine { wine: wine(), runner: &Processes };
+    let run = run_artifact(&under_wine, &artifact.path, &["30".to_owned()], &[]).unwrap();
+    assert!(run.success(), "exit {:?}: {}", run.code, run.stderr_text());
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "2 3 5 7 11 13 17 19 23 29\n");
+    assert_eq!(run.stderr_text(), "", "the trained cache must be accepted under Wine");
+    let report = sea_build::verify::verify(&artifact.path, &[], &fetcher, &Processes, &env).unwrap();
+    assert!(report.passed(), "{report:#?}");
+}
+
 /// A SEA for a node.exe that does not run here: blob without cache from the same node version
 /// for linux-x64, injected, checked statically.
 fn check_without_wine(node: &NodeBinary, dir: &Utf8Path) {

@@ -296,9 +296,12 @@ impl Runner for UnderWine<'_> {
         self.wine.prepare(self.runner)?;
         let wrapped = self.wine.invocation(invocation);
         let output = self.runner.run(&wrapped)?;
-        // One more try when Wine's own fault handler spoke, so a flaky shutdown is not taken
-        // for the program's verdict; a second fault is reported as it is.
-        if output.stderr_text().contains(WINE_FAULT) {
+        // One more try when Wine's own fault handler spoke, or when the process ended by a
+        // signal before printing anything (seen once with several Wine sessions starting at
+        // the same time), so a flaky start or shutdown is not taken for the program's verdict;
+        // a second failure is reported as it is.
+        let killed_silently = output.code.is_none() && !output.timed_out && output.stderr.is_empty();
+        if output.stderr_text().contains(WINE_FAULT) || killed_silently {
             return self.runner.run(&wrapped);
         }
         Ok(output)

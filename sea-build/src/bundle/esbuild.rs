@@ -8,7 +8,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::node::{Arch, HashingWriter, LockFile, LockedTool, Member, NodeFetcher, Os, Platform, extract_members};
+use crate::node::{HashingWriter, LockFile, LockedTool, Member, NodeFetcher, Os, Platform, extract_members};
 use crate::progress::Event;
 
 /// The esbuild version every bundle is made with: one pinned version, so that the same
@@ -58,19 +58,8 @@ struct Record {
 
 /// The npm package of esbuild for `platform`, and the executable's path inside it.
 pub fn package_for(platform: Platform) -> (String, &'static str) {
-    let os = match platform.os {
-        Os::Linux => "linux",
-        Os::Darwin => "darwin",
-        Os::Windows => "win32",
-    };
-    let arch = match platform.arch {
-        Arch::X64 => "x64",
-        Arch::Arm64 => "arm64",
-        Arch::Armv7l => "arm",
-        Arch::Ppc64le => "ppc64",
-        Arch::S390x => "s390x",
-        Arch::X86 => "ia32",
-    };
+    // esbuild names its packages after node's `process.platform` and `process.arch`.
+    let (arch, os) = crate::snapshot::process_names(platform);
     let binary = if platform.os == Os::Windows { "esbuild.exe" } else { "bin/esbuild" };
     (format!("@esbuild/{os}-{arch}"), binary)
 }

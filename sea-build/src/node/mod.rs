@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 use std::io::{BufReader, Read, Write};
 use std::sync::{Arc, OnceLock};
 
+use crate::ErrorKind;
 use anyhow::{Context, Result, anyhow, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -273,7 +274,14 @@ impl NodeFetcher {
         message.push_str(
             "\nConfigure the sources with SEA_BUILD_NODE_SOURCES (e.g. `npm` or `dist,npm`), a dist mirror with SEA_BUILD_NODE_MIRROR or NODEJS_ORG_MIRROR, the npm registry with npm_config_registry or .npmrc, or give a local node binary or archive as the node version.",
         );
-        Err(anyhow!(message))
+        // The kind is the most telling of the sources' failures: a tampered download over a
+        // network error over a release that does not exist.
+        let kinds: Vec<ErrorKind> = failures.iter().filter_map(crate::error::kind_of).collect();
+        let kind = [ErrorKind::ChecksumMismatch, ErrorKind::LockMismatch, ErrorKind::DamagedInput, ErrorKind::Network, ErrorKind::NodeNotFound]
+            .into_iter()
+            .find(|kind| kinds.contains(kind))
+            .unwrap_or(ErrorKind::Other);
+        Err(crate::error::tagged(kind, message))
     }
 
     /// The one version of `spec` to build every platform in `platforms` from: the newest

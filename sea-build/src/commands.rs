@@ -12,13 +12,17 @@ use crate::macho;
 use crate::sign::SignMode;
 
 /// Writes `base` with `blob` injected to `out`, holding neither in memory: the kernel copies
-/// the base into `out` (`copy_file_range`), the headers are read through a map of that
-/// private copy, and only the changed and appended bytes are written into it. The base may
-/// be a user's file, so it is never mapped: a file truncated under a map faults the process.
+/// the base into `out` (`copy_file_range`) and only the changed and appended bytes are
+/// written into it. Returns the SHA-256 of what was written and how many bytes
+/// `options.strip` left out.
 ///
-/// `fuse_offset` is where the cache found the unset fuse when it verified `base`; without
-/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing,
-/// and how many bytes `options.strip` left out.
+/// `fuse_offset` is where the node cache found the unset fuse when it verified `base`: it
+/// marks `base` as a verified cache entry, which is replaced only by renaming, never
+/// rewritten, so it is safe to map. Then the plan is read from a map of `base`, and the
+/// output is hashed from `base` on a second thread while the kernel copies: the two
+/// whole-file passes overlap instead of following each other. Without it `base` may be a
+/// user's file, never mapped (a file truncated under a map faults the process): it is
+/// copied first, planned through a map of the private copy, and hashed as it is read back.
 pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>, options: inject::elf::Options) -> Result<(String, u64)> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
@@ -27,24 +31,41 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
     }
     file.seek(SeekFrom::Start(0)).with_context(|| format!("could not read {base}"))?;
     out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
+    if let Some(Ok(fuse_offset)) = fuse_offset.map(usize::try_from) {
+        return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options);
+    }
     std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
     drop(file);
-    let fuse_offset = match fuse_offset.map(usize::try_from) {
-        // `elf::plan` checks that the unset fuse is there.
-        Some(Ok(offset)) => offset,
-        _ => {
-            let mut copy: &std::fs::File = out;
-            copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
-            match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
-                inject::fuse::FuseState::Unset { offset } => offset,
-                inject::fuse::FuseState::Set { offset } => crate::error::fail!(AlreadyInjected, "{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
-            }
-        }
+    let mut copy: &std::fs::File = out;
+    copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
+    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
+        inject::fuse::FuseState::Unset { offset } => offset,
+        inject::fuse::FuseState::Set { offset } => crate::error::fail!(AlreadyInjected, "{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
     };
     let image = crate::fsutil::map_readonly(out)?;
     let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
     drop(image);
-    let sha256 = crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")?;
+    let mut sha256 = crate::digest::Sha256::new();
+    crate::fsutil::apply_splice_to_copy(out, &splice, blob, Some(&mut sha256)).context("could not write the injected image")?;
+    Ok((sha256.finish_hex(), summary.stripped_len))
+}
+
+/// [`inject_elf_file`] for a verified node cache entry `base`, open as `file`, whose unset
+/// fuse is at `fuse_offset` (checked again by `elf::plan`).
+fn inject_elf_from_cache(base: &Utf8Path, mut file: &std::fs::File, blob: &[u8], out: &mut std::fs::File, fuse_offset: usize, options: inject::elf::Options) -> Result<(String, u64)> {
+    // SAFETY: the node cache publishes an entry by renaming it into place and never writes
+    // or truncates it afterwards, so the mapped file stays whole while the map lives.
+    let image = unsafe { memmap2::Mmap::map(file) }.with_context(|| format!("could not map {base}"))?;
+    let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
+    let (written, sha256) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| crate::fsutil::sha256_of_splice(base, &splice, blob));
+        let written = std::io::copy(&mut file, out)
+            .with_context(|| format!("could not copy {base}"))
+            .and_then(|_| crate::fsutil::apply_splice_to_copy(out, &splice, blob, None).context("could not write the injected image"));
+        (written, hashing.join())
+    });
+    written?;
+    let sha256 = sha256.map_err(|_| anyhow::anyhow!("internal error: hashing the injected image panicked"))?.with_context(|| format!("could not read {base} to hash the injected image"))?;
     Ok((sha256, summary.stripped_len))
 }
 

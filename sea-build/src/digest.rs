@@ -70,6 +70,26 @@ impl Default for Sha256 {
     }
 }
 
+/// A hasher is a sink: anything that writes (a splice, a copy) can hash what it writes.
+///
+/// ```
+/// use std::io::Write;
+/// let mut hasher = sea_build::digest::Sha256::new();
+/// hasher.write_all(b"abc")?;
+/// assert_eq!(hasher.finish_hex(), sea_build::digest::sha256_hex(b"abc"));
+/// # std::io::Result::Ok(())
+/// ```
+impl std::io::Write for Sha256 {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The 32-byte SHA-256 of `bytes`.
 ///
 /// ```

@@ -82,26 +82,37 @@ pub(crate) fn overwrite(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Resu
 /// the splice must lie where the base already has it (injection that appends and patches in
 /// place, as ELF's does), so only the new bytes are written and the bulk stays as the kernel
 /// copied it, or lower (what a stripped ELF leaves after the symbol tables), and is then moved
-/// down within the file. Returns the SHA-256 (hex) of the output, computed piece by piece as it is
-/// written: the base ranges are hashed as they lie in the copy, a megabyte at a time.
-pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<String> {
+/// down within the file.
+///
+/// With `sha256`, the output is hashed piece by piece as it is written, the base ranges as
+/// they lie in the copy, a megabyte at a time; without it, base ranges that stay in place
+/// are not read at all (the caller hashes the output another way, see
+/// `commands::inject_elf_file`).
+pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8], mut sha256: Option<&mut crate::digest::Sha256>) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
 
     use crate::inject::Piece;
     let mut out = file;
-    let mut sha256 = crate::digest::Sha256::new();
+    let hashing = sha256.is_some();
+    let mut hash = |bytes: &[u8]| {
+        if let Some(sha256) = sha256.as_deref_mut() {
+            sha256.update(bytes);
+        }
+    };
     let mut buffer = vec![0u8; 1 << 20];
     let mut at = 0u64;
     for piece in splice.pieces() {
         let len = match piece {
             Piece::Base(range) if range.start == at => {
-                out.seek(SeekFrom::Start(at))?;
-                let mut left = range.end - range.start;
-                while left > 0 {
-                    let chunk = &mut buffer[..usize::try_from(left).unwrap_or(usize::MAX).min(1 << 20)];
-                    out.read_exact(chunk)?;
-                    sha256.update(chunk);
-                    left -= chunk.len() as u64;
+                if hashing {
+                    out.seek(SeekFrom::Start(at))?;
+                    let mut left = range.end - range.start;
+                    while left > 0 {
+                        let chunk = &mut buffer[..usize::try_from(left).unwrap_or(usize::MAX).min(1 << 20)];
+                        out.read_exact(chunk)?;
+                        hash(chunk);
+                        left -= chunk.len() as u64;
+                    }
                 }
                 range.end - range.start
             }
@@ -115,7 +126,7 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
                     out.read_exact(chunk)?;
                     out.seek(SeekFrom::Start(to))?;
                     out.write_all(chunk)?;
-                    sha256.update(chunk);
+                    hash(chunk);
                     from += chunk.len() as u64;
                     to += chunk.len() as u64;
                 }
@@ -127,31 +138,64 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
             Piece::Bytes(bytes) => {
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(bytes)?;
-                sha256.update(bytes);
+                hash(bytes);
                 bytes.len() as u64
             }
             Piece::Zeros(count) => {
                 out.seek(SeekFrom::Start(at))?;
                 crate::splice::write_zeros(&mut out, *count)?;
-                buffer.fill(0);
-                let mut left = *count;
-                while left > 0 {
-                    let chunk = usize::try_from(left).unwrap_or(usize::MAX).min(buffer.len());
-                    sha256.update(&buffer[..chunk]);
-                    left -= chunk as u64;
+                if hashing {
+                    buffer.fill(0);
+                    let mut left = *count;
+                    while left > 0 {
+                        let chunk = usize::try_from(left).unwrap_or(usize::MAX).min(buffer.len());
+                        hash(&buffer[..chunk]);
+                        left -= chunk as u64;
+                    }
                 }
                 *count
             }
             Piece::Blob => {
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(blob)?;
-                sha256.update(blob);
+                hash(blob);
                 blob.len() as u64
             }
         };
         at += len;
     }
     file.set_len(at)?;
+    Ok(())
+}
+
+/// The SHA-256 (hex) of what `splice` makes of the image `base` and `blob`, reading the
+/// base ranges a megabyte at a time through a handle of its own (so another thread may copy
+/// from `base` meanwhile).
+pub(crate) fn sha256_of_splice(base: &Utf8Path, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+
+    use crate::inject::Piece;
+    let mut file = std::fs::File::open(base)?;
+    let mut sha256 = crate::digest::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    for piece in splice.pieces() {
+        match piece {
+            Piece::Base(range) => {
+                file.seek(SeekFrom::Start(range.start))?;
+                let mut left = range.end - range.start;
+                while left > 0 {
+                    let chunk = &mut buffer[..usize::try_from(left).unwrap_or(usize::MAX).min(1 << 20)];
+                    file.read_exact(chunk)?;
+                    sha256.update(chunk);
+                    left -= chunk.len() as u64;
+                }
+            }
+            Piece::Bytes(bytes) => sha256.update(bytes),
+            Piece::Zeros(count) => crate::splice::write_zeros(&mut sha256, *count)?,
+            Piece::Blob => sha256.update(blob),
+        }
+    }
+    sha256.flush()?;
     Ok(sha256.finish_hex())
 }
 
@@ -191,7 +235,9 @@ mod tests {
 
         let mut copy = tempfile::tempfile().unwrap();
         copy.write_all(&base).unwrap();
-        let sha256 = apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let mut sha256 = crate::digest::Sha256::new();
+        apply_splice_to_copy(&copy, &splice, b"BLOB", Some(&mut sha256)).unwrap();
+        let sha256 = sha256.finish_hex();
         let mut got = Vec::new();
         use std::io::{Read, Seek, SeekFrom};
         copy.seek(SeekFrom::Start(0)).unwrap();
@@ -203,7 +249,7 @@ mod tests {
         let mut moving = Splice::default();
         moving.push(Piece::Bytes(b"new".to_vec()));
         moving.push(Piece::Base(0..10));
-        assert!(apply_splice_to_copy(&copy, &moving, b"").is_err());
+        assert!(apply_splice_to_copy(&copy, &moving, b"", None).is_err());
     }
 
     #[test]
@@ -222,7 +268,9 @@ mod tests {
 
         let mut copy = tempfile::tempfile().unwrap();
         copy.write_all(&base).unwrap();
-        let sha256 = apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let mut sha256 = crate::digest::Sha256::new();
+        apply_splice_to_copy(&copy, &splice, b"BLOB", Some(&mut sha256)).unwrap();
+        let sha256 = sha256.finish_hex();
         let mut got = Vec::new();
         copy.seek(SeekFrom::Start(0)).unwrap();
         copy.read_to_end(&mut got).unwrap();

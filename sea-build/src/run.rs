@@ -140,7 +140,7 @@ impl Runner for Processes {
             Some(bytes) => expression.stdin_bytes(bytes.clone()),
             None => expression.stdin_null(),
         };
-        let handle = expression.start().with_context(|| format!("could not start {}", invocation.program))?;
+        let handle = start_when_not_busy(&expression).with_context(|| format!("could not start {}", invocation.program))?;
         let finished = handle.wait_timeout(invocation.timeout).with_context(|| format!("waiting for {} failed", invocation.program))?.cloned();
         let Some(output) = finished else {
             handle.kill().with_context(|| format!("could not stop {}", invocation.program))?;
@@ -152,6 +152,26 @@ impl Runner for Processes {
         };
         Ok(RunOutput { code: output.status.code(), timed_out: false, stdout, stderr })
     }
+}
+
+/// Starts `expression`, trying again for a moment while Linux says the program is busy.
+///
+/// A program just written by this process (the artifact checked before it is published) is
+/// closed before it runs, but a child another thread forks meanwhile holds a copy of the
+/// descriptor until that child executes its own program, and for that instant `execve`
+/// refuses the file with `ETXTBSY`. The copy goes away by itself within milliseconds.
+fn start_when_not_busy(expression: &duct::Expression) -> std::io::Result<duct::Handle> {
+    let mut delay = std::time::Duration::from_millis(5);
+    for _ in 0..8 {
+        match expression.start() {
+            Err(error) if error.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+            started => return started,
+        }
+    }
+    expression.start()
 }
 
 /// Everything written to `file` (shared with a finished child).

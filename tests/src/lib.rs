@@ -3,6 +3,7 @@
 //! out like the official download site; real Mach-O executables built with Debian's clang
 //! and lld ([`macho_fixtures`]).
 
+pub mod identity;
 pub mod macho_fixtures;
 pub mod mirror;
 pub mod nodes;

@@ -134,58 +134,11 @@ impl Runner for RecordingRunner {
     }
 }
 
-/// A P12 identity made with openssl, as a developer exports one.
-fn make_identity(dir: &Utf8Path) -> Utf8PathBuf {
-    let key = dir.join("key.pem");
-    let cert = dir.join("cert.pem");
-    let p12 = dir.join("identity.p12");
-    let run = |args: &[&str]| {
-        let output = Command::new("openssl").args(args).output().expect("openssl is installed by `cargo xtask test`");
-        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key.as_str(),
-        "-out",
-        cert.as_str(),
-        "-days",
-        "3650",
-        "-subj",
-        "/CN=sea-build test signer/OU=TEAMID1234",
-        "-addext",
-        "extendedKeyUsage=codeSigning",
-    ]);
-    run(&[
-        "pkcs12",
-        "-export",
-        "-inkey",
-        key.as_str(),
-        "-in",
-        cert.as_str(),
-        "-out",
-        p12.as_str(),
-        "-passout",
-        "pass:secret",
-        "-keypbe",
-        "PBE-SHA1-3DES",
-        "-certpbe",
-        "PBE-SHA1-3DES",
-        "-macalg",
-        "sha1",
-    ]);
-    p12
-}
-
 #[test]
 fn the_cache_is_generated_by_a_binary_signed_exactly_like_the_artifact() {
     let (_keep, dir) = temp();
     let host_node = host_node();
-    let p12 = make_identity(&dir);
+    let p12 = sea_build_tests::identity::self_signed(&dir);
     for mode in [SignMode::AdHoc, SignMode::Identity] {
         let mut sea = package(&dir.join(format!("pkg-{mode}")), host_node.version, mode);
         sea.sign.p12 = Some(p12.clone());
@@ -215,7 +168,7 @@ fn the_cache_is_generated_by_a_binary_signed_exactly_like_the_artifact() {
 #[test]
 fn identity_signatures_are_reproducible_with_source_date_epoch() {
     let (_keep, dir) = temp();
-    let p12 = make_identity(&dir);
+    let p12 = sea_build_tests::identity::self_signed(&dir);
     let mut sea = package(&dir.join("pkg"), NODE_22, SignMode::Identity);
     sea.sign.p12 = Some(p12);
     let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret").with_var("SOURCE_DATE_EPOCH", "1700000000");

@@ -18,6 +18,7 @@ use sea_build::run::{Processes, Runner};
 use sea_build::runtime::{CACHE_REJECTED, run_artifact};
 use sea_build::wine::{UnderWine, Wine, find_wine, is_missing_placeholders};
 use sea_build::{Sea, generate};
+use sea_build_tests::identity::TestCa;
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24};
 use sea_build_tests::nodes::{real_node, test_env};
 
@@ -556,79 +557,6 @@ fn the_windows_loader_finds_the_blob_in_minimal_executables() {
 
 // --- Windows identity: version resource, icon, Authenticode (issue 14) -----------------------
 
-/// A test CA, a code-signing certificate it issued, and P12 identities made from them with
-/// openssl, as a publisher exports them.
-struct TestCa {
-    dir: Utf8PathBuf,
-}
-
-impl TestCa {
-    fn new(dir: &Utf8Path) -> TestCa {
-        std::fs::create_dir_all(dir).unwrap();
-        let ca = TestCa { dir: dir.to_owned() };
-        ca.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "3650",
-            "-subj",
-            "/CN=sea-build test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        std::fs::write(dir.join("ca.cnf"), "[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n")
-            .unwrap();
-        std::fs::write(dir.join("index.txt"), "").unwrap();
-        std::fs::write(dir.join("serial"), "01\n").unwrap();
-        ca
-    }
-
-    fn openssl(&self, args: &[&str]) {
-        let output = Command::new("openssl").args(args).current_dir(&self.dir).output().expect("openssl is installed by `cargo xtask setup`");
-        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    }
-
-    /// A P12 (password `secret`) with a certificate for `name` issued by the CA, valid from
-    /// `start` to `end` (`YYYYMMDDHHMMSSZ`), with `extensions`, and the CA in its chain.
-    fn identity(&self, name: &str, start: &str, end: &str, extensions: &str) -> Utf8PathBuf {
-        std::fs::write(self.dir.join(format!("{name}.ext")), extensions).unwrap();
-        let (key, csr, pem, p12) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.p12"));
-        self.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}")]);
-        let ext = format!("{name}.ext");
-        self.openssl(&["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", &csr, "-out", &pem, "-startdate", start, "-enddate", end, "-extfile", &ext, "-notext"]);
-        self.openssl(&[
-            "pkcs12",
-            "-export",
-            "-inkey",
-            &key,
-            "-in",
-            &pem,
-            "-certfile",
-            "ca.pem",
-            "-out",
-            &p12,
-            "-passout",
-            "pass:secret",
-            "-keypbe",
-            "PBE-SHA1-3DES",
-            "-certpbe",
-            "PBE-SHA1-3DES",
-            "-macalg",
-            "sha1",
-        ]);
-        self.dir.join(p12)
-    }
-}
-
 const CODE_SIGNING: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
 const VALID_FROM: &str = "20250101000000Z";
 const VALID_UNTIL: &str = "20491231000000Z";
@@ -810,7 +738,7 @@ fn signed_windows_seas_carry_their_own_identity() {
 
     // Two independent checkers accept the signature: osslsigncode with the test CA as the
     // trust anchor, and LIEF.
-    assert_osslsigncode_verifies(&artifact.path, &ca.dir.join("ca.pem"));
+    assert_osslsigncode_verifies(&artifact.path, &ca.dir().join("ca.pem"));
     assert_lief_verifies(&artifact.path);
     let image = std::fs::read(&artifact.path).unwrap();
     let headers = PeHeaders::parse(&image).unwrap();
@@ -901,13 +829,13 @@ fn inject_signs_windows_executables_with_the_environments_identity() {
     let out = dir.join("app.exe");
     let env = sea_build::Env::from_process().with_var("SEA_BUILD_WINDOWS_P12", p12.as_str()).with_var("SEA_BUILD_WINDOWS_P12_PASSWORD", "secret").without_var("SOURCE_DATE_EPOCH");
     sea_build::commands::inject_file(&node.path, &blob, &out, sea_build::sign::SignMode::Identity, &env).unwrap();
-    assert_osslsigncode_verifies(&out, &ca.dir.join("ca.pem"));
+    assert_osslsigncode_verifies(&out, &ca.dir().join("ca.pem"));
     assert_lief_verifies(&out);
     assert_eq!(find_blob(&std::fs::read(&out).unwrap()).unwrap(), Some(&b"a blob; only its place matters here"[..]));
     // With SOURCE_DATE_EPOCH, the signing time is recorded (and still verifies).
     let timed = dir.join("timed.exe");
     sea_build::commands::inject_file(&node.path, &blob, &timed, sea_build::sign::SignMode::Identity, &env.clone().with_var("SOURCE_DATE_EPOCH", "1767225600")).unwrap();
-    let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca.dir.join("ca.pem").as_str(), "-in", timed.as_str()]);
+    let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca.dir().join("ca.pem").as_str(), "-in", timed.as_str()]);
     assert!(ok && text.contains("Signing time: Jan  1 00:00:00 2026 GMT"), "{text}");
     // A wrong password publishes nothing.
     let refused = dir.join("refused.exe");
@@ -926,7 +854,7 @@ struct LocalTsa {
 
 impl LocalTsa {
     fn start(ca: &TestCa) -> LocalTsa {
-        let dir = ca.dir.clone();
+        let dir = ca.dir().to_owned();
         ca.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tsa.key", "-out", "tsa.csr", "-subj", "/CN=sea-build test TSA"]);
         std::fs::write(dir.join("tsa.ext"), "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n").unwrap();
         ca.openssl(&[
@@ -1004,7 +932,7 @@ fn signatures_can_carry_an_rfc_3161_time_stamp() {
     sea.windows.sign.as_mut().unwrap().timestamp_url = Some(tsa.url.clone());
     let artifact = build_signed(&sea, &dir.join("out"), "secret").unwrap();
     assert_eq!(tsa.stop(), 1, "one time stamp per signature");
-    let ca_pem = ca.dir.join("ca.pem");
+    let ca_pem = ca.dir().join("ca.pem");
     let (ok, text) = tool("osslsigncode", &["verify", "-CAfile", ca_pem.as_str(), "-TSA-CAfile", ca_pem.as_str(), "-in", artifact.path.as_str()]);
     assert!(ok && text.contains("Signature verification: ok"), "{text}");
     assert!(text.contains("sea-build test TSA"), "the time stamp is read:\n{text}");

@@ -2,14 +2,16 @@
 //! formatting (`cargo fmt --check`, settings in rustfmt.toml), clippy with warnings as errors
 //! (settings in clippy.toml: every environment read goes through `sea_build::Env`), and
 //! rustdoc with warnings as errors (the library warns on missing docs), and no cycle among
-//! sea-build's modules ([`modules`]).
+//! sea-build's modules ([`modules`]), and a README layout table that names every module
+//! ([`layout`]).
 //!
 //! Every check runs even when an earlier one failed, so one run shows everything to fix; the
 //! error names each failed check and the command that fixes it.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use xshell::Shell;
 
+mod layout;
 mod modules;
 
 /// One check: a cargo command that fails when something needs fixing.
@@ -75,8 +77,11 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     for cycle in cycles {
         problems.push(format!("module cycle in sea-build/src: {} reach one another; move what they share into a leaf module", cycle.join(", ")));
     }
+    let readme = sh.current_dir().join("README.md");
+    let readme = std::fs::read_to_string(&readme).with_context(|| format!("could not read {}", readme.display()))?;
+    problems.extend(layout::problems(&readme, camino::Utf8Path::from_path(&src).context("the workspace path is not UTF-8")?)?);
     if problems.is_empty() {
-        eprintln!("tidy: formatting, clippy, docs and the module graph are clean");
+        eprintln!("tidy: formatting, clippy, docs, the module graph and the README's layout table are clean");
         return Ok(());
     }
     bail!("tidy found problems:\n  {}", problems.join("\n  "))

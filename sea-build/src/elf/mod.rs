@@ -27,7 +27,7 @@ use std::ops::Range;
 
 use anyhow::{Context, Result, bail};
 use object::Endianness;
-use object::elf::{ELFMAG, PN_XNUM, PT_LOAD, SHN_XINDEX, SHT_STRTAB};
+use object::elf::{ELFDATA2LSB, ELFDATA2MSB, ELFMAG, PN_XNUM, PT_LOAD, SHN_XINDEX, SHT_STRTAB};
 pub use object::read::elf::{FileHeader, NoteHeader, ProgramHeader, SectionHeader};
 
 /// An ELF64 image in either byte order: what node ships.
@@ -91,8 +91,10 @@ impl<'a, H: FileHeader<Endian = Endianness>> Elf<'a, H> {
         if (H::is_type_64_sized() && !header.is_class_64()) || (!H::is_type_64_sized() && !header.is_class_32()) {
             bail!("the ELF class is {class}, not ELF{}: read the file with the other class", bits::<H>());
         }
-        let Ok(endian) = header.endian() else {
-            bail!("unknown ELF data encoding {}: the header is damaged", header.e_ident().data);
+        let endian = match header.e_ident().data {
+            ELFDATA2LSB => Endianness::Little,
+            ELFDATA2MSB => Endianness::Big,
+            other => bail!("unknown ELF data encoding {other}: the header is damaged"),
         };
         let segments = Self::program_table(data, header, endian)?;
         let sections = Self::section_table(data, header, endian)?;
@@ -295,7 +297,7 @@ impl<'a, H: FileHeader<Endian = Endianness>> Iterator for Notes<'a, H> {
 pub fn tiny_elf64(endian: Endianness) -> Vec<u8> {
     use object::elf::{EM_X86_64, ET_EXEC, EV_CURRENT, FileHeader64, Ident, PF_R, PF_X, ProgramHeader64};
     use object::{U16, U32, U64};
-    let data = if endian == Endianness::Little { object::elf::ELFDATA2LSB } else { object::elf::ELFDATA2MSB };
+    let data = if endian == Endianness::Little { ELFDATA2LSB } else { ELFDATA2MSB };
     let ident = Ident { magic: ELFMAG, class: object::elf::ELFCLASS64, data, version: EV_CURRENT, os_abi: 0, abi_version: 0, padding: [0; 7] };
     let (u16, u32, u64) = (|v| U16::new(endian, v), |v| U32::new(endian, v), |v| U64::new(endian, v));
     let header = FileHeader64 {

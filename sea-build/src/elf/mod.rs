@@ -111,9 +111,8 @@ impl<'a, H: FileHeader<Endian = Endianness>> Elf<'a, H> {
             bail!("e_phentsize is {}, expected {entry_len} for ELF{}: the header is damaged", header.e_phentsize(endian), bits::<H>());
         }
         let offset: u64 = header.e_phoff(endian).into();
-        table(data, offset, count).with_context(|| {
-            format!("the program header table ({count} entries at offset {offset:#x}) lies past the end of the file ({} bytes): the binary is truncated", data.len())
-        })
+        table(data, offset, count)
+            .with_context(|| format!("the program header table ({count} entries at offset {offset:#x}) lies past the end of the file ({} bytes): the binary is truncated", data.len()))
     }
 
     fn section_table(data: &'a [u8], header: &H, endian: Endianness) -> Result<&'a [H::SectionHeader]> {
@@ -132,9 +131,8 @@ impl<'a, H: FileHeader<Endian = Endianness>> Elf<'a, H> {
         if header.e_shstrndx(endian) == SHN_XINDEX {
             bail!("extended section numbering (e_shstrndx = SHN_XINDEX) is not supported");
         }
-        table(data, offset, count).with_context(|| {
-            format!("the section header table ({count} entries at offset {offset:#x}) lies past the end of the file ({} bytes): the binary is truncated", data.len())
-        })
+        table(data, offset, count)
+            .with_context(|| format!("the section header table ({count} entries at offset {offset:#x}) lies past the end of the file ({} bytes): the binary is truncated", data.len()))
     }
 
     /// The image's bytes.
@@ -196,9 +194,9 @@ impl<'a, H: FileHeader<Endian = Endianness>> Elf<'a, H> {
     pub fn section_data(&self, index: usize) -> Result<&'a [u8]> {
         let section = self.sections.get(index).with_context(|| format!("no section {index}"))?;
         let (offset, size) = (section.sh_offset(self.endian).into(), section.sh_size(self.endian).into());
-        range(offset, size).and_then(|range| self.data.get(range)).with_context(|| {
-            format!("section {index} ({size:#x} bytes at offset {offset:#x}) lies past the end of the file ({} bytes): the binary is truncated", self.data.len())
-        })
+        range(offset, size)
+            .and_then(|range| self.data.get(range))
+            .with_context(|| format!("section {index} ({size:#x} bytes at offset {offset:#x}) lies past the end of the file ({} bytes): the binary is truncated", self.data.len()))
     }
 
     /// The name of `section`, without its NUL, from the section name table; `None` without
@@ -316,8 +314,16 @@ pub fn tiny_elf64(endian: Endianness) -> Vec<u8> {
         e_shnum: u16(0),
         e_shstrndx: u16(0),
     };
-    let load =
-        ProgramHeader64 { p_type: u32(PT_LOAD), p_flags: u32(PF_R | PF_X), p_offset: u64(0), p_vaddr: u64(0x400000), p_paddr: u64(0x400000), p_filesz: u64(0x100), p_memsz: u64(0x100), p_align: u64(0x1000) };
+    let load = ProgramHeader64 {
+        p_type: u32(PT_LOAD),
+        p_flags: u32(PF_R | PF_X),
+        p_offset: u64(0),
+        p_vaddr: u64(0x400000),
+        p_paddr: u64(0x400000),
+        p_filesz: u64(0x100),
+        p_memsz: u64(0x100),
+        p_align: u64(0x1000),
+    };
     let mut image = [object::pod::bytes_of(&header), object::pod::bytes_of(&load)].concat();
     image.resize(0x100, 0);
     image

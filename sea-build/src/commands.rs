@@ -17,9 +17,17 @@ use crate::sign::SignMode;
 /// be a user's file, so it is never mapped: a file truncated under a map faults the process.
 ///
 /// `fuse_offset` is where the cache found the unset fuse when it verified `base`; without
-/// it the copy is searched. Returns the SHA-256 of what was written, computed while writing,
-/// and how many bytes `options.strip` left out.
-pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>, options: inject::elf::Options) -> Result<(String, u64)> {
+/// it the copy is searched. With `sha256`, feeds it what was written, while writing (an
+/// artifact's manifest needs it; the bare `inject` command does not pay for it). Returns how
+/// many bytes `options.strip` left out.
+pub(crate) fn inject_elf_file(
+    base: &Utf8Path,
+    blob: &[u8],
+    out: &mut std::fs::File,
+    fuse_offset: Option<u64>,
+    options: inject::elf::Options,
+    sha256: Option<&mut crate::digest::Sha256>,
+) -> Result<u64> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
@@ -44,8 +52,8 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
     let image = crate::fsutil::map_readonly(out)?;
     let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
     drop(image);
-    let sha256 = crate::fsutil::apply_splice_to_copy(out, &splice, blob).context("could not write the injected image")?;
-    Ok((sha256, summary.stripped_len))
+    crate::fsutil::apply_splice_to_copy(out, &splice, blob, sha256).context("could not write the injected image")?;
+    Ok(summary.stripped_len)
 }
 
 /// Injects the blob file `blob` into the node binary `base` and writes the executable to
@@ -127,7 +135,7 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
     // read into memory.
     match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default()).map(drop).with_context(failed)),
+        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None).map(drop).with_context(failed)),
         Some(inject::Format::MachO) => {
             let identifier = out.file_name().unwrap_or("app");
             // Copied by the kernel, then unsigned, injected and signed where it lies.

@@ -82,26 +82,34 @@ pub(crate) fn overwrite(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Resu
 /// the splice must lie where the base already has it (injection that appends and patches in
 /// place, as ELF's does), so only the new bytes are written and the bulk stays as the kernel
 /// copied it, or lower (what a stripped ELF leaves after the symbol tables), and is then moved
-/// down within the file. Returns the SHA-256 (hex) of the output, computed piece by piece as it is
-/// written: the base ranges are hashed as they lie in the copy, a megabyte at a time.
-pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<String> {
+/// down within the file. With `sha256`, feeds it the output piece by piece as it is written:
+/// the base ranges are hashed as they lie in the copy, a megabyte at a time. Without it, base
+/// ranges already in place are not read at all, which is most of the cost after the copy.
+pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject::Splice, blob: &[u8], mut sha256: Option<&mut crate::digest::Sha256>) -> std::io::Result<()> {
     use std::io::{Read, Seek, SeekFrom};
 
     use crate::inject::Piece;
+    let hashing = sha256.is_some();
+    let mut hash = |bytes: &[u8]| {
+        if let Some(sha256) = sha256.as_deref_mut() {
+            sha256.update(bytes);
+        }
+    };
     let mut out = file;
-    let mut sha256 = crate::digest::Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     let mut at = 0u64;
     for piece in splice.pieces() {
         let len = match piece {
             Piece::Base(range) if range.start == at => {
-                out.seek(SeekFrom::Start(at))?;
-                let mut left = range.end - range.start;
-                while left > 0 {
-                    let chunk = &mut buffer[..usize::try_from(left).unwrap_or(usize::MAX).min(1 << 20)];
-                    out.read_exact(chunk)?;
-                    sha256.update(chunk);
-                    left -= chunk.len() as u64;
+                if hashing {
+                    out.seek(SeekFrom::Start(at))?;
+                    let mut left = range.end - range.start;
+                    while left > 0 {
+                        let chunk = &mut buffer[..usize::try_from(left).unwrap_or(usize::MAX).min(1 << 20)];
+                        out.read_exact(chunk)?;
+                        hash(chunk);
+                        left -= chunk.len() as u64;
+                    }
                 }
                 range.end - range.start
             }
@@ -115,7 +123,7 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
                     out.read_exact(chunk)?;
                     out.seek(SeekFrom::Start(to))?;
                     out.write_all(chunk)?;
-                    sha256.update(chunk);
+                    hash(chunk);
                     from += chunk.len() as u64;
                     to += chunk.len() as u64;
                 }
@@ -127,17 +135,17 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
             Piece::Bytes(bytes) => {
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(bytes)?;
-                sha256.update(bytes);
+                hash(bytes);
                 bytes.len() as u64
             }
             Piece::Zeros(count) => {
                 out.seek(SeekFrom::Start(at))?;
                 crate::splice::write_zeros(&mut out, *count)?;
+                let mut left = if hashing { *count } else { 0 };
                 buffer.fill(0);
-                let mut left = *count;
                 while left > 0 {
                     let chunk = usize::try_from(left).unwrap_or(usize::MAX).min(buffer.len());
-                    sha256.update(&buffer[..chunk]);
+                    hash(&buffer[..chunk]);
                     left -= chunk as u64;
                 }
                 *count
@@ -145,14 +153,14 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
             Piece::Blob => {
                 out.seek(SeekFrom::Start(at))?;
                 out.write_all(blob)?;
-                sha256.update(blob);
+                hash(blob);
                 blob.len() as u64
             }
         };
         at += len;
     }
     file.set_len(at)?;
-    Ok(sha256.finish_hex())
+    Ok(())
 }
 
 #[cfg(test)]
@@ -191,7 +199,9 @@ mod tests {
 
         let mut copy = tempfile::tempfile().unwrap();
         copy.write_all(&base).unwrap();
-        let sha256 = apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let mut sha256 = crate::digest::Sha256::new();
+        apply_splice_to_copy(&copy, &splice, b"BLOB", Some(&mut sha256)).unwrap();
+        let sha256 = sha256.finish_hex();
         let mut got = Vec::new();
         use std::io::{Read, Seek, SeekFrom};
         copy.seek(SeekFrom::Start(0)).unwrap();
@@ -199,11 +209,20 @@ mod tests {
         assert_eq!(got, expected);
         assert_eq!(sha256, crate::digest::sha256_hex(&expected), "the hash computed while writing is the output's");
 
+        // Unhashed, the bytes in place are left unread and the output is the same.
+        let mut unhashed = tempfile::tempfile().unwrap();
+        unhashed.write_all(&base).unwrap();
+        apply_splice_to_copy(&unhashed, &splice, b"BLOB", None).unwrap();
+        let mut got = Vec::new();
+        unhashed.seek(SeekFrom::Start(0)).unwrap();
+        unhashed.read_to_end(&mut got).unwrap();
+        assert_eq!(got, expected);
+
         // A splice that moves base bytes up cannot be applied to a copy.
         let mut moving = Splice::default();
         moving.push(Piece::Bytes(b"new".to_vec()));
         moving.push(Piece::Base(0..10));
-        assert!(apply_splice_to_copy(&copy, &moving, b"").is_err());
+        assert!(apply_splice_to_copy(&copy, &moving, b"", None).is_err());
     }
 
     #[test]
@@ -222,7 +241,9 @@ mod tests {
 
         let mut copy = tempfile::tempfile().unwrap();
         copy.write_all(&base).unwrap();
-        let sha256 = apply_splice_to_copy(&copy, &splice, b"BLOB").unwrap();
+        let mut sha256 = crate::digest::Sha256::new();
+        apply_splice_to_copy(&copy, &splice, b"BLOB", Some(&mut sha256)).unwrap();
+        let sha256 = sha256.finish_hex();
         let mut got = Vec::new();
         copy.seek(SeekFrom::Start(0)).unwrap();
         copy.read_to_end(&mut got).unwrap();

@@ -25,6 +25,8 @@
 //!   same offset as our PT_LOAD) as the PT_LOAD's parent, aligned by PT_PHDR's `p_align`;
 //! - one page of address space is left free below the segment: GNU strip repacks the file
 //!   and may start the segment up to a page lower.
+//!
+//! The headers are read and written as `object`'s Pod types, through [`crate::elf`].
 
 use std::io::Write;
 use std::mem::size_of;

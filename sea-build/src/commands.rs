@@ -13,7 +13,8 @@ use crate::sign::SignMode;
 
 /// Writes `base` with `blob` injected to `out`, holding neither in memory: the kernel copies
 /// the base into `out` (`copy_file_range`) and only the changed and appended bytes are
-/// written into it. Returns the SHA-256 of what was written and how many bytes
+/// written into it. With `sha256`, feeds it what was written (an artifact's manifest needs
+/// it; the bare `inject` command does not pay for it). Returns how many bytes
 /// `options.strip` left out.
 ///
 /// `fuse_offset` is where the node cache found the unset fuse when it verified `base`: it
@@ -23,7 +24,14 @@ use crate::sign::SignMode;
 /// whole-file passes overlap instead of following each other. Without it `base` may be a
 /// user's file, never mapped (a file truncated under a map faults the process): it is
 /// copied first, planned through a map of the private copy, and hashed as it is read back.
-pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::File, fuse_offset: Option<u64>, options: inject::elf::Options) -> Result<(String, u64)> {
+pub(crate) fn inject_elf_file(
+    base: &Utf8Path,
+    blob: &[u8],
+    out: &mut std::fs::File,
+    fuse_offset: Option<u64>,
+    options: inject::elf::Options,
+    sha256: Option<&mut crate::digest::Sha256>,
+) -> Result<u64> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
@@ -32,7 +40,7 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
     file.seek(SeekFrom::Start(0)).with_context(|| format!("could not read {base}"))?;
     out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
     if let Some(Ok(fuse_offset)) = fuse_offset.map(usize::try_from) {
-        return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options);
+        return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options, sha256);
     }
     std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
     drop(file);
@@ -45,28 +53,41 @@ pub(crate) fn inject_elf_file(base: &Utf8Path, blob: &[u8], out: &mut std::fs::F
     let image = crate::fsutil::map_readonly(out)?;
     let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
     drop(image);
-    let mut sha256 = crate::digest::Sha256::new();
-    crate::fsutil::apply_splice_to_copy(out, &splice, blob, Some(&mut sha256)).context("could not write the injected image")?;
-    Ok((sha256.finish_hex(), summary.stripped_len))
+    crate::fsutil::apply_splice_to_copy(out, &splice, blob, sha256).context("could not write the injected image")?;
+    Ok(summary.stripped_len)
 }
 
 /// [`inject_elf_file`] for a verified node cache entry `base`, open as `file`, whose unset
 /// fuse is at `fuse_offset` (checked again by `elf::plan`).
-fn inject_elf_from_cache(base: &Utf8Path, mut file: &std::fs::File, blob: &[u8], out: &mut std::fs::File, fuse_offset: usize, options: inject::elf::Options) -> Result<(String, u64)> {
+fn inject_elf_from_cache(
+    base: &Utf8Path,
+    mut file: &std::fs::File,
+    blob: &[u8],
+    out: &mut std::fs::File,
+    fuse_offset: usize,
+    options: inject::elf::Options,
+    sha256: Option<&mut crate::digest::Sha256>,
+) -> Result<u64> {
     // SAFETY: the node cache publishes an entry by renaming it into place and never writes
     // or truncates it afterwards, so the mapped file stays whole while the map lives.
     let image = unsafe { memmap2::Mmap::map(file) }.with_context(|| format!("could not map {base}"))?;
     let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
-    let (written, sha256) = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| crate::fsutil::sha256_of_splice(base, &splice, blob));
-        let written = std::io::copy(&mut file, out)
+    let mut write = |out: &mut std::fs::File| {
+        std::io::copy(&mut file, out)
             .with_context(|| format!("could not copy {base}"))
-            .and_then(|_| crate::fsutil::apply_splice_to_copy(out, &splice, blob, None).context("could not write the injected image"));
-        (written, hashing.join())
+            .and_then(|_| crate::fsutil::apply_splice_to_copy(out, &splice, blob, None).context("could not write the injected image"))
+    };
+    let Some(sha256) = sha256 else {
+        write(out)?;
+        return Ok(summary.stripped_len);
+    };
+    let (written, hashed) = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| crate::fsutil::sha256_of_splice(base, &splice, blob));
+        (write(out), hashing.join())
     });
     written?;
-    let sha256 = sha256.map_err(|_| anyhow::anyhow!("internal error: hashing the injected image panicked"))?.with_context(|| format!("could not read {base} to hash the injected image"))?;
-    Ok((sha256, summary.stripped_len))
+    *sha256 = hashed.map_err(|_| anyhow::anyhow!("internal error: hashing the injected image panicked"))?.with_context(|| format!("could not read {base} to hash the injected image"))?;
+    Ok(summary.stripped_len)
 }
 
 /// Injects the blob file `blob` into the node binary `base` and writes the executable to
@@ -148,7 +169,7 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
     // read into memory.
     match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default()).map(drop).with_context(failed)),
+        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None).map(drop).with_context(failed)),
         Some(inject::Format::MachO) => {
             let identifier = out.file_name().unwrap_or("app");
             // Copied by the kernel, then unsigned, injected and signed where it lies.

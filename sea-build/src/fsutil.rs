@@ -92,13 +92,13 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
     use std::io::{Read, Seek, SeekFrom};
 
     use crate::inject::Piece;
-    let mut out = file;
     let hashing = sha256.is_some();
     let mut hash = |bytes: &[u8]| {
         if let Some(sha256) = sha256.as_deref_mut() {
             sha256.update(bytes);
         }
     };
+    let mut out = file;
     let mut buffer = vec![0u8; 1 << 20];
     let mut at = 0u64;
     for piece in splice.pieces() {
@@ -168,10 +168,10 @@ pub(crate) fn apply_splice_to_copy(file: &std::fs::File, splice: &crate::inject:
     Ok(())
 }
 
-/// The SHA-256 (hex) of what `splice` makes of the image `base` and `blob`, reading the
+/// A hasher fed what `splice` makes of the image `base` and `blob`, reading the
 /// base ranges a megabyte at a time through a handle of its own (so another thread may copy
 /// from `base` meanwhile).
-pub(crate) fn sha256_of_splice(base: &Utf8Path, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<String> {
+pub(crate) fn sha256_of_splice(base: &Utf8Path, splice: &crate::inject::Splice, blob: &[u8]) -> std::io::Result<crate::digest::Sha256> {
     use std::io::{Read, Seek, SeekFrom, Write};
 
     use crate::inject::Piece;
@@ -196,7 +196,7 @@ pub(crate) fn sha256_of_splice(base: &Utf8Path, splice: &crate::inject::Splice, 
         }
     }
     sha256.flush()?;
-    Ok(sha256.finish_hex())
+    Ok(sha256)
 }
 
 #[cfg(test)]
@@ -244,6 +244,15 @@ mod tests {
         copy.read_to_end(&mut got).unwrap();
         assert_eq!(got, expected);
         assert_eq!(sha256, crate::digest::sha256_hex(&expected), "the hash computed while writing is the output's");
+
+        // Unhashed, the bytes in place are left unread and the output is the same.
+        let mut unhashed = tempfile::tempfile().unwrap();
+        unhashed.write_all(&base).unwrap();
+        apply_splice_to_copy(&unhashed, &splice, b"BLOB", None).unwrap();
+        let mut got = Vec::new();
+        unhashed.seek(SeekFrom::Start(0)).unwrap();
+        unhashed.read_to_end(&mut got).unwrap();
+        assert_eq!(got, expected);
 
         // A splice that moves base bytes up cannot be applied to a copy.
         let mut moving = Splice::default();

@@ -225,9 +225,10 @@ impl Pipeline<'_> {
         let blob = self.generate(job, node, runner.map(|runner| (node.path.as_path(), runner)), staging)?;
         self.step(format!("injecting {} into node {} for {}{}", sea.name, node.version, node.platform, if sea.strip { ", leaving its symbol tables out" } else { "" }));
         let options = inject::elf::Options { strip: sea.strip };
-        let (sha256, stripped) =
-            crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset, options).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-        Ok((blob, sha256, stripped))
+        let mut sha256 = crate::digest::Sha256::new();
+        let stripped = crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset, options, Some(&mut sha256))
+            .with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        Ok((blob, sha256.finish_hex(), stripped))
     }
 
     /// macOS, in the one order that gives an accepted code cache:

@@ -21,9 +21,13 @@
 use std::ops::Range;
 
 use anyhow::{Result, bail};
-use object::LittleEndian as Le;
-use object::elf::{FileHeader64, SHF_ALLOC, SHF_INFO_LINK, SHT_GROUP, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, SectionHeader64};
-use object::read::elf::{FileHeader as _, ProgramHeader as _, SectionHeader as _};
+use object::Endianness;
+use object::elf::{ELFCLASS64, ELFDATA2LSB, SHF_ALLOC, SHF_INFO_LINK, SHT_GROUP, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX, SectionHeader64};
+
+use crate::elf::{Elf64, FileHeader as _, ProgramHeader as _, SectionHeader as _};
+
+/// A section header of the 64-bit images stripped here.
+type Section = SectionHeader64<Endianness>;
 
 /// A section [`plan`] leaves out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +54,7 @@ pub struct StripPlan {
     /// Byte ranges of the base image left out, ascending and disjoint.
     skipped: Vec<Range<u64>>,
     /// The section headers that remain, in order, with new offsets and links.
-    sections: Vec<SectionHeader64<Le>>,
+    sections: Vec<Section>,
     /// Base index → index in `sections`, `None` for the sections left out.
     indices: Vec<Option<usize>>,
     /// The sections left out.
@@ -74,7 +78,7 @@ impl StripPlan {
     }
 
     /// The section headers that remain, edited for the stripped file.
-    pub fn sections(&self) -> &[SectionHeader64<Le>] {
+    pub fn sections(&self) -> &[SectionHeader64<Endianness>] {
         &self.sections
     }
 
@@ -133,15 +137,21 @@ impl StripPlan {
 /// ```
 pub fn plan(image: &[u8]) -> Result<StripPlan> {
     let refuse = |why: String| anyhow::anyhow!("cannot leave the symbol tables out (`strip = true`): {why}; build with `strip = false`");
-    let header = FileHeader64::<Le>::parse(image).map_err(|error| refuse(format!("not a 64-bit little-endian ELF file ({error})")))?;
-    let endian = header.endian().map_err(|error| refuse(format!("unreadable ELF header ({error})")))?;
-    let sections = header.sections(endian, image).map_err(|error| refuse(format!("unreadable section table ({error})")))?;
-    let headers = sections.iter().as_slice();
+    let elf = Elf64::parse(image).map_err(|error| refuse(format!("unreadable ELF file ({error})")))?;
+    let ident = elf.header().e_ident();
+    if ident.class != ELFCLASS64 || ident.data != ELFDATA2LSB {
+        bail!(refuse("not a 64-bit little-endian ELF file".into()));
+    }
+    let endian = elf.endian();
+    let headers = elf.sections();
     if headers.is_empty() {
         return Ok(StripPlan::default());
     }
-    let name_of = |section: &SectionHeader64<Le>| sections.section_name(endian, section).map(|name| String::from_utf8_lossy(name).into_owned()).unwrap_or_default();
-    let names_index = usize::from(header.e_shstrndx(endian));
+    let name_of = |section: &Section| elf.section_name(section).map(|name| String::from_utf8_lossy(name).into_owned()).unwrap_or_default();
+    let names_index = usize::from(elf.header().e_shstrndx(endian));
+    if names_index == 0 || names_index >= headers.len() {
+        bail!(refuse(format!("unreadable section table (e_shstrndx {names_index} names no section)")));
+    }
 
     let mut removed = vec![false; headers.len()];
     for (index, section) in headers.iter().enumerate().skip(1) {
@@ -205,14 +215,8 @@ pub fn plan(image: &[u8]) -> Result<StripPlan> {
 
     // Nothing that is loaded may move: every segment's bytes end before the first byte left
     // out.
-    let segments_end = header
-        .program_headers(endian, image)
-        .map_err(|error| refuse(format!("unreadable program headers ({error})")))?
-        .iter()
-        .map(|segment| segment.p_offset(endian).saturating_add(segment.p_filesz(endian)))
-        .max()
-        .unwrap_or(0);
-    let file_range = |section: &SectionHeader64<Le>| -> Option<Range<u64>> {
+    let segments_end = elf.segments().iter().map(|segment| segment.p_offset(endian).saturating_add(segment.p_filesz(endian))).max().unwrap_or(0);
+    let file_range = |section: &Section| -> Option<Range<u64>> {
         let (offset, size) = (section.sh_offset(endian), section.sh_size(endian));
         (section.sh_type(endian) != SHT_NOBITS && size != 0).then(|| offset..offset.saturating_add(size))
     };
@@ -388,10 +392,9 @@ mod tests {
         assert_eq!(plan.sections().len(), 5);
         assert_eq!(plan.new_index(8), Some(4));
         assert_eq!(plan.new_index(5), None);
-        let endian = Le;
+        let endian = Endianness::Little;
         let names_section = &plan.sections()[4];
-        let old_names = FileHeader64::<Le>::parse(&*image).unwrap().sections(endian, &*image).unwrap();
-        let old_offset = old_names.iter().nth(8).unwrap().sh_offset(endian);
+        let old_offset = Elf64::parse(&image).unwrap().sections()[8].sh_offset(endian);
         assert_eq!(names_section.sh_offset(endian), old_offset - plan.skipped_len());
         assert_eq!(plan.sections()[1].sh_link(endian), 2, ".dynsym still links to .dynstr");
         // Splicing the kept ranges puts .shstrtab's bytes where its new header says.
@@ -418,8 +421,8 @@ mod tests {
         let image = synthetic(&sections);
         let plan = plan(&image).unwrap();
         assert_eq!(plan.skipped_len() % 16, 0);
-        let note = plan.sections().iter().find(|section| section.sh_addralign(Le) == 16).unwrap();
-        assert_eq!(note.sh_offset(Le) % 16, 0);
+        let note = plan.sections().iter().find(|section| section.sh_addralign(Endianness::Little) == 16).unwrap();
+        assert_eq!(note.sh_offset(Endianness::Little) % 16, 0);
     }
 
     #[test]

@@ -170,6 +170,7 @@ fn unset_fuse(file: &File, len: u64, known: Option<u64>) -> Result<usize> {
 pub(crate) fn write_splice(base: &File, splice: &Splice, blob: &[u8], out: &mut File) -> std::io::Result<()> {
     out.set_len(0)?;
     out.seek(SeekFrom::Start(0))?;
+    crate::fsutil::preallocate(out, splice.len(blob.len()));
     let base_len = base.metadata()?.len();
     for piece in splice.pieces() {
         match piece {

@@ -53,9 +53,10 @@ impl<'a> PeImage<'a> {
         self.len == 0
     }
 
-    /// The bytes at hand from the start of the file on (empty when the start is not).
+    /// The bytes at hand from the start of the file on: the longest part there (empty when
+    /// the start is not at hand).
     pub fn head(&self) -> &'a [u8] {
-        self.parts.iter().find(|(offset, _)| *offset == 0).map_or(&[], |(_, bytes)| bytes)
+        self.parts.iter().filter(|(offset, _)| *offset == 0).map(|(_, bytes)| *bytes).max_by_key(|bytes| bytes.len()).unwrap_or(&[])
     }
 
     /// The bytes of `range`, when they lie in the file and in one part. Bytes in the file but
@@ -126,6 +127,8 @@ mod tests {
         let image = PeImage::from_parts(1 << 20, vec![(0, &data[..])]);
         image.headers_short();
         assert_eq!(image.missing(), [0..HEAD_STEP]);
+        let longer = PeImage::from_parts(1 << 20, vec![(0, &data[..4]), (0, &data[..]), (0, &data[..8])]);
+        assert_eq!(longer.head().len(), 16, "the longest part at the start is the head");
         let whole = PeImage::whole(&data);
         whole.headers_short();
         assert!(whole.missing().is_empty(), "nothing more to read");

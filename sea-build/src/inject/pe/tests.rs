@@ -317,3 +317,63 @@ fn corrupted_images_never_panic() {
         let _ = inject(&original, b"x", &mut Vec::new());
     }
 }
+
+/// Plans over `image` the way a file is read: its first `head` bytes, then whatever the
+/// plan found missing, round after round. Returns the plan and the bytes read.
+fn plan_from_parts(image: &[u8], head: usize, blob: &[u8], options: Options) -> (Result<Plan>, u64) {
+    let mut parts = vec![(0u64, &image[..head.min(image.len())])];
+    loop {
+        let view = PeImage::from_parts(image.len() as u64, parts.clone());
+        let planned = plan(&view, blob, &ResourceChanges::default(), options, |len| fuse::unset_fuse_offset(&image[..len as usize]));
+        let missing = view.missing();
+        if planned.is_ok() || missing.is_empty() {
+            return (planned, parts.iter().map(|(_, bytes)| bytes.len() as u64).sum());
+        }
+        parts.extend(missing.into_iter().map(|range| (range.start, &image[range.start as usize..range.end as usize])));
+    }
+}
+
+#[test]
+fn planning_from_the_parts_read_equals_planning_from_the_whole_image() {
+    let mut large = SyntheticPe::default().build();
+    // A large unsigned image: most of it is never read.
+    let headers = PeHeaders::parse(&large).unwrap();
+    let last = headers.sections.last().unwrap();
+    let grown = last.size_of_raw_data + (1 << 20);
+    large[last.header_offset + 16..last.header_offset + 20].copy_from_slice(&grown.to_le_bytes());
+    large.resize(large.len() + (1 << 20), 0x42);
+    for image in [SyntheticPe::default().build(), signed(&SyntheticPe::default().build()), SyntheticPe { resources_last: true, ..SyntheticPe::default() }.build(), large.clone()] {
+        let options = Options { unsign: true };
+        let whole = plan(&PeImage::whole(&image), b"blob", &ResourceChanges::default(), options, |len| fuse::unset_fuse_offset(&image[..len as usize])).unwrap();
+        for head in [16, 0x100, 0x400, image.len()] {
+            let (planned, read) = plan_from_parts(&image, head, b"blob", options);
+            assert_eq!(planned.unwrap(), whole, "head {head}");
+            if head <= 0x400 && image.len() == large.len() {
+                assert!(read < 1 << 19, "only the headers and resources are read ({read} bytes)");
+            }
+        }
+    }
+    // Refusals are the same from parts.
+    let injected = inject_to_vec(&SyntheticPe::default().build(), b"blob").unwrap();
+    let (planned, _) = plan_from_parts(&injected, 0x400, b"blob", Options::default());
+    assert!(planned.unwrap_err().to_string().contains("already carries a SEA blob"));
+    let (planned, _) = plan_from_parts(&signed(&SyntheticPe::default().build()), 0x400, b"blob", Options::default());
+    assert!(planned.unwrap_err().to_string().contains("is signed"));
+}
+
+#[test]
+fn unsigning_in_the_plan_equals_unsigning_first() {
+    for synthetic in [SyntheticPe::default(), SyntheticPe { resources_last: true, ..SyntheticPe::default() }, SyntheticPe { resources: false, ..SyntheticPe::default() }] {
+        let image = synthetic.build();
+        let signed = signed(&image);
+        let unsigned = crate::pe::unsign(&signed).unwrap();
+        let (expected, _) = injected(&unsigned, b"blob");
+        let Plan { mut splice, check_sum_offset, .. } =
+            plan(&PeImage::whole(&signed), b"blob", &ResourceChanges::default(), Options { unsign: true }, |len| fuse::unset_fuse_offset(&signed[..len as usize])).unwrap();
+        let check_sum = splice_checksum(&splice, &signed, b"blob").unwrap();
+        splice.patch(check_sum_offset as u64, &check_sum.to_le_bytes()).unwrap();
+        let mut out = Vec::new();
+        splice.write(&signed, b"blob", &mut out).unwrap();
+        assert_eq!(out, expected);
+    }
+}

@@ -130,26 +130,20 @@ type PeResources = crate::windows::InjectResources;
 type PeResources = ();
 
 /// Unsigns the PE file `base`, injects the blob with `resources`, signs the result with
-/// Authenticode for [`SignMode::Identity`], and publishes it at `out`.
+/// Authenticode for [`SignMode::Identity`], and publishes it at `out`. Neither image is held
+/// in memory: the kernel copies the base's bulk into the output, and the CheckSum and the
+/// signature's hash are computed over the output a chunk at a time.
 #[cfg(feature = "windows")]
 fn inject_pe_file(base: &Utf8Path, blob: &[u8], out: &Utf8Path, sign: SignMode, resources: &PeResources, env: &Env) -> Result<()> {
-    use std::io::Write;
-    let image = std::fs::read(base).with_context(|| format!("could not read {base}"))?;
-    let unsigned = crate::pe::unsign(&image)?;
-    drop(image);
     let name = out.file_stem().unwrap_or("app");
     let icon = resources.read_icon()?;
     let changes = resources.changes(name, icon.as_ref())?;
     crate::publish::write_executable(out, |file| {
+        crate::pe_file::inject(base, blob, &changes, file, None)?;
         if sign == SignMode::Identity {
-            let mut signed = Vec::with_capacity(unsigned.len() + blob.len() + (1 << 20));
-            inject::pe::inject_with(&unsigned, blob, &changes, &mut signed)?;
-            crate::windows::sign_with_env(&mut signed, name, env).with_context(|| format!("could not sign {out}"))?;
-            return Ok(file.write_all(&signed)?);
+            crate::windows::sign_file_with_env(file, name, env).with_context(|| format!("could not sign {out}"))?;
         }
-        let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
-        inject::pe::inject_with(&unsigned, blob, &changes, &mut writer)?;
-        Ok(writer.flush()?)
+        Ok(())
     })
 }
 
@@ -165,8 +159,8 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?);
     drop(file);
-    // `base` is the user's file, so it is never mapped: Mach-O is edited in a kernel copy, PE
-    // read into memory.
+    // `base` is the user's file, so it is never mapped: it is copied by the kernel and edited
+    // in the copy (Mach-O), or read in parts and copied around them (PE).
     match format {
         // Appended to: the bulk is copied by the kernel.
         Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None).map(drop).with_context(failed)),

@@ -32,6 +32,8 @@ pub mod inject;
 pub mod macho;
 pub mod node;
 pub mod pe;
+#[cfg(feature = "windows")]
+mod pe_file;
 pub mod pipeline;
 pub mod progress;
 mod publish;

@@ -285,44 +285,34 @@ impl Pipeline<'_> {
     /// node.exe (under Wine on Linux), inject it as a resource with the SEA's own version
     /// resource and icon, and sign the result with Authenticode when asked to. Neither the
     /// resources nor the signature change what V8 checks the cache against, so they come
-    /// after the blob, and the run before publishing runs the final, signed file.
+    /// after the blob, and the run before publishing runs the final, signed file. node.exe is
+    /// never held in memory: the kernel copies it, only its headers and resources are read.
     #[cfg(feature = "windows")]
     fn build_pe(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
-        use std::io::Write;
         let sea = job.sea;
         // Read and checked first: a bad icon or P12 fails before anything is generated.
         let identity = crate::windows::WindowsIdentity::load(sea, self.env).with_context(|| format!("cannot build {} for Windows", sea.name))?;
-        let base = std::fs::read(&node.path).with_context(|| format!("could not read {}", node.path))?;
-        self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
-        let prepared = crate::pe::unsign(&base).with_context(|| format!("could not remove the signature of {}", node.path))?;
-        drop(base);
         let blob = match runner.filter(|_| job.code_cache || sea.use_snapshot) {
             Some(runner) => {
+                self.step(format!("preparing node {} for {}: removing its signature", node.version, node.platform));
                 let generator = staging.join(".generator").join("node.exe");
                 std::fs::create_dir_all(generator.parent().unwrap_or(staging)).with_context(|| format!("could not create the directory of {generator}"))?;
-                std::fs::write(&generator, &prepared).with_context(|| format!("could not write {generator}"))?;
+                let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&generator).with_context(|| format!("could not create {generator}"))?;
+                crate::pe_file::unsign(&node.path, &mut file)?;
+                drop(file);
                 self.generate(job, node, Some((&generator, runner)), staging)?
             }
             None => self.generate(job, node, None, staging)?,
         };
         self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
         let changes = identity.resource_changes(sea)?;
-        let mut writer = crate::node::HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, output), false);
+        crate::pe_file::inject(&node.path, &blob.bytes, &changes, output, node.fuse_offset).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         if identity.signs() {
-            // Signing hashes the whole image and rewrites its headers: built in memory.
-            let mut image = Vec::with_capacity(prepared.len() + blob.bytes.len() + (1 << 20));
-            inject::pe::inject_with(&prepared, &blob.bytes, &changes, &mut image).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
-            drop(prepared);
             self.step(format!("signing {} with Authenticode", sea.name));
             let program_name = sea.windows.version_info.as_ref().and_then(|info| info.strings.get("ProductName")).unwrap_or(&sea.name);
-            identity.sign(&mut image, program_name).with_context(|| format!("could not sign {}", sea.name))?;
-            writer.write_all(&image).context("could not write the artifact")?;
-        } else {
-            inject::pe::inject_with(&prepared, &blob.bytes, &changes, &mut writer).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+            identity.sign_file(output, program_name).with_context(|| format!("could not sign {}", sea.name))?;
         }
-        writer.flush().context("could not write the artifact")?;
-        let (_, sha256, _) = writer.finish();
-        Ok((blob, sha256))
+        Ok((blob, crate::pe_file::sha256(output)?))
     }
 
     /// The P12 identity for `sign = "identity"`, read now; `None` for the other modes.

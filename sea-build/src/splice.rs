@@ -73,6 +73,42 @@ impl Splice {
         self.pieces.is_empty()
     }
 
+    /// Overwrites the output bytes at `at` with `bytes`, which must lie inside one
+    /// [`Piece::Bytes`] (a header field computed after the plan, such as a checksum).
+    ///
+    /// ```
+    /// use sea_build::inject::{Piece, Splice};
+    /// let mut splice = Splice::default();
+    /// splice.push(Piece::Base(0..2));
+    /// splice.push(Piece::Bytes(b"....".to_vec()));
+    /// splice.patch(3, b"XY")?;
+    /// assert_eq!(splice.pieces()[1], Piece::Bytes(b".XY.".to_vec()));
+    /// assert!(splice.patch(0, b"Z").is_err(), "base bytes are not the splice's to change");
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn patch(&mut self, at: u64, bytes: &[u8]) -> Result<()> {
+        let mut start = 0u64;
+        for piece in &mut self.pieces {
+            let len = match piece {
+                Piece::Base(range) => range.end - range.start,
+                Piece::Bytes(new) => new.len() as u64,
+                Piece::Zeros(count) => *count,
+                // Blobs lie after the headers; their length does not matter to a patch before.
+                Piece::Blob => break,
+            };
+            if let Piece::Bytes(new) = piece
+                && start <= at
+                && at + bytes.len() as u64 <= start + len
+            {
+                let from = (at - start) as usize;
+                new[from..from + bytes.len()].copy_from_slice(bytes);
+                return Ok(());
+            }
+            start += len;
+        }
+        anyhow::bail!("internal error: bytes {at}..+{} of the output are not new bytes of the splice", bytes.len())
+    }
+
     /// Checks that every base range lies inside an image of `image_len` bytes.
     pub fn check_bounds(&self, image_len: u64) -> Result<()> {
         for piece in &self.pieces {

@@ -79,9 +79,10 @@ impl WindowsIdentity {
         self.signer.is_some()
     }
 
-    /// Signs `image` in place when the SEA is signed; `program_name` goes into the
-    /// signature. Asks the time-stamp authority, when one is configured.
-    pub fn sign(&self, image: &mut Vec<u8>, program_name: &str) -> Result<()> {
+    /// Signs the PE image in `file` (one of our own temporary files) where it lies, when the
+    /// SEA is signed; `program_name` goes into the signature. Asks the time-stamp authority,
+    /// when one is configured.
+    pub(crate) fn sign_file(&self, file: &mut std::fs::File, program_name: &str) -> Result<()> {
         let Some((identity, signing)) = &self.signer else { return Ok(()) };
         let http;
         let ask;
@@ -100,7 +101,7 @@ impl WindowsIdentity {
             None => None,
         };
         let options = SignOptions { program_name: Some(program_name), signing_time: self.signing_time, timestamp };
-        authenticode::sign(image, identity, &options)?.apply(image)
+        crate::pe_file::sign(file, identity, &options)
     }
 }
 
@@ -116,13 +117,14 @@ fn load_p12(path: &Utf8Path, env: &Env, password_env: &str) -> Result<Authentico
     AuthenticodeIdentity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str(), password_env, now)
 }
 
-/// Signs the PE file `image` with the identity from `SEA_BUILD_WINDOWS_P12` and its password
-/// variable (what `cargo xtask inject --sign identity` does for Windows executables).
-pub fn sign_with_env(image: &mut Vec<u8>, program_name: &str, env: &Env) -> Result<()> {
+/// Signs the PE image in `file` (one of our own temporary files) where it lies, with the
+/// identity from `SEA_BUILD_WINDOWS_P12` and its password variable (what `cargo xtask inject
+/// --sign identity` does for Windows executables).
+pub(crate) fn sign_file_with_env(file: &mut std::fs::File, program_name: &str, env: &Env) -> Result<()> {
     let path = env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).with_context(|| format!("signing a Windows executable needs a P12 identity: set {WINDOWS_P12_PATH_ENV}"))?;
     let identity = load_p12(&path, env, crate::config::WINDOWS_P12_PASSWORD_ENV)?;
     let options = SignOptions { program_name: Some(program_name), signing_time: signing_time(env)?, timestamp: None };
-    authenticode::sign(image, &identity, &options)?.apply(image)
+    crate::pe_file::sign(file, &identity, &options)
 }
 
 /// The version resource and icon `cargo xtask inject` gives a PE result (`--icon`,

@@ -832,6 +832,17 @@ fn inject_signs_windows_executables_with_the_environments_identity() {
     assert_osslsigncode_verifies(&out, &ca.dir().join("ca.pem"));
     assert_lief_verifies(&out);
     assert_eq!(find_blob(&std::fs::read(&out).unwrap()).unwrap(), Some(&b"a blob; only its place matters here"[..]));
+    // Made file to file (the base never in memory), the bytes are those of unsigning,
+    // injecting and signing in memory (RSA signatures without a time are deterministic).
+    let unsigned = unsign(&std::fs::read(&node.path).unwrap()).unwrap();
+    let injected = inject_to_vec(&unsigned, b"a blob; only its place matters here").unwrap();
+    let identity = sea_build::pe::authenticode::AuthenticodeIdentity::from_p12(&std::fs::read(&p12).unwrap(), "secret", p12.as_str(), "PASSWORD", 1_800_000_000).unwrap();
+    let options = sea_build::pe::authenticode::SignOptions { program_name: Some("app"), ..Default::default() };
+    let in_memory = sea_build::pe::authenticode::sign_to_vec(&injected, &identity, &options).unwrap();
+    assert!(std::fs::read(&out).unwrap() == in_memory, "the file-to-file signed executable differs from the one made in memory");
+    let plain = dir.join("plain.exe");
+    sea_build::commands::inject_file(&node.path, &blob, &plain, sea_build::sign::SignMode::None, &env).unwrap();
+    assert!(std::fs::read(&plain).unwrap() == injected, "the file-to-file executable differs from the one made in memory");
     // With SOURCE_DATE_EPOCH, the signing time is recorded (and still verifies).
     let timed = dir.join("timed.exe");
     sea_build::commands::inject_file(&node.path, &blob, &timed, sea_build::sign::SignMode::Identity, &env.clone().with_var("SOURCE_DATE_EPOCH", "1767225600")).unwrap();

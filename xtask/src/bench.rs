@@ -124,7 +124,11 @@ pub(crate) fn run(runs: usize, scale: f64, only: Option<&str>) -> Result<()> {
             bench.windows_identity()?;
             return bench.write_report("report-windows-identity.md");
         }
-        Some(other) => bail!("`--only {other}`: the groups are `startup` and `windows-identity`"),
+        Some("foreign") => {
+            bench.foreign_rows()?;
+            return bench.write_report("report-foreign.md");
+        }
+        Some(other) => bail!("`--only {other}`: the groups are `startup`, `windows-identity` and `foreign`"),
     }
     bench.linux()?;
     let version = pinned::NODE_24;
@@ -132,8 +136,7 @@ pub(crate) fn run(runs: usize, scale: f64, only: Option<&str>) -> Result<()> {
     for platform in ["linux-arm64", "win-x64"] {
         bench.emulated(platform, version)?;
     }
-    bench.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
-    bench.foreign("win-x64", "unsign + inject (xtask inject)")?;
+    bench.foreign_rows()?;
     bench.windows_identity()?;
     bench.relativise(scale)?;
     bench.startup()?;
@@ -414,13 +417,19 @@ impl Bench {
         Ok(dir.to_owned())
     }
 
+    /// The rows of [`Self::foreign`]: darwin-x64 and win-x64 (alone: `--only foreign`).
+    fn foreign_rows(&mut self) -> Result<()> {
+        self.foreign("darwin-x64", "inject + ad-hoc sign (xtask inject)")?;
+        self.foreign("win-x64", "unsign + inject (xtask inject)")
+    }
+
     /// Injection into a node binary for another platform (from the npm registry), with what
     /// that format needs (unsign, and for Mach-O the ad-hoc signature), against `cp`.
     fn foreign(&mut self, platform: &str, what: &str) -> Result<()> {
         let node = fetch_node_for(VersionSpec::Exact(pinned::NODE_22), platform.parse()?)?;
         let work = self.dir.join(platform);
         std::fs::create_dir_all(&work)?;
-        let blob = self.dir.join("linux/staging/sea-prep.blob");
+        let blob = self.blob(&work)?;
         let copy_target = work.join("cp.out");
         let cp = self.measure(&format!("cp node {platform}"), || {
             let mut cp = Command::new("cp");
@@ -452,13 +461,7 @@ impl Bench {
         cmd!(sh, "openssl pkcs12 -export -inkey {key} -in {cert} -out {p12} -passout pass:bench -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1").quiet().run()?;
         let icon = work.join("app.ico");
         std::fs::write(&icon, bench_icon())?;
-        // The 6 MB main's blob when the whole bench made it; alone, 6 MB of the same size
-        // (injection does not read the blob).
-        let mut blob = self.dir.join("linux/staging/sea-prep.blob");
-        if !blob.is_file() {
-            blob = work.join("filler.blob");
-            std::fs::write(&blob, (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>())?;
-        }
+        let blob = self.blob(&work)?;
         let copy_target = work.join("cp.out");
         let cp = self.measure("cp node win-x64 (identity)", || {
             let mut cp = Command::new("cp");
@@ -497,6 +500,18 @@ impl Bench {
             target: String::new(),
         });
         Ok(())
+    }
+
+    /// The blob the injection rows inject: the 6 MB main's when the whole bench made it; in a
+    /// group run alone, 6 MB of filler in `work` (injection does not read the blob).
+    fn blob(&self, work: &Utf8Path) -> Result<Utf8PathBuf> {
+        let made = self.dir.join("linux/staging/sea-prep.blob");
+        if made.is_file() {
+            return Ok(made);
+        }
+        let filler = work.join("filler.blob");
+        std::fs::write(&filler, (0..6_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<u8>>())?;
+        Ok(filler)
     }
 
     /// Relativising a generated ~750 MiB x `scale` Mach-O with ~5 million x `scale` symbols.

@@ -51,9 +51,10 @@ enum Task {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         /// Measure only this group: `startup` (start-up with no cache, the plain and the
-        /// trained cache, a snapshot; sizes with and without `strip`) or `windows-identity`
+        /// trained cache, a snapshot; sizes with and without `strip`), `windows-identity`
         /// (injection with a version resource, an icon and an Authenticode signature, against
-        /// `cp` and plain injection).
+        /// `cp` and plain injection) or `foreign` (injection into darwin-x64 and win-x64 node,
+        /// against `cp`).
         #[arg(long, value_name = "GROUP")]
         only: Option<String>,
     },

@@ -45,6 +45,27 @@ impl FuseState {
         }
     }
 
+    /// The offset of an unset fuse's `'0'`; an already injected binary (fuse set) is an
+    /// error.
+    ///
+    /// ```
+    /// use sea_build::inject::fuse::FuseState;
+    /// assert_eq!(FuseState::Unset { offset: 7 }.unset()?, 7);
+    /// assert!(FuseState::Set { offset: 7 }.unset().is_err());
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn unset(self) -> Result<usize> {
+        match self {
+            FuseState::Unset { offset } => Ok(offset),
+            FuseState::Set { offset } => fail!(
+                AlreadyInjected,
+                "the binary already carries a SEA blob (the fuse {FUSE_SENTINEL}:1 at offset \
+                 {offset:#x} is already set, so it was already injected): inject into a fresh node \
+                 binary"
+            ),
+        }
+    }
+
     /// True when the fuse reads `:1`.
     ///
     /// ```
@@ -210,15 +231,7 @@ fn verdict(found: &[Occurrence]) -> Result<FuseState> {
 /// # anyhow::Ok(())
 /// ```
 pub fn unset_fuse_offset(image: &[u8]) -> Result<usize> {
-    match find_fuse(image)? {
-        FuseState::Unset { offset } => Ok(offset),
-        FuseState::Set { offset } => fail!(
-            AlreadyInjected,
-            "the binary already carries a SEA blob (the fuse {FUSE_SENTINEL}:1 at offset \
-             {offset:#x} is already set, so it was already injected): inject into a fresh node \
-             binary"
-        ),
-    }
+    find_fuse(image)?.unset()
 }
 
 /// Sets the fuse of `image` in place (`:0` becomes `:1`).

@@ -6,14 +6,15 @@
 //!    [`NODE_SEA_BLOB`] (how and where depends on the format), and
 //! 2. the [`fuse`] is flipped from `:0` to `:1`, which tells node to look at all.
 //!
-//! Each format module works on bytes only: it takes the base image and the blob and
-//! produces the injected image (streamed to a [`std::io::Write`] where the format allows
-//! appending, so a 120 MB node is never copied in memory). Reading and writing files is
-//! left to the caller.
+//! Each format module works on bytes only: it takes the base image (or, for PE, the parts of
+//! it that injection reads) and the blob and plans the injected image as a [`Splice`], pieces
+//! of the base plus new bytes, which the caller writes: from slices, or file to file with the
+//! kernel copying the unchanged bulk, so a 120 MB node is never copied in memory. Reading and
+//! writing files is left to the caller.
 //!
 //! Formats: [`elf`] (Linux), [`macho`] (macOS, thin and universal; unsign first with
-//! [`crate::macho::unsign`]), [`pe`] (Windows; remove the signature first with
-//! [`crate::pe::unsign()`]).
+//! [`crate::macho::unsign`]), [`pe`] (Windows; the signature removed in the same plan, or
+//! first with [`crate::pe::unsign()`]).
 
 pub mod elf;
 pub mod elf_strip;

@@ -35,7 +35,7 @@ use ring::digest::{Context as Digest, SHA256};
 use x509_certificate::{CapturedX509Certificate, InMemorySigningKeyPair, Sign, SignatureAlgorithm, Signer};
 
 use super::der::{self, Reader, constructed, context, context_primitive, oid, sequence, set_of, tlv};
-use super::{Checksum, PeHeaders, put_u32};
+use super::{PeHeaders, checksum_skipping, put_u32};
 
 /// `WIN_CERT_REVISION_2_0`.
 const WIN_CERT_REVISION_2_0: u16 = 0x0200;
@@ -226,20 +226,29 @@ pub struct SignOptions<'a> {
 /// ```
 pub fn image_hash(image: &[u8]) -> Result<[u8; 32]> {
     let headers = PeHeaders::parse(image)?;
-    let layout = Layout::of(&headers, image)?;
+    let layout = HashLayout::of(&headers, image.len() as u64)?;
     Ok(layout.hash(image))
 }
 
-/// Where the fields the hash skips are, and where the table goes.
-struct Layout {
-    check_sum: usize,
-    directory: usize,
-    /// Zeros appended before the table.
-    padding: usize,
+/// What the Authenticode hash of an unsigned image skips, and where its table goes: what a
+/// caller hashing a file itself needs (see [`HashLayout::skipped`] and [`signature`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLayout {
+    /// File offset of the CheckSum field (4 bytes, not hashed).
+    pub check_sum: usize,
+    /// File offset of the certificate table's directory entry (8 bytes, not hashed).
+    pub directory: usize,
+    /// Zeros hashed and appended after the image, before the table (to 8-byte alignment).
+    pub padding: usize,
+    /// Length of the unsigned image.
+    pub len: u64,
 }
 
-impl Layout {
-    fn of(headers: &PeHeaders, image: &[u8]) -> Result<Layout> {
+impl HashLayout {
+    /// The layout of an unsigned image of `len` bytes whose headers are `headers`.
+    ///
+    /// Fails when the image is signed already or has no security directory entry.
+    pub fn of(headers: &PeHeaders, len: u64) -> Result<HashLayout> {
         let directory = headers.data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY).context("the executable has fewer than 5 data directories, so it has no place for a signature")?;
         let entry = headers.data_directory(IMAGE_DIRECTORY_ENTRY_SECURITY).unwrap_or_default();
         ensure!(
@@ -248,14 +257,24 @@ impl Layout {
             entry.size,
             entry.virtual_address
         );
-        Ok(Layout { check_sum: headers.check_sum_offset(), directory, padding: image.len().next_multiple_of(8) - image.len() })
+        Ok(HashLayout { check_sum: headers.check_sum_offset(), directory, padding: (len.next_multiple_of(8) - len) as usize, len })
+    }
+
+    /// The two ranges of the image the hash skips, in file order.
+    pub fn skipped(&self) -> [std::ops::Range<u64>; 2] {
+        let check_sum = self.check_sum as u64..self.check_sum as u64 + 4;
+        let directory = self.directory as u64..self.directory as u64 + 8;
+        if check_sum.start < directory.start { [check_sum, directory] } else { [directory, check_sum] }
     }
 
     fn hash(&self, image: &[u8]) -> [u8; 32] {
         let mut digest = Digest::new(&SHA256);
-        digest.update(&image[..self.check_sum]);
-        digest.update(&image[self.check_sum + 4..self.directory]);
-        digest.update(&image[self.directory + 8..]);
+        let mut at = 0usize;
+        for skipped in self.skipped() {
+            digest.update(&image[at..skipped.start as usize]);
+            at = skipped.end as usize;
+        }
+        digest.update(&image[at..]);
         digest.update(&[0u8; 8][..self.padding]);
         digest.finish().as_ref().try_into().unwrap_or([0; 32])
     }
@@ -272,8 +291,9 @@ pub struct Signature {
     /// File offset of the certificate table's data directory entry, and its new value
     /// (table offset, table length).
     pub directory: (usize, u32, u32),
-    /// File offset of the CheckSum field, and its new value.
-    pub check_sum: (usize, u32),
+    /// File offset of the CheckSum field, recomputed over the signed image (which covers
+    /// the table too).
+    pub check_sum: usize,
 }
 
 impl Signature {
@@ -284,7 +304,8 @@ impl Signature {
         image.extend_from_slice(&self.table);
         put_u32(image, self.directory.0, self.directory.1)?;
         put_u32(image, self.directory.0 + 4, self.directory.2)?;
-        put_u32(image, self.check_sum.0, self.check_sum.1)
+        let check_sum = checksum_skipping(image, self.check_sum);
+        put_u32(image, self.check_sum, check_sum)
     }
 }
 
@@ -303,9 +324,16 @@ impl Signature {
 /// ```
 pub fn sign(image: &[u8], identity: &AuthenticodeIdentity, options: &SignOptions<'_>) -> Result<Signature> {
     let headers = PeHeaders::parse(image)?;
-    let layout = Layout::of(&headers, image)?;
-    let hash = layout.hash(image);
-    let signed_data = signed_data(&hash, identity, options)?;
+    let layout = HashLayout::of(&headers, image.len() as u64)?;
+    signature(&layout, &layout.hash(image), identity, options)
+}
+
+/// The signature of an unsigned image laid out as `layout` says whose Authenticode hash is
+/// `hash`: for callers that hash the image themselves (a file, a chunk at a time, skipping
+/// [`HashLayout::skipped`] and adding [`HashLayout::padding`] zeros). The result is what
+/// [`sign`] gives for the same image.
+pub fn signature(layout: &HashLayout, hash: &[u8; 32], identity: &AuthenticodeIdentity, options: &SignOptions<'_>) -> Result<Signature> {
+    let signed_data = signed_data(hash, identity, options)?;
     let content_info = sequence(&[&oid(OID_SIGNED_DATA), &constructed(context(0), &[&signed_data])]);
     let length = 8 + content_info.len();
     let padded = length.next_multiple_of(8);
@@ -315,21 +343,10 @@ pub fn sign(image: &[u8], identity: &AuthenticodeIdentity, options: &SignOptions
     table.extend(WIN_CERT_TYPE_PKCS_SIGNED_DATA.to_le_bytes());
     table.extend_from_slice(&content_info);
     table.resize(padded, 0);
-    let offset = image.len() + layout.padding;
+    let offset = layout.len + layout.padding as u64;
     let too_large = || anyhow::anyhow!("the signed executable would be larger than the 4 GiB a PE file can be");
     let directory = (layout.directory, u32::try_from(offset).map_err(|_| too_large())?, u32::try_from(padded).map_err(|_| too_large())?);
-    // The CheckSum of the signed file: the image with its new directory entry, the padding
-    // and the table, the CheckSum field counted as zero.
-    let mut sum = Checksum::new();
-    sum.update(&image[..layout.check_sum]);
-    sum.update_zeros(4);
-    sum.update(&image[layout.check_sum + 4..layout.directory]);
-    sum.update(&directory.1.to_le_bytes());
-    sum.update(&directory.2.to_le_bytes());
-    sum.update(&image[layout.directory + 8..]);
-    sum.update_zeros(layout.padding as u64);
-    sum.update(&table);
-    Ok(Signature { padding: layout.padding, table, directory, check_sum: (layout.check_sum, sum.finish()) })
+    Ok(Signature { padding: layout.padding, table, directory, check_sum: layout.check_sum })
 }
 
 /// [`sign`] and [`Signature::apply`] in one: the signed image.

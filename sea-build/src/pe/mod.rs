@@ -42,12 +42,14 @@ pub mod authenticode;
 mod der;
 pub mod icon;
 pub mod identity;
+pub mod image;
 pub mod resource;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod unsign;
 pub mod version_info;
 
+pub use image::PeImage;
 pub use unsign::{certificate_table, unsign, unsign_in_place};
 
 /// Length of one section header in the section table.
@@ -210,6 +212,19 @@ impl PeHeaders {
     /// assert!(error.to_string().contains("not a Windows executable"));
     /// ```
     pub fn parse(image: &[u8]) -> Result<PeHeaders> {
+        Self::parse_head(image, image.len() as u64)
+    }
+
+    /// Parses the headers of a PE file of `file_len` bytes from `head`, its first bytes
+    /// (which must hold every header and the section table), as [`parse`](Self::parse) does.
+    ///
+    /// ```
+    /// use sea_build::pe::PeHeaders;
+    /// let error = PeHeaders::parse_head(b"MZ", 1 << 20).unwrap_err();
+    /// assert!(error.to_string().contains("not a Windows executable"));
+    /// ```
+    pub fn parse_head(head: &[u8], file_len: u64) -> Result<PeHeaders> {
+        let image = head;
         let dos = ImageDosHeader::parse(image).map_err(|_| {
             anyhow::anyhow!(
                 "not a Windows executable: the file does not start with an MZ header of 64 \
@@ -221,12 +236,12 @@ impl PeHeaders {
             anyhow::anyhow!(
                 "not a PE image: no valid NT headers at e_lfanew {nt_offset:#x} ({error}) in a \
                  file of {} bytes; the file is truncated or not a Windows executable",
-                image.len()
+                file_len
             )
         })?;
         match magic {
-            IMAGE_NT_OPTIONAL_HDR64_MAGIC => Self::parse_as::<ImageNtHeaders64>(image, nt_offset, PeKind::Pe32Plus),
-            IMAGE_NT_OPTIONAL_HDR32_MAGIC => Self::parse_as::<ImageNtHeaders32>(image, nt_offset, PeKind::Pe32),
+            IMAGE_NT_OPTIONAL_HDR64_MAGIC => Self::parse_as::<ImageNtHeaders64>(image, file_len, nt_offset, PeKind::Pe32Plus),
+            IMAGE_NT_OPTIONAL_HDR32_MAGIC => Self::parse_as::<ImageNtHeaders32>(image, file_len, nt_offset, PeKind::Pe32),
             other => bail!(
                 "unsupported PE optional header magic {other:#06x} (expected 0x10b or 0x20b): \
                  not a Windows executable sea-build can edit"
@@ -234,13 +249,19 @@ impl PeHeaders {
         }
     }
 
-    fn parse_as<Pe: ImageNtHeaders>(image: &[u8], nt_offset: usize, kind: PeKind) -> Result<PeHeaders> {
+    /// Parses the headers of `image`, whose [head](PeImage::head) must hold them; when it
+    /// does not and the file is longer, more of its start is noted as missing.
+    pub fn parse_image(image: &PeImage<'_>) -> Result<PeHeaders> {
+        Self::parse_head(image.head(), image.len()).inspect_err(|_| image.headers_short())
+    }
+
+    fn parse_as<Pe: ImageNtHeaders>(image: &[u8], file_len: u64, nt_offset: usize, kind: PeKind) -> Result<PeHeaders> {
         let mut offset = nt_offset as u64;
         let (nt, directories) = Pe::parse(image, &mut offset).map_err(|error| {
             anyhow::anyhow!(
                 "the PE headers at {nt_offset:#x} are damaged or truncated ({error}) in a file \
                  of {} bytes; download the executable again",
-                image.len()
+                file_len
             )
         })?;
         let section_table_offset = offset as usize;
@@ -249,7 +270,7 @@ impl PeHeaders {
                 "the PE section table at {section_table_offset:#x} ({} entries) lies past the \
                  end of the file ({} bytes; {error}): the file is truncated",
                 nt.file_header().number_of_sections.get(LE),
-                image.len()
+                file_len
             )
         })?;
         let sections: Vec<Section> = table
@@ -281,16 +302,16 @@ impl PeHeaders {
             data_directories: directories.iter().map(|entry| DataDirectory { virtual_address: entry.virtual_address.get(LE), size: entry.size.get(LE) }).collect(),
             sections,
         };
-        headers.validate(image.len())?;
+        headers.validate(file_len)?;
         Ok(headers)
     }
 
-    fn validate(&self, file_len: usize) -> Result<()> {
+    fn validate(&self, file_len: u64) -> Result<()> {
         for (what, value) in [("FileAlignment", self.file_alignment), ("SectionAlignment", self.section_alignment)] {
             ensure!(value.is_power_of_two(), "the PE {what} is {value:#x}, not a power of two: the headers are damaged");
         }
         for section in &self.sections {
-            if section.size_of_raw_data != 0 && section.raw_end() > file_len as u64 {
+            if section.size_of_raw_data != 0 && section.raw_end() > file_len {
                 bail!(
                     "section {} has its data at {:#x}..{:#x}, past the end of the file ({} \
                      bytes): the file is truncated; download it again",

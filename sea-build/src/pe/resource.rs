@@ -30,7 +30,7 @@ use object::LittleEndian as LE;
 use object::pe::{IMAGE_DIRECTORY_ENTRY_RESOURCE, IMAGE_RESOURCE_DATA_IS_DIRECTORY};
 use object::read::pe::{ResourceDirectory, ResourceDirectoryEntryData, ResourceDirectoryTable, ResourceNameOrId};
 
-use super::PeHeaders;
+use super::{PeHeaders, PeImage};
 
 /// Levels of the tree, for messages.
 const LEVELS: [&str; 3] = ["type", "name", "language"];
@@ -243,7 +243,7 @@ pub struct ResourceLocation {
 
 /// The bytes the resource tree's offsets are relative to: from the root table to the end of
 /// the file data its section maps. `None` when the image has no resource directory.
-fn resource_bytes<'a>(headers: &PeHeaders, image: &'a [u8]) -> Result<Option<(ResourceLocation, &'a [u8])>> {
+fn resource_bytes<'a>(headers: &PeHeaders, image: &PeImage<'a>) -> Result<Option<(ResourceLocation, &'a [u8])>> {
     let Some(directory) = headers.data_directory(IMAGE_DIRECTORY_ENTRY_RESOURCE) else {
         return Ok(None);
     };
@@ -264,8 +264,8 @@ fn resource_bytes<'a>(headers: &PeHeaders, image: &'a [u8]) -> Result<Option<(Re
             header.name()
         )
     })?;
-    let end = header.pointer_to_raw_data as usize + header.mapped_size() as usize;
-    let bytes = image.get(offset..end).with_context(|| format!("the resource section {} runs past the end of the file: the file is truncated", header.name()))?;
+    let end = u64::from(header.pointer_to_raw_data) + u64::from(header.mapped_size());
+    let bytes = image.get(offset as u64..end).with_context(|| format!("the resource section {} runs past the end of the file: the file is truncated", header.name()))?;
     Ok(Some((ResourceLocation { rva, offset, section }, bytes)))
 }
 
@@ -309,6 +309,12 @@ fn table_header(table: &ResourceDirectoryTable<'_>) -> TableHeader {
 /// # anyhow::Ok(())
 /// ```
 pub fn read<'a>(headers: &PeHeaders, image: &'a [u8]) -> Result<Option<(ResourceTable<'a>, ResourceLocation)>> {
+    read_in(headers, &PeImage::whole(image))
+}
+
+/// [`read`] from a file of which only some parts are at hand (see [`PeImage`]): the
+/// resource section and the resources' data must be among them.
+pub fn read_in<'a>(headers: &PeHeaders, image: &PeImage<'a>) -> Result<Option<(ResourceTable<'a>, ResourceLocation)>> {
     let Some((location, bytes)) = resource_bytes(headers, image)? else {
         return Ok(None);
     };
@@ -318,7 +324,7 @@ pub fn read<'a>(headers: &PeHeaders, image: &'a [u8]) -> Result<Option<(Resource
     Ok(Some((tree, location)))
 }
 
-fn read_table<'a>(headers: &PeHeaders, image: &'a [u8], directory: ResourceDirectory<'a>, table: &ResourceDirectoryTable<'a>, level: usize) -> Result<ResourceTable<'a>> {
+fn read_table<'a>(headers: &PeHeaders, image: &PeImage<'a>, directory: ResourceDirectory<'a>, table: &ResourceDirectoryTable<'a>, level: usize) -> Result<ResourceTable<'a>> {
     let mut entries = Vec::with_capacity(table.entries.len());
     for entry in table.entries {
         let key = key_of(entry, directory)?;
@@ -333,7 +339,7 @@ fn read_table<'a>(headers: &PeHeaders, image: &'a [u8], directory: ResourceDirec
                          file data of the sections"
                     ))
                 })?;
-                let bytes = image.get(offset..offset + size as usize).ok_or_else(|| damaged(format_args!("the data of resource {key} lies past the end of the file")))?;
+                let bytes = image.get_at(offset, size as usize).ok_or_else(|| damaged(format_args!("the data of resource {key} lies past the end of the file")))?;
                 ResourceNode::Data(ResourceData { bytes, code_page: data.code_page.get(LE), last: false })
             }
             (_, level) => {
@@ -365,7 +371,7 @@ fn read_table<'a>(headers: &PeHeaders, image: &'a [u8], directory: ResourceDirec
 /// ```
 pub fn find<'a>(image: &'a [u8], type_key: &ResourceKey, name: &ResourceKey) -> Result<Option<&'a [u8]>> {
     let headers = PeHeaders::parse(image)?;
-    let Some((_, bytes)) = resource_bytes(&headers, image)? else {
+    let Some((_, bytes)) = resource_bytes(&headers, &PeImage::whole(image))? else {
         return Ok(None);
     };
     let directory = ResourceDirectory::new(bytes);

@@ -17,7 +17,8 @@ use std::ops::Range;
 use anyhow::{Result, bail};
 use object::pe::IMAGE_DIRECTORY_ENTRY_SECURITY;
 
-use super::{PeHeaders, checksum_skipping, put_u32};
+use super::{PeHeaders, PeImage, checksum_skipping, put_u32};
+use crate::splice::{Piece, Splice};
 
 /// Zero bytes allowed after the certificate table: it is padded to 8-byte alignment, and some
 /// signers leave that padding outside the directory's size.
@@ -42,6 +43,12 @@ const MAX_TRAILING_PADDING: usize = 7;
 /// # }
 /// ```
 pub fn certificate_table(headers: &PeHeaders, image: &[u8]) -> Result<Option<Range<usize>>> {
+    Ok(certificate_table_in(headers, &PeImage::whole(image))?.map(|table| table.start as usize..table.end as usize))
+}
+
+/// [`certificate_table`] of a file of which only some parts are at hand: reads the bytes
+/// after the table, if any.
+pub fn certificate_table_in(headers: &PeHeaders, image: &PeImage<'_>) -> Result<Option<Range<u64>>> {
     let file_len = image.len();
     let Some(directory) = headers.data_directory(IMAGE_DIRECTORY_ENTRY_SECURITY) else {
         return Ok(None);
@@ -49,8 +56,8 @@ pub fn certificate_table(headers: &PeHeaders, image: &[u8]) -> Result<Option<Ran
     if directory.size == 0 {
         return Ok(None);
     }
-    let start = directory.virtual_address as usize;
-    let end = start + directory.size as usize;
+    let start = u64::from(directory.virtual_address);
+    let end = start + u64::from(directory.size);
     if end > file_len {
         bail!(
             "the certificate table (signature) at file offset {start:#x}, {} bytes, runs past \
@@ -58,7 +65,7 @@ pub fn certificate_table(headers: &PeHeaders, image: &[u8]) -> Result<Option<Ran
             directory.size
         );
     }
-    if file_len - end > MAX_TRAILING_PADDING || image.get(end..).is_some_and(|rest| rest.iter().any(|&b| b != 0)) {
+    if file_len - end > MAX_TRAILING_PADDING as u64 || image.get(end..file_len).is_none_or(|rest| rest.iter().any(|&b| b != 0)) {
         bail!(
             "the certificate table (signature) at file offset {start:#x}..{end:#x} does not end \
              the file: {} more bytes (not just zero padding) follow it, so the file was modified after it was signed \
@@ -68,7 +75,7 @@ pub fn certificate_table(headers: &PeHeaders, image: &[u8]) -> Result<Option<Ran
         );
     }
     let sections_end = headers.sections_file_end();
-    if (start as u64) < sections_end || start < headers.size_of_headers as usize {
+    if start < sections_end || start < u64::from(headers.size_of_headers) {
         bail!(
             "the certificate table (signature) at file offset {start:#x} overlaps the headers \
              or section data (which end at {:#x}): the security directory is damaged; start \
@@ -81,31 +88,72 @@ pub fn certificate_table(headers: &PeHeaders, image: &[u8]) -> Result<Option<Ran
 
 /// What removing the signature of an image means: the length to keep and the directory
 /// entry to clear.
-struct Removal {
-    keep: usize,
-    directory_offset: usize,
-    check_sum_offset: usize,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// Bytes of the image kept: everything before the certificate table.
+    pub keep: u64,
+    /// File offset of the security directory entry (8 bytes), cleared.
+    pub directory_offset: usize,
+    /// File offset of the CheckSum field, recomputed.
+    pub check_sum_offset: usize,
 }
 
-/// `None` when there is nothing to remove (no security directory, or an all-zero one).
-fn plan(image: &[u8]) -> Result<Option<Removal>> {
-    let headers = PeHeaders::parse(image)?;
+/// What removing the signature of `image` (with its parsed `headers`) takes; `None` when
+/// there is nothing to remove (no security directory, or an all-zero one). Fails as
+/// [`certificate_table`] does.
+///
+/// ```
+/// # fn main() -> anyhow::Result<()> {
+/// # let bytes = std::fs::read("node.exe").unwrap_or_default();
+/// # if bytes.is_empty() { return Ok(()) }
+/// use sea_build::pe::{PeHeaders, PeImage, unsign::removal};
+/// let image = PeImage::whole(&bytes);
+/// if let Some(removal) = removal(&PeHeaders::parse_image(&image)?, &image)? {
+///     assert!(removal.keep < bytes.len() as u64);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn removal(headers: &PeHeaders, image: &PeImage<'_>) -> Result<Option<Removal>> {
     let Some(directory) = headers.data_directory(IMAGE_DIRECTORY_ENTRY_SECURITY) else {
         return Ok(None);
     };
     if directory.is_empty() {
         return Ok(None);
     }
-    let keep = certificate_table(&headers, image)?.map_or(image.len(), |table| table.start);
+    let keep = certificate_table_in(headers, image)?.map_or(image.len(), |table| table.start);
     let Some(directory_offset) = headers.data_directory_offset(IMAGE_DIRECTORY_ENTRY_SECURITY) else {
         return Ok(None);
     };
     Ok(Some(Removal { keep, directory_offset, check_sum_offset: headers.check_sum_offset() }))
 }
 
+/// `None` when there is nothing to remove (no security directory, or an all-zero one).
+fn plan(image: &[u8]) -> Result<Option<Removal>> {
+    let headers = PeHeaders::parse(image)?;
+    removal(&headers, &PeImage::whole(image))
+}
+
 impl Removal {
+    /// The unsigned image as a [`Splice`] of the signed one: its headers with the directory
+    /// entry cleared and the CheckSum field zero (the caller computes it over the result,
+    /// see [`crate::pe::Checksum`]), then the rest up to the table. `headers` are the
+    /// image's first bytes, at least through both fields.
+    pub fn splice(&self, headers: &[u8]) -> Result<Splice> {
+        let mut head = headers.to_vec();
+        put_u32(&mut head, self.directory_offset, 0)?;
+        put_u32(&mut head, self.directory_offset + 4, 0)?;
+        put_u32(&mut head, self.check_sum_offset, 0)?;
+        let head_len = (head.len() as u64).min(self.keep);
+        head.truncate(head_len as usize);
+        let mut splice = Splice::default();
+        splice.push(Piece::Bytes(head));
+        splice.push(Piece::Base(head_len..self.keep));
+        Ok(splice)
+    }
+
     fn apply(&self, image: &mut Vec<u8>) -> Result<()> {
-        image.truncate(self.keep);
+        image.truncate(self.keep as usize);
         put_u32(image, self.directory_offset, 0)?;
         put_u32(image, self.directory_offset + 4, 0)?;
         let check_sum = checksum_skipping(image, self.check_sum_offset);
@@ -150,7 +198,7 @@ pub fn unsign_in_place(image: &mut Vec<u8>) -> Result<bool> {
 pub fn unsign(image: &[u8]) -> Result<Vec<u8>> {
     match plan(image)? {
         Some(removal) => {
-            let mut unsigned = image[..removal.keep].to_vec();
+            let mut unsigned = image[..removal.keep as usize].to_vec();
             removal.apply(&mut unsigned)?;
             Ok(unsigned)
         }

@@ -233,37 +233,56 @@ mod tests {
         let mut expected = Vec::new();
         splice.write(&base, b"BLOB", &mut expected).unwrap();
 
-        let mut copy = tempfile::tempfile().unwrap();
-        copy.write_all(&base).unwrap();
-        let mut sha256 = crate::digest::Sha256::new();
-        apply_splice_to_copy(&copy, &splice, b"BLOB", Some(&mut sha256)).unwrap();
-        let sha256 = sha256.finish_hex();
-        let mut got = Vec::new();
-        use std::io::{Read, Seek, SeekFrom};
-        copy.seek(SeekFrom::Start(0)).unwrap();
-        copy.read_to_end(&mut got).unwrap();
+        let (got, sha256) = applied_to_copy(&base, &splice, true);
         assert_eq!(got, expected);
-        assert_eq!(sha256, crate::digest::sha256_hex(&expected), "the hash computed while writing is the output's");
-
+        assert_eq!(sha256.unwrap(), crate::digest::sha256_hex(&expected), "the hash computed while writing is the output's");
         // Unhashed, the bytes in place are left unread and the output is the same.
-        let mut unhashed = tempfile::tempfile().unwrap();
-        unhashed.write_all(&base).unwrap();
-        apply_splice_to_copy(&unhashed, &splice, b"BLOB", None).unwrap();
-        let mut got = Vec::new();
-        unhashed.seek(SeekFrom::Start(0)).unwrap();
-        unhashed.read_to_end(&mut got).unwrap();
-        assert_eq!(got, expected);
+        assert_eq!(applied_to_copy(&base, &splice, false).0, expected);
 
         // A splice that moves base bytes up cannot be applied to a copy.
         let mut moving = Splice::default();
         moving.push(Piece::Bytes(b"new".to_vec()));
         moving.push(Piece::Base(0..10));
-        assert!(apply_splice_to_copy(&copy, &moving, b"", None).is_err());
+        assert!(apply_splice_to_copy(&tempfile::tempfile().unwrap(), &moving, b"", None).is_err());
+    }
+
+    /// `splice` applied to a copy of `base` with the blob `BLOB`: the output, and its hash
+    /// when `hash`.
+    fn applied_to_copy(base: &[u8], splice: &Splice, hash: bool) -> (Vec<u8>, Option<String>) {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut copy = tempfile::tempfile().unwrap();
+        copy.write_all(base).unwrap();
+        let mut sha256 = hash.then(crate::digest::Sha256::new);
+        apply_splice_to_copy(&copy, splice, b"BLOB", sha256.as_mut()).unwrap();
+        let mut got = Vec::new();
+        copy.seek(SeekFrom::Start(0)).unwrap();
+        copy.read_to_end(&mut got).unwrap();
+        (got, sha256.map(crate::digest::Sha256::finish_hex))
+    }
+
+    #[test]
+    fn a_splice_hashed_from_its_base_file_is_hashed_as_written() {
+        let base: Vec<u8> = (0..(3u32 << 20) + 5).map(|i| (i % 253) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("node")).unwrap();
+        std::fs::write(&path, &base).unwrap();
+        let mut splice = Splice::default();
+        splice.push(Piece::Bytes(b"HDR".to_vec()));
+        splice.push(Piece::Base(3..(2 << 20)));
+        splice.push(Piece::Zeros(7));
+        splice.push(Piece::Base((2 << 20) + 1..base.len() as u64));
+        splice.push(Piece::Blob);
+        let mut expected = Vec::new();
+        splice.write(&base, b"BLOB", &mut expected).unwrap();
+        assert_eq!(sha256_of_splice(&path, &splice, b"BLOB").unwrap().finish_hex(), crate::digest::sha256_hex(&expected));
+
+        // A base shorter than the splice says is an error, not a short hash.
+        std::fs::write(&path, &base[..1000]).unwrap();
+        assert!(sha256_of_splice(&path, &splice, b"BLOB").is_err());
     }
 
     #[test]
     fn base_bytes_moved_down_overlapping_their_old_place_arrive_intact() {
-        use std::io::{Read, Seek, SeekFrom};
         // Three megabytes whose every position differs, with 100 bytes cut out near the
         // start: the rest moves down by less than one chunk, over itself.
         let base: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8 ^ (i >> 16) as u8).collect();
@@ -275,15 +294,8 @@ mod tests {
         let mut expected = Vec::new();
         splice.write(&base, b"BLOB", &mut expected).unwrap();
 
-        let mut copy = tempfile::tempfile().unwrap();
-        copy.write_all(&base).unwrap();
-        let mut sha256 = crate::digest::Sha256::new();
-        apply_splice_to_copy(&copy, &splice, b"BLOB", Some(&mut sha256)).unwrap();
-        let sha256 = sha256.finish_hex();
-        let mut got = Vec::new();
-        copy.seek(SeekFrom::Start(0)).unwrap();
-        copy.read_to_end(&mut got).unwrap();
+        let (got, sha256) = applied_to_copy(&base, &splice, true);
         assert!(got == expected, "the moved bytes differ from the splice written out");
-        assert_eq!(sha256, crate::digest::sha256_hex(&expected));
+        assert_eq!(sha256.unwrap(), crate::digest::sha256_hex(&expected));
     }
 }

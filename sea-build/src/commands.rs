@@ -312,8 +312,33 @@ pub fn relativise_file(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Opt
 
 // The body of `relativise_file`: anyhow's error inside the crate, marked with kinds where they are known.
 fn relativise_file_inner(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env) -> Result<String> {
-    let options = macho::relativise::RelativiseOptions::default();
     let mut file = std::fs::File::open(input).with_context(|| format!("could not open {input}"))?;
+    // An unsigned image that stays unsigned is edited where it lies, and the bytes the edit
+    // leaves alone (most of the file) are hashed for its new UUID on a second thread while
+    // the kernel copies them; the header decides which those are.
+    let head = read_prefix(&mut file, 64 << 10).with_context(|| format!("could not read {input}"))?;
+    let unchanged = macho::relativise::unchanged_span(&head).filter(|_| matches!(sign, None | Some(SignMode::None)));
+    std::thread::scope(|scope| {
+        let hashing = unchanged.map(|span| scope.spawn(move || crate::fsutil::chunk_digests_within(input, span, macho::uuid::CHUNK, macho::uuid::chunk_digest)));
+        relativise_copy(file, input, prefix, out, sign, env, hashing)
+    })
+}
+
+/// The first `len` bytes of `file` (fewer when it is shorter); leaves it positioned at its start.
+fn read_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut head = Vec::new();
+    (&*file).take(len).read_to_end(&mut head)?;
+    file.rewind()?;
+    Ok(head)
+}
+
+/// Chunk digests of the input being computed on another thread (see `relativise_file_inner`).
+type Hashing<'scope> = std::thread::ScopedJoinHandle<'scope, std::io::Result<Vec<Option<[u8; 32]>>>>;
+
+// Copies `file` (the user's `input`) to `out`, relativised and signed as asked.
+fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env, mut hashing: Option<Hashing<'_>>) -> Result<String> {
+    let mut options = macho::relativise::RelativiseOptions::default();
     let mut result = None;
     // `input` is the user's file, so it is never mapped (a file truncated under a map faults
     // the process): the kernel copies it, and the copy is mapped. Unsigned files staying so
@@ -334,7 +359,14 @@ fn relativise_file_inner(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: O
             crate::fsutil::overwrite(copy, &bytes).with_context(|| format!("could not write {out}"))?;
             summary
         } else {
-            let done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+            // The UUID comes last, over the finished bytes and the chunks hashed meanwhile.
+            options.recompute_uuid = hashing.is_none();
+            let mut done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
+            if let Some(hashing) = hashing.take() {
+                let known = hashing.join().map_err(|_| anyhow::anyhow!("internal error: hashing {input} failed"))?.with_context(|| format!("could not read {input}"))?;
+                let image = done.images.first_mut().context("internal error: a thin image gave no summary")?;
+                image.uuid = macho::uuid::recompute_known(&mut map[..done.len as usize], &known).with_context(|| format!("could not recompute the UUID of {input}"))?;
+            }
             drop(map);
             copy.set_len(done.len).context("could not cut the relativised copy")?;
             done

@@ -199,10 +199,47 @@ pub(crate) fn sha256_of_splice(base: &Utf8Path, splice: &crate::inject::Splice, 
     Ok(sha256)
 }
 
+/// The digests, by `digest`, of the `chunk`-byte chunks of the file `path` (counted from its
+/// start) that lie wholly inside `span` and the file, read through a handle of its own (so
+/// another thread may copy from the file meanwhile). Indexed by chunk; `None` for the chunks
+/// before the span.
+pub(crate) fn chunk_digests_within(path: &Utf8Path, span: std::ops::Range<u64>, chunk: usize, digest: impl Fn(&[u8]) -> [u8; 32]) -> std::io::Result<Vec<Option<[u8; 32]>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let size = chunk as u64;
+    let end = span.end.min(file.metadata()?.len());
+    let (first, last) = (span.start.div_ceil(size), end / size);
+    let mut digests = vec![None; first.min(last) as usize];
+    if first < last {
+        file.seek(SeekFrom::Start(first * size))?;
+        let mut buffer = vec![0u8; chunk];
+        for _ in first..last {
+            file.read_exact(&mut buffer)?;
+            digests.push(Some(digest(&buffer)));
+        }
+    }
+    Ok(digests)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inject::{Piece, Splice};
+
+    #[test]
+    fn chunk_digests_cover_the_whole_chunks_inside_the_span() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8Path::from_path(dir.path()).unwrap().join("file");
+        let bytes: Vec<u8> = (0..100u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let sum = |chunk: &[u8]| [chunk.iter().fold(0u8, |total, &b| total.wrapping_add(b)); 32];
+        // Chunks of 10: 1 and 2 are wholly inside 5..35; the span past the end stops at it.
+        assert_eq!(chunk_digests_within(&path, 5..35, 10, sum).unwrap(), vec![None, Some(sum(&bytes[10..20])), Some(sum(&bytes[20..30]))]);
+        assert_eq!(chunk_digests_within(&path, 95..u64::MAX, 10, sum).unwrap(), vec![None; 10]);
+        assert_eq!(chunk_digests_within(&path, 90..u64::MAX, 10, sum).unwrap()[9], Some(sum(&bytes[90..])));
+        assert_eq!(chunk_digests_within(&path, 12..18, 10, sum).unwrap(), vec![None]);
+        assert!(chunk_digests_within(&path.with_file_name("missing"), 0..10, 10, sum).is_err());
+    }
 
     #[test]
     fn a_killed_build_s_leftovers_are_swept_by_the_next_one() {

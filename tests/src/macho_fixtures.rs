@@ -195,6 +195,9 @@ pub struct Options {
     /// Embed the release URL node binaries carry (`…/node-v<version>-headers.tar.gz`), which
     /// tells sea-build the node version of a binary that cannot run here.
     pub node_version: Option<String>,
+    /// Add a constant array of this many bytes (in `__TEXT,__const`), for images larger than
+    /// some chunking of the file (the UUID's hash reads 16 MiB chunks).
+    pub filler_bytes: Option<usize>,
 }
 
 impl Options {
@@ -213,6 +216,7 @@ impl Options {
             linker: None,
             chained_fixups: false,
             node_version: None,
+            filler_bytes: None,
         }
     }
 }
@@ -273,10 +277,19 @@ pub fn write_sources(dir: &Path, writable_data: bool) -> Result<()> {
 pub fn build(dir: &Path, options: &Options) -> Result<PathBuf> {
     let tools = Tools::find()?;
     write_sources(dir, options.writable_data)?;
+    let mut extra = String::new();
     if let Some(version) = &options.node_version {
-        let url = format!("const char node_release_url[] = \"https://example.invalid/release/v{version}/node-v{version}-headers.tar.gz\";\n");
+        extra += &format!("const char node_release_url[] = \"https://example.invalid/release/v{version}/node-v{version}-headers.tar.gz\";\n");
+    }
+    if let Some(bytes) = options.filler_bytes {
+        // Non-zero bytes keep the array out of zero-fill sections (it takes file space), and
+        // being spread unevenly they make every chunk of it differ from its neighbours.
+        let marks: Vec<String> = (0..bytes).step_by(65_521).map(|at| format!("[{at}]={}", at % 251 + 1)).collect();
+        extra += &format!("const unsigned char sea_test_filler[{bytes}] = {{{}}};\n", marks.join(","));
+    }
+    if !extra.is_empty() {
         let fuse = dir.join("fuse.c");
-        let text = std::fs::read_to_string(&fuse).with_context(|| format!("cannot read {}", fuse.display()))? + &url;
+        let text = std::fs::read_to_string(&fuse).with_context(|| format!("cannot read {}", fuse.display()))? + &extra;
         std::fs::write(&fuse, text).with_context(|| format!("cannot write {}", fuse.display()))?;
     }
     let arch = options.arch;

@@ -285,6 +285,19 @@ fn relativise_file_over_a_map_equals_relativise_in_memory() {
     let summary = sea_build::commands::relativise_file(&fixture, &prefix, &out, None, &Env::from_process()).unwrap();
     assert!(summary.contains("signed none"), "{summary}");
     assert_eq!(std::fs::read(&out).unwrap(), expected, "the kernel-copy-and-map path writes the same bytes");
+
+    // An image of several UUID hash chunks: those before the symbol table are hashed from the
+    // input while it is copied, and the UUID still equals the one hashed after the edit.
+    options.filler_bytes = Some(40 << 20);
+    let large = Utf8PathBuf::from_path_buf(macho_fixtures::build(dir.join("large").as_std_path(), &options).unwrap()).unwrap();
+    let input = std::fs::read(&large).unwrap();
+    assert!(input.len() > 2 * sea_build::macho::uuid::CHUNK, "the filler makes {} bytes", input.len());
+    let large_prefix = format!("{}/", dir.join("large"));
+    let span = sea_build::macho::relativise::unchanged_span(&input).unwrap();
+    assert!(span.end - span.start > 2 * sea_build::macho::uuid::CHUNK as u64, "{span:?}");
+    let expected = relativise(&input, &large_prefix, &RelativiseOptions::default()).unwrap();
+    sea_build::commands::relativise_file(&large, &large_prefix, &out, None, &Env::from_process()).unwrap();
+    assert!(std::fs::read(&out).unwrap() == expected, "the chunks hashed during the copy give the same UUID");
     // A signed result verifies.
     let signed = dir.join("signed");
     sea_build::commands::relativise_file(&fixture, &prefix, &signed, Some(SignMode::AdHoc), &Env::from_process()).unwrap();

@@ -40,8 +40,9 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as Le;
-use object::macho::{LC_SYMTAB, MachHeader64, N_OSO, N_SO, N_SOL, SegmentCommand64, SymtabCommand};
+use object::macho::{LC_CODE_SIGNATURE, LC_SYMTAB, MachHeader64, N_OSO, N_SO, N_SOL, SegmentCommand64, SymtabCommand};
 use object::pod::from_bytes_mut;
+use object::read::macho::MachHeader as _;
 
 use super::{FatEntry, FatLayout, Kind, NLIST_LEN, ThinImage, align_up, fat_slices, in_slice, kind, uuid};
 
@@ -171,6 +172,42 @@ pub fn relativise_slice(data: &mut [u8], prefix: &str, options: &RelativiseOptio
         }
         Kind::Fat => relativise_fat(data, prefix.as_bytes(), options),
     }
+}
+
+/// The bytes of an unsigned thin image that relativising leaves as they are, known from the
+/// start of the file alone (`head`: the header and every load command): from the end of the
+/// load commands to the symbol or the string table, whichever comes first, or to the end of
+/// the file without `LC_SYMTAB`. `None` for anything else (too short a `head`, a universal
+/// or signed file): relativising then reports what is wrong.
+///
+/// A caller copying a large file hashes this span for the UUID ([`uuid::uuid_of_known`])
+/// while the copy is made, instead of after the edit.
+///
+/// ```
+/// use sea_build::macho::relativise::unchanged_span;
+/// # let image = sea_build::macho::fixture::tiny_image();
+/// let span = unchanged_span(&image[..4096.min(image.len())]).expect("a thin, unsigned image");
+/// assert!(span.start >= sea_build::macho::HEADER_LEN as u64 && span.start <= span.end);
+/// ```
+pub fn unchanged_span(head: &[u8]) -> Option<std::ops::Range<u64>> {
+    if !matches!(kind(head), Ok(Kind::Thin)) {
+        return None;
+    }
+    let header = MachHeader64::<Le>::parse(head, 0).ok()?;
+    let mut commands = header.load_commands(Le, head, 0).ok()?;
+    let start = (super::HEADER_LEN + header.sizeofcmds(Le) as usize) as u64;
+    let mut end = u64::MAX;
+    while let Some(command) = commands.next().ok()? {
+        match command.cmd() {
+            LC_CODE_SIGNATURE => return None,
+            LC_SYMTAB => {
+                let symtab = command.symtab().ok()??;
+                end = u64::from(symtab.symoff.get(Le).min(symtab.stroff.get(Le)));
+            }
+            _ => {}
+        }
+    }
+    Some(start..end.max(start))
 }
 
 /// Relativises every slice where it lies, then packs the slices down (they only shrink) and
@@ -552,6 +589,27 @@ mod tests {
         let entries = stabs(root);
         let borrowed: Vec<(u8, &str, u64)> = entries.iter().map(|(k, s, v)| (*k, s.as_str(), *v)).collect();
         with_symbols(CPU_TYPE_ARM64, &borrowed)
+    }
+
+    #[test]
+    fn the_unchanged_span_is_what_relativising_leaves_alone() {
+        let original = build(ROOT);
+        let span = unchanged_span(&original).expect("a thin, unsigned image");
+        let tables = locate_tables(&original).unwrap().unwrap();
+        assert_eq!(span, ThinImage::parse(&original).unwrap().commands_end() as u64..tables.symoff as u64);
+        let mut data = original.clone();
+        relativise_slice(&mut data, ROOT, &RelativiseOptions::default()).unwrap();
+        let (start, end) = (span.start as usize, span.end as usize);
+        assert!(data[start..end] == original[start..end], "the span is left as it was");
+        assert!(data[tables.symoff..] != original[tables.symoff..], "and the tables after it are not");
+
+        // Only the header and the load commands are needed; less, or a file relativising
+        // would unsign or refuse, gives no span.
+        assert_eq!(unchanged_span(&original[..span.start as usize]), Some(span.clone()));
+        assert_eq!(unchanged_span(&original[..span.start as usize - 1]), None);
+        assert_eq!(unchanged_span(&image(Options { signature: Some(64), ..Options::default() })), None);
+        assert_eq!(unchanged_span(&universal(&[&original])), None);
+        assert_eq!(unchanged_span(b"junk"), None);
     }
 
     #[test]

@@ -17,8 +17,20 @@ use object::pod::from_bytes_mut;
 
 use super::{Kind, ThinImage, fat_slices, in_slice, kind};
 
-/// Chunk size of the parallel hash: part of the UUID definition, never change it.
-const CHUNK: usize = 16 << 20;
+/// Size of the chunks the hash is made of, from the start of the image: part of the UUID's
+/// definition, never change it.
+pub const CHUNK: usize = 16 << 20;
+
+/// The digest of one [`CHUNK`] of an image, as [`uuid_of_known`] takes it.
+///
+/// ```
+/// use sea_build::macho::uuid::{chunk_digest, uuid_of, uuid_of_known};
+/// let bytes = b"some image bytes";
+/// assert_eq!(uuid_of_known(bytes, &[Some(chunk_digest(bytes))]), uuid_of(bytes));
+/// ```
+pub fn chunk_digest(chunk: &[u8]) -> [u8; 32] {
+    crate::digest::sha256(chunk)
+}
 
 /// The UUID for `bytes` (hashed as they are), with version and variant bits set.
 ///
@@ -29,7 +41,22 @@ const CHUNK: usize = 16 << 20;
 /// assert_eq!(uuid, sea_build::macho::uuid::uuid_of(b"some image bytes"));
 /// ```
 pub fn uuid_of(bytes: &[u8]) -> [u8; 16] {
-    let digests = chunk_digests(bytes);
+    uuid_of_known(bytes, &[])
+}
+
+/// [`uuid_of`], taking the digests of some chunks from `known`: `known[i]`, when `Some`, must
+/// be [`chunk_digest`] of the `i`-th [`CHUNK`] of `bytes` (a caller hashed the parts an edit
+/// leaves alone while it copied them, for instance); the other chunks are hashed here. A wrong
+/// digest gives a wrong UUID.
+///
+/// ```
+/// use sea_build::macho::uuid::{CHUNK, chunk_digest, uuid_of, uuid_of_known};
+/// let bytes = vec![7u8; CHUNK + 10];
+/// let first = chunk_digest(&bytes[..CHUNK]);
+/// assert_eq!(uuid_of_known(&bytes, &[Some(first), None]), uuid_of(&bytes));
+/// ```
+pub fn uuid_of_known(bytes: &[u8], known: &[Option<[u8; 32]>]) -> [u8; 16] {
+    let digests = chunk_digests(bytes, known);
     let mut hasher = crate::digest::Sha256::new();
     hasher.update(&(bytes.len() as u64).to_le_bytes());
     for digest in &digests {
@@ -43,17 +70,19 @@ pub fn uuid_of(bytes: &[u8]) -> [u8; 16] {
     uuid
 }
 
-/// SHA-256 of every `CHUNK` of `bytes`, computed on all available cores.
-fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
-    let owned: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-    let chunks: &[&[u8]] = &owned;
-    let digest = move |index: usize| -> [u8; 32] { crate::digest::sha256(chunks[index]) };
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(chunks.len());
-    let mut digests: Vec<Option<[u8; 32]>> = vec![None; chunks.len()];
+/// The digest of every `CHUNK` of `bytes`: those `known` lacks, computed on all available
+/// cores.
+fn chunk_digests(bytes: &[u8], known: &[Option<[u8; 32]>]) -> Vec<[u8; 32]> {
+    let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+    let mut digests: Vec<Option<[u8; 32]>> = (0..chunks.len()).map(|index| known.get(index).copied().flatten()).collect();
+    let missing: Vec<usize> = (0..chunks.len()).filter(|&index| digests[index].is_none()).collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(missing.len());
     if threads > 1 {
-        // Thread t hashes chunks t, t + threads, t + 2 * threads, ...
+        let (chunks, missing) = (&chunks, &missing);
+        // Thread t hashes the missing chunks t, t + threads, t + 2 * threads, ...
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|first| scope.spawn(move || (first..chunks.len()).step_by(threads).map(|index| (index, digest(index))).collect::<Vec<_>>())).collect();
+            let handles: Vec<_> =
+                (0..threads).map(|first| scope.spawn(move || missing.iter().skip(first).step_by(threads).map(|&index| (index, chunk_digest(chunks[index]))).collect::<Vec<_>>())).collect();
             for handle in handles {
                 // A thread that died (it cannot) leaves its chunks to the loop below.
                 for (index, value) in handle.join().unwrap_or_default() {
@@ -62,7 +91,7 @@ fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
             }
         });
     }
-    digests.into_iter().enumerate().map(|(index, value)| value.unwrap_or_else(|| digest(index))).collect()
+    digests.into_iter().enumerate().map(|(index, value)| value.unwrap_or_else(|| chunk_digest(chunks[index]))).collect()
 }
 
 /// Recomputes the `LC_UUID` of a thin image in place and returns it, or `None` when the
@@ -75,6 +104,20 @@ fn chunk_digests(bytes: &[u8]) -> Vec<[u8; 32]> {
 /// # anyhow::Ok(())
 /// ```
 pub fn recompute(image: &mut [u8]) -> Result<Option<[u8; 16]>> {
+    recompute_known(image, &[])
+}
+
+/// [`recompute`], taking the digests of the chunks in `known` as [`uuid_of_known`] does. The
+/// chunk holding the UUID field is always hashed here, after the field is zeroed.
+///
+/// ```
+/// use sea_build::macho::uuid::{recompute, recompute_known};
+/// # let image = sea_build::macho::fixture::tiny_image();
+/// let (mut a, mut b) = (image.clone(), image);
+/// assert_eq!(recompute_known(&mut a, &[None])?, recompute(&mut b)?);
+/// # anyhow::Ok(())
+/// ```
+pub fn recompute_known(image: &mut [u8], known: &[Option<[u8; 32]>]) -> Result<Option<[u8; 16]>> {
     let Some((offset, index, len)) = ThinImage::parse(image)?.command(LC_UUID).map(|c| (c.offset, c.index, c.bytes.len())) else {
         return Ok(None);
     };
@@ -89,7 +132,11 @@ pub fn recompute(image: &mut [u8]) -> Result<Option<[u8; 16]>> {
         uuid.uuid = [0; 16];
         offset + std::mem::offset_of!(UuidCommand<object::LittleEndian>, uuid)
     };
-    let uuid = uuid_of(image);
+    let mut known = known.to_vec();
+    if let Some(digest) = known.get_mut(field / CHUNK) {
+        *digest = None;
+    }
+    let uuid = uuid_of_known(image, &known);
     image[field..field + 16].copy_from_slice(&uuid);
     Ok(Some(uuid))
 }
@@ -143,14 +190,26 @@ mod tests {
     #[test]
     fn chunked_hash_is_independent_of_threads() {
         let bytes: Vec<u8> = (0..CHUNK * 2 + 12345).map(|i| (i % 251) as u8).collect();
-        let parallel = chunk_digests(&bytes);
+        let parallel = chunk_digests(&bytes, &[]);
         let serial: Vec<[u8; 32]> = bytes.chunks(CHUNK).map(crate::digest::sha256).collect();
         assert_eq!(parallel, serial);
         assert_eq!(parallel.len(), 3);
         assert_eq!(uuid_of(&bytes), uuid_of(&bytes.clone()));
-        assert!(chunk_digests(&[]).is_empty());
+        assert!(chunk_digests(&[], &[]).is_empty());
+        // Digests given are taken, those missing computed: a wrong one shows.
+        assert_eq!(chunk_digests(&bytes, &[None, Some(serial[1])]), serial);
+        assert_eq!(chunk_digests(&bytes, &[Some([9; 32])])[0], [9; 32]);
         let empty = uuid_of(&[]);
         assert_eq!(empty[6] >> 4, 3);
+    }
+
+    #[test]
+    fn the_chunk_holding_the_uuid_is_always_hashed_anew() {
+        let image = tiny_image();
+        let (mut a, mut b) = (image.clone(), image);
+        // A digest for chunk 0 taken before the field was zeroed (or plain wrong) is ignored.
+        assert_eq!(recompute_known(&mut a, &[Some([1; 32])]).unwrap(), recompute(&mut b).unwrap());
+        assert!(a == b);
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl<'a> IconFile<'a> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
     /// An .ico file with one image of each size, the images being `bytes`.
     pub(crate) fn ico(images: &[(u8, &[u8])]) -> Vec<u8> {
@@ -179,14 +180,9 @@ pub(crate) mod tests {
             let message = error(&file[..len]);
             assert!(message.contains("truncated"), "{len}: {message}");
         }
-        let mut state = 0x0bad_1c0e_5eed_u64;
+        let mut random = XorShift(0x0bad_1c0e_5eed_u64);
         for _ in 0..3000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut corrupted = file.clone();
-            let at = (state % file.len() as u64) as usize;
-            corrupted[at] = (state >> 32) as u8;
+            let corrupted = random.corrupt_one(&file, 0..file.len());
             if let Ok(icon) = IconFile::parse(&corrupted, "x.ico") {
                 let _ = icon.group(1);
             }

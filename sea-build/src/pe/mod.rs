@@ -40,6 +40,9 @@ use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, optional_header_magi
 pub mod authenticode;
 #[cfg(feature = "windows")]
 mod der;
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod fixture;
 pub mod icon;
 pub mod identity;
 pub mod image;

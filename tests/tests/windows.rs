@@ -8,9 +8,8 @@ use std::sync::OnceLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::artifact::CacheAccepted;
-use sea_build::blob::ExecArgvExtension;
 use sea_build::inject::pe::{find_blob, inject_to_vec};
-use sea_build::node::{NodeBinary, NodeFetcher, Platform};
+use sea_build::node::{NodeBinary, NodeFetcher, Platform, VersionSpec};
 use sea_build::pe::fixture::{bmp_image, ico};
 use sea_build::pe::{PeHeaders, certificate_table, checksum, unsign};
 use sea_build::pipeline::Pipeline;
@@ -19,6 +18,7 @@ use sea_build::run::{Processes, Runner};
 use sea_build::runtime::{CACHE_REJECTED, run_artifact};
 use sea_build::wine::{UnderWine, Wine, find_wine, is_missing_placeholders};
 use sea_build::{Sea, generate};
+use sea_build_tests::greeter;
 use sea_build_tests::identity::TestCa;
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24};
 use sea_build_tests::nodes::{real_node, test_env};
@@ -182,30 +182,9 @@ fn wine() -> &'static Wine {
     })
 }
 
-/// A small package (main + asset) declaring a SEA for win-x64.
+/// The greeter package with `main`, declaring a SEA for win-x64 on `node`'s version.
 fn package(dir: &Utf8Path, node: &NodeBinary, code_cache: bool, main: &str) -> Sea {
-    std::fs::create_dir_all(dir.join("js")).unwrap();
-    std::fs::write(dir.join("js/main.js"), main).unwrap();
-    std::fs::write(dir.join("js/greeting.txt"), "hello, asset\n").unwrap();
-    Sea {
-        name: "greeter".into(),
-        package_dir: dir.to_owned(),
-        main: "js/main.js".into(),
-        bundle: false,
-        vfs: vec![],
-        node: node.version.to_string().parse().unwrap(),
-        targets: vec!["win-x64".parse::<Platform>().unwrap()],
-        code_cache,
-        train_args: None,
-        use_snapshot: false,
-        strip: false,
-        assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
-        exec_argv: vec![],
-        exec_argv_extension: ExecArgvExtension::None,
-        verify_args: vec![],
-        sign: Default::default(),
-        windows: Default::default(),
-    }
+    greeter::package(dir, main, VersionSpec::Exact(node.version), vec!["win-x64".parse::<Platform>().unwrap()], code_cache)
 }
 
 /// A Windows SEA built the way the pipeline builds Linux ones: unsigned node.exe, blob made

@@ -43,6 +43,8 @@ pub mod runtime;
 pub mod sign;
 pub mod snapshot;
 pub mod splice;
+#[cfg(test)]
+mod testing;
 pub mod train;
 pub mod verify;
 pub mod vfs;

@@ -3,7 +3,6 @@
 //! checked with readelf, reproducible across checkouts, and verify-cache's
 //! verdict compared with what the artifact really does under NODE_OPTIONS.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -15,6 +14,7 @@ use sea_build::pipeline::Pipeline;
 use sea_build::progress::Silent;
 use sea_build::run::Processes;
 use sea_build::{Sea, verify};
+use sea_build_tests::greeter;
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24, NODE_26};
 use sea_build_tests::nodes::{real_node, test_env};
 
@@ -24,30 +24,14 @@ fn fetcher() -> NodeFetcher {
     NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm])
 }
 
-/// Writes a small package (main + asset) at `dir` and declares its SEA.
+/// Writes the greeter package at `dir` and declares its SEA for the host, with a code cache;
+/// without `guard`, NODE_OPTIONS reaches the SEA's node (`execArgvExtension` "env").
 fn package(dir: &Utf8Path, node: Version, guard: bool) -> Sea {
-    std::fs::create_dir_all(dir.join("js")).unwrap();
-    std::fs::write(dir.join("js/main.js"), MAIN).unwrap();
-    std::fs::write(dir.join("js/greeting.txt"), "hello, asset\n").unwrap();
-    Sea {
-        name: "greeter".into(),
-        package_dir: dir.to_owned(),
-        main: "js/main.js".into(),
-        bundle: false,
-        vfs: vec![],
-        node: VersionSpec::Exact(node),
-        targets: vec![Platform::host().unwrap()],
-        code_cache: true,
-        train_args: None,
-        use_snapshot: false,
-        strip: false,
-        assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
-        exec_argv: vec![],
-        exec_argv_extension: if guard { ExecArgvExtension::None } else { ExecArgvExtension::Env },
-        verify_args: vec![],
-        sign: Default::default(),
-        windows: Default::default(),
+    let mut sea = greeter::package(dir, MAIN, VersionSpec::Exact(node), vec![Platform::host().unwrap()], true);
+    if !guard {
+        sea.exec_argv_extension = ExecArgvExtension::Env;
     }
+    sea
 }
 
 fn build(sea: &Sea, out: &Utf8Path) -> Artifact {

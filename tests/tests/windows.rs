@@ -8,9 +8,9 @@ use std::sync::OnceLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::artifact::CacheAccepted;
-use sea_build::blob::ExecArgvExtension;
 use sea_build::inject::pe::{find_blob, inject_to_vec};
-use sea_build::node::{NodeBinary, NodeFetcher, Platform};
+use sea_build::node::{NodeBinary, NodeFetcher, Platform, VersionSpec};
+use sea_build::pe::fixture::{bmp_image, ico};
 use sea_build::pe::{PeHeaders, certificate_table, checksum, unsign};
 use sea_build::pipeline::Pipeline;
 use sea_build::progress::Silent;
@@ -18,6 +18,7 @@ use sea_build::run::{Processes, Runner};
 use sea_build::runtime::{CACHE_REJECTED, run_artifact};
 use sea_build::wine::{UnderWine, Wine, find_wine, is_missing_placeholders};
 use sea_build::{Sea, generate};
+use sea_build_tests::greeter;
 use sea_build_tests::identity::TestCa;
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24};
 use sea_build_tests::nodes::{real_node, test_env};
@@ -181,30 +182,9 @@ fn wine() -> &'static Wine {
     })
 }
 
-/// A small package (main + asset) declaring a SEA for win-x64.
+/// The greeter package with `main`, declaring a SEA for win-x64 on `node`'s version.
 fn package(dir: &Utf8Path, node: &NodeBinary, code_cache: bool, main: &str) -> Sea {
-    std::fs::create_dir_all(dir.join("js")).unwrap();
-    std::fs::write(dir.join("js/main.js"), main).unwrap();
-    std::fs::write(dir.join("js/greeting.txt"), "hello, asset\n").unwrap();
-    Sea {
-        name: "greeter".into(),
-        package_dir: dir.to_owned(),
-        main: "js/main.js".into(),
-        bundle: false,
-        vfs: vec![],
-        node: node.version.to_string().parse().unwrap(),
-        targets: vec!["win-x64".parse::<Platform>().unwrap()],
-        code_cache,
-        train_args: None,
-        use_snapshot: false,
-        strip: false,
-        assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
-        exec_argv: vec![],
-        exec_argv_extension: ExecArgvExtension::None,
-        verify_args: vec![],
-        sign: Default::default(),
-        windows: Default::default(),
-    }
+    greeter::package(dir, main, VersionSpec::Exact(node.version), vec!["win-x64".parse::<Platform>().unwrap()], code_cache)
 }
 
 /// A Windows SEA built the way the pipeline builds Linux ones: unsigned node.exe, blob made
@@ -563,33 +543,7 @@ const VALID_UNTIL: &str = "20491231000000Z";
 
 /// An .ico file with a 16x16 and a 32x32 image (32-bit BMPs with their AND masks).
 fn test_icon() -> Vec<u8> {
-    let image = |size: u32, colour: [u8; 4]| {
-        let mut bmp = Vec::new();
-        for value in [40u32, size, size * 2] {
-            bmp.extend(value.to_le_bytes());
-        }
-        bmp.extend(1u16.to_le_bytes());
-        bmp.extend(32u16.to_le_bytes());
-        bmp.extend([0u8; 24]);
-        for _ in 0..size * size {
-            bmp.extend(colour);
-        }
-        bmp.extend(vec![0u8; (size * size.div_ceil(32) * 4) as usize]);
-        bmp
-    };
-    let images = [(16u8, image(16, [0x20, 0x80, 0xf0, 0xff])), (32u8, image(32, [0xf0, 0x80, 0x20, 0xff]))];
-    let mut ico = vec![0, 0, 1, 0, 2, 0];
-    let mut offset = 6 + 16 * images.len();
-    for (size, bytes) in &images {
-        ico.extend([*size, *size, 0, 0, 1, 0, 32, 0]);
-        ico.extend((bytes.len() as u32).to_le_bytes());
-        ico.extend((offset as u32).to_le_bytes());
-        offset += bytes.len();
-    }
-    for (_, bytes) in &images {
-        ico.extend(bytes);
-    }
-    ico
+    ico(&[(16, &bmp_image(16, [0x20, 0x80, 0xf0, 0xff])), (32, &bmp_image(32, [0xf0, 0x80, 0x20, 0xff]))])
 }
 
 /// The `package()` SEA with the Windows identity of a package "greeter" 1.2.3-beta.1.

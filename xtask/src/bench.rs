@@ -750,18 +750,5 @@ fn sample(mut command: Command) -> Result<Sample> {
 
 /// A small .ico file: one 32x32 32-bit image (a BMP with its AND mask).
 fn bench_icon() -> Vec<u8> {
-    let mut bmp = Vec::new();
-    for value in [40u32, 32, 64] {
-        bmp.extend(value.to_le_bytes());
-    }
-    bmp.extend(1u16.to_le_bytes());
-    bmp.extend(32u16.to_le_bytes());
-    bmp.extend([0u8; 24]);
-    bmp.extend([0x40, 0x90, 0xe0, 0xff].repeat(32 * 32));
-    bmp.extend([0u8; 32 * 4]);
-    let mut ico = vec![0, 0, 1, 0, 1, 0, 32, 32, 0, 0, 1, 0, 32, 0];
-    ico.extend((bmp.len() as u32).to_le_bytes());
-    ico.extend(22u32.to_le_bytes());
-    ico.extend(bmp);
-    ico
+    sea_build::pe::fixture::ico(&[(32, &sea_build::pe::fixture::bmp_image(32, [0x40, 0x90, 0xe0, 0xff]))])
 }

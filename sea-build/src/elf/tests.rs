@@ -3,6 +3,7 @@ use object::pod::{bytes_of, bytes_of_slice};
 use object::{U16, U32};
 
 use super::*;
+use crate::testing::XorShift;
 
 const NOTE_OFFSET: u32 = 52 + 2 * 32;
 
@@ -198,13 +199,11 @@ fn damaged_images_never_panic() {
     for len in 0..image.len() {
         exercise(&image[..len]);
     }
-    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
     for _ in 0..3000 {
         let mut copy = image.clone();
         for _ in 0..3 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = random.next_u64();
             let at = (state >> 8) as usize % copy.len();
             copy[at] = (state >> 40) as u8;
         }

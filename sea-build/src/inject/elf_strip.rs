@@ -299,6 +299,7 @@ pub fn removable_len(image: &[u8]) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
     use object::elf::{EM_X86_64, ET_EXEC, PT_LOAD, SHT_DYNSYM, SHT_PROGBITS};
 
     struct Section {
@@ -464,13 +465,11 @@ mod tests {
     #[test]
     fn damaged_images_get_errors_not_panics() {
         let image = synthetic(&node_like());
-        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut random = XorShift(0x9e3779b97f4a7c15u64);
         for _ in 0..2000 {
             let mut copy = image.clone();
             for _ in 0..4 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+                let state = random.next_u64();
                 // The ELF header and program header, or the section headers and names at the end.
                 let tail = 0x300.min(copy.len());
                 let at = if state & 1 == 0 { (state >> 8) as usize % 0x80 } else { copy.len() - 1 - (state >> 8) as usize % tail };

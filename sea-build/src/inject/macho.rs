@@ -535,8 +535,9 @@ fn plan_fixups(thin: &ThinImage<'_>, linkedit: &Segment<'_>) -> Result<Option<Fi
 mod tests {
     use super::*;
     use crate::inject::fuse::FuseState;
-    use crate::macho::fixture::{Fixups, Options, XorShift, image, node_like, universal};
+    use crate::macho::fixture::{Fixups, Options, image, node_like, universal};
     use crate::macho::unsign::unsign;
+    use crate::testing::XorShift;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64};
 
     fn with_fuse(options: Options) -> Vec<u8> {

@@ -50,19 +50,6 @@ pub fn node_like(cputype: u32) -> Vec<u8> {
     image(Options { cputype, text: format!("{FUSE_SENTINEL}:0").into_bytes(), ..Options::default() })
 }
 
-/// A deterministic pseudo-random sequence (xorshift64) for corruption tests.
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    /// The next value.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// A universal file of thin `images`, each with lipo's alignment for its CPU type
 /// (2^14 for arm64, 2^12 otherwise).
 pub fn universal(images: &[&[u8]]) -> Vec<u8> {

@@ -202,7 +202,8 @@ pub(crate) fn set_field(bytes: &mut [u8], base: usize, range: &FileRange, value:
 
 #[cfg(test)]
 mod tests {
-    use super::fixture::{Options, XorShift, image, tiny_image, universal};
+    use super::fixture::{Options, image, tiny_image, universal};
+    use crate::testing::XorShift;
     use std::mem::offset_of;
 
     use object::macho::SegmentCommand64;

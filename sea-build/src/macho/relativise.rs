@@ -504,8 +504,9 @@ fn find_nul(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::macho::fixture::{Options, XorShift, image, tiny_image, universal};
+    use crate::macho::fixture::{Options, image, tiny_image, universal};
     use crate::macho::unsign::unsign;
+    use crate::testing::XorShift;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64, N_FUN, N_SECT};
 
     /// An image whose symbols are `entries` (n_type, string, n_value); strings written in

@@ -14,9 +14,9 @@
 use anyhow::{Result, bail, ensure};
 
 /// Length of the ICONDIR header.
-const DIR_LEN: usize = 6;
+pub(super) const DIR_LEN: usize = 6;
 /// Length of an ICONDIRENTRY in a file.
-const FILE_ENTRY_LEN: usize = 16;
+pub(super) const FILE_ENTRY_LEN: usize = 16;
 /// Length of a GRPICONDIRENTRY in a resource.
 const GROUP_ENTRY_LEN: usize = 14;
 
@@ -131,25 +131,10 @@ impl<'a> IconFile<'a> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// An .ico file with one image of each size, the images being `bytes`.
-    pub(crate) fn ico(images: &[(u8, &[u8])]) -> Vec<u8> {
-        let mut file = vec![0, 0, 1, 0];
-        file.extend((images.len() as u16).to_le_bytes());
-        let mut offset = DIR_LEN + FILE_ENTRY_LEN * images.len();
-        for (size, bytes) in images {
-            file.extend([*size, *size, 0, 0, 1, 0, 32, 0]);
-            file.extend((bytes.len() as u32).to_le_bytes());
-            file.extend((offset as u32).to_le_bytes());
-            offset += bytes.len();
-        }
-        for (_, bytes) in images {
-            file.extend_from_slice(bytes);
-        }
-        file
-    }
+    use crate::pe::fixture::ico;
+    use crate::testing::XorShift;
 
     #[test]
     fn reads_every_image_and_builds_the_group() {
@@ -179,14 +164,9 @@ pub(crate) mod tests {
             let message = error(&file[..len]);
             assert!(message.contains("truncated"), "{len}: {message}");
         }
-        let mut state = 0x0bad_1c0e_5eed_u64;
+        let mut random = XorShift(0x0bad_1c0e_5eed_u64);
         for _ in 0..3000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut corrupted = file.clone();
-            let at = (state % file.len() as u64) as usize;
-            corrupted[at] = (state >> 32) as u8;
+            let corrupted = random.corrupt_one(&file, 0..file.len());
             if let Ok(icon) = IconFile::parse(&corrupted, "x.ico") {
                 let _ = icon.group(1);
             }

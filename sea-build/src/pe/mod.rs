@@ -40,6 +40,9 @@ use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, optional_header_magi
 pub mod authenticode;
 #[cfg(feature = "windows")]
 mod der;
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod fixture;
 pub mod icon;
 pub mod identity;
 pub mod image;
@@ -589,6 +592,7 @@ pub fn update_checksum(image: &mut [u8]) -> Result<u32> {
 mod tests {
     use super::testing::{NT_OFFSET, SyntheticPe};
     use super::*;
+    use crate::testing::XorShift;
 
     /// The checksum as Microsoft describes it: 16-bit words with end-around carry at every
     /// step, plus the file length. Written independently of [`Checksum`].
@@ -608,15 +612,8 @@ mod tests {
     }
 
     fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed | 1;
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect()
+        let mut random = XorShift(seed | 1);
+        (0..len).map(|_| (random.next_u64() >> 24) as u8).collect()
     }
 
     #[test]
@@ -734,16 +731,11 @@ mod tests {
         for len in 0..0x400 {
             assert!(PeHeaders::parse(&image[..len]).is_err(), "length {len}");
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut random = XorShift(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..3000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut corrupted = image.clone();
-            let at = (state % 0x300) as usize;
-            corrupted[at] = (state >> 32) as u8;
+            let corrupted = random.corrupt_one(&image, 0..0x300);
             if let Ok(headers) = PeHeaders::parse(&corrupted) {
-                let _ = headers.rva_to_offset((state >> 40) as u32, 16);
+                let _ = headers.rva_to_offset((random.0 >> 40) as u32, 16);
                 let _ = headers.sections_memory_end();
             }
         }

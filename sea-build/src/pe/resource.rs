@@ -619,6 +619,7 @@ mod tests {
 
     use super::super::testing::{MANIFEST, SyntheticPe};
     use super::*;
+    use crate::testing::XorShift;
 
     fn image() -> Vec<u8> {
         SyntheticPe::default().build()
@@ -743,15 +744,10 @@ mod tests {
         let image = image();
         let headers = PeHeaders::parse(&image).unwrap();
         let start = headers.sections[2].pointer_to_raw_data as usize;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
         let mut errors = 0;
         for _ in 0..4000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut corrupted = image.clone();
-            let at = start + (state % 0x180) as usize;
-            corrupted[at] = (state >> 32) as u8;
+            let corrupted = random.corrupt_one(&image, start..start + 0x180);
             errors += usize::from(read(&headers, &corrupted).is_err());
             let _ = find(&corrupted, &ResourceKey::Id(RT_RCDATA), &ResourceKey::name("NODE_SEA_BLOA"));
         }

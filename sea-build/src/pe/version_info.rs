@@ -351,6 +351,7 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
     fn package() -> PackageFields {
         PackageFields { name: "hello".into(), version: "0.3.1-rc.2".into(), description: Some("Says hello".into()), authors: vec!["Ann Example <ann@example.org>".into(), "Bob".into()] }
@@ -439,15 +440,9 @@ mod tests {
         for len in 0..bytes.len() {
             let _ = VersionInfo::parse(&bytes[..len]);
         }
-        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut random = XorShift(0x1234_5678_9abc_def1u64);
         for _ in 0..2000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let mut corrupted = bytes.clone();
-            let at = (state % bytes.len() as u64) as usize;
-            corrupted[at] = (state >> 32) as u8;
-            let _ = VersionInfo::parse(&corrupted);
+            let _ = VersionInfo::parse(&random.corrupt_one(&bytes, 0..bytes.len()));
         }
     }
 }

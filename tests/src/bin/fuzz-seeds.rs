@@ -477,27 +477,11 @@ fn text_seeds(seeds: &mut Seeds) {
 /// An .ico file with one 16x16 32-bit BMP image and one "PNG" image, a version resource as
 /// sea-build writes it, and an RFC 3161 reply refusing a request; each after its kind byte.
 fn windows_identity_seeds(seeds: &mut Seeds) -> Result<()> {
-    let mut bmp = Vec::new();
-    for value in [40u32, 16, 32] {
-        bmp.extend(value.to_le_bytes());
-    }
-    bmp.extend(1u16.to_le_bytes());
-    bmp.extend(32u16.to_le_bytes());
-    bmp.extend([0u8; 24]);
-    bmp.extend([0x20, 0x80, 0xf0, 0xff].repeat(16 * 16));
-    bmp.extend([0u8; 16 * 4]);
-    let png = b"\x89PNG\r\n\x1a\n(the rest of a PNG)".to_vec();
-    let mut ico = vec![0u8, 0, 0, 1, 0, 2, 0];
-    let mut offset = 6 + 2 * 16;
-    for (size, image) in [(16u8, &bmp), (0, &png)] {
-        ico.extend([size, size, 0, 0, 1, 0, 32, 0]);
-        ico.extend((image.len() as u32).to_le_bytes());
-        ico.extend((offset as u32).to_le_bytes());
-        offset += image.len();
-    }
-    ico.extend(&bmp);
-    ico.extend(&png);
-    seeds.add("windows_identity", "icon", ico);
+    let bmp = sea_build::pe::fixture::bmp_image(16, [0x20, 0x80, 0xf0, 0xff]);
+    let png = b"\x89PNG\r\n\x1a\n(the rest of a PNG)";
+    let mut icon = vec![0u8];
+    icon.extend(sea_build::pe::fixture::ico(&[(16, &bmp), (0, png)]));
+    seeds.add("windows_identity", "icon", icon);
     let fields =
         sea_build::pe::version_info::PackageFields { name: "hello".into(), version: "1.2.3-beta.4".into(), description: Some("Says hello".into()), authors: vec!["Ann <ann@example.org>".into()] };
     let info = sea_build::pe::version_info::VersionInfo::for_package(&fields, "hello.exe", &Default::default())?;

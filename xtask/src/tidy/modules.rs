@@ -2,8 +2,9 @@
 //! another's internals and is needed by it is one module, or the shared part is a leaf.
 //!
 //! The graph is read from the sources: an edge `a → b` for every `crate::b` that top-level
-//! module `a` names outside comments and tests. Test-only code (`mod tests`, the Mach-O
-//! fixtures behind `test-support`, the PE test images) is left out, as it is not shipped.
+//! module `a` names outside comments and tests. Test-only code (`mod tests`, the Mach-O and
+//! icon fixtures behind `test-support`, the PE test images, the unit tests' shared helpers)
+//! is left out, as it is not shipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Files that are test-only as a whole.
-const TEST_ONLY: &[&str] = &["macho/fixture.rs", "pe/testing.rs"];
+const TEST_ONLY: &[&str] = &["macho/fixture.rs", "pe/fixture.rs", "pe/testing.rs", "testing.rs"];
 
 /// Top-level module → the top-level modules it names.
 pub(crate) type Graph = BTreeMap<String, BTreeSet<String>>;

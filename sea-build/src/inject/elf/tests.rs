@@ -1,5 +1,6 @@
 use super::*;
 use crate::inject::fuse::FUSE_SENTINEL;
+use crate::testing::XorShift;
 use object::elf::{EV_CURRENT, Ident};
 use object::elf::{SHT_NOBITS, SHT_PROGBITS};
 use object::read::elf::ElfFile64;
@@ -359,13 +360,8 @@ fn corrupted_headers_never_panic() {
     let image = synthetic_elf(DEFAULT);
     let out = injected(&image, b"blob!");
     // Deterministic pseudo-random byte changes in and around the headers and tables.
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
+    let mut next = || random.next_u64();
     let phoff = Elf64::parse(&out).unwrap().header().e_phoff(LE) as usize;
     for _ in 0..4000 {
         let mut corrupted = out.clone();

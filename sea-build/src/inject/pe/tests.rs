@@ -4,6 +4,7 @@ use object::read::pe::PeFile64;
 use super::*;
 use crate::pe::testing::{MANIFEST, SyntheticPe, signed};
 use crate::pe::{PeHeaders, PeKind, Section};
+use crate::testing::XorShift;
 
 fn blob(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 3) as u8).collect()
@@ -295,13 +296,8 @@ fn truncated_images_are_errors_not_panics() {
 fn corrupted_images_never_panic() {
     let image = SyntheticPe::default().build();
     let (out, summary) = injected(&image, b"blob!");
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut random = XorShift(0x2545_f491_4f6c_dd1du64);
+    let mut next = || random.next_u64();
     for _ in 0..3000 {
         let mut corrupted = out.clone();
         for _ in 0..1 + next() % 4 {

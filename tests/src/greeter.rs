@@ -1,0 +1,48 @@
+//! The package the Linux and Windows SEA tests build: "greeter", a main and the asset it reads.
+
+use std::collections::BTreeMap;
+
+use camino::Utf8Path;
+use sea_build::Sea;
+use sea_build::blob::ExecArgvExtension;
+use sea_build::node::{Platform, VersionSpec};
+
+/// Writes the package at `dir` (`js/main.js` holding `main`, and `js/greeting.txt`, the
+/// asset `greeting.txt`) and declares its SEA "greeter": one file, not bundled, not
+/// stripped, no snapshot, no `execArgv`, default signing and Windows resources. The tests
+/// change the fields they are about on the `Sea` returned.
+///
+/// ```
+/// use sea_build::node::{Platform, VersionSpec};
+/// let dir = tempfile::tempdir()?;
+/// let dir = camino::Utf8Path::from_path(dir.path()).unwrap();
+/// let main = "console.log(require('node:sea').getAsset('greeting.txt', 'utf8'));\n";
+/// let sea = sea_build_tests::greeter::package(dir, main, VersionSpec::Major(24), vec![Platform::host()?], true);
+/// assert_eq!(std::fs::read_to_string(dir.join(&sea.main))?, main);
+/// assert_eq!(std::fs::read_to_string(dir.join("js/greeting.txt"))?, "hello, asset\n");
+/// # anyhow::Ok(())
+/// ```
+pub fn package(dir: &Utf8Path, main: &str, node: VersionSpec, targets: Vec<Platform>, code_cache: bool) -> Sea {
+    std::fs::create_dir_all(dir.join("js")).unwrap();
+    std::fs::write(dir.join("js/main.js"), main).unwrap();
+    std::fs::write(dir.join("js/greeting.txt"), "hello, asset\n").unwrap();
+    Sea {
+        name: "greeter".into(),
+        package_dir: dir.to_owned(),
+        main: "js/main.js".into(),
+        bundle: false,
+        vfs: vec![],
+        node,
+        targets,
+        code_cache,
+        train_args: None,
+        use_snapshot: false,
+        strip: false,
+        assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
+        exec_argv: vec![],
+        exec_argv_extension: ExecArgvExtension::None,
+        verify_args: vec![],
+        sign: Default::default(),
+        windows: Default::default(),
+    }
+}

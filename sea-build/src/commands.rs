@@ -42,6 +42,7 @@ pub(crate) fn inject_elf_file(
     if let Some(Ok(fuse_offset)) = fuse_offset.map(usize::try_from) {
         return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options, sha256);
     }
+    crate::fsutil::preallocate(out, file.metadata().map_or(0, |metadata| metadata.len()) + blob.len() as u64);
     std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
     drop(file);
     let mut copy: &std::fs::File = out;
@@ -73,6 +74,7 @@ fn inject_elf_from_cache(
     let image = unsafe { memmap2::Mmap::map(file) }.with_context(|| format!("could not map {base}"))?;
     let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
     let mut write = |out: &mut std::fs::File| {
+        crate::fsutil::preallocate(out, splice.len(blob.len()));
         std::io::copy(&mut file, out)
             .with_context(|| format!("could not copy {base}"))
             .and_then(|_| crate::fsutil::apply_splice_to_copy(out, &splice, blob, None).context("could not write the injected image"))
@@ -187,6 +189,7 @@ pub(crate) fn copy_unsigned_macho(base: &Utf8Path, file: &mut std::fs::File) -> 
     use std::io::Seek;
     let mut source = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     file.set_len(0).and_then(|()| file.rewind()).context("could not reset the output file")?;
+    crate::fsutil::preallocate(file, source.metadata().map_or(0, |metadata| metadata.len()));
     std::io::copy(&mut source, file).with_context(|| format!("could not copy {base}"))?;
     drop(source);
     let failed = || format!("could not remove the signature of {base}");
@@ -345,6 +348,7 @@ fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out:
     // have only the pages that change (symbols, strings, header) rewritten through the map;
     // unsigning and signing rewrite the whole image, in memory.
     crate::publish::write_executable(out, |copy| {
+        crate::fsutil::preallocate(copy, file.metadata().map_or(0, |metadata| metadata.len()));
         std::io::copy(&mut file, copy).with_context(|| format!("could not copy {input}"))?;
         // SAFETY: the map is of our own unpublished temporary file, which nothing else
         // writes or truncates while it is mapped.

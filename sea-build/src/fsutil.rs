@@ -70,6 +70,27 @@ pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path) -> Result<Vec
     Ok(head)
 }
 
+/// Allocates `len` bytes of `file`, a fresh output about to be written from its start (or a
+/// kernel copy made into it), up front where the system can (Linux). Written through the page cache, an output's blocks are
+/// otherwise allocated late, and ext4 then flushes the whole file when it is renamed over the
+/// previous artifact (its `auto_da_alloc`), which costs about a third of a `cp` of node.
+/// Only a hint: errors (file systems without `fallocate`) are ignored.
+pub(crate) fn preallocate(file: &std::fs::File, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(len) = libc::off_t::try_from(len)
+            && len > 0
+        {
+            // SAFETY: fallocate(2) on an open descriptor we own, with plain integers; it reads
+            // and writes no memory of this process.
+            let _ = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, len);
+}
+
 /// Replaces the contents of `file` with `bytes`.
 pub(crate) fn overwrite(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom};

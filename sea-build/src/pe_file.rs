@@ -115,27 +115,6 @@ pub(crate) fn sign(file: &mut File, identity: &AuthenticodeIdentity, options: &S
     Ok(())
 }
 
-/// Allocates `len` bytes of `file`, a fresh output about to be written from its start, up
-/// front where the system can (Linux). Written through the page cache, an output's blocks are
-/// otherwise allocated late, and ext4 then flushes the whole file when it is renamed over the
-/// previous artifact (its `auto_da_alloc`), which costs about a third of a `cp` of node.
-/// Only a hint: errors (file systems without `fallocate`) are ignored.
-fn preallocate(file: &std::fs::File, len: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        if let Ok(len) = libc::off_t::try_from(len)
-            && len > 0
-        {
-            // SAFETY: fallocate(2) on an open descriptor we own, with plain integers; it reads
-            // and writes no memory of this process.
-            let _ = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, len);
-}
-
 /// `bound` as an index into a chunk of `len` bytes at file offset `offset`.
 fn clip(bound: u64, offset: u64, len: usize) -> usize {
     bound.saturating_sub(offset).min(len as u64) as usize
@@ -191,7 +170,7 @@ fn unset_fuse(file: &File, len: u64, known: Option<u64>) -> Result<usize> {
 pub(crate) fn write_splice(base: &File, splice: &Splice, blob: &[u8], out: &mut File) -> std::io::Result<()> {
     out.set_len(0)?;
     out.seek(SeekFrom::Start(0))?;
-    preallocate(out, splice.len(blob.len()));
+    crate::fsutil::preallocate(out, splice.len(blob.len()));
     let base_len = base.metadata()?.len();
     for piece in splice.pieces() {
         match piece {

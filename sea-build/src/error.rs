@@ -3,8 +3,10 @@
 //!
 //! Inside the crate, failures travel as `anyhow` errors with context added on the way up; the
 //! place that knows what kind of failure it is marks it (`fail!`, `Tag::tag`).
-//! Every public function returns [`Error`], whose kind is the innermost mark's (the most
-//! specific), [`ErrorKind::Other`] when nothing marked it. A public body written with anyhow
+//! The public entry points ([`crate::Build::try_build`], [`crate::pipeline::Pipeline::build`],
+//! [`crate::commands`], [`crate::verify::verify`]) and the API below them ([`crate::node`],
+//! [`crate::config`]) return [`Error`], whose kind is the innermost mark's (the most specific),
+//! [`ErrorKind::Other`] when nothing marked it. A public body written with anyhow
 //! (`?`, `bail!`, `.context()`) ends as an [`Error`] through `?` where it can; where it cannot,
 //! it is wrapped whole in [`typed`], or in [`typed_as`] when its every failure is of one kind.
 

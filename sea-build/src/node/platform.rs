@@ -168,10 +168,10 @@ impl std::str::FromStr for Platform {
     /// Parses a Node platform name (`linux-x64`), a Rust target triple, or `host`; an unknown
     /// name is a [`Config`](crate::ErrorKind::Config) error.
     fn from_str(name: &str) -> Result<Platform> {
+        if name == "host" {
+            return Platform::host();
+        }
         crate::error::typed_as(crate::ErrorKind::Config, || {
-            if name == "host" {
-                return Ok(Platform::host()?);
-            }
             let alias = TRIPLE_ALIASES.iter().find(|(triple, _)| *triple == name).map(|(_, node)| *node);
             // `osx-x64` is how Node's release index spells darwin.
             let darwin = name.strip_prefix("osx-").map(|arch| format!("darwin-{arch}"));

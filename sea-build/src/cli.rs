@@ -145,9 +145,9 @@ pub enum TargetArg {
 }
 
 impl std::str::FromStr for TargetArg {
-    type Err = anyhow::Error;
+    type Err = crate::Error;
 
-    fn from_str(text: &str) -> Result<TargetArg> {
+    fn from_str(text: &str) -> crate::Result<TargetArg> {
         if text == "all" { Ok(TargetArg::All) } else { text.parse().map(TargetArg::Platform) }
     }
 }

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::ErrorKind;
 use crate::blob::ExecArgvExtension;
 use crate::node::{Platform, Version, VersionSpec};
 use crate::sign::{P12_PASSWORD_ENV, SignMode};
@@ -251,118 +252,165 @@ impl<'de> serde::Deserialize<'de> for CodeCacheMode {
 
 impl SeaMetadata {
     /// Resolves the table of package `package` (in `package_dir`); `origin` names it in errors.
-    pub fn resolve(self, package: &str, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
+    /// What the table asks for that is invalid is an [`ErrorKind::Config`] error.
+    ///
+    /// ```
+    /// use sea_build::{ErrorKind, SeaMetadata};
+    /// let error = SeaMetadata::default().resolve("app", ".".into(), "Cargo.toml").unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::Config);
+    /// assert!(error.to_string().contains("`main` is missing"));
+    /// ```
+    pub fn resolve(self, package: &str, package_dir: &Utf8Path, origin: &str) -> crate::Result<Sea> {
         let fields = crate::pe::version_info::PackageFields { name: package.to_owned(), version: "0.0.0".to_owned(), ..Default::default() };
         self.resolve_package(&fields, package_dir, origin)
     }
 
     /// [`resolve`](Self::resolve), with the package's `[package]` fields, which the Windows
     /// version resource takes its defaults from.
-    pub fn resolve_package(self, package_fields: &crate::pe::version_info::PackageFields, package_dir: &Utf8Path, origin: &str) -> Result<Sea> {
-        let package = package_fields.name.as_str();
-        let main = self.main.with_context(|| format!("{origin}: `main` is missing: name the JavaScript entry point, e.g. main = \"js/main.js\""))?;
-        let node = self.node_version.as_deref().unwrap_or("lts").parse().with_context(|| format!("{origin}: bad `node-version`"))?;
-        let targets = self.targets.unwrap_or_else(|| vec!["host".to_owned()]);
-        if targets.is_empty() {
-            bail!("{origin}: `targets` is empty: list at least one, e.g. [\"host\"]");
-        }
-        let targets = targets.iter().map(|t| t.parse::<Platform>().with_context(|| format!("{origin}: bad entry in `targets`"))).collect::<Result<Vec<_>>>()?;
-        let exec_argv_extension = match self.exec_argv_extension.as_deref().unwrap_or("none") {
-            "none" => ExecArgvExtension::None,
-            "env" => ExecArgvExtension::Env,
-            "cli" => ExecArgvExtension::Cli,
-            other => bail!("{origin}: `exec-argv-extension` is `{other}`: expected \"none\", \"env\" or \"cli\""),
-        };
-        let mode = self.code_cache.unwrap_or(CodeCacheMode::Plain);
-        let train_args = match (mode, self.train_args) {
-            (CodeCacheMode::Trained, Some(args)) if !args.is_empty() => Some(args),
-            (CodeCacheMode::Trained, _) => {
-                bail!("{origin}: `code-cache = \"trained\"` needs `train-args`: the arguments main runs with to do representative work, e.g. train-args = [\"-p\", \"fixtures/project\"]")
+    ///
+    /// ```
+    /// use sea_build::{ErrorKind, SeaMetadata, pe::version_info::PackageFields};
+    /// let fields = PackageFields { name: "app".into(), version: "1.2.3".into(), ..Default::default() };
+    /// let metadata = SeaMetadata { main: Some("main.js".into()), targets: Some(vec!["win-x99".into()]), ..Default::default() };
+    /// let error = metadata.resolve_package(&fields, ".".into(), "Cargo.toml").unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::Config);
+    /// assert!(error.to_string().starts_with("Cargo.toml: bad entry in `targets`: unknown target `win-x99`"));
+    /// ```
+    pub fn resolve_package(self, package_fields: &crate::pe::version_info::PackageFields, package_dir: &Utf8Path, origin: &str) -> crate::Result<Sea> {
+        crate::error::typed_as(ErrorKind::Config, || {
+            let package = package_fields.name.as_str();
+            let main = self.main.with_context(|| format!("{origin}: `main` is missing: name the JavaScript entry point, e.g. main = \"js/main.js\""))?;
+            let node = self.node_version.as_deref().unwrap_or("lts").parse().with_context(|| format!("{origin}: bad `node-version`"))?;
+            let targets = self.targets.unwrap_or_else(|| vec!["host".to_owned()]);
+            if targets.is_empty() {
+                bail!("{origin}: `targets` is empty: list at least one, e.g. [\"host\"]");
             }
-            (_, Some(_)) => bail!("{origin}: `train-args` is set but `code-cache` is not \"trained\": set code-cache = \"trained\" or drop train-args"),
-            (_, None) => None,
-        };
-        let name = self.name.unwrap_or_else(|| package.to_owned());
-        let windows = self.windows.unwrap_or_default().resolve(package_fields, &name, origin)?;
-        let sea = Sea {
-            name,
-            package_dir: package_dir.to_owned(),
-            main,
-            bundle: self.bundle.unwrap_or(true),
-            vfs: self.vfs,
-            node,
-            targets,
-            code_cache: mode != CodeCacheMode::Off,
-            train_args,
-            use_snapshot: self.use_snapshot.unwrap_or(false),
-            strip: self.strip.unwrap_or(false),
-            assets: self.assets,
-            exec_argv: self.exec_argv,
-            exec_argv_extension,
-            verify_args: self.verify_args,
-            sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
-            windows,
-        };
-        sea.check_files(origin)?;
-        Ok(sea)
+            let targets = targets.iter().map(|t| t.parse::<Platform>().with_context(|| format!("{origin}: bad entry in `targets`"))).collect::<Result<Vec<_>>>()?;
+            let exec_argv_extension = match self.exec_argv_extension.as_deref().unwrap_or("none") {
+                "none" => ExecArgvExtension::None,
+                "env" => ExecArgvExtension::Env,
+                "cli" => ExecArgvExtension::Cli,
+                other => bail!("{origin}: `exec-argv-extension` is `{other}`: expected \"none\", \"env\" or \"cli\""),
+            };
+            let mode = self.code_cache.unwrap_or(CodeCacheMode::Plain);
+            let train_args = match (mode, self.train_args) {
+                (CodeCacheMode::Trained, Some(args)) if !args.is_empty() => Some(args),
+                (CodeCacheMode::Trained, _) => {
+                    bail!("{origin}: `code-cache = \"trained\"` needs `train-args`: the arguments main runs with to do representative work, e.g. train-args = [\"-p\", \"fixtures/project\"]")
+                }
+                (_, Some(_)) => bail!("{origin}: `train-args` is set but `code-cache` is not \"trained\": set code-cache = \"trained\" or drop train-args"),
+                (_, None) => None,
+            };
+            let name = self.name.unwrap_or_else(|| package.to_owned());
+            let windows = self.windows.unwrap_or_default().resolve(package_fields, &name, origin)?;
+            let sea = Sea {
+                name,
+                package_dir: package_dir.to_owned(),
+                main,
+                bundle: self.bundle.unwrap_or(true),
+                vfs: self.vfs,
+                node,
+                targets,
+                code_cache: mode != CodeCacheMode::Off,
+                train_args,
+                use_snapshot: self.use_snapshot.unwrap_or(false),
+                strip: self.strip.unwrap_or(false),
+                assets: self.assets,
+                exec_argv: self.exec_argv,
+                exec_argv_extension,
+                verify_args: self.verify_args,
+                sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
+                windows,
+            };
+            sea.check_files(origin)?;
+            Ok(sea)
+        })
     }
 }
 
 impl Sea {
-    /// Fails unless `main` and every asset exist and stay inside the package.
-    pub fn check_files(&self, origin: &str) -> Result<()> {
-        if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') || self.name.is_empty() {
-            bail!("{origin}: the name `{}` is not a plain file name (letters, digits, `-`, `_`, `.`)", self.name);
-        }
-        let inside = |what: &str, path: &Utf8Path| -> Result<()> {
-            if path.is_absolute() || path.components().any(|c| c == camino::Utf8Component::ParentDir) {
-                bail!("{origin}: {what} `{path}` must be a path inside the package directory {} (relative, no `..`): the blob must not depend on where the checkout is", self.package_dir);
+    /// Fails unless `main` and every asset exist and stay inside the package, with
+    /// [`ErrorKind::Config`].
+    ///
+    /// ```
+    /// use sea_build::{ErrorKind, SeaMetadata};
+    /// let temp = tempfile::tempdir()?;
+    /// std::fs::write(temp.path().join("main.js"), "")?;
+    /// let dir = camino::Utf8Path::from_path(temp.path()).unwrap();
+    /// let mut sea = SeaMetadata { main: Some("main.js".into()), ..Default::default() }.resolve("app", dir, "Cargo.toml")?;
+    /// sea.main = "../main.js".into();
+    /// assert_eq!(sea.check_files("Cargo.toml").unwrap_err().kind(), ErrorKind::Config);
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn check_files(&self, origin: &str) -> crate::Result<()> {
+        crate::error::typed_as(ErrorKind::Config, || {
+            if !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') || self.name.is_empty() {
+                bail!("{origin}: the name `{}` is not a plain file name (letters, digits, `-`, `_`, `.`)", self.name);
             }
-            let full = self.package_dir.join(path);
-            if !full.is_file() {
-                bail!("{origin}: {what} `{path}` does not exist (looked for {full})");
+            let inside = |what: &str, path: &Utf8Path| -> Result<()> {
+                if path.is_absolute() || path.components().any(|c| c == camino::Utf8Component::ParentDir) {
+                    bail!("{origin}: {what} `{path}` must be a path inside the package directory {} (relative, no `..`): the blob must not depend on where the checkout is", self.package_dir);
+                }
+                let full = self.package_dir.join(path);
+                if !full.is_file() {
+                    bail!("{origin}: {what} `{path}` does not exist (looked for {full})");
+                }
+                Ok(())
+            };
+            inside("main", &self.main)?;
+            if !self.bundle && matches!(self.main.extension(), Some("ts" | "mts" | "cts" | "tsx")) {
+                bail!("{origin}: main `{}` is TypeScript, which needs `bundle = true` (the default) to become JavaScript", self.main);
+            }
+            for (key, path) in &self.assets {
+                inside(&format!("asset `{key}`"), path)?;
+            }
+            if let Some(icon) = &self.windows.icon {
+                inside("windows.icon", icon)?;
             }
             Ok(())
-        };
-        inside("main", &self.main)?;
-        if !self.bundle && matches!(self.main.extension(), Some("ts" | "mts" | "cts" | "tsx")) {
-            bail!("{origin}: main `{}` is TypeScript, which needs `bundle = true` (the default) to become JavaScript", self.main);
-        }
-        for (key, path) in &self.assets {
-            inside(&format!("asset `{key}`"), path)?;
-        }
-        if let Some(icon) = &self.windows.icon {
-            inside("windows.icon", icon)?;
-        }
-        Ok(())
+        })
     }
 
-    /// Fails when `version` cannot honour a field, instead of letting node drop it silently.
-    pub fn check_node_supports(&self, version: Version) -> Result<()> {
-        let at_least = |major, minor| (version.major, version.minor) >= (major, minor);
-        let needs = |what: &str, since: &str| -> Result<()> { bail!("{what} needs node {since} or newer, but this SEA builds from node {version}: upgrade `node-version` or drop the field") };
-        if (version.major, version.minor) < (20, 6) {
-            needs("a SEA built by sea-build", "20.6")?;
-        }
-        if !self.assets.is_empty() && !(at_least(20, 12) && (version.major != 21 || version.minor >= 7)) {
-            needs("`assets`", "20.12 (21.7)")?;
-        }
-        if !self.exec_argv.is_empty() && !supports_exec_argv(version) {
-            needs("`exec-argv`", "22.20 / 24.7")?;
-        }
-        if !self.bundle && self.main.extension() == Some("mjs") && !at_least(25, 7) {
-            needs("an ES module main shipped as it is (`bundle = false`)", "25.7")?;
-        }
-        if !self.vfs.is_empty() && version.major < 26 {
-            needs("`vfs` (node's useVfs)", "26")?;
-        }
-        if self.train_args.is_some() && self.use_snapshot {
-            bail!("`code-cache = \"trained\"` and `use-snapshot` cannot be combined: a snapshot takes the code cache's place; drop one of them");
-        }
-        if self.use_snapshot && !self.vfs.is_empty() {
-            bail!("`use-snapshot` and `vfs` cannot be combined: a snapshot's main runs once, at build time, and cannot read the mounted files then; drop one of them");
-        }
-        Ok(())
+    /// Fails when `version` cannot honour a field, instead of letting node drop it silently,
+    /// with [`ErrorKind::Config`].
+    ///
+    /// ```
+    /// use sea_build::{ErrorKind, SeaMetadata, node::Version};
+    /// let temp = tempfile::tempdir()?;
+    /// std::fs::write(temp.path().join("main.js"), "")?;
+    /// let dir = camino::Utf8Path::from_path(temp.path()).unwrap();
+    /// let sea = SeaMetadata { main: Some("main.js".into()), exec_argv: vec!["--no-warnings".into()], ..Default::default() }.resolve("app", dir, "Cargo.toml")?;
+    /// sea.check_node_supports(Version::new(24, 7, 0))?;
+    /// assert_eq!(sea.check_node_supports(Version::new(24, 6, 0)).unwrap_err().kind(), ErrorKind::Config);
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn check_node_supports(&self, version: Version) -> crate::Result<()> {
+        crate::error::typed_as(ErrorKind::Config, || {
+            let at_least = |major, minor| (version.major, version.minor) >= (major, minor);
+            let needs = |what: &str, since: &str| -> Result<()> { bail!("{what} needs node {since} or newer, but this SEA builds from node {version}: upgrade `node-version` or drop the field") };
+            if (version.major, version.minor) < (20, 6) {
+                needs("a SEA built by sea-build", "20.6")?;
+            }
+            if !self.assets.is_empty() && !(at_least(20, 12) && (version.major != 21 || version.minor >= 7)) {
+                needs("`assets`", "20.12 (21.7)")?;
+            }
+            if !self.exec_argv.is_empty() && !supports_exec_argv(version) {
+                needs("`exec-argv`", "22.20 / 24.7")?;
+            }
+            if !self.bundle && self.main.extension() == Some("mjs") && !at_least(25, 7) {
+                needs("an ES module main shipped as it is (`bundle = false`)", "25.7")?;
+            }
+            if !self.vfs.is_empty() && version.major < 26 {
+                needs("`vfs` (node's useVfs)", "26")?;
+            }
+            if self.train_args.is_some() && self.use_snapshot {
+                bail!("`code-cache = \"trained\"` and `use-snapshot` cannot be combined: a snapshot takes the code cache's place; drop one of them");
+            }
+            if self.use_snapshot && !self.vfs.is_empty() {
+                bail!("`use-snapshot` and `vfs` cannot be combined: a snapshot's main runs once, at build time, and cannot read the mounted files then; drop one of them");
+            }
+            Ok(())
+        })
     }
 }
 

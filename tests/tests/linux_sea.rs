@@ -143,7 +143,9 @@ fn fields_the_node_cannot_honour_are_refused() {
     // The pinned 24 is newer than 24.7, so exec-argv is fine there…
     assert!(pipeline.build(&sea, Platform::host().unwrap(), &dir.join("ok")).is_ok());
     // …and refused for a node that predates it.
-    let error = sea.check_node_supports("24.6.0".parse().unwrap()).unwrap_err().to_string();
+    let error = sea.check_node_supports("24.6.0".parse().unwrap()).unwrap_err();
+    assert_eq!(error.kind(), sea_build::ErrorKind::Config, "{error}");
+    let error = error.to_string();
     assert!(error.contains("`exec-argv` needs node 22.20 / 24.7"), "{error}");
 }
 

@@ -355,6 +355,7 @@ fn a_failing_training_run_and_missing_train_args_get_clear_errors() {
     assert!(!dir.join("out/app").exists());
 
     let missing: SeaMetadata = serde_json::from_value(serde_json::json!({"code-cache": "trained", "main": "js/main.js"})).unwrap();
-    let error = missing.resolve("app", &dir.join("pkg"), "Cargo.toml").unwrap_err().to_string();
-    assert!(error.contains("needs `train-args`"), "{error}");
+    let error = missing.resolve("app", &dir.join("pkg"), "Cargo.toml").unwrap_err();
+    assert_eq!(error.kind(), sea_build::ErrorKind::Config, "{error}");
+    assert!(error.to_string().contains("needs `train-args`"), "{error}");
 }

@@ -667,7 +667,7 @@ fn fetch_node(spec: VersionSpec) -> Result<NodeBinary> {
 fn fetch_node_for(spec: VersionSpec, platform: Platform) -> Result<NodeBinary> {
     let env = sea_build::Env::from_process();
     let fetcher = NodeFetcher::from_env(&env)?;
-    fetcher.fetch(&spec, platform, None)
+    Ok(fetcher.fetch(&spec, platform, None)?)
 }
 
 fn is_macho(path: &Utf8Path) -> bool {

@@ -5,8 +5,8 @@
 
 use std::io::{Read, Seek};
 
-use crate::error::{ErrorKind, Tag};
-use anyhow::{Context, Result, bail};
+use crate::error::{ErrorKind, Tag, fail};
+use anyhow::{Context, Result};
 
 use super::platform::{Os, Platform};
 
@@ -73,9 +73,9 @@ impl ArchiveKind {
 /// assert!(extract_node_binary(b"not an archive", "linux-x64".parse()?, "junk").is_err());
 /// # anyhow::Ok(())
 /// ```
-pub fn extract_node_binary(archive: &[u8], platform: Platform, name: &str) -> Result<Vec<u8>> {
+pub fn extract_node_binary(archive: &[u8], platform: Platform, name: &str) -> crate::Result<Vec<u8>> {
     let Some(kind) = ArchiveKind::sniff(archive) else {
-        bail!("{name} is not a .tar.gz, .tar.xz or .zip archive (its first bytes are none of theirs)");
+        fail!(DamagedInput, "{name} is not a .tar.gz, .tar.xz or .zip archive (its first bytes are none of theirs)");
     };
     let mut binary = Vec::new();
     extract_node(std::io::Cursor::new(archive), kind, platform, name, &mut |member, data| {
@@ -116,7 +116,7 @@ pub(crate) fn extract_node<R: Read + Seek>(archive: R, kind: ArchiveKind, platfo
         }
     };
     if !extract_members(archive, kind, name, &wanted, sink)? {
-        bail!("{name} holds no node binary for {platform} (looked for */{}): is it a Node release archive for that platform?", binary_paths(platform).join(" or */"));
+        fail!(NotNode, "{name} holds no node binary for {platform} (looked for */{}): is it a Node release archive for that platform?", binary_paths(platform).join(" or */"));
     }
     Ok(())
 }
@@ -143,11 +143,11 @@ pub(crate) fn extract_members<R: Read + Seek>(
             return Ok(());
         };
         if !matches!(entry_kind, EntryKind::File) {
-            bail!("refusing {name}: its {path} is a link, not the file itself");
+            fail!(DamagedInput, "refusing {name}: its {path} is a link, not the file itself");
         }
         if member == Member::Binary {
             if found_binary {
-                bail!("refusing {name}: it holds more than one binary at {path}");
+                fail!(DamagedInput, "refusing {name}: it holds more than one binary at {path}");
             }
             found_binary = true;
         }
@@ -234,7 +234,9 @@ struct Checked<'a, R> {
 
 impl<R: Read> Read for Checked<'_, R> {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buffer).map_err(|error| std::io::Error::new(error.kind(), format!("{} is truncated or corrupt ({error}): download it again (a partial download is never trusted)", self.name)))
+        self.inner.read(buffer).map_err(|error| {
+            crate::error::tagged_io(error.kind(), ErrorKind::DamagedInput, format!("{} is truncated or corrupt ({error}): download it again (a partial download is never trusted)", self.name))
+        })
     }
 }
 
@@ -257,18 +259,18 @@ fn check_entry(path: &str, kind: &EntryKind) -> Result<()> {
         Some(stack.len())
     };
     if depth_after(&[], path).is_none() {
-        bail!("entry `{path}` escapes the archive (absolute path or `..`)");
+        fail!(DamagedInput, "entry `{path}` escapes the archive (absolute path or `..`)");
     }
     match kind {
         EntryKind::Symlink(target) => {
             let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty() && *p != ".").collect();
             let parent = &parts[..parts.len().saturating_sub(1)];
             if depth_after(parent, target).is_none() {
-                bail!("link `{path}` points outside the archive (to `{target}`)");
+                fail!(DamagedInput, "link `{path}` points outside the archive (to `{target}`)");
             }
         }
         EntryKind::Hardlink(target) if depth_after(&[], target).is_none() => {
-            bail!("hard link `{path}` points outside the archive (to `{target}`)");
+            fail!(DamagedInput, "hard link `{path}` points outside the archive (to `{target}`)");
         }
         _ => {}
     }

@@ -37,7 +37,7 @@ const STAMP: &str = "verified.toml";
 /// use sea_build::{Env, node::Cache};
 /// let cache = Cache::from_env(&Env::from_process().with_var("SEA_BUILD_CACHE_DIR", "/tmp/sea-cache"))?;
 /// assert_eq!(cache.root(), "/tmp/sea-cache");
-/// # anyhow::Ok(())
+/// # Ok::<(), sea_build::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Cache {
@@ -71,10 +71,10 @@ impl CacheRecord {
     /// let record = CacheRecord::parse(text, "entry.toml".into())?;
     /// assert_eq!(record.target, "linux-x64");
     /// assert!(CacheRecord::parse("version = 1", "entry.toml".into()).is_err());
-    /// # anyhow::Ok(())
+    /// # Ok::<(), sea_build::Error>(())
     /// ```
-    pub fn parse(text: &str, path: &Utf8Path) -> Result<CacheRecord> {
-        toml::from_str(text).with_context(|| format!("{path} is unreadable"))
+    pub fn parse(text: &str, path: &Utf8Path) -> crate::Result<CacheRecord> {
+        Ok(toml::from_str(text).with_context(|| format!("{path} is unreadable"))?)
     }
 }
 
@@ -200,7 +200,7 @@ impl Cache {
     /// The cache named by `SEA_BUILD_CACHE_DIR`, else `sea-build` in the per-user cache
     /// directory (`~/.cache/sea-build` on Linux, `~/Library/Caches/sea-build` on macOS,
     /// `%LOCALAPPDATA%\sea-build` on Windows).
-    pub fn from_env(env: &Env) -> Result<Cache> {
+    pub fn from_env(env: &Env) -> crate::Result<Cache> {
         if let Some(root) = env.var("SEA_BUILD_CACHE_DIR") {
             return Ok(Cache::new(root));
         }

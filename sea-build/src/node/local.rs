@@ -7,21 +7,22 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::platform::{Arch, Os, Platform};
 use super::version::Version;
 use crate::Env;
+use crate::error::{ErrorKind, Tag, fail};
 
 /// Fails unless `bytes` is an executable for `platform` that carries the SEA fuse.
 pub(crate) fn check_node_binary(bytes: &[u8], path: &Utf8Path, platform: Platform) -> Result<()> {
     use object::{Architecture, BinaryFormat, FileKind, Object};
     let not_node = || format!("{path} is not a node binary for {platform}");
-    let kind = FileKind::parse(bytes).with_context(|| format!("{}: it is not an executable at all", not_node()))?;
+    let kind = FileKind::parse(bytes).tag(ErrorKind::NotNode, || format!("{}: it is not an executable at all", not_node()))?;
     let (os, arch) = match kind {
         FileKind::MachOFat32 | FileKind::MachOFat64 => (Os::Darwin, None),
         _ => {
-            let file = object::File::parse(bytes).with_context(not_node)?;
+            let file = object::File::parse(bytes).tag(ErrorKind::NotNode, not_node)?;
             let os = match file.format() {
                 BinaryFormat::Elf => Os::Linux,
                 BinaryFormat::MachO => Os::Darwin,
                 BinaryFormat::Pe => Os::Windows,
-                other => bail!("{}: it is a {other:?} file", not_node()),
+                other => fail!(NotNode, "{}: it is a {other:?} file", not_node()),
             };
             let arch = match file.architecture() {
                 Architecture::X86_64 => Some(Arch::X64),
@@ -36,7 +37,7 @@ pub(crate) fn check_node_binary(bytes: &[u8], path: &Utf8Path, platform: Platfor
         }
     };
     if os != platform.os || arch.is_some_and(|arch| arch != platform.arch) {
-        bail!("{}: it is built for {os:?} {}; pick the matching target or another binary", not_node(), arch.map_or("(unknown architecture)".to_owned(), |a| format!("{a:?}")));
+        fail!(NotNode, "{}: it is built for {os:?} {}; pick the matching target or another binary", not_node(), arch.map_or("(unknown architecture)".to_owned(), |a| format!("{a:?}")));
     }
     // Universal files carry one fuse per slice.
     for image in crate::inject::images(bytes).with_context(|| format!("{path} cannot be used for a SEA"))? {

@@ -17,7 +17,9 @@
 //! compared when the same source serves it (the npm registry and the official site package the
 //! same binary in different archives).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, bail};
+
+use crate::Result;
 use camino::Utf8Path;
 
 use super::NodeBinary;
@@ -32,7 +34,7 @@ const HEADER: &str = "# This file is written by sea-build (`cargo xtask fetch`).
 /// use sea_build::node::LockFile;
 /// let lock = LockFile::parse("version = 1\n", "sea.lock".into())?;
 /// assert!(lock.nodes.is_empty());
-/// # anyhow::Ok(())
+/// # Ok::<(), sea_build::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LockFile {
@@ -82,31 +84,52 @@ pub struct LockedNode {
 
 impl LockFile {
     /// Reads `path`; a missing file is an empty lock.
+    ///
+    /// ```
+    /// use sea_build::node::LockFile;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = camino::Utf8PathBuf::try_from(dir.path().join("sea.lock"))?;
+    /// assert!(LockFile::read(&path)?.nodes.is_empty());
+    /// std::fs::write(&path, "version = 2\n")?;
+    /// assert!(LockFile::read(&path).unwrap_err().to_string().contains("format version 2"));
+    /// # anyhow::Ok(())
+    /// ```
     pub fn read(path: &Utf8Path) -> Result<LockFile> {
         match std::fs::read_to_string(path) {
             Ok(text) => LockFile::parse(&text, path),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(LockFile { version: 1, ..LockFile::default() }),
-            Err(error) => Err(error).with_context(|| format!("could not read {path}")),
+            Err(error) => crate::error::typed(|| Err(error).with_context(|| format!("could not read {path}"))),
         }
     }
 
     /// Parses the text of a lock file; `path` names it in errors.
     pub fn parse(text: &str, path: &Utf8Path) -> Result<LockFile> {
-        let lock: LockFile = toml::from_str(text).with_context(|| format!("{path} is not a valid sea.lock: fix or delete it, then run `cargo xtask fetch`"))?;
-        if lock.version != 1 {
-            bail!("{path} has format version {}, but this sea-build reads version 1: upgrade sea-build or delete the file", lock.version);
-        }
-        Ok(lock)
+        crate::error::typed(|| {
+            let lock: LockFile = toml::from_str(text).with_context(|| format!("{path} is not a valid sea.lock: fix or delete it, then run `cargo xtask fetch`"))?;
+            if lock.version != 1 {
+                bail!("{path} has format version {}, but this sea-build reads version 1: upgrade sea-build or delete the file", lock.version);
+            }
+            Ok(lock)
+        })
     }
 
     /// Writes the lock to `path` atomically, entries sorted so the file diffs well.
+    ///
+    /// ```
+    /// use sea_build::node::LockFile;
+    /// let dir = tempfile::tempdir()?;
+    /// let path = camino::Utf8PathBuf::try_from(dir.path().join("sea.lock"))?;
+    /// LockFile::default().write(&path)?;
+    /// assert_eq!(LockFile::read(&path)?.version, 1);
+    /// # anyhow::Ok(())
+    /// ```
     pub fn write(&self, path: &Utf8Path) -> Result<()> {
         let mut sorted = self.clone();
         sorted.version = 1;
         sorted.nodes.sort_by(|a, b| (&a.request, &a.target).cmp(&(&b.request, &b.target)));
         sorted.tools.sort_by(|a, b| (&a.name, &a.target).cmp(&(&b.name, &b.target)));
         let text = format!("{HEADER}{}", toml::to_string(&sorted).context("could not encode sea.lock")?);
-        crate::publish::write_atomic(path, text.as_bytes())
+        Ok(crate::publish::write_atomic(path, text.as_bytes())?)
     }
 
     /// The entry pinning `spec` for `platform`, if any.
@@ -115,7 +138,30 @@ impl LockFile {
         self.nodes.iter().find(|node| node.target == platform.node_name() && (node.request == request || matches!(spec, VersionSpec::Exact(v) if *v == node.version)))
     }
 
-    /// Fails unless `node` agrees with the entry pinning `spec` (when there is one).
+    /// Fails unless `node` agrees with the entry pinning `spec` (when there is one), with
+    /// [`ErrorKind::LockMismatch`](crate::ErrorKind::LockMismatch).
+    ///
+    /// ```
+    /// use sea_build::{ErrorKind, node::{LockFile, NodeBinary, Version, VersionSpec}};
+    /// let node = NodeBinary {
+    ///     version: Version::new(24, 11, 1),
+    ///     platform: "linux-x64".parse()?,
+    ///     source: "npm".into(),
+    ///     origin: None,
+    ///     archive_sha256: Some("aa".repeat(32)),
+    ///     binary_sha256: "bb".repeat(32),
+    ///     path: "node".into(),
+    ///     downloaded: false,
+    ///     fuse_offset: None,
+    /// };
+    /// let spec = VersionSpec::Major(24);
+    /// let mut lock = LockFile::default();
+    /// lock.record(&spec, &node);
+    /// lock.check(&spec, &node, "sea.lock".into())?;
+    /// let other = NodeBinary { binary_sha256: "cc".repeat(32), ..node };
+    /// assert_eq!(lock.check(&spec, &other, "sea.lock".into()).unwrap_err().kind(), ErrorKind::LockMismatch);
+    /// # Ok::<(), sea_build::Error>(())
+    /// ```
     pub fn check(&self, spec: &VersionSpec, node: &NodeBinary, lock_path: &Utf8Path) -> Result<()> {
         let Some(pinned) = self.pinned(spec, node.platform) else { return Ok(()) };
         let archive_differs = pinned.source == node.source && node.archive_sha256.as_deref().is_some_and(|sha| sha != pinned.archive_sha256);

@@ -7,7 +7,7 @@
 //! let fetcher = NodeFetcher::from_env(&env)?;
 //! let node = fetcher.fetch(&"22".parse()?, "linux-x64".parse()?, None)?;
 //! println!("node {} at {} (sha256 {})", node.version, node.path, node.binary_sha256);
-//! # anyhow::Ok(())
+//! # Ok::<(), sea_build::Error>(())
 //! ```
 
 mod archive;
@@ -25,7 +25,7 @@ use std::io::{BufReader, Read, Write};
 use std::sync::{Arc, OnceLock};
 
 use crate::ErrorKind;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use camino::{Utf8Path, Utf8PathBuf};
 
 pub use archive::{ArchiveKind, extract_node_binary};
@@ -107,9 +107,9 @@ pub struct NodeFetcher {
 
 impl NodeFetcher {
     /// A fetcher configured from `env` (see the table above).
-    pub fn from_env(env: &Env) -> Result<NodeFetcher> {
+    pub fn from_env(env: &Env) -> crate::Result<NodeFetcher> {
         let sources = match env.var("SEA_BUILD_NODE_SOURCES") {
-            Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<Result<Vec<_>>>()?,
+            Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(str::parse).collect::<crate::Result<Vec<_>>>()?,
             None => vec![SourceKind::Dist, SourceKind::Npm],
         };
         let dist_base = env.var("SEA_BUILD_NODE_MIRROR").or_else(|| env.var("NODEJS_ORG_MIRROR")).unwrap_or_else(|| OFFICIAL_DIST.to_owned());
@@ -152,7 +152,7 @@ impl NodeFetcher {
     ///
     /// ```
     /// let fetcher = sea_build::node::NodeFetcher::from_env(&sea_build::Env::from_process())?.verify_cache(true);
-    /// # anyhow::Ok(())
+    /// # Ok::<(), sea_build::Error>(())
     /// ```
     pub fn verify_cache(mut self, rehash: bool) -> Self {
         self.rehash = rehash;
@@ -189,7 +189,19 @@ impl NodeFetcher {
 
     /// Finds the node binary `spec` names for `platform`. With a lock (its contents and path),
     /// a pinned request uses the pinned version, and the result must match the pinned hashes.
-    pub fn fetch(&self, spec: &VersionSpec, platform: Platform, lock: Option<(&LockFile, &Utf8Path)>) -> Result<NodeBinary> {
+    /// A failure's [`ErrorKind`] says why: `OfflineMiss`, `NodeNotFound`, `Network`,
+    /// `ChecksumMismatch`, `LockMismatch`, `DamagedInput`, `NotNode`, `Config`.
+    ///
+    /// ```
+    /// use sea_build::{Env, ErrorKind, node::NodeFetcher};
+    /// let cache = tempfile::tempdir()?;
+    /// let fetcher = NodeFetcher::from_env(&Env::from_process().with_var("SEA_BUILD_CACHE_DIR", cache.path()))?.offline(true);
+    /// let error = fetcher.fetch(&"22".parse()?, "linux-x64".parse()?, None).unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::OfflineMiss);
+    /// assert!(error.to_string().contains("cargo xtask fetch --node 22"));
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn fetch(&self, spec: &VersionSpec, platform: Platform, lock: Option<(&LockFile, &Utf8Path)>) -> crate::Result<NodeBinary> {
         let node = match spec {
             VersionSpec::Local => self.local(platform)?,
             VersionSpec::Path(path) => self.fetch_path(path, platform)?,
@@ -252,7 +264,7 @@ impl NodeFetcher {
             );
         }
         if self.sources.is_empty() {
-            bail!("no node sources are configured (SEA_BUILD_NODE_SOURCES is empty): set it to `dist,npm`, or give a local node binary or archive as the node version");
+            crate::error::fail!(Config, "no node sources are configured (SEA_BUILD_NODE_SOURCES is empty): set it to `dist,npm`, or give a local node binary or archive as the node version");
         }
         let mut failures = Vec::new();
         for kind in &self.sources {
@@ -274,14 +286,7 @@ impl NodeFetcher {
         message.push_str(
             "\nConfigure the sources with SEA_BUILD_NODE_SOURCES (e.g. `npm` or `dist,npm`), a dist mirror with SEA_BUILD_NODE_MIRROR or NODEJS_ORG_MIRROR, the npm registry with npm_config_registry or .npmrc, or give a local node binary or archive as the node version.",
         );
-        // The kind is the most telling of the sources' failures: a tampered download over a
-        // network error over a release that does not exist.
-        let kinds: Vec<ErrorKind> = failures.iter().filter_map(crate::error::kind_of).collect();
-        let kind = [ErrorKind::ChecksumMismatch, ErrorKind::LockMismatch, ErrorKind::DamagedInput, ErrorKind::Network, ErrorKind::NodeNotFound]
-            .into_iter()
-            .find(|kind| kinds.contains(kind))
-            .unwrap_or(ErrorKind::Other);
-        Err(crate::error::tagged(kind, message))
+        Err(crate::error::tagged(most_telling(&failures), message))
     }
 
     /// The one version of `spec` to build every platform in `platforms` from: the newest
@@ -294,7 +299,19 @@ impl NodeFetcher {
     /// version it pins for some of them is kept when the others have it too, and is an error
     /// naming `--update` otherwise. Offline, only cached versions count. Each platform's
     /// releases come from the first source that lists them.
-    pub fn resolve_common(&self, spec: &VersionSpec, platforms: &[Platform], lock: Option<&LockFile>) -> Result<Option<CommonVersion>> {
+    ///
+    /// ```
+    /// use sea_build::{Env, ErrorKind, node::{NodeFetcher, Platform, Version, VersionSpec}};
+    /// let cache = tempfile::tempdir()?;
+    /// let fetcher = NodeFetcher::from_env(&Env::from_process().with_var("SEA_BUILD_CACHE_DIR", cache.path()))?.offline(true);
+    /// let targets: Vec<Platform> = vec!["linux-x64".parse()?, "win-x64".parse()?];
+    /// let exact = fetcher.resolve_common(&VersionSpec::Exact(Version::new(24, 11, 1)), &targets, None)?;
+    /// assert_eq!(exact.map(|common| common.version), Some(Version::new(24, 11, 1)));
+    /// let error = fetcher.resolve_common(&VersionSpec::Major(24), &targets, None).unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::OfflineMiss);
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn resolve_common(&self, spec: &VersionSpec, platforms: &[Platform], lock: Option<&LockFile>) -> crate::Result<Option<CommonVersion>> {
         match spec {
             VersionSpec::Local | VersionSpec::Path(_) => return Ok(None),
             VersionSpec::Exact(version) => return Ok(Some(CommonVersion { version: *version, newest: Vec::new() })),
@@ -333,7 +350,8 @@ impl NodeFetcher {
             if lacking.is_empty() && disagreeing.is_empty() {
                 return Ok(Some(CommonVersion { version: *version, newest: Vec::new() }));
             }
-            bail!(
+            crate::error::fail!(
+                LockMismatch,
                 "sea.lock pins node {spec} to {version} for {platform}{}{}: one version must serve every target; resolve it again with `cargo xtask fetch --node {spec} --update` and every --target",
                 if disagreeing.is_empty() { String::new() } else { format!(", but {}", disagreeing.join(", ")) },
                 if lacking.is_empty() { String::new() } else { format!(", which {} lack", lacking.join(", ")) }
@@ -364,9 +382,18 @@ impl NodeFetcher {
     /// The platforms that publish a release matching `spec` (what `--target all` builds):
     /// those whose release list, from the first source that has one, holds a match (offline:
     /// whose cache does). Fails when no platform's releases could be listed at all.
-    pub fn platforms_shipping(&self, spec: &VersionSpec) -> Result<Vec<Platform>> {
+    ///
+    /// ```
+    /// use sea_build::{Env, ErrorKind, node::{NodeFetcher, VersionSpec}};
+    /// let cache = tempfile::tempdir()?;
+    /// let fetcher = NodeFetcher::from_env(&Env::from_process().with_var("SEA_BUILD_CACHE_DIR", cache.path()))?.offline(true);
+    /// assert_eq!(fetcher.platforms_shipping(&VersionSpec::Major(24)).unwrap_err().kind(), ErrorKind::NodeNotFound);
+    /// assert_eq!(fetcher.platforms_shipping(&VersionSpec::Local).unwrap_err().kind(), ErrorKind::Config);
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn platforms_shipping(&self, spec: &VersionSpec) -> crate::Result<Vec<Platform>> {
         if matches!(spec, VersionSpec::Local | VersionSpec::Path(_)) {
-            bail!("`--target all` needs a node version (such as `24`), not `{spec}`, which names one binary for one platform");
+            crate::error::fail!(Config, "`--target all` needs a node version (such as `24`), not `{spec}`, which names one binary for one platform");
         }
         let mut shipping = Vec::new();
         let mut failures = Vec::new();
@@ -377,7 +404,7 @@ impl NodeFetcher {
                 match self.releases_from_sources(platform) {
                     Ok(releases) => releases.into_iter().map(|r| r.version).collect(),
                     Err(error) => {
-                        failures.push(format!("{error:#}"));
+                        failures.push(error);
                         continue;
                     }
                 }
@@ -387,12 +414,11 @@ impl NodeFetcher {
             }
         }
         if shipping.is_empty() {
-            crate::error::fail!(
-                NodeNotFound,
-                "no platform publishes node {spec}{}{}",
-                if self.offline { " in the cache (offline)" } else { "" },
-                failures.iter().map(|f| format!("\n  - {f}")).collect::<String>()
-            );
+            let message =
+                format!("no platform publishes node {spec}{}{}", if self.offline { " in the cache (offline)" } else { "" }, failures.iter().map(|f| format!("\n  - {f:#}")).collect::<String>());
+            // When no platform's releases could be listed, why they could not is the kind.
+            let kind = if failures.len() == Platform::all().count() { most_telling(&failures) } else { ErrorKind::NodeNotFound };
+            return Err(crate::error::tagged(kind, message).into());
         }
         Ok(shipping)
     }
@@ -406,10 +432,11 @@ impl NodeFetcher {
                 source.releases(self.http(), platform).with_context(|| source.describe())
             }) {
                 Ok(releases) => return Ok(releases),
-                Err(error) => failures.push(format!("{error:#}")),
+                Err(error) => failures.push(error),
             }
         }
-        bail!("could not list node releases for {platform}; every source failed:\n  - {}", failures.join("\n  - "))
+        let listing: String = failures.iter().map(|f| format!("\n  - {f:#}")).collect();
+        Err(crate::error::tagged(most_telling(&failures), format!("could not list node releases for {platform}; every source failed:{listing}")))
     }
 
     fn cached(&self, version: Version, platform: Platform) -> Result<Option<NodeBinary>> {
@@ -431,7 +458,7 @@ impl NodeFetcher {
                 let releases = source.releases(self.http(), platform)?;
                 resolve(spec, &releases).ok_or_else(|| {
                     let newest = releases.iter().map(|r| r.version).max().map_or("none".to_owned(), |v| v.to_string());
-                    anyhow!("no release matches `{spec}` for {platform} (newest there: {newest})")
+                    crate::error::tagged(ErrorKind::NodeNotFound, format!("no release matches `{spec}` for {platform} (newest there: {newest})"))
                 })?
             }
         };
@@ -457,7 +484,7 @@ impl NodeFetcher {
 
     fn local(&self, platform: Platform) -> Result<NodeBinary> {
         if !platform.is_host() {
-            bail!("`local` means the node on this machine's PATH, which cannot build for {platform}: choose a version such as `24`, or a path to a {platform} node binary");
+            crate::error::fail!(Config, "`local` means the node on this machine's PATH, which cannot build for {platform}: choose a version such as `24`, or a path to a {platform} node binary");
         }
         let path = local::node_on_path(&self.env)?;
         let bytes = std::fs::read(&path).with_context(|| format!("could not read {path}"))?;
@@ -506,6 +533,16 @@ impl NodeFetcher {
         let origin = Origin { source: "path", url: path.as_str(), archive_sha256: &archive_sha256, version: None };
         extract_into(&entry, archive, kind, platform, origin)
     }
+}
+
+/// The most telling kind of the failures of several sources: a tampered download over a
+/// network error over a release that does not exist.
+fn most_telling(failures: &[anyhow::Error]) -> ErrorKind {
+    let kinds: Vec<ErrorKind> = failures.iter().filter_map(crate::error::kind_of).collect();
+    [ErrorKind::ChecksumMismatch, ErrorKind::LockMismatch, ErrorKind::DamagedInput, ErrorKind::Network, ErrorKind::NodeNotFound]
+        .into_iter()
+        .find(|kind| kinds.contains(kind))
+        .unwrap_or(ErrorKind::Other)
 }
 
 fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform, fuse_offset: Option<u64>) -> NodeBinary {

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use anyhow::{Result, bail};
+use anyhow::bail;
+
+use crate::Result;
+use crate::error::fail;
 
 /// An operating system Node publishes binaries for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,7 +42,8 @@ pub enum Arch {
 /// let mac: Platform = "aarch64-apple-darwin".parse()?;
 /// assert_eq!(mac.node_name(), "darwin-arm64");
 /// assert_eq!("win-x64".parse::<Platform>()?.rust_triple(), "x86_64-pc-windows-msvc");
-/// # anyhow::Ok(())
+/// assert_eq!("x86_64-unknown-linux-musl".parse::<Platform>().unwrap_err().kind(), sea_build::ErrorKind::Config);
+/// # Ok::<(), sea_build::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Platform {
@@ -79,13 +83,20 @@ impl Platform {
         KNOWN.iter().map(|(_, _, p)| *p)
     }
 
-    /// The platform this program runs on, if Node publishes binaries for it.
+    /// The platform this program runs on, if Node publishes binaries for it
+    /// ([`ErrorKind::NodeNotFound`](crate::ErrorKind::NodeNotFound) if not).
+    ///
+    /// ```
+    /// use sea_build::node::Platform;
+    /// assert!(Platform::host()?.is_host());
+    /// # Ok::<(), sea_build::Error>(())
+    /// ```
     pub fn host() -> Result<Platform> {
         let os = match std::env::consts::OS {
             "linux" => Os::Linux,
             "macos" => Os::Darwin,
             "windows" => Os::Windows,
-            other => bail!("Node publishes no binaries for this host's operating system ({other})"),
+            other => fail!(NodeNotFound, "Node publishes no binaries for this host's operating system ({other})"),
         };
         let arch = match std::env::consts::ARCH {
             "x86_64" => Arch::X64,
@@ -94,10 +105,13 @@ impl Platform {
             "powerpc64" => Arch::Ppc64le,
             "s390x" => Arch::S390x,
             "x86" => Arch::X86,
-            other => bail!("Node publishes no binaries for this host's architecture ({other})"),
+            other => fail!(NodeNotFound, "Node publishes no binaries for this host's architecture ({other})"),
         };
         let platform = Platform { os, arch };
-        if KNOWN.iter().any(|(_, _, p)| *p == platform) { Ok(platform) } else { bail!("Node publishes no binaries for this host ({os:?} {arch:?})") }
+        if !KNOWN.iter().any(|(_, _, p)| *p == platform) {
+            fail!(NodeNotFound, "Node publishes no binaries for this host ({os:?} {arch:?})");
+        }
+        Ok(platform)
     }
 
     fn known(&self) -> &'static (&'static str, &'static str, Platform) {
@@ -132,7 +146,7 @@ impl Platform {
     /// Fails, naming the Cargo feature, unless this build of sea-build has what artifacts for
     /// this platform need: nothing for Linux, `macos` (Mach-O signing), `windows` (node's
     /// .zip archives).
-    pub(crate) fn require_feature(&self) -> Result<()> {
+    pub(crate) fn require_feature(&self) -> anyhow::Result<()> {
         let feature = match self.os {
             Os::Linux => return Ok(()),
             Os::Darwin => crate::features::Feature::Macos,
@@ -149,24 +163,27 @@ impl fmt::Display for Platform {
 }
 
 impl std::str::FromStr for Platform {
-    type Err = anyhow::Error;
+    type Err = crate::Error;
 
-    /// Parses a Node platform name (`linux-x64`), a Rust target triple, or `host`.
+    /// Parses a Node platform name (`linux-x64`), a Rust target triple, or `host`; an unknown
+    /// name is a [`Config`](crate::ErrorKind::Config) error.
     fn from_str(name: &str) -> Result<Platform> {
         if name == "host" {
             return Platform::host();
         }
-        let alias = TRIPLE_ALIASES.iter().find(|(triple, _)| *triple == name).map(|(_, node)| *node);
-        // `osx-x64` is how Node's release index spells darwin.
-        let darwin = name.strip_prefix("osx-").map(|arch| format!("darwin-{arch}"));
-        let name = alias.or(darwin.as_deref()).unwrap_or(name);
-        if let Some((_, _, platform)) = KNOWN.iter().find(|(node, triple, _)| *node == name || *triple == name) {
-            return Ok(*platform);
-        }
-        if name.contains("-musl") {
-            bail!("Node publishes no musl binaries (target `{name}`): build node yourself and pass its path as the node version");
-        }
-        let names: Vec<&str> = KNOWN.iter().map(|(node, _, _)| *node).collect();
-        bail!("unknown target `{name}`: expected `host`, a Node platform ({}) or the matching Rust target triple", names.join(", "))
+        crate::error::typed_as(crate::ErrorKind::Config, || {
+            let alias = TRIPLE_ALIASES.iter().find(|(triple, _)| *triple == name).map(|(_, node)| *node);
+            // `osx-x64` is how Node's release index spells darwin.
+            let darwin = name.strip_prefix("osx-").map(|arch| format!("darwin-{arch}"));
+            let name = alias.or(darwin.as_deref()).unwrap_or(name);
+            if let Some((_, _, platform)) = KNOWN.iter().find(|(node, triple, _)| *node == name || *triple == name) {
+                return Ok(*platform);
+            }
+            if name.contains("-musl") {
+                bail!("Node publishes no musl binaries (target `{name}`): build node yourself and pass its path as the node version");
+            }
+            let names: Vec<&str> = KNOWN.iter().map(|(node, _, _)| *node).collect();
+            bail!("unknown target `{name}`: expected `host`, a Node platform ({}) or the matching Rust target triple", names.join(", "))
+        })
     }
 }

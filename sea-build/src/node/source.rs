@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use base64::Engine;
 
 use super::archive::ArchiveKind;
 use super::http::{ARCHIVE_LIMIT, HashingWriter, Http, METADATA_LIMIT, check_url};
 use super::platform::{Arch, Os, Platform};
 use super::version::{Release, Version, is_known_lts};
+use crate::ErrorKind;
 use crate::progress::Reporter;
 
 /// The official download site, used when no mirror is configured.
@@ -38,12 +39,12 @@ impl SourceKind {
 }
 
 impl std::str::FromStr for SourceKind {
-    type Err = anyhow::Error;
-    fn from_str(name: &str) -> Result<SourceKind> {
+    type Err = crate::Error;
+    fn from_str(name: &str) -> crate::Result<SourceKind> {
         match name.trim() {
             "dist" => Ok(SourceKind::Dist),
             "npm" => Ok(SourceKind::Npm),
-            other => bail!("unknown node source `{other}`: expected `dist` or `npm` (SEA_BUILD_NODE_SOURCES takes a comma-separated list such as `dist,npm`)"),
+            other => crate::error::fail!(Config, "unknown node source `{other}`: expected `dist` or `npm` (SEA_BUILD_NODE_SOURCES takes a comma-separated list such as `dist,npm`)"),
         }
     }
 }
@@ -150,7 +151,9 @@ impl Source for Dist {
                 let name = Dist::archive_name(version, platform, extension);
                 shasum_for(&shasums, &name).map(|sum| (name, *kind, sum.to_ascii_lowercase()))
             })
-            .ok_or_else(|| anyhow!("{shasums_url} lists no archive for {platform} (looked for {})", Dist::archive_name(version, platform, "tar.gz|zip")))?;
+            .ok_or_else(|| {
+                crate::error::tagged(ErrorKind::NodeNotFound, format!("{shasums_url} lists no archive for {platform} (looked for {})", Dist::archive_name(version, platform, "tar.gz|zip")))
+            })?;
         let url = format!("{release}/{name}");
         let mut sink = HashingWriter::new(into.reopen()?, false);
         http.download(&url, ARCHIVE_LIMIT, &mut sink, reporter)?;
@@ -215,7 +218,7 @@ impl Npm {
             let mut available: Vec<Version> = packument.versions.keys().filter_map(|v| v.parse().ok()).collect();
             available.sort();
             let newest = available.last().map_or("none".to_owned(), |v| v.to_string());
-            bail!("the npm registry has no {package}@{version} (newest there: {newest})");
+            crate::error::fail!(NodeNotFound, "the npm registry has no {package}@{version} (newest there: {newest})");
         };
         check_url(&entry.dist.tarball, "the npm registry")?;
         let expected = entry
@@ -256,7 +259,7 @@ impl Source for Npm {
     fn releases(&self, http: &Http, platform: Platform) -> Result<Vec<Release>> {
         let packument = self.packument(http, &platform.npm_package())?;
         if packument.versions.is_empty() {
-            bail!("the npm registry has no versions of {}", platform.npm_package());
+            crate::error::fail!(NodeNotFound, "the npm registry has no versions of {}", platform.npm_package());
         }
         Ok(packument.versions.keys().filter_map(|v| v.parse().ok()).map(|version| Release { version, lts: is_known_lts(version) }).collect())
     }

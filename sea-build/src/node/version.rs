@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, bail};
+
+use crate::Result;
 use camino::Utf8PathBuf;
 
 /// An exact Node release version, such as `22.23.3`.
@@ -13,7 +15,7 @@ use camino::Utf8PathBuf;
 /// let v: Version = "v22.23.3".parse()?;
 /// assert_eq!((v.major, v.minor, v.patch), (22, 23, 3));
 /// assert_eq!(v.to_string(), "22.23.3");
-/// # anyhow::Ok(())
+/// # Ok::<(), sea_build::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -45,21 +47,23 @@ impl fmt::Display for Version {
 }
 
 impl FromStr for Version {
-    type Err = anyhow::Error;
+    type Err = crate::Error;
 
     fn from_str(text: &str) -> Result<Version> {
-        let digits = text.trim().strip_prefix('v').unwrap_or(text.trim());
-        let parts: Vec<&str> = digits.split('.').collect();
-        let [major, minor, patch] = parts[..] else {
-            bail!("`{text}` is not a Node version: expected MAJOR.MINOR.PATCH such as 22.23.3");
-        };
-        let number = |part: &str| part.parse::<u32>().with_context(|| format!("`{text}` is not a Node version: `{part}` is not a number"));
-        Ok(Version::new(number(major)?, number(minor)?, number(patch)?))
+        crate::error::typed(|| {
+            let digits = text.trim().strip_prefix('v').unwrap_or(text.trim());
+            let parts: Vec<&str> = digits.split('.').collect();
+            let [major, minor, patch] = parts[..] else {
+                bail!("`{text}` is not a Node version: expected MAJOR.MINOR.PATCH such as 22.23.3");
+            };
+            let number = |part: &str| part.parse::<u32>().with_context(|| format!("`{text}` is not a Node version: `{part}` is not a number"));
+            Ok(Version::new(number(major)?, number(minor)?, number(patch)?))
+        })
     }
 }
 
 impl TryFrom<String> for Version {
-    type Error = anyhow::Error;
+    type Error = crate::Error;
     fn try_from(text: String) -> Result<Version> {
         text.parse()
     }
@@ -79,7 +83,8 @@ impl From<Version> for String {
 /// assert_eq!("24.11.1".parse::<VersionSpec>()?, VersionSpec::Exact(Version::new(24, 11, 1)));
 /// assert_eq!("lts".parse::<VersionSpec>()?, VersionSpec::Lts);
 /// assert!(matches!("./node-v24.11.1-linux-x64.tar.xz".parse::<VersionSpec>()?, VersionSpec::Path(_)));
-/// # anyhow::Ok(())
+/// assert_eq!("banana".parse::<VersionSpec>().unwrap_err().kind(), sea_build::ErrorKind::Config);
+/// # Ok::<(), sea_build::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum VersionSpec {
@@ -123,28 +128,32 @@ impl fmt::Display for VersionSpec {
 }
 
 impl FromStr for VersionSpec {
-    type Err = anyhow::Error;
+    type Err = crate::Error;
 
+    /// Parses what a user writes; what is not a spec is a [`Config`](crate::ErrorKind::Config)
+    /// error.
     fn from_str(text: &str) -> Result<VersionSpec> {
-        let trimmed = text.trim();
-        let bare = trimmed.strip_prefix('v').unwrap_or(trimmed);
-        match trimmed.to_ascii_lowercase().as_str() {
-            "lts" => return Ok(VersionSpec::Lts),
-            "latest" | "current" => return Ok(VersionSpec::Latest),
-            "local" => return Ok(VersionSpec::Local),
-            _ => {}
-        }
-        if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(VersionSpec::Major(bare.parse().with_context(|| format!("major version `{trimmed}` is out of range"))?));
-        }
-        if bare.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return Ok(VersionSpec::Exact(trimmed.parse()?));
-        }
-        let looks_like_path = trimmed.contains(['/', '\\']) || trimmed.starts_with('.') || std::path::Path::new(trimmed).exists();
-        if looks_like_path {
-            return Ok(VersionSpec::Path(Utf8PathBuf::from(trimmed)));
-        }
-        bail!("`{text}` is not a node version: use an exact version (24.11.1), a major (24), `lts`, `latest`, `local`, or a path to a node binary or archive")
+        crate::error::typed_as(crate::ErrorKind::Config, || {
+            let trimmed = text.trim();
+            let bare = trimmed.strip_prefix('v').unwrap_or(trimmed);
+            match trimmed.to_ascii_lowercase().as_str() {
+                "lts" => return Ok(VersionSpec::Lts),
+                "latest" | "current" => return Ok(VersionSpec::Latest),
+                "local" => return Ok(VersionSpec::Local),
+                _ => {}
+            }
+            if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
+                return Ok(VersionSpec::Major(bare.parse().with_context(|| format!("major version `{trimmed}` is out of range"))?));
+            }
+            if bare.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                return Ok(VersionSpec::Exact(trimmed.parse()?));
+            }
+            let looks_like_path = trimmed.contains(['/', '\\']) || trimmed.starts_with('.') || std::path::Path::new(trimmed).exists();
+            if looks_like_path {
+                return Ok(VersionSpec::Path(Utf8PathBuf::from(trimmed)));
+            }
+            bail!("`{text}` is not a node version: use an exact version (24.11.1), a major (24), `lts`, `latest`, `local`, or a path to a node binary or archive")
+        })
     }
 }
 

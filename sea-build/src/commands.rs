@@ -322,8 +322,9 @@ fn relativise_file_inner(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: O
     let head = read_prefix(&mut file, 64 << 10).with_context(|| format!("could not read {input}"))?;
     let unchanged = macho::relativise::unchanged_span(&head).filter(|_| matches!(sign, None | Some(SignMode::None)));
     std::thread::scope(|scope| {
-        let hashing = unchanged.map(|span| scope.spawn(move || crate::fsutil::chunk_digests_within(input, span, macho::uuid::CHUNK, macho::uuid::chunk_digest)));
-        relativise_copy(file, input, prefix, out, sign, env, hashing)
+        let ahead =
+            unchanged.map(|span| HashedAhead { span: span.clone(), digests: scope.spawn(move || crate::fsutil::chunk_digests_within(input, span, macho::uuid::CHUNK, macho::uuid::chunk_digest)) });
+        relativise_copy(file, input, prefix, out, sign, env, ahead)
     })
 }
 
@@ -336,11 +337,15 @@ fn read_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Chunk digests of the input being computed on another thread (see `relativise_file_inner`).
-type Hashing<'scope> = std::thread::ScopedJoinHandle<'scope, std::io::Result<Vec<Option<[u8; 32]>>>>;
+/// The UUID chunks of the bytes relativising leaves alone, being hashed from the input on
+/// another thread (see `relativise_file_inner`).
+struct HashedAhead<'scope> {
+    span: std::ops::Range<u64>,
+    digests: std::thread::ScopedJoinHandle<'scope, std::io::Result<Vec<Option<[u8; 32]>>>>,
+}
 
 // Copies `file` (the user's `input`) to `out`, relativised and signed as asked.
-fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env, mut hashing: Option<Hashing<'_>>) -> Result<String> {
+fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: Option<SignMode>, env: &Env, mut ahead: Option<HashedAhead<'_>>) -> Result<String> {
     let mut options = macho::relativise::RelativiseOptions::default();
     let mut result = None;
     // `input` is the user's file, so it is never mapped (a file truncated under a map faults
@@ -353,6 +358,10 @@ fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out:
         // SAFETY: the map is of our own unpublished temporary file, which nothing else
         // writes or truncates while it is mapped.
         let mut map = unsafe { memmap2::MmapMut::map_mut(&*copy) }.with_context(|| format!("could not map the copy of {input}"))?;
+        if let Some(ahead) = &ahead {
+            // The edit writes most pages from the symbol table on.
+            crate::fsutil::prefault_for_writing(&map, ahead.span.end);
+        }
         let was_signed = macho::unsign::is_signed(&map).with_context(|| format!("{input} is not a Mach-O file sea-build can relativise"))?;
         let mode = sign.unwrap_or(if was_signed { SignMode::AdHoc } else { SignMode::None });
         let summary = if was_signed || mode != SignMode::None {
@@ -364,12 +373,13 @@ fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out:
             summary
         } else {
             // The UUID comes last, over the finished bytes and the chunks hashed meanwhile.
-            options.recompute_uuid = hashing.is_none();
+            options.recompute_uuid = ahead.is_none();
             let mut done = macho::relativise::relativise_slice(&mut map, prefix, &options).with_context(|| format!("could not relativise {input}"))?;
-            if let Some(hashing) = hashing.take() {
-                let known = hashing.join().map_err(|_| anyhow::anyhow!("internal error: hashing {input} failed"))?.with_context(|| format!("could not read {input}"))?;
-                let image = done.images.first_mut().context("internal error: a thin image gave no summary")?;
-                image.uuid = macho::uuid::recompute_known(&mut map[..done.len as usize], &known).with_context(|| format!("could not recompute the UUID of {input}"))?;
+            if let Some(ahead) = ahead.take() {
+                let image = &mut map[..done.len as usize];
+                let known = ahead.digests.join().map_err(|_| anyhow::anyhow!("internal error: hashing {input} failed"))?.with_context(|| format!("could not read {input}"))?;
+                let summary = done.images.first_mut().context("internal error: a thin image gave no summary")?;
+                summary.uuid = macho::uuid::recompute_known(image, &known).with_context(|| format!("could not recompute the UUID of {input}"))?;
             }
             drop(map);
             copy.set_len(done.len).context("could not cut the relativised copy")?;

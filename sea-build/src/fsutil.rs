@@ -91,6 +91,21 @@ pub(crate) fn preallocate(file: &std::fs::File, len: u64) {
     let _ = (file, len);
 }
 
+/// Asks the kernel to make the pages of `map` from byte `from` on present and writable in one
+/// go, ahead of an edit that writes most of them: one fault per page costs more than the
+/// edit. Only a hint (Linux 5.14 and later; ignored elsewhere and on error).
+pub(crate) fn prefault_for_writing(map: &memmap2::MmapMut, from: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        let start = usize::try_from(from).unwrap_or(usize::MAX) & !0xfff;
+        if start < map.len() {
+            let _ = map.advise_range(memmap2::Advice::PopulateWrite, start, map.len() - start);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (map, from);
+}
+
 /// Replaces the contents of `file` with `bytes`.
 pub(crate) fn overwrite(mut file: &std::fs::File, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom};

@@ -331,7 +331,7 @@ fn relativise_thin(image: &mut [u8], prefix: &[u8], options: &RelativiseOptions)
     let symbols = &mut head[tables.symoff..symbols_end];
     let strings = &tail[..tables.strsize];
 
-    let shared = shared_strings(symbols, tables.strsize)?;
+    let shared = SharedStrings::find(symbols, tables.strsize)?;
     let rebuilt = rebuild_strings(symbols, strings, shared, prefix, options)?;
     let new_table = rebuilt.table;
     ensure!(
@@ -379,29 +379,49 @@ fn strx_of(entry: &[u8]) -> u32 {
     u32::from_le_bytes([entry[STRX], entry[STRX + 1], entry[STRX + 2], entry[STRX + 3]])
 }
 
-/// String offsets used by more than one symbol, mapped to a placeholder for their new
-/// offset. One pass over the symbols with a bitmap of one bit per string-table byte.
-fn shared_strings(symbols: &[u8], strsize: usize) -> Result<HashMap<u32, u32>> {
-    let mut seen = vec![0u64; strsize.div_ceil(64)];
-    let mut shared = HashMap::new();
-    for (index, entry) in symbols.chunks_exact(NLIST_LEN as usize).enumerate() {
-        let strx = strx_of(entry);
-        if strx < 2 {
-            continue;
+/// The string offsets more than one symbol uses, and the new offset of each once it is placed.
+struct SharedStrings {
+    /// One bit per string-table byte: set where a shared string starts. Most symbols own their
+    /// string, and this answers for them without a hash lookup.
+    bits: Vec<u64>,
+    /// The new offset of each shared string; `u32::MAX` until it is placed.
+    placed: HashMap<u32, u32>,
+}
+
+impl SharedStrings {
+    /// One pass over the symbols with a bitmap of the string starts seen so far.
+    fn find(symbols: &[u8], strsize: usize) -> Result<SharedStrings> {
+        let mut seen = vec![0u64; strsize.div_ceil(64)];
+        let mut shared = SharedStrings { bits: vec![0u64; seen.len()], placed: HashMap::new() };
+        for (index, entry) in symbols.chunks_exact(NLIST_LEN as usize).enumerate() {
+            let strx = strx_of(entry);
+            if strx < 2 {
+                continue;
+            }
+            let at = strx as usize;
+            ensure!(
+                at < strsize,
+                "symbol {index} names string {strx}, past the end of the {strsize}-byte string \
+                 table: the symbol table is damaged"
+            );
+            let (word, bit) = (at / 64, 1u64 << (at % 64));
+            if seen[word] & bit != 0 {
+                shared.bits[word] |= bit;
+                shared.placed.insert(strx, u32::MAX);
+            }
+            seen[word] |= bit;
         }
-        let at = strx as usize;
-        ensure!(
-            at < strsize,
-            "symbol {index} names string {strx}, past the end of the {strsize}-byte string \
-             table: the symbol table is damaged"
-        );
-        let (word, bit) = (at / 64, 1u64 << (at % 64));
-        if seen[word] & bit != 0 {
-            shared.insert(strx, u32::MAX);
-        }
-        seen[word] |= bit;
+        Ok(shared)
     }
-    Ok(shared)
+
+    /// The slot of `strx` when another symbol uses it too (`strx` is within the table).
+    fn slot(&mut self, strx: u32) -> Option<&mut u32> {
+        let at = strx as usize;
+        if self.bits[at / 64] & (1u64 << (at % 64)) == 0 {
+            return None;
+        }
+        self.placed.get_mut(&strx)
+    }
 }
 
 /// The new string table and what was done to build it.
@@ -413,7 +433,7 @@ struct Rebuilt {
 
 /// Builds the new string table in symbol order, rewriting path stabs, and points every
 /// symbol at its new string; zeroes `N_OSO` timestamps.
-fn rebuild_strings(symbols: &mut [u8], strings: &[u8], mut shared: HashMap<u32, u32>, prefix: &[u8], options: &RelativiseOptions) -> Result<Rebuilt> {
+fn rebuild_strings(symbols: &mut [u8], strings: &[u8], mut shared: SharedStrings, prefix: &[u8], options: &RelativiseOptions) -> Result<Rebuilt> {
     let mut table = Vec::with_capacity(strings.len());
     table.extend_from_slice(strings.get(..2).unwrap_or(b" \0"));
     let (mut rewritten, mut zeroed) = (0u64, 0u64);
@@ -427,15 +447,16 @@ fn rebuild_strings(symbols: &mut [u8], strings: &[u8], mut shared: HashMap<u32, 
         if strx < 2 {
             continue;
         }
-        if let Some(&new) = shared.get(&strx)
+        // SharedStrings::find checked strx against the table size.
+        let slot = shared.slot(strx);
+        if let Some(&new) = slot.as_deref()
             && new != u32::MAX
         {
             entry[STRX..STRX + 4].copy_from_slice(&new.to_le_bytes());
             continue;
         }
-        // shared_strings checked strx against the table size.
         let rest = &strings[strx as usize..];
-        let Some(len) = find_nul(rest) else {
+        let Some(len) = memchr::memchr(0, rest) else {
             bail!(
                 "the string of symbol {index} (offset {strx}) runs to the end of the string \
                  table without a terminating NUL: the string table is damaged"
@@ -467,7 +488,7 @@ fn rebuild_strings(symbols: &mut [u8], strings: &[u8], mut shared: HashMap<u32, 
             _ => table.extend_from_slice(string),
         }
         table.push(0);
-        if let Some(slot) = shared.get_mut(&strx) {
+        if let Some(slot) = slot {
             *slot = new;
         }
         entry[STRX..STRX + 4].copy_from_slice(&new.to_le_bytes());
@@ -482,23 +503,6 @@ fn stab_name(kind: u8) -> &'static str {
         N_SOL => "N_SOL",
         _ => "a symbol",
     }
-}
-
-/// Position of the first NUL byte, eight bytes at a time.
-fn find_nul(bytes: &[u8]) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in words.by_ref() {
-        let value = u64::from_le_bytes([word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7]]);
-        // Sets the high bit of the lowest zero byte (and maybe of bytes after it).
-        if value.wrapping_sub(LOW) & !value & HIGH != 0 {
-            return word.iter().position(|&b| b == 0).map(|p| at + p);
-        }
-        at += 8;
-    }
-    words.remainder().iter().position(|&b| b == 0).map(|p| at + p)
 }
 
 #[cfg(test)]
@@ -559,7 +563,7 @@ mod tests {
             .chunks_exact(16)
             .map(|entry| {
                 let strx = strx_of(entry) as usize;
-                let len = find_nul(&strings[strx..]).unwrap();
+                let len = memchr::memchr(0, &strings[strx..]).unwrap();
                 let name = String::from_utf8(strings[strx..strx + len].to_vec()).unwrap();
                 let value = u64::from_le_bytes(entry[8..16].try_into().unwrap());
                 (entry[4], name, value)
@@ -772,21 +776,5 @@ mod tests {
         assert_eq!(summary.images[0].symbols, 0);
         assert!(summary.images[0].uuid.is_some());
         assert_eq!(data.len(), before.len());
-    }
-
-    #[test]
-    fn find_nul_agrees_with_a_plain_search() {
-        let mut bytes: Vec<u8> = (1..=40).collect();
-        assert_eq!(find_nul(&bytes), None);
-        for at in 0..bytes.len() {
-            let saved = bytes[at];
-            bytes[at] = 0;
-            assert_eq!(find_nul(&bytes), Some(at));
-            // 0x80 and 0x01 neighbours (SWAR false positives) must not confuse it.
-            bytes[at] = saved;
-        }
-        let tricky = [0x80, 0x01, 0x81, 0x00, 0xff, 0x00, 0x01, 0x01, 0x00];
-        assert_eq!(find_nul(&tricky), Some(3));
-        assert_eq!(find_nul(&[]), None);
     }
 }

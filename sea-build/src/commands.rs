@@ -34,10 +34,9 @@ pub(crate) fn inject_elf_file(
 ) -> Result<u64> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
-    if inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?) != Some(inject::Format::Elf) {
+    if inject::Format::detect(&crate::fsutil::read_head(&mut file, base, 4096)?) != Some(inject::Format::Elf) {
         bail!("{base} is not an ELF executable");
     }
-    file.seek(SeekFrom::Start(0)).with_context(|| format!("could not read {base}"))?;
     out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
     if let Some(Ok(fuse_offset)) = fuse_offset.map(usize::try_from) {
         return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options, sha256);
@@ -159,7 +158,7 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
     let blob_bytes = std::fs::read(blob).with_context(|| format!("could not read the blob {blob}"))?;
     let failed = || format!("could not inject {blob} into {base}");
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
-    let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base)?);
+    let format = inject::Format::detect(&crate::fsutil::read_head(&mut file, base, 4096)?);
     drop(file);
     // `base` is the user's file, so it is never mapped: it is copied by the kernel and edited
     // in the copy (Mach-O), or read in parts and copied around them (PE).
@@ -319,22 +318,13 @@ fn relativise_file_inner(input: &Utf8Path, prefix: &str, out: &Utf8Path, sign: O
     // An unsigned image that stays unsigned is edited where it lies, and the bytes the edit
     // leaves alone (most of the file) are hashed for its new UUID on a second thread while
     // the kernel copies them; the header decides which those are.
-    let head = read_prefix(&mut file, 64 << 10).with_context(|| format!("could not read {input}"))?;
+    let head = crate::fsutil::read_head(&mut file, input, 64 << 10)?;
     let unchanged = macho::relativise::unchanged_span(&head).filter(|_| matches!(sign, None | Some(SignMode::None)));
     std::thread::scope(|scope| {
         let ahead =
             unchanged.map(|span| HashedAhead { span: span.clone(), digests: scope.spawn(move || crate::fsutil::chunk_digests_within(input, span, macho::uuid::CHUNK, macho::uuid::chunk_digest)) });
         relativise_copy(file, input, prefix, out, sign, env, ahead)
     })
-}
-
-/// The first `len` bytes of `file` (fewer when it is shorter); leaves it positioned at its start.
-fn read_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek};
-    let mut head = Vec::new();
-    (&*file).take(len).read_to_end(&mut head)?;
-    file.rewind()?;
-    Ok(head)
 }
 
 /// The UUID chunks of the bytes relativising leaves alone, being hashed from the input on

@@ -62,11 +62,12 @@ pub(crate) fn map_writable(file: &std::fs::File) -> Result<memmap2::MmapMut> {
     unsafe { memmap2::MmapMut::map_mut(file) }.context("could not map a temporary file into memory")
 }
 
-/// Up to the first 4 KiB of `file` (named `path` in errors): enough to tell its format.
-pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(4096);
-    file.take(4096).read_to_end(&mut head).with_context(|| format!("could not read {path}"))?;
+/// Up to the first `len` bytes of `file` (named `path` in errors), which is left positioned at
+/// its start: 4 KiB tell a format, 64 KiB hold the load commands of any usual Mach-O.
+pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path, len: u64) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut head = Vec::with_capacity(len.min(1 << 16) as usize);
+    (&*file).take(len).read_to_end(&mut head).and_then(|_| file.rewind()).with_context(|| format!("could not read {path}"))?;
     Ok(head)
 }
 

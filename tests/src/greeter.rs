@@ -17,7 +17,8 @@ use sea_build::node::{Platform, VersionSpec};
 /// let dir = tempfile::tempdir()?;
 /// let dir = camino::Utf8Path::from_path(dir.path()).unwrap();
 /// let main = "console.log(require('node:sea').getAsset('greeting.txt', 'utf8'));\n";
-/// let sea = sea_build_tests::greeter::package(dir, main, VersionSpec::Major(24), vec![Platform::host()?], true);
+/// let node = VersionSpec::Exact(sea_build_tests::nodes::pinned::NODE_24);
+/// let sea = sea_build_tests::greeter::package(dir, main, node, vec![Platform::host()?], true);
 /// assert_eq!(std::fs::read_to_string(dir.join(&sea.main))?, main);
 /// assert_eq!(std::fs::read_to_string(dir.join("js/greeting.txt"))?, "hello, asset\n");
 /// # anyhow::Ok(())

@@ -82,6 +82,21 @@ pub struct Manifest {
     /// Whether the embedded code cache was trained (`code-cache = "trained"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub code_cache_trained: bool,
+    /// The mounted package, when the program ships as its files (see [`crate::mount`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounted: Option<Mounted>,
+}
+
+/// What a mounted package holds, in the manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Mounted {
+    /// How many files.
+    pub files: usize,
+    /// Their bytes in all.
+    pub bytes: u64,
+    /// Whether its CommonJS modules carry code caches made by the target's node.
+    pub module_caches: bool,
 }
 
 /// A built SEA.
@@ -157,6 +172,7 @@ mod tests {
             startup_snapshot: false,
             stripped_bytes: None,
             code_cache_trained: false,
+            mounted: None,
         }
     }
 

@@ -5,8 +5,8 @@
 //! [package.metadata.sea]
 //! name = "hello"                   # default: the package name
 //! main = "js/main.js"              # required: the entry point (.js, .mjs, .cjs, .ts, .mts, .cts)
-//! bundle = true                    # bundle main with what it requires and imports (default)
-//! vfs = []                         # paths or globs mounted for the program (node >= 26)
+//! bundle = true                    # unset (default): bundle when one file serves, else mount the package
+//! vfs = []                         # paths or globs mounted for the program, beside the package's own
 //! node-version = "24"              # exact, major, "lts", "latest", "local" or a path
 //! targets = ["host"]               # Node platform names or Rust target triples
 //! code-cache = true               # or "trained", with train-args
@@ -37,10 +37,13 @@ pub struct SeaMetadata {
     pub name: Option<String>,
     /// The entry point, relative to the package directory.
     pub main: Option<Utf8PathBuf>,
-    /// Whether `main` is bundled with everything it requires and imports; default true.
+    /// `true`: `main` is bundled with everything it requires and imports into one file;
+    /// `false`: `main` ships as it is. Unset (the default): bundled when one file serves the
+    /// program, otherwise the package is mounted (see [`Bundling::Auto`]).
     pub bundle: Option<bool>,
-    /// Paths or globs (relative to the package directory) embedded and mounted with node's
-    /// `useVfs` (node 26+).
+    /// Paths or globs (relative to the package directory) mounted for the program: added to a
+    /// mounted package, or with `bundle` set, embedded and mounted with node's `useVfs`
+    /// (node 26+).
     #[serde(default)]
     pub vfs: Vec<String>,
     /// The node version spec; default `lts`.
@@ -170,9 +173,10 @@ pub struct Sea {
     pub package_dir: Utf8PathBuf,
     /// The entry point, relative to `package_dir`.
     pub main: Utf8PathBuf,
-    /// Whether `main` is bundled (see [`crate::bundle`]).
-    pub bundle: bool,
-    /// Paths or globs mounted with `useVfs` (see [`crate::vfs`]).
+    /// How `main` ships (see [`Bundling`]).
+    pub bundle: Bundling,
+    /// Paths or globs mounted: added to the mounted package ([`crate::mount`]), or with
+    /// `bundle` set, with node's `useVfs` (see [`crate::vfs`]).
     pub vfs: Vec<String>,
     /// Which node to build from.
     pub node: VersionSpec,
@@ -212,6 +216,43 @@ pub struct SignConfig {
     pub p12: Option<Utf8PathBuf>,
     /// The environment variable holding the P12's password.
     pub password_env: String,
+}
+
+/// How a SEA's `main` ships: the `bundle` field.
+///
+/// ```
+/// use sea_build::config::Bundling;
+/// assert_eq!(Bundling::from_field(None), Bundling::Auto);
+/// assert_eq!(Bundling::from_field(Some(true)), Bundling::Always);
+/// assert!(Bundling::Auto.bundles() && !Bundling::Never.bundles());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Bundling {
+    /// `bundle` unset: `main` is bundled when esbuild can follow everything the program
+    /// loads and nothing in it depends on where its files lie; otherwise the program's
+    /// package is mounted ([`crate::mount`]), its code compiled from caches made at build time.
+    #[default]
+    Auto,
+    /// `bundle = true`: always one bundled file (see [`crate::bundle`]).
+    Always,
+    /// `bundle = false`: `main` ships as it is.
+    Never,
+}
+
+impl Bundling {
+    /// The mode a `bundle` field (`None` when unset) asks for.
+    pub fn from_field(bundle: Option<bool>) -> Bundling {
+        match bundle {
+            None => Bundling::Auto,
+            Some(true) => Bundling::Always,
+            Some(false) => Bundling::Never,
+        }
+    }
+
+    /// Whether esbuild runs (to bundle, or to find out whether a bundle serves).
+    pub fn bundles(self) -> bool {
+        self != Bundling::Never
+    }
 }
 
 /// What `code-cache` asks for: `false`, `true` (node's plain cache) or `"trained"`.
@@ -307,7 +348,7 @@ impl SeaMetadata {
                 name,
                 package_dir: package_dir.to_owned(),
                 main,
-                bundle: self.bundle.unwrap_or(true),
+                bundle: Bundling::from_field(self.bundle),
                 vfs: self.vfs,
                 node,
                 targets,
@@ -358,7 +399,7 @@ impl Sea {
                 Ok(())
             };
             inside("main", &self.main)?;
-            if !self.bundle && matches!(self.main.extension(), Some("ts" | "mts" | "cts" | "tsx")) {
+            if self.bundle == Bundling::Never && matches!(self.main.extension(), Some("ts" | "mts" | "cts" | "tsx")) {
                 bail!("{origin}: main `{}` is TypeScript, which needs `bundle = true` (the default) to become JavaScript", self.main);
             }
             for (key, path) in &self.assets {
@@ -397,11 +438,14 @@ impl Sea {
             if !self.exec_argv.is_empty() && !supports_exec_argv(version) {
                 needs("`exec-argv`", "22.20 / 24.7")?;
             }
-            if !self.bundle && self.main.extension() == Some("mjs") && !at_least(25, 7) {
+            if self.bundle == Bundling::Never && self.main.extension() == Some("mjs") && !at_least(25, 7) {
                 needs("an ES module main shipped as it is (`bundle = false`)", "25.7")?;
             }
-            if !self.vfs.is_empty() && version.major < 26 {
-                needs("`vfs` (node's useVfs)", "26")?;
+            if !self.vfs.is_empty() && self.bundle != Bundling::Auto && version.major < 26 {
+                needs("`vfs` with `bundle` set (node's useVfs)", "26")?;
+            }
+            if self.bundle == Bundling::Auto && !self.vfs.is_empty() && !at_least(22, 15) {
+                needs("`vfs` (a mounted package)", "22.15")?;
             }
             if self.train_args.is_some() && self.use_snapshot {
                 bail!("`code-cache = \"trained\"` and `use-snapshot` cannot be combined: a snapshot takes the code cache's place; drop one of them");
@@ -432,7 +476,7 @@ mod tests {
             name: "x".into(),
             package_dir: ".".into(),
             main: main.into(),
-            bundle: false,
+            bundle: Bundling::Never,
             vfs: vec![],
             node: VersionSpec::Lts,
             targets: vec![],
@@ -460,11 +504,14 @@ mod tests {
         assert!(sea(false, true, "m.js").check_node_supports(v("23.11.0")).is_err());
         assert!(sea(false, false, "m.mjs").check_node_supports(v("25.6.0")).is_err());
         assert!(sea(false, false, "m.mjs").check_node_supports(v("25.7.0")).is_ok());
-        let bundled = Sea { bundle: true, ..sea(false, false, "m.mjs") };
+        let bundled = Sea { bundle: Bundling::Always, ..sea(false, false, "m.mjs") };
         assert!(bundled.check_node_supports(v("24.21.0")).is_ok(), "a bundled ES module becomes CommonJS for older nodes");
         let mounted = Sea { vfs: vec!["data".into()], ..sea(false, false, "m.js") };
         assert!(mounted.check_node_supports(v("24.21.0")).unwrap_err().to_string().contains("`vfs`"));
         assert!(mounted.check_node_supports(v("26.10.0")).is_ok());
+        let auto = Sea { bundle: Bundling::Auto, ..mounted };
+        assert!(auto.check_node_supports(v("24.21.0")).is_ok(), "a mounted package takes vfs entries on node 22.15+");
+        assert!(auto.check_node_supports(v("22.14.0")).is_err());
         let error = sea(true, false, "m.js").check_node_supports(v("20.8.0")).unwrap_err().to_string();
         assert!(error.contains("`assets` needs node 20.12"), "{error}");
     }

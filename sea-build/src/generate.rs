@@ -20,7 +20,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::blob::{self, BlobLayout, ExecArgvExtension, MainFormat};
 use crate::bundle;
-use crate::config::{Sea, supports_exec_argv};
+use crate::config::{Bundling, Sea, supports_exec_argv};
 use crate::node::Version;
 use crate::run::{Invocation, Runner};
 
@@ -40,6 +40,8 @@ pub struct GeneratedBlob {
     pub trained: bool,
     /// Whether NODE_OPTIONS is kept from extending `exec-argv` (`execArgvExtension: "none"`).
     pub node_options_guard: bool,
+    /// Whether the mounted package's CommonJS modules carry code caches.
+    pub module_caches: bool,
 }
 
 /// What the staging directory holds for node: the blob's main and the assets, at
@@ -54,18 +56,22 @@ pub struct Staged {
     pub assets: BTreeMap<String, Utf8PathBuf>,
     /// Whether the assets are mounted (`useVfs`).
     pub use_vfs: bool,
+    /// The mounted package, when the program ships as its files (see [`crate::mount`]).
+    pub mount: Option<crate::mount::Mount>,
     /// SHA-256 of the bundle, when `main` was bundled.
     pub bundle_sha256: Option<String>,
-    /// What the bundler warned about, when it did.
-    pub bundle_warnings: Option<String>,
+    /// What the build should tell the user: the bundler's warnings, why a package was
+    /// mounted, dependencies that are not installed.
+    pub warnings: Vec<String>,
     /// Every package file the blob is made from, package-relative: the bundle's inputs (or
-    /// main), the assets and the `vfs` files.
+    /// main), the assets and the `vfs` or mounted files.
     pub inputs: Vec<Utf8PathBuf>,
 }
 
 /// Puts what the blob is made of into `staging`, at package-relative paths: `main`, bundled
-/// with `esbuild` (given exactly when `sea.bundle`) or as it is; the assets; and with `vfs`, the
-/// mounted files plus the loader that runs `main` from the mount.
+/// with `esbuild` (given exactly when `sea.bundle` bundles) or as it is, or the mounted
+/// package and its loader; the assets; and with `vfs` and `bundle` set, the files node mounts
+/// plus the loader that runs `main` from there.
 pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &Utf8Path, runner: &dyn Runner) -> Result<Staged> {
     let copy = |relative: &Utf8Path| -> Result<()> {
         let (from, to) = (sea.package_dir.join(relative), staging.join(relative));
@@ -75,22 +81,38 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
         std::fs::copy(&from, &to).with_context(|| format!("could not copy {from} to {to}"))?;
         Ok(())
     };
+    let auto = sea.bundle == Bundling::Auto;
     let mounted = crate::vfs::expand(&sea.package_dir, &sea.vfs)?;
-    for file in &mounted {
-        copy(file)?;
-    }
     for path in sea.assets.values() {
         copy(path)?;
     }
-    // Written after the mounted files: a bundle replaces its own source there.
     let is_module = bundle::program_is_module(sea)?;
     let mut inputs: Vec<Utf8PathBuf> = mounted.iter().chain(sea.assets.values()).cloned().collect();
-    let mut bundle_warnings = None;
-    let (main, format, bundle_sha256) = match esbuild {
-        Some(esbuild) => {
-            let bundle = bundle::bundle(sea, version, is_module, esbuild, staging, &mounted, runner)?;
+    let mut warnings = Vec::new();
+    let bundled = match esbuild {
+        // `vfs` entries with `bundle` unset are mounted with the package, beside no bundle.
+        Some(_) if auto && !mounted.is_empty() => None,
+        Some(esbuild) => match bundle::bundle(sea, version, is_module, esbuild, staging, &mounted, runner)? {
+            bundle::Outcome::Served(bundle) => Some(bundle),
+            bundle::Outcome::NotServed(reason) => {
+                warnings.push(format!("{}: one bundled file may not serve this program ({reason}), so its package is mounted read-only and its modules load from there", sea.main));
+                None
+            }
+        },
+        None => None,
+    };
+    if auto && bundled.is_none() {
+        return stage_mount(sea, version, staging, &mounted, inputs, warnings);
+    }
+    if !auto {
+        for file in &mounted {
+            copy(file)?;
+        }
+    }
+    let (main, format, bundle_sha256) = match bundled {
+        Some(bundle) => {
             inputs.extend(bundle.inputs);
-            bundle_warnings = bundle.warnings;
+            warnings.extend(bundle.warnings);
             (bundle.path, bundle.format, Some(bundle.sha256))
         }
         None => {
@@ -116,7 +138,7 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
     }
     let mut assets: BTreeMap<String, Utf8PathBuf> = sea.assets.clone();
     if mounted.is_empty() {
-        return Ok(Staged { main, format, assets, use_vfs: false, bundle_sha256, bundle_warnings, inputs });
+        return Ok(Staged { main, format, assets, use_vfs: false, mount: None, bundle_sha256, warnings, inputs });
     }
     for file in mounted.iter().chain([&main]) {
         if let Some(previous) = assets.insert(file.to_string(), file.clone())
@@ -129,7 +151,36 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
         bail!("`{}` is reserved for sea-build's vfs loader: rename that file or asset", crate::vfs::LOADER);
     }
     std::fs::write(staging.join(crate::vfs::LOADER), crate::vfs::loader_source(&main)).with_context(|| format!("could not write {staging}/{}", crate::vfs::LOADER))?;
-    Ok(Staged { main: crate::vfs::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: true, bundle_sha256, bundle_warnings, inputs })
+    Ok(Staged { main: crate::vfs::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: true, mount: None, bundle_sha256, warnings, inputs })
+}
+
+/// Stages the program's package mounted: its production closure (plus the `vfs` files) as
+/// the mount's assets, and the loader as the blob's main.
+fn stage_mount(sea: &Sea, version: Version, staging: &Utf8Path, extra: &[Utf8PathBuf], mut inputs: Vec<Utf8PathBuf>, mut warnings: Vec<String>) -> Result<Staged> {
+    if (version.major, version.minor) < (22, 15) {
+        bail!(
+            "{}: shipping the package mounted needs node 22.15 or newer (module.registerHooks), but this SEA builds from node {version}: upgrade `node-version`, or set `bundle = true` to ship one bundled file",
+            sea.main
+        );
+    }
+    if sea.use_snapshot {
+        bail!("{}: `use-snapshot` runs main at build time, where a mounted package cannot be served: set `bundle = true` so main is one bundled file", sea.main);
+    }
+    let closure = crate::mount::closure(&sea.package_dir, &sea.main, extra)?;
+    if !closure.not_installed.is_empty() {
+        warnings.push(format!("declared but not installed, so not shipped (run `npm install`?): {}", closure.not_installed.join(", ")));
+    }
+    let mount = crate::mount::Mount::write(&closure, &sea.package_dir, staging)?;
+    let mut assets: BTreeMap<String, Utf8PathBuf> = sea.assets.clone();
+    for (key, path) in &mount.assets {
+        if assets.insert(key.clone(), path.clone()).is_some() {
+            bail!("the asset key `{key}` is reserved for sea-build's mounted package: rename that asset");
+        }
+    }
+    inputs.extend(closure.files);
+    inputs.sort();
+    inputs.dedup();
+    Ok(Staged { main: crate::mount::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: false, mount: Some(mount), bundle_sha256: None, warnings, inputs })
 }
 
 /// The `sea-config.json` node reads, with paths relative to the staging directory.
@@ -185,8 +236,6 @@ pub fn v8_flags(exec_argv: &[String], v8_options: &str) -> Vec<String> {
 /// blob. `staging` must already hold the staged files.
 pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Path, code_cache: bool, staging: &Utf8Path, runner: &dyn Runner) -> Result<GeneratedBlob> {
     let layout = BlobLayout::for_node_version(version.major, version.minor, version.patch).with_context(|| format!("node {version} is too old for a SEA built by sea-build (20.6 or newer)"))?;
-    let config = sea_config(sea, staged, version, code_cache);
-    std::fs::write(staging.join("sea-config.json"), serde_json::to_vec_pretty(&config)?).with_context(|| format!("could not write {staging}/sea-config.json"))?;
     let mut args = vec!["--predictable".to_owned()];
     let mut flags = Vec::new();
     if code_cache && !sea.exec_argv.is_empty() {
@@ -194,6 +243,16 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
         flags = v8_flags(&sea.exec_argv, &String::from_utf8_lossy(&listing.stdout));
         args.extend(flags.iter().cloned());
     }
+    let mut config = sea_config(sea, staged, version, code_cache);
+    let module_caches = match (&staged.mount, code_cache) {
+        (Some(mount), true) if mount.commonjs > 0 => {
+            let (key, path) = make_module_caches(&args, generator, staging, runner)?;
+            config["assets"][key] = path.as_str().into();
+            true
+        }
+        _ => false,
+    };
+    std::fs::write(staging.join("sea-config.json"), serde_json::to_vec_pretty(&config)?).with_context(|| format!("could not write {staging}/sea-config.json"))?;
     args.extend(["--experimental-sea-config".to_owned(), "sea-config.json".to_owned()]);
     let mut invocation = Invocation::new(generator, args);
     invocation.cwd = Some(staging.to_owned());
@@ -225,15 +284,28 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     }
     let has_cache = parsed.code_cache.is_some();
     let guard = parsed.exec_argv_extension == Some(ExecArgvExtension::None);
-    if let (Some(train_args), true) = (&sea.train_args, has_cache) {
+    if let (Some(train_args), true, None) = (&sea.train_args, has_cache, &staged.mount) {
         if staged.format == MainFormat::Module {
             bail!("{}: `code-cache = \"trained\"` needs a CommonJS main (node compiles ES module mains another way): keep `bundle = true` or use the plain cache", sea.main);
         }
         let trained = crate::train::train(&bytes, layout, generator, runner, staging, &staged.main, &flags, train_args, &sea.package_dir)
             .with_context(|| format!("cannot train the code cache of {}", sea.main))?;
-        return Ok(GeneratedBlob { code_cache: true, snapshot, trained: true, node_options_guard: guard, bytes: trained });
+        return Ok(GeneratedBlob { code_cache: true, snapshot, trained: true, node_options_guard: guard, module_caches, bytes: trained });
     }
-    Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained: false, node_options_guard: guard, bytes })
+    Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained: false, node_options_guard: guard, module_caches, bytes })
+}
+
+/// Runs the mount's cache maker with `generator` (node's own arguments `node_args`: the
+/// artifact's V8 flags and `--predictable`) in `staging`; returns the asset it wrote.
+fn make_module_caches(node_args: &[String], generator: &Utf8Path, staging: &Utf8Path, runner: &dyn Runner) -> Result<(String, Utf8PathBuf)> {
+    let (script_args, asset) = crate::mount::Mount::cache_maker_args(staging)?;
+    let mut invocation = Invocation::new(generator, node_args.iter().cloned().chain(script_args));
+    invocation.cwd = Some(staging.to_owned());
+    let output = runner.run(&invocation)?;
+    if !output.success() {
+        crate::error::fail!(ToolFailed, "making the mounted modules' code caches failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, output.stderr_text().trim());
+    }
+    Ok(asset)
 }
 
 #[cfg(test)]

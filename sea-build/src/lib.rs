@@ -30,6 +30,7 @@ mod fsutil;
 pub mod generate;
 pub mod inject;
 pub mod macho;
+pub mod mount;
 pub mod node;
 pub mod pe;
 #[cfg(feature = "windows")]

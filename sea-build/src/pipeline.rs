@@ -70,11 +70,20 @@ impl Pipeline<'_> {
         let _out_dir_lock = crate::fsutil::lock_output_dir(out_dir)?;
         let staging_dir = tempfile::Builder::new().prefix(".staging-").tempdir_in(out_dir).with_context(|| format!("could not create a staging directory in {out_dir}"))?;
         let staging = Utf8Path::from_path(staging_dir.path()).context("the output directory is not UTF-8")?;
-        let bundler = if sea.bundle { Some(crate::bundle::esbuild::fetch(self.fetcher, self.lock)?) } else { None };
+        let bundler = if sea.bundle.bundles() { Some(crate::bundle::esbuild::fetch(self.fetcher, self.lock)?) } else { None };
         if let Some(esbuild) = &bundler {
             self.step(format!("bundling {} with esbuild {} for node {}", sea.main, esbuild.version, node.version));
         }
         let staged = generate::stage(sea, node.version, bundler.as_ref().map(|esbuild| esbuild.path.as_path()), staging, self.runner).with_context(|| format!("cannot build {}", sea.name))?;
+        for warning in &staged.warnings {
+            self.reporter.report(Event::Warning(&format!("{}: {warning}", sea.name)));
+        }
+        if let Some(mount) = &staged.mount {
+            self.step(format!("mounting {} files ({:.1} MB) of {}'s package", mount.files, mount.bytes as f64 / 1e6, sea.name));
+            if sea.train_args.is_some() {
+                self.reporter.report(Event::Warning(&format!("{}: `code-cache = \"trained\"` trains a bundled main; the mounted package's modules get plain caches", sea.name)));
+            }
+        }
         let code_cache_omitted = (sea.code_cache && staged.use_vfs)
             .then(|| "with `vfs`, the blob's main is a loader and the program is compiled from the mount at run time (node 26 also refuses useVfs with useCodeCache)".to_owned());
         if let Some(why) = &code_cache_omitted {
@@ -159,6 +168,7 @@ impl Pipeline<'_> {
             startup_snapshot: blob.snapshot,
             stripped_bytes,
             code_cache_trained: blob.trained,
+            mounted: staged.mount.as_ref().map(|mount| crate::artifact::Mounted { files: mount.files, bytes: mount.bytes, module_caches: blob.module_caches }),
         };
         self.step(format!("publishing {path}"));
         crate::artifact::publish(output, &path, &manifest)?;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use camino::Utf8Path;
 use sea_build::Sea;
 use sea_build::blob::ExecArgvExtension;
+use sea_build::config::Bundling;
 use sea_build::node::{Platform, VersionSpec};
 
 /// Writes the package at `dir` (`js/main.js` holding `main`, and `js/greeting.txt`, the
@@ -31,7 +32,7 @@ pub fn package(dir: &Utf8Path, main: &str, node: VersionSpec, targets: Vec<Platf
         name: "greeter".into(),
         package_dir: dir.to_owned(),
         main: "js/main.js".into(),
-        bundle: false,
+        bundle: Bundling::Never,
         vfs: vec![],
         node,
         targets,

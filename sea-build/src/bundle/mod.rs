@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::blob::MainFormat;
-use crate::config::Sea;
+use crate::config::{Bundling, Sea};
 use crate::node::Version;
 use crate::run::{Invocation, Runner};
 
@@ -279,36 +279,121 @@ pub(crate) fn relative_specifiers(source: &str) -> Vec<(usize, String)> {
     found
 }
 
+/// What bundling found: a bundle that serves the program, or why one does not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// One file serves the program.
+    Served(Bundle),
+    /// It does not (`bundle` unset): why, naming the module.
+    NotServed(String),
+}
+
 /// Bundles `sea`'s main for node `version` with the esbuild executable `esbuild` into
 /// `staging` (at [`bundled_name`]), and checks what went in (`mounted`: the package-relative
 /// files `vfs` embeds, which modules may read).
-pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, staging: &Utf8Path, mounted: &[Utf8PathBuf], runner: &dyn Runner) -> Result<Bundle> {
+///
+/// With `bundle = true` ([`Bundling::Always`]) what a bundle cannot serve is an error, and an
+/// import esbuild cannot resolve is left to run time with a warning (an optional dependency
+/// fails there as it would under node, in the branch that needs it). With `bundle` unset
+/// ([`Bundling::Auto`]), anything that makes one file doubtful (an unresolved import, a
+/// path computed at run time, a module that uses its own location, a native addon) is
+/// answered with [`Outcome::NotServed`]: the caller mounts the package instead.
+pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, staging: &Utf8Path, mounted: &[Utf8PathBuf], runner: &dyn Runner) -> Result<Outcome> {
+    let auto = sea.bundle == Bundling::Auto;
     // Snapshots and trained caches are made from a CommonJS main.
     let format = main_format(is_module && !sea.use_snapshot && sea.train_args.is_none(), version);
     let relative = bundled_name(&sea.main);
     let outfile = staging.join(&relative);
     let metafile = staging.join(METAFILE);
-    let mut invocation = Invocation::new(esbuild, esbuild_args(&sea.main, &outfile, &metafile, version, format));
-    invocation.cwd = Some(sea.package_dir.clone());
-    let output = runner.run(&invocation)?;
-    if !output.success() {
+    let mut externals: Vec<String> = Vec::new();
+    let output = loop {
+        let mut args = esbuild_args(&sea.main, &outfile, &metafile, version, format);
+        args.extend(externals.iter().map(|name| format!("--external:{name}")));
+        let mut invocation = Invocation::new(esbuild, args);
+        invocation.cwd = Some(sea.package_dir.clone());
+        let output = runner.run(&invocation)?;
+        if output.success() {
+            break output;
+        }
         let stderr = output.stderr_text();
+        let unresolved = unresolved_imports(&stderr);
+        if auto {
+            let first = stderr.lines().find(|line| line.contains("ERROR")).unwrap_or("esbuild failed").trim();
+            return Ok(Outcome::NotServed(format!("esbuild cannot bundle it ({})", first.trim_start_matches("✘ ").trim_start_matches("[ERROR] "))));
+        }
+        if !unresolved.is_empty() && externals.is_empty() {
+            externals = unresolved;
+            continue;
+        }
         let hint = if stderr.contains("Top-level await is currently not supported") && !is_module {
             "\nTop-level await needs an ES module: name the main `.mjs`/`.mts` or give its package.json `\"type\": \"module\"`."
         } else if stderr.contains("Top-level await") {
-            "\nTop-level await needs an ES module main, which node loads from 25.7 on: build from a newer node."
+            "\nTop-level await needs an ES module main, which node loads from 25.7 on: build from a newer node, or leave `bundle` unset so the package is mounted and loaded as ES modules."
         } else {
             ""
         };
         crate::error::fail!(ToolFailed, "bundling {} (in {}) with esbuild failed: the errors, as esbuild reports them:\n{}{hint}", sea.main, sea.package_dir, stderr.trim_end());
-    }
+    };
     let meta_bytes = std::fs::read(&metafile).with_context(|| format!("esbuild reported success but wrote no metafile at {metafile}"))?;
     let meta = Metafile::parse(&meta_bytes, &metafile)?;
+    if auto {
+        if let Some(reason) = location_dependence(sea, &meta, &output.stderr_text()) {
+            return Ok(Outcome::NotServed(reason));
+        }
+    }
     check_inputs(sea, &meta, mounted)?;
     let bytes = std::fs::read(&outfile).with_context(|| format!("esbuild reported success but wrote no bundle at {outfile}"))?;
     let inputs = meta.inputs.keys().filter_map(|path| normalize(Utf8Path::new(path))).collect();
-    let warnings = Some(output.stderr_text().trim().to_owned()).filter(|text| !text.is_empty());
-    Ok(Bundle { path: relative, format, sha256: crate::digest::sha256_hex(&bytes), inputs, warnings })
+    let mut warnings: Vec<String> = externals
+        .iter()
+        .map(|name| format!("`{name}` cannot be resolved (not installed?): it is left to run time, where requiring it fails with MODULE_NOT_FOUND in the branch that needs it, as under node"))
+        .collect();
+    warnings.extend(Some(output.stderr_text().trim().to_owned()).filter(|text| !text.is_empty()));
+    let warnings = Some(warnings.join("\n")).filter(|text| !text.is_empty());
+    Ok(Outcome::Served(Bundle { path: relative, format, sha256: crate::digest::sha256_hex(&bytes), inputs, warnings }))
+}
+
+/// Whether `source` calls `import(...)` with anything but a string literal.
+fn computed_import(source: &str) -> bool {
+    source.match_indices("import(").any(|(at, _)| {
+        let standalone = !source[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$' || c == '.');
+        let argument = source[at + "import(".len()..].trim_start();
+        standalone && !(argument.starts_with(['\'', '"']) || (argument.starts_with('`') && !argument[1..].split('`').next().unwrap_or_default().contains("${")))
+    })
+}
+
+/// The specifiers esbuild reports as `Could not resolve "x"`, each once.
+fn unresolved_imports(stderr: &str) -> Vec<String> {
+    let mut found: Vec<String> =
+        stderr.lines().filter_map(|line| line.split("Could not resolve \"").nth(1)).filter_map(|rest| rest.split('"').next()).filter(|name| !name.is_empty()).map(str::to_owned).collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Why one bundled file may not behave as the program does (`bundle` unset), naming the
+/// module: a native addon, a `require`/`import` esbuild left to run time or cannot see (an
+/// `import()` of a computed path, code built from strings), or a module that uses its own
+/// location (`__dirname`, `import.meta.url`, `require.resolve`, a worker file).
+fn location_dependence(sea: &Sea, meta: &Metafile, esbuild_warnings: &str) -> Option<String> {
+    const LOCATION: [&str; 10] =
+        ["__dirname", "__filename", "import.meta.url", "import.meta.dirname", "import.meta.filename", "require.resolve", "createRequire", "new Worker", "new Function", "eval("];
+    if let Some((addon, _)) = meta.native_addons().into_iter().next() {
+        return Some(format!("it loads the native addon {addon}"));
+    }
+    if esbuild_warnings.contains("will not be bundled") {
+        return Some("esbuild leaves a `require` or `import` of a computed path to run time".to_owned());
+    }
+    for module in meta.source_modules() {
+        let Ok(source) = std::fs::read_to_string(sea.package_dir.join(module)) else { continue };
+        if let Some(token) = LOCATION.iter().find(|token| source.contains(*token)) {
+            return Some(format!("{module} uses `{token}`"));
+        }
+        if computed_import(&source) {
+            return Some(format!("{module} imports a computed path with `import()`"));
+        }
+    }
+    None
 }
 
 /// Refuses what a bundle cannot serve: native addons, and files read beside a module.
@@ -428,6 +513,20 @@ mod tests {
         let args = esbuild_args("src/main.ts".into(), "/s/src/main.js".into(), "/s/m.json".into(), v("24.21.0"), MainFormat::CommonJs);
         assert_eq!(args[0], "src/main.ts");
         assert!(args.contains(&"--target=node24.21".to_owned()) && args.contains(&"--format=cjs".to_owned()));
+    }
+
+    #[test]
+    fn computed_imports_are_told_from_literal_ones() {
+        assert!(computed_import("const m = await import(name);"));
+        assert!(computed_import("import(`./locale/${lang}.js`)"));
+        assert!(!computed_import("import('./a.js'); import(\"b\"); import(`c`); x.import(y)"));
+    }
+
+    #[test]
+    fn unresolved_imports_are_named_once() {
+        let stderr = "✘ [ERROR] Could not resolve \"fsevents\"\n\n    node_modules/x/a.js:1:8:\n✘ [ERROR] Could not resolve \"@scope/opt\"\n✘ [ERROR] Could not resolve \"fsevents\"\n";
+        assert_eq!(unresolved_imports(stderr), ["@scope/opt", "fsevents"]);
+        assert!(unresolved_imports("✘ [ERROR] Top-level await is currently not supported").is_empty());
     }
 
     #[test]

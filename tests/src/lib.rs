@@ -4,6 +4,7 @@
 //! and lld ([`macho_fixtures`]); the [`greeter`] package the Linux and
 //! Windows SEA tests build.
 
+pub mod corpus;
 pub mod greeter;
 pub mod identity;
 pub mod macho_fixtures;

@@ -41,3 +41,30 @@ pub fn install(dir: &Utf8Path, name: &str, dependencies: &[(&str, &str)], module
     }
     Ok(())
 }
+
+/// A corpus program installed once, as the corpus describes, into the shared test cache
+/// (`<cache>/corpus/<name>-<version>`): written in a temporary directory and renamed into
+/// place, so a run killed halfway leaves nothing a later run would trust. Returns its
+/// directory, whose `package.json` depends on the program alone.
+pub fn install_program(program: &crate::corpus::Program) -> Result<camino::Utf8PathBuf> {
+    let (package, version) = program.package;
+    let dir = shared_cache_dir().join("corpus").join(format!("{}-{version}", program.name));
+    if dir.join("node_modules").join(package).join("package.json").is_file() {
+        return Ok(dir);
+    }
+    let parent = dir.parent().context("the corpus directory has a parent")?;
+    std::fs::create_dir_all(parent)?;
+    let temp = tempfile::Builder::new().prefix(".partial-").tempdir_in(parent)?;
+    let temp_dir = Utf8Path::from_path(temp.path()).context("the test cache is not UTF-8")?;
+    install(temp_dir, &format!("corpus-{}", program.name), &[program.package], false)?;
+    match std::fs::rename(temp_dir, &dir) {
+        Ok(()) => {
+            // Renamed away: nothing left for the guard to remove.
+            let _ = temp.keep();
+        }
+        // Another test installed it meanwhile.
+        Err(_) if dir.join("node_modules").join(package).join("package.json").is_file() => {}
+        Err(error) => return Err(error).with_context(|| format!("could not move the installed {package} to {dir}")),
+    }
+    Ok(dir)
+}

@@ -171,11 +171,15 @@ impl Metafile {
             .collect()
     }
 
-    /// The JavaScript and TypeScript modules in the bundle, package-relative.
+    /// The JavaScript and TypeScript modules in the bundle, package-relative (a bin script
+    /// without an extension among them).
     pub(crate) fn source_modules(&self) -> impl Iterator<Item = &str> {
         self.inputs.keys().map(String::as_str).filter(|path| {
-            let extension = path.rsplit('.').next().unwrap_or_default();
-            matches!(extension, "js" | "mjs" | "cjs" | "ts" | "mts" | "cts" | "jsx" | "tsx")
+            let name = path.rsplit('/').next().unwrap_or_default();
+            match name.rsplit_once('.') {
+                Some((_, extension)) => matches!(extension, "js" | "mjs" | "cjs" | "ts" | "mts" | "cts" | "jsx" | "tsx"),
+                None => true,
+            }
         })
     }
 }
@@ -498,10 +502,11 @@ mod tests {
         let json = br#"{"inputs":{
             "node_modules/a/build/Release/a.node":{"bytes":0,"imports":[]},
             "node_modules/a/index.js":{"bytes":9,"imports":[{"path":"node_modules/a/build/Release/a.node","kind":"require-call"}]},
+            "node_modules/a/bin/a":{"bytes":9,"imports":[]},
             "main.js":{"bytes":9,"imports":[{"path":"node_modules/a/index.js","kind":"require-call"},{"path":"fs","kind":"require-call","external":true}]}}}"#;
         let meta = Metafile::parse(json, "meta.json".into()).unwrap();
         assert_eq!(meta.native_addons(), [("node_modules/a/build/Release/a.node", vec!["node_modules/a/index.js"])]);
-        assert_eq!(meta.source_modules().collect::<Vec<_>>(), ["main.js", "node_modules/a/index.js"]);
+        assert_eq!(meta.source_modules().collect::<Vec<_>>(), ["main.js", "node_modules/a/bin/a", "node_modules/a/index.js"]);
     }
 
     #[test]

@@ -15,9 +15,8 @@ pub struct Closure {
     pub files: Vec<Utf8PathBuf>,
     /// The files node loads as CommonJS (`.cjs`, and `.js` outside `"type": "module"`).
     pub commonjs: BTreeSet<Utf8PathBuf>,
-    /// Each package holding a native addon, with the SHA-256 of its files (the name of its
-    /// directory in the per-user addon cache).
-    pub addon_packages: Vec<(Utf8PathBuf, String)>,
+    /// The packages holding native addons.
+    pub addon_packages: Vec<AddonPackage>,
     /// Regular dependencies that are declared but not installed (the program fails where it
     /// needs them, as under node).
     pub not_installed: Vec<String>,
@@ -51,31 +50,10 @@ pub fn closure(package_dir: &Utf8Path, main: &Utf8Path, extra: &[Utf8PathBuf]) -
         None => walk(package_dir, &program, &mut files)?,
     }
 
-    // Dependencies, breadth first, each installed package once.
     let mut not_installed = Vec::new();
-    let mut seen = BTreeSet::from([program.clone()]);
-    let mut queue = VecDeque::from([(program.clone(), manifest)]);
-    while let Some((dir, manifest)) = queue.pop_front() {
-        let Some(manifest) = manifest else { continue };
-        for (field, required) in [("dependencies", true), ("optionalDependencies", false), ("peerDependencies", false)] {
-            let Some(names) = manifest.get(field).and_then(serde_json::Value::as_object) else { continue };
-            for name in names.keys() {
-                match find_package(package_dir, &dir, name) {
-                    Some(found) if seen.insert(found.clone()) => {
-                        walk(package_dir, &found, &mut files)?;
-                        let json = read_manifest(&package_dir.join(&found).join("package.json"))?;
-                        queue.push_back((found, json));
-                    }
-                    Some(_) => {}
-                    None if required => not_installed.push(format!("{name} (a dependency of {})", if dir.as_str().is_empty() { "the package" } else { dir.as_str() })),
-                    None => {}
-                }
-            }
-        }
+    for dir in dependencies(package_dir, &program, manifest, &mut not_installed)? {
+        walk(package_dir, &dir, &mut files)?;
     }
-    not_installed.sort();
-    not_installed.dedup();
-
     let files: Vec<Utf8PathBuf> = files.into_iter().collect();
     let mut types = BTreeMap::new();
     let mut commonjs = BTreeSet::new();
@@ -91,6 +69,36 @@ pub fn closure(package_dir: &Utf8Path, main: &Utf8Path, extra: &[Utf8PathBuf]) -
     }
     let addon_packages = addon_packages(package_dir, &files)?;
     Ok(Closure { main: main.to_owned(), files, commonjs, addon_packages, not_installed })
+}
+
+/// The installed packages (package-relative directories) `start`'s production dependencies
+/// reach, breadth first, each once, `start` not included; regular dependencies that are not
+/// installed are added to `not_installed`.
+fn dependencies(package_dir: &Utf8Path, start: &Utf8Path, manifest: Option<serde_json::Value>, not_installed: &mut Vec<String>) -> Result<Vec<Utf8PathBuf>> {
+    let mut seen = BTreeSet::from([start.to_owned()]);
+    let mut found_all = Vec::new();
+    let mut queue = VecDeque::from([(start.to_owned(), manifest)]);
+    while let Some((dir, manifest)) = queue.pop_front() {
+        let Some(manifest) = manifest else { continue };
+        for (field, required) in [("dependencies", true), ("optionalDependencies", false), ("peerDependencies", false)] {
+            let Some(names) = manifest.get(field).and_then(serde_json::Value::as_object) else { continue };
+            for name in names.keys() {
+                match find_package(package_dir, &dir, name) {
+                    Some(found) if seen.insert(found.clone()) => {
+                        let json = read_manifest(&package_dir.join(&found).join("package.json"))?;
+                        found_all.push(found.clone());
+                        queue.push_back((found, json));
+                    }
+                    Some(_) => {}
+                    None if required => not_installed.push(format!("{name} (a dependency of {})", if dir.as_str().is_empty() { "the package" } else { dir.as_str() })),
+                    None => {}
+                }
+            }
+        }
+    }
+    not_installed.sort();
+    not_installed.dedup();
+    Ok(found_all)
 }
 
 /// The directory (package-relative, `""` for the package itself) of the nearest `package.json`
@@ -175,9 +183,10 @@ fn walk(package_dir: &Utf8Path, dir: &Utf8Path, files: &mut BTreeSet<Utf8PathBuf
     Ok(())
 }
 
-/// The packages (the nearest `package.json` above each `.node` file) that hold native addons,
-/// with the SHA-256 of their files (paths and contents, nested `node_modules` left out).
-fn addon_packages(package_dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<Vec<(Utf8PathBuf, String)>> {
+/// Each package holding native addons (the nearest `package.json` above a `.node` file), with
+/// the packages it depends on (where its addon's shared libraries may lie, such as
+/// `$ORIGIN/../../<sibling>/lib`) and the SHA-256 of all their files (paths and contents).
+fn addon_packages(package_dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<Vec<AddonPackage>> {
     let in_set: BTreeSet<&Utf8Path> = files.iter().map(Utf8PathBuf::as_path).collect();
     let mut packages = BTreeSet::new();
     for addon in files.iter().filter(|file| file.extension() == Some("node")) {
@@ -187,10 +196,13 @@ fn addon_packages(package_dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<Vec<(
         }
         packages.insert(dir);
     }
-    let mut hashed = Vec::new();
+    let mut found = Vec::new();
     for dir in packages {
+        let manifest = read_manifest(&package_dir.join(&dir).join("package.json"))?;
+        let mut dirs = vec![dir.clone()];
+        dirs.extend(dependencies(package_dir, &dir, manifest, &mut Vec::new())?);
         let mut sha256 = crate::digest::Sha256::new();
-        for file in files.iter().filter(|file| file.starts_with(&dir) && !file.strip_prefix(&dir).is_ok_and(|rest| rest.components().any(|part| part.as_str() == "node_modules"))) {
+        for file in files.iter().filter(|file| dirs.iter().any(|dir| owns(dir, file))) {
             let path = package_dir.join(file);
             let bytes = std::fs::read(&path).with_context(|| format!("could not read {path}"))?;
             sha256.update(file.as_str().as_bytes());
@@ -198,9 +210,26 @@ fn addon_packages(package_dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<Vec<(
             sha256.update(&(bytes.len() as u64).to_le_bytes());
             sha256.update(&bytes);
         }
-        hashed.push((dir, sha256.finish_hex()));
+        found.push(AddonPackage { dir, dirs, sha256: sha256.finish_hex() });
     }
-    Ok(hashed)
+    Ok(found)
+}
+
+/// Whether `file` belongs to the package in `dir` itself (not to one nested in its
+/// `node_modules`).
+pub(crate) fn owns(dir: &Utf8Path, file: &Utf8Path) -> bool {
+    file.strip_prefix(dir).is_ok_and(|rest| !rest.components().any(|part| part.as_str() == "node_modules"))
+}
+
+/// A package with native addons, as the loader writes it out before loading one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddonPackage {
+    /// The package's directory.
+    pub dir: Utf8PathBuf,
+    /// It and the packages its dependencies reach: what is written out, at the same paths.
+    pub dirs: Vec<Utf8PathBuf>,
+    /// SHA-256 of their files: the name of their directory in the per-user cache.
+    pub sha256: String,
 }
 
 #[cfg(test)]
@@ -232,6 +261,7 @@ mod tests {
             ("node_modules/cli/node_modules/a/index.js", ""),
             ("node_modules/cli/node_modules/a/build/a.node", "addon"),
             ("node_modules/dev/index.js", ""),
+            ("node_modules/dev/package.json", "{}"),
             ("node_modules/unrelated/index.js", ""),
         ]);
         let closure = closure(&root, "node_modules/cli/bin/cli.js".into(), &[]).unwrap();
@@ -251,11 +281,12 @@ mod tests {
         assert_eq!(commonjs, ["node_modules/cli/lib/old.cjs", "node_modules/cli/node_modules/a/index.js"]);
         assert_eq!(closure.not_installed, ["missing (a dependency of node_modules/cli)"]);
         assert_eq!(closure.addon_packages.len(), 1);
-        assert_eq!(closure.addon_packages[0].0, "node_modules/cli/node_modules/a");
+        assert_eq!(closure.addon_packages[0].dir, "node_modules/cli/node_modules/a");
+        assert_eq!(closure.addon_packages[0].dirs, [Utf8PathBuf::from("node_modules/cli/node_modules/a")]);
 
         // The declaring package's own files: all but node_modules, dot-entries and Cargo's target.
         let own = super::closure(&root, "node_modules/dev/index.js".into(), &[]).unwrap();
-        assert_eq!(own.files, [Utf8PathBuf::from("node_modules/dev/index.js")]);
+        assert_eq!(own.files, [Utf8PathBuf::from("node_modules/dev/index.js"), "node_modules/dev/package.json".into()]);
         std::fs::write(root.join("main.js"), "").unwrap();
         let own = super::closure(&root, "main.js".into(), &[]).unwrap();
         assert!(own.files.iter().any(|f| f == "Cargo.toml") && !own.files.iter().any(|f| f.starts_with("target") || f.starts_with(".git")), "{:?}", own.files);

@@ -528,12 +528,16 @@ function seaBuildMount(entry) {
   function sha256(buffer) {
     return getBuiltin('node:crypto').createHash('sha256').update(buffer).digest('hex');
   }
+  // The addon's package and the packages it depends on are written out at their mount paths
+  // below <cache>/<their SHA-256>, so the addon finds its shared libraries where its RPATH
+  // expects them. Written beside their final place and renamed: a start killed halfway
+  // leaves only a temporary directory, and starts racing each other each rename a whole copy.
   function extractAddon(key) {
     const addon = (index.addons || []).find(([dirKey]) => key.startsWith(dirKey + '/'));
     if (!addon) throw missing('ERR_DLOPEN_FAILED', `${pathOf(key)}: this native addon was not prepared by sea-build for loading`);
-    const [dirKey, treeHash] = addon;
+    const [, treeHash, dirKeys] = addon;
     const dir = path.join(cacheBase(), treeHash);
-    const file = path.join(dir, key.slice(dirKey.length + 1));
+    const file = path.join(dir, key);
     const want = sha256(bytes(key));
     const verified = () => {
       try {
@@ -543,22 +547,33 @@ function seaBuildMount(entry) {
       }
     };
     if (verified()) return file;
-    // Written beside its final place and renamed: a start killed halfway leaves only a
-    // temporary directory, and starts racing each other each rename a complete copy.
     fs.mkdirSync(path.dirname(dir), { recursive: true });
-    const temp = `${dir}.tmp-${process.pid}-${Math.random().toString(16).slice(2)}`;
+    const unique = () => `${process.pid}-${Math.random().toString(16).slice(2)}`;
+    const temp = `${dir}.tmp-${unique()}`;
+    const owned = (fileKey) => dirKeys.some((dirKey) => fileKey.startsWith(dirKey + '/') && !fileKey.slice(dirKey.length + 1).split('/').includes('node_modules'));
     for (const [fileKey] of index.files) {
-      if (!fileKey.startsWith(dirKey + '/') || fileKey.slice(dirKey.length + 1).split('/').includes('node_modules')) continue;
-      const target = path.join(temp, fileKey.slice(dirKey.length + 1));
+      if (!owned(fileKey)) continue;
+      const target = path.join(temp, fileKey);
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.writeFileSync(target, bytes(fileKey), { mode: 0o755 });
     }
-    fs.rmSync(dir, { recursive: true, force: true });
     try {
       fs.renameSync(temp, dir);
     } catch (error) {
-      fs.rmSync(temp, { recursive: true, force: true });
-      if (!verified()) throw error;
+      if (verified()) {
+        fs.rmSync(temp, { recursive: true, force: true });
+        return file;
+      }
+      // What is there is not this addon's tree (damaged by hand): move it aside first.
+      const stale = `${dir}.stale-${unique()}`;
+      try {
+        fs.renameSync(dir, stale);
+      } catch {
+        fs.rmSync(temp, { recursive: true, force: true });
+        throw error;
+      }
+      fs.renameSync(temp, dir);
+      fs.rmSync(stale, { recursive: true, force: true });
     }
     if (!verified()) throw missing('ERR_DLOPEN_FAILED', `${file} does not hold the native addon ${key} of this program (its SHA-256 differs): remove ${dir} and start again`);
     return file;

@@ -16,7 +16,7 @@
 
 mod closure;
 
-pub use closure::{Closure, closure};
+pub use closure::{AddonPackage, Closure, closure};
 
 use std::io::Write;
 
@@ -27,7 +27,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub const LOADER: &str = "sea-build-loader.js";
 /// The asset holding the mounted files, one after another.
 pub const DATA_ASSET: &str = "sea-build:mount.bin";
-/// The asset listing them: `{"main": key, "files": [[key, offset, length]...], "addons": [[dir, sha256]...]}`.
+/// The asset listing them: `{"main": key, "files": [[key, offset, length]...], "addons":
+/// [[package dir, sha256, [dirs written out with it]]...]}`.
 pub const INDEX_ASSET: &str = "sea-build:mount.json";
 /// The asset holding the modules' code caches, when the target's node made them.
 pub const CACHE_ASSET: &str = "sea-build:cache.bin";
@@ -97,8 +98,9 @@ impl Mount {
             offset += bytes.len() as u64;
         }
         data.flush().with_context(|| format!("could not write {data_path}"))?;
-        for (dir, sha256) in &closure.addon_packages {
-            addons.push(serde_json::json!([dir.as_str().replace('\\', "/"), sha256]));
+        for addon in &closure.addon_packages {
+            let dirs: Vec<String> = addon.dirs.iter().map(|dir| dir.as_str().replace('\\', "/")).collect();
+            addons.push(serde_json::json!([addon.dir.as_str().replace('\\', "/"), addon.sha256, dirs]));
         }
         let index = serde_json::json!({ "main": closure.main.as_str().replace('\\', "/"), "files": entries, "addons": addons });
         write(&staging.join(INDEX_FILE), &serde_json::to_vec(&index)?)?;

@@ -1,0 +1,168 @@
+//! The real-program corpus ([`sea_build_tests::corpus`]): popular command-line programs from the
+//! npm registry, pinned, each declared with nothing but `main` (its bin script) and
+//! `verify-args`, built with the defaults from pinned nodes and run with a real input whose
+//! output is checked, natively, under Wine (win-x64) and under qemu (linux-arm64).
+//!
+//! CI runs a slice of each matrix; `cargo xtask test --full` runs all of it: every program on
+//! node 22, 24 and 26 for linux-x64, and five on win-x64 and linux-arm64. Each test prints its
+//! table (how the program shipped, files and bytes mounted, the cache, the build time).
+
+use std::time::Instant;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::artifact::{Artifact, CacheAccepted};
+use sea_build::node::{NodeFetcher, Os, Platform, SourceKind, Version};
+use sea_build::pipeline::Pipeline;
+use sea_build::progress::Silent;
+use sea_build::run::{Invocation, Processes, Runner};
+use sea_build::runtime::TargetRunner;
+use sea_build::{Env, SeaMetadata};
+use sea_build_tests::corpus::{CI_SLICE, Expect, PROGRAMS, Program, Trait};
+use sea_build_tests::nodes::pinned::{NODE_22, NODE_24, NODE_26};
+use sea_build_tests::nodes::test_env;
+use sea_build_tests::packages::install_program;
+
+/// Whether the whole matrix runs (`cargo xtask test --full` sets this).
+fn full() -> bool {
+    Env::from_process().var("SEA_BUILD_TEST_FULL").is_some_and(|value| value == "1")
+}
+
+fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+/// What one program's build and run gave, for the table.
+struct Row {
+    name: &'static str,
+    shipped: String,
+    cache: CacheAccepted,
+    build_seconds: f64,
+}
+
+/// Builds `program` (installed in `package_dir`) from node `version` for `platform` into `out`,
+/// declared with only `main` and `verify-args`.
+fn build(program: &Program, package_dir: &Utf8Path, version: Version, platform: Platform, out: &Utf8Path) -> Result<Artifact, String> {
+    let metadata = SeaMetadata {
+        main: Some(format!("node_modules/{}/{}", program.package.0, program.bin).into()),
+        verify_args: program.verify_args.iter().map(|arg| (*arg).to_owned()).collect(),
+        node_version: Some(version.to_string()),
+        ..SeaMetadata::default()
+    };
+    let sea = metadata.resolve(program.name, package_dir, "corpus").map_err(|error| format!("{error:#}"))?;
+    let fetcher = NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm]);
+    let pipeline = Pipeline { fetcher: &fetcher, runner: &Processes, reporter: &Silent, lock: None, env: &test_env() };
+    pipeline.build(&sea, platform, out).map_err(|error| format!("{error:#}"))
+}
+
+/// Runs the artifact with the program's real input in a fresh work directory (natively,
+/// under Wine or qemu) and checks its exit status and output.
+fn run_real_input(program: &Program, artifact: &Artifact, platform: Platform) -> Result<(), String> {
+    let (_keep, work) = temp();
+    for (path, text) in program.files {
+        let path = work.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let target = TargetRunner::for_target(platform, &artifact.node.path, &Processes, &test_env()).map_err(|error| format!("{error:#}"))?;
+    let mut invocation = Invocation::new(artifact.path.clone(), program.args.iter().copied());
+    invocation.cwd = Some(work.clone());
+    invocation.clean_env = true;
+    invocation.env = ["PATH", "HOME"].iter().filter_map(|name| Some(((*name).to_owned(), Env::from_process().var(name)?))).collect();
+    invocation.stdin = program.stdin.map(|text| text.as_bytes().to_vec());
+    let output = target.run(&invocation).map_err(|error| format!("{error:#}"))?;
+    let windows = platform.os == Os::Windows;
+    let clean = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if windows { text.replace("\r\n", "\n") } else { text }
+    };
+    let (stdout, stderr) = (clean(&output.stdout), clean(&output.stderr));
+    let shown = || format!("exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", output.code);
+    if output.code != Some(program.status) {
+        return Err(format!("exited {:?}, not {}: {}", output.code, program.status, shown()));
+    }
+    let matches = match &program.expect {
+        Expect::Exactly(expected) => stdout == *expected,
+        Expect::Contains(needles) => needles.iter().all(|needle| stdout.contains(needle)),
+    };
+    if !matches {
+        return Err(format!("unexpected output: {}", shown()));
+    }
+    if let Some(missing) = program.stderr.iter().find(|needle| !stderr.contains(*needle)) {
+        return Err(format!("stderr lacks `{missing}`: {}", shown()));
+    }
+    if stderr.contains("Code cache data rejected") {
+        return Err(format!("a code cache was rejected: {}", shown()));
+    }
+    Ok(())
+}
+
+/// Builds and runs each of `programs` on `version` for `platform`; fails naming every program
+/// that did not build, run or accept its cache, after printing the table.
+fn check_matrix(programs: &[&Program], version: Version, platform: &str) {
+    let platform: Platform = platform.parse().unwrap();
+    let (_keep, dir) = temp();
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for program in programs {
+        let package_dir = install_program(program).unwrap();
+        let started = Instant::now();
+        let result = build(program, &package_dir, version, platform, &dir.join(program.name)).and_then(|artifact| {
+            let build_seconds = started.elapsed().as_secs_f64();
+            if artifact.manifest.code_cache_embedded && artifact.manifest.cache_accepted != CacheAccepted::Yes {
+                return Err(format!("its code cache is {}", artifact.manifest.cache_accepted));
+            }
+            run_real_input(program, &artifact, platform)?;
+            let shipped = match artifact.manifest.mounted {
+                Some(mounted) => format!("mounted: {} files, {:.1} MB, module caches {}", mounted.files, mounted.bytes as f64 / 1e6, if mounted.module_caches { "yes" } else { "no" }),
+                None => "bundled".to_owned(),
+            };
+            Ok(Row { name: program.name, shipped, cache: artifact.manifest.cache_accepted, build_seconds })
+        });
+        match result {
+            Ok(row) => rows.push(row),
+            Err(error) => failures.push(format!("{} {}: {error}", program.name, program.package.1)),
+        }
+    }
+    eprintln!("node {version}, {platform}: {} of {} built and ran correctly", rows.len(), programs.len());
+    for row in &rows {
+        eprintln!("  {:<22} {:<52} cache {:<18} built in {:.1} s", row.name, row.shipped, row.cache.to_string(), row.build_seconds);
+    }
+    assert!(failures.is_empty(), "{} of {} failed on node {version} for {platform}:\n{}", failures.len(), programs.len(), failures.join("\n\n"));
+}
+
+/// The CI slice, or with `--full` every program.
+fn programs(slice: std::ops::Range<usize>) -> Vec<&'static Program> {
+    if full() { PROGRAMS.iter().collect() } else { PROGRAMS[slice].iter().collect() }
+}
+
+/// Programs that run on any target: no native addon (npm installed this machine's alone).
+fn portable(count: usize) -> Vec<&'static Program> {
+    PROGRAMS.iter().filter(|program| !program.traits.iter().any(|t| matches!(t, Trait::NativeAddon))).take(count).collect()
+}
+
+#[test]
+fn corpus_on_node_24_for_linux_x64() {
+    check_matrix(&programs(0..CI_SLICE), NODE_24, "linux-x64");
+}
+
+#[test]
+fn corpus_on_node_22_for_linux_x64() {
+    check_matrix(&programs(0..CI_SLICE / 2), NODE_22, "linux-x64");
+}
+
+#[test]
+fn corpus_on_node_26_for_linux_x64() {
+    check_matrix(&programs(CI_SLICE / 2..CI_SLICE), NODE_26, "linux-x64");
+}
+
+#[test]
+fn corpus_on_node_24_for_win_x64_under_wine() {
+    check_matrix(&portable(if full() { 5 } else { 2 }), NODE_24, "win-x64");
+}
+
+#[test]
+fn corpus_on_node_24_for_linux_arm64_under_qemu() {
+    check_matrix(&portable(if full() { 5 } else { 2 })[..], NODE_24, "linux-arm64");
+}

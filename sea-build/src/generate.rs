@@ -116,7 +116,7 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
             (bundle.path, bundle.format, Some(bundle.sha256))
         }
         None => {
-            bundle::check_unbundled(sea, &mounted)?;
+            warnings.extend(bundle::check_unbundled(sea, &mounted)?);
             copy(&sea.main)?;
             inputs.push(sea.main.clone());
             (sea.main.clone(), if is_module { MainFormat::Module } else { MainFormat::CommonJs }, None)

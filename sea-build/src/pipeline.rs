@@ -347,7 +347,7 @@ fn check_run(name: &str, verify_args: &[String], run: &crate::run::RunOutput) ->
     let Some(failure) = run.failure(RUN_TIMEOUT) else { return Ok(()) };
     let stderr = run.stderr_text();
     let hint = if stderr.contains("ERR_UNKNOWN_BUILTIN_MODULE") {
-        "\nA SEA's main can require only node's built-in modules: keep `bundle = true` (the default) so its own files and dependencies are bundled into it, or list them in `vfs` (node 26+)."
+        "\nA SEA's main can require only node's built-in modules: leave `bundle` unset (the default) so the program is bundled or its package mounted, or list the files it loads in `vfs`."
     } else {
         ""
     };

@@ -144,7 +144,8 @@ fn an_es_module_with_top_level_await_ships_as_a_module_on_node_26() {
             ("src/label.js", "export const label = 'esm';\n"),
         ],
     );
-    let artifact = try_build(&sea(&package, NODE_26, SeaMetadata { main: Some("src/main.js".into()), ..SeaMetadata::default() }), &dir.join("out")).unwrap();
+    let bundled = SeaMetadata { main: Some("src/main.js".into()), bundle: Some(true), ..SeaMetadata::default() };
+    let artifact = try_build(&sea(&package, NODE_26, bundled), &dir.join("out")).unwrap();
     assert_eq!(artifact.manifest.cache_accepted, CacheAccepted::Yes);
     let image = std::fs::read(&artifact.path).unwrap();
     let blob = sea_build::inject::find_blob(&image).unwrap().unwrap();
@@ -152,6 +153,12 @@ fn an_es_module_with_top_level_await_ships_as_a_module_on_node_26() {
     assert_eq!(sea_build::blob::parse(blob, layout).unwrap().main_format, Some(sea_build::blob::MainFormat::Module));
     // `require` exists in the module bundle only for the CommonJS dependencies' built-ins.
     assert_eq!(run(&artifact.path, &[]).0, "esm 172800000 function true\n");
+
+    // With the defaults, on a node that loads no ES module main, the package is mounted
+    // (the module uses `import.meta.url`) and its top-level await works.
+    let artifact = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("src/main.js".into()), ..SeaMetadata::default() }), &dir.join("out24")).unwrap();
+    assert!(artifact.manifest.mounted.is_some(), "{:?}", artifact.manifest);
+    assert_eq!(run(&artifact.path, &[]).0, "esm 172800000 undefined true\n");
 }
 
 #[test]
@@ -179,8 +186,7 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
     let (_keep, dir) = temp();
     /// A package's name, its files, and what the error must say.
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
-    let cases: [Case; 4] = [
-        ("unbundled", &[("main.js", "console.log(require('./lib/x.js'));\n"), ("lib/x.js", "module.exports = 1;\n")], &["main.js:1", "`./lib/x.js`", "bundle = false"]),
+    let cases: [Case; 3] = [
         (
             "addon",
             &[
@@ -200,7 +206,7 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
     for (name, files, expected) in cases {
         let package = dir.join(name);
         write(&package, files);
-        let metadata = SeaMetadata { main: Some("main.js".into()), bundle: Some(name != "unbundled"), ..SeaMetadata::default() };
+        let metadata = SeaMetadata { main: Some("main.js".into()), bundle: Some(true), ..SeaMetadata::default() };
         let out = dir.join(name).join("out");
         let error = format!("{:#}", try_build(&sea(&package, NODE_24, metadata), &out).unwrap_err());
         for needle in expected {
@@ -214,13 +220,32 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
     let artifact = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), ..SeaMetadata::default() }), &package.join("out")).unwrap();
     assert_eq!(run(&artifact.path, &[]).0, "ok\n");
     assert_eq!(run(&artifact.path, &["node:os"]).0, "ok\n");
-    // Declared as an asset, the file read beside the module is the program's business.
+    // Declared as an asset with `bundle = true`, the file read beside the module is the
+    // program's business: the read is left to run time, where it fails.
     let package = dir.join("reads-beside");
-    let metadata = SeaMetadata { main: Some("main.js".into()), assets: [("data.txt".to_owned(), "data.txt".into())].into(), verify_args: vec![], ..SeaMetadata::default() };
+    let metadata = SeaMetadata { main: Some("main.js".into()), bundle: Some(true), assets: [("data.txt".to_owned(), "data.txt".into())].into(), verify_args: vec![], ..SeaMetadata::default() };
     let error = try_build(&sea(&package, NODE_24, metadata), &package.join("out")).unwrap_err();
     assert_eq!(error.kind(), sea_build::ErrorKind::ArtifactFailedToRun);
     let error = error.to_string();
     assert!(error.contains("failed to run (exit 1)") && error.contains("ENOENT"), "the read is left to run time, where it fails: {error}");
+    // With the defaults, each of these programs ships mounted and works as under node.
+    for (name, expected) in [("reads-beside", "data\n"), ("computed", "plugin a\n")] {
+        let package = dir.join(name);
+        write(&package, &[("plugins/a.js", "console.log('plugin a');\n")]);
+        let verify_args = if name == "computed" { vec!["a.js".to_owned()] } else { vec![] };
+        let artifact = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), verify_args, ..SeaMetadata::default() }), &package.join("out-default")).unwrap();
+        assert!(artifact.manifest.mounted.is_some(), "{name}: {:?}", artifact.manifest);
+        assert_eq!(run(&artifact.path, &["a.js"]).0, expected, "{name}");
+    }
+    // With `bundle = false`, a relative require no file serves is a warning: the run decides.
+    let package = dir.join("unbundled");
+    write(&package, &[("main.js", "if (process.argv[2] === 'x') console.log(require('./lib/x.js'));\nconsole.log('main');\n")]);
+    let artifact = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), bundle: Some(false), ..SeaMetadata::default() }), &package.join("out")).unwrap();
+    assert_eq!(run(&artifact.path, &[]).0, "main\n");
+    let error = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), bundle: Some(false), verify_args: vec!["x".into()], ..SeaMetadata::default() }), &package.join("out-x"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("ERR_UNKNOWN_BUILTIN_MODULE") && error.contains("leave `bundle` unset"), "{error}");
 }
 
 #[test]
@@ -262,7 +287,27 @@ fn a_vfs_program_on_node_26_reads_files_and_requires_from_node_modules() {
     assert_eq!(artifact.manifest.run_time_check, Execution::Native, "it ran before it was published");
     assert_eq!(run(&artifact.path, &[]).0, "HELLO FROM THE VFS 1m true vfs-app\n");
 
+    // What the static check cannot be sure of is a warning, not a refusal: `require("..")`
+    // through package.json, an `import()` of a template string, a require on a branch never
+    // taken of a file the package does not ship.
+    let package = dir.join("unsure");
+    write(
+        &package,
+        &[
+            ("package.json", r#"{"name":"unsure","main":"lib/index.js"}"#),
+            ("lib/index.js", "exports.name = 'unsure';\n"),
+            ("locales/en.mjs", "export const hello = 'hello';\n"),
+            (
+                "bin/cli.js",
+                "const lib = require('..');\nif (process.env.NEVER_SET) require('./not-shipped.js');\nconst lang = process.argv[2] || 'en';\nimport(`../locales/${lang}.mjs`).then((m) => console.log(lib.name, m.hello));\n",
+            ),
+        ],
+    );
+    let unsure = SeaMetadata { main: Some("bin/cli.js".into()), bundle: Some(false), vfs: ["bin", "lib", "locales", "package.json"].map(String::from).to_vec(), ..SeaMetadata::default() };
+    let artifact = try_build(&sea(&package, NODE_26, unsure), &dir.join("out-unsure")).unwrap();
+    assert_eq!(run(&artifact.path, &[]).0, "unsure hello\n");
+
     // Refused on a node without useVfs.
     let error = format!("{:#}", try_build(&sea(&package, NODE_24, metadata), &dir.join("out24")).unwrap_err());
-    assert!(error.contains("`vfs` (node's useVfs) needs node 26"), "{error}");
+    assert!(error.contains("`vfs` with `bundle` set (node's useVfs) needs node 26"), "{error}");
 }

@@ -34,6 +34,10 @@ enum Task {
     Setup,
     /// Run setup, then every test, tidy and brief fuzzing; fails at the end if any failed.
     Test {
+        /// Run every matrix whole (the corpus on every program and node, under Wine and qemu
+        /// too), not only CI's slice of each.
+        #[arg(long)]
+        full: bool,
         /// Arguments passed on to `cargo test` (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
@@ -91,7 +95,7 @@ fn run(task: Task) -> Result<()> {
     match task {
         Task::Sea(command) => sea_build::cli::run(command),
         Task::Setup => prerequisites::ensure(&Shell::new()?),
-        Task::Test { args } => test(&args),
+        Task::Test { full, args } => test(full, &args),
         Task::Tidy => {
             let sh = Shell::new()?;
             sh.change_dir(sea_build::cli::workspace_root(None)?);
@@ -107,11 +111,14 @@ fn run(task: Task) -> Result<()> {
     }
 }
 
-fn test(args: &[String]) -> Result<()> {
+fn test(full: bool, args: &[String]) -> Result<()> {
     let sh = Shell::new()?;
     let root = sea_build::cli::workspace_root(None)?;
     sh.change_dir(&root);
     prerequisites::ensure(&sh)?;
+    if full {
+        sh.set_var("SEA_BUILD_TEST_FULL", "1");
+    }
     // A Wine setup has just made is used by the tests too.
     if sea_build::Env::from_process().var(sea_build::wine::WINE_VAR).is_none()
         && let Some(wine) = prerequisites::wine_for_workspace()

@@ -451,26 +451,31 @@ fn normalize(path: &Utf8Path) -> Option<Utf8PathBuf> {
     Some(parts.join("/").into())
 }
 
-/// For `bundle = false`: refuses a main that requires or imports its own files when they are
-/// not mounted with `vfs` (`mounted`: the package-relative files `vfs` embeds).
-pub fn check_unbundled(sea: &Sea, mounted: &[Utf8PathBuf]) -> Result<()> {
+/// For `bundle = false`: what `main` requires or imports of its own files that no `vfs` file
+/// serves (`mounted`: the package-relative files `vfs` embeds), as warnings. Not refusals:
+/// the require may sit on a branch the program never takes, or resolve in a way this check
+/// does not follow (`require("..")` through a `package.json`); the run before publishing
+/// decides.
+pub fn check_unbundled(sea: &Sea, mounted: &[Utf8PathBuf]) -> Result<Vec<String>> {
     let path = sea.package_dir.join(&sea.main);
     let source = std::fs::read_to_string(&path).with_context(|| format!("could not read {path}"))?;
     let main_dir = sea.main.parent().unwrap_or(Utf8Path::new(""));
+    let mut warnings = Vec::new();
     for (line, specifier) in relative_specifiers(&source) {
         let served = normalize(&main_dir.join(&specifier)).is_some_and(|target| {
+            let prefix = if target.as_str().is_empty() { String::new() } else { format!("{target}/") };
             let candidates = ["", ".js", ".json", ".cjs", ".mjs", "/index.js", "/index.json"];
-            candidates.iter().any(|suffix| mounted.iter().any(|file| file.as_str() == format!("{target}{suffix}")))
+            candidates.iter().any(|suffix| mounted.iter().any(|file| file.as_str() == format!("{target}{suffix}"))) || mounted.iter().any(|file| file.as_str() == format!("{prefix}package.json"))
         });
         if !served {
-            bail!(
-                "{}:{line}: requires or imports `{specifier}`, but with `bundle = false` a SEA's main can load only node's built-in modules{}. Remove `bundle = false` so it is bundled, or list the file in `vfs` (node 26+)",
+            warnings.push(format!(
+                "{}:{line}: requires or imports `{specifier}`, but with `bundle = false` a SEA's main can load only node's built-in modules{}: if the program reaches it, it fails. Leave `bundle` unset so the package is mounted, or list the file in `vfs`",
                 sea.main,
                 if mounted.is_empty() { String::new() } else { " and the files in `vfs`, which do not include it".to_owned() }
-            );
+            ));
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 #[cfg(test)]

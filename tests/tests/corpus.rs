@@ -166,3 +166,110 @@ fn corpus_on_node_24_for_win_x64_under_wine() {
 fn corpus_on_node_24_for_linux_arm64_under_qemu() {
     check_matrix(&portable(if full() { 5 } else { 2 })[..], NODE_24, "linux-arm64");
 }
+
+/// A copy of `program`'s installed directory at `to` (a second checkout of the same package).
+fn copy_tree(from: &Utf8Path, to: &Utf8Path) {
+    for entry in walk(from) {
+        let target = to.join(entry.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &target).unwrap();
+    }
+}
+
+fn walk(dir: &Utf8Path) -> Vec<Utf8PathBuf> {
+    let mut files = Vec::new();
+    for entry in dir.read_dir_utf8().unwrap() {
+        let entry = entry.unwrap();
+        let kind = std::fs::metadata(entry.path()).unwrap();
+        if kind.is_dir() {
+            files.extend(walk(entry.path()));
+        } else {
+            files.push(entry.path().to_owned());
+        }
+    }
+    files
+}
+
+#[test]
+fn a_mounted_program_from_two_checkout_paths_gives_identical_artifacts() {
+    let program = PROGRAMS.iter().find(|program| program.name == "uglify-js").unwrap();
+    let installed = install_program(program).unwrap();
+    let (_keep, dir) = temp();
+    let checkouts = [dir.join("a"), dir.join("second/checkout/path")];
+    let artifacts: Vec<Artifact> = checkouts
+        .iter()
+        .map(|checkout| {
+            copy_tree(&installed, checkout);
+            build(program, checkout, NODE_24, Platform::host().unwrap(), &checkout.join("out")).unwrap()
+        })
+        .collect();
+    let mounted = artifacts[0].manifest.mounted.expect("uglify-js reads its own files, so it ships mounted");
+    assert!(mounted.module_caches && mounted.files > 10, "{mounted:?}");
+    assert_eq!(artifacts[0].manifest.mounted, artifacts[1].manifest.mounted);
+    let [a, b] = [0, 1].map(|i| std::fs::read(&artifacts[i].path).unwrap());
+    assert!(a == b, "the two checkouts gave different artifacts");
+    let checkout = dir.as_str().as_bytes();
+    assert!(!a.windows(checkout.len()).any(|window| window == checkout), "the checkout path leaked into the artifact");
+}
+
+#[test]
+fn a_native_addon_is_written_once_verified_and_survives_a_start_killed_while_writing_it() {
+    let program = PROGRAMS.iter().find(|program| program.traits.iter().any(|t| matches!(t, Trait::NativeAddon)) && program.name == "rollup").unwrap();
+    let installed = install_program(program).unwrap();
+    let (_keep, dir) = temp();
+    let artifact = build(program, &installed, NODE_24, Platform::host().unwrap(), &dir.join("out")).unwrap();
+    let cache = dir.join("addon-cache");
+    let start = |args: &[&str]| {
+        let mut command = std::process::Command::new(&artifact.path);
+        command.args(args).env_clear().env("SEA_BUILD_NATIVE_CACHE", &cache).current_dir(&dir);
+        command
+    };
+    std::fs::write(dir.join("main.js"), "export const answer = 42;\nconsole.log(answer);\n").unwrap();
+
+    // What a start killed while writing leaves: a temporary directory of a process that is
+    // gone, holding part of the tree, and no tree.
+    let first = start(&["main.js", "--format", "cjs"]).output().unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let tree = cache.read_dir_utf8().unwrap().map(|e| e.unwrap().path().to_owned()).next().unwrap();
+    let gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    let mut gone = gone;
+    gone.wait().unwrap();
+    let partial = Utf8PathBuf::from(format!("{tree}.tmp-{dead_pid}-1f2e"));
+    std::fs::rename(&tree, &partial).unwrap();
+    let addon = walk(&partial).into_iter().find(|file| file.extension() == Some("node")).unwrap();
+    let bytes = std::fs::read(&addon).unwrap();
+    std::fs::write(&addon, &bytes[..bytes.len() / 3]).unwrap();
+
+    // And real kills, at growing delays, each into a fresh cache: whatever they leave, the
+    // next start in that cache works.
+    let mut killed_while_writing = 0;
+    for step in 0..30u64 {
+        let fresh = dir.join(format!("killed-{step}"));
+        let mut child = start(&["main.js"]).env("SEA_BUILD_NATIVE_CACHE", &fresh).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(60 + 2 * step));
+        let _ = child.kill();
+        let _ = child.wait();
+        let left: Vec<String> = fresh.read_dir_utf8().map(|entries| entries.map(|e| e.unwrap().file_name().to_owned()).collect()).unwrap_or_default();
+        if left.iter().any(|name| name.contains(".tmp-")) {
+            killed_while_writing += 1;
+            let next = start(&["main.js", "--format", "cjs"]).env("SEA_BUILD_NATIVE_CACHE", &fresh).output().unwrap();
+            assert!(next.status.success(), "after a start killed while writing ({left:?}): {next:?}");
+        }
+    }
+    eprintln!("{killed_while_writing} of 30 starts were killed while writing the addon; the start after each worked");
+
+    let output = start(&["main.js", "--format", "cjs"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("console.log(answer)"), "{output:?}");
+    let trees: Vec<Utf8PathBuf> = cache.read_dir_utf8().unwrap().map(|e| e.unwrap().path().to_owned()).collect();
+    assert_eq!(trees, [tree.clone()], "one tree, named by its SHA-256, and the dead start's temporary directory swept");
+    let addon = walk(&tree).into_iter().find(|file| file.extension() == Some("node")).expect("the addon was written out");
+    assert_eq!(std::fs::read(&addon).unwrap(), bytes);
+
+    // A damaged addon is noticed before loading, and written again.
+    std::fs::write(&addon, b"not the addon").unwrap();
+    let output = start(&["main.js", "--format", "cjs"]).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_ne!(std::fs::read(&addon).unwrap(), b"not the addon");
+}

@@ -546,7 +546,10 @@ function seaBuildMount(entry) {
         return false;
       }
     };
-    if (verified()) return file;
+    if (verified()) {
+      sweep(path.dirname(dir), treeHash);
+      return file;
+    }
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const unique = () => `${process.pid}-${Math.random().toString(16).slice(2)}`;
     const temp = `${dir}.tmp-${unique()}`;
@@ -576,7 +579,24 @@ function seaBuildMount(entry) {
       fs.rmSync(stale, { recursive: true, force: true });
     }
     if (!verified()) throw missing('ERR_DLOPEN_FAILED', `${file} does not hold the native addon ${key} of this program (its SHA-256 differs): remove ${dir} and start again`);
+    sweep(path.dirname(dir), treeHash);
     return file;
+  }
+  // Removes what starts killed while writing this tree left: temporary directories of
+  // processes that are gone.
+  function sweep(base, treeHash) {
+    for (const name of fs.readdirSync(base)) {
+      const match = name.startsWith(treeHash) && /\.(?:tmp|stale)-(\d+)-/.exec(name);
+      if (!match) continue;
+      let alive = Number(match[1]) === process.pid;
+      try {
+        process.kill(Number(match[1]), 0);
+        alive = true;
+      } catch (error) {
+        alive = alive || error.code === 'EPERM';
+      }
+      if (!alive) fs.rmSync(path.join(base, name), { recursive: true, force: true });
+    }
   }
 
   // ES modules, and CommonJS files they import, through module.registerHooks (node 22.15+).

@@ -110,6 +110,9 @@ pub fn esbuild_args(main: &Utf8Path, outfile: &Utf8Path, metafile: &Utf8Path, ve
         // Native addons are loaded "empty" so that they show up in the metafile, where they
         // are found and refused with the module that requires them.
         "--loader:.node=empty".to_owned(),
+        // Node ignores `"sideEffects": false` and `/* @__PURE__ */`: a bundle that honoured them
+        // could drop an import a program runs for its effects (a bin that only imports its CLI).
+        "--ignore-annotations".to_owned(),
     ];
     match format {
         MainFormat::CommonJs => {
@@ -378,10 +381,27 @@ fn unresolved_imports(stderr: &str) -> Vec<String> {
 /// Why one bundled file may not behave as the program does (`bundle` unset), naming the
 /// module: a native addon, a `require`/`import` esbuild left to run time or cannot see (an
 /// `import()` of a computed path, code built from strings), or a module that uses its own
-/// location (`__dirname`, `import.meta.url`, `require.resolve`, a worker file).
+/// location (`__dirname`, `import.meta.url`, `require.resolve`, a worker file) or asks the
+/// module system about itself (`module.parent`, `require.main`).
 fn location_dependence(sea: &Sea, meta: &Metafile, esbuild_warnings: &str) -> Option<String> {
-    const LOCATION: [&str; 10] =
-        ["__dirname", "__filename", "import.meta.url", "import.meta.dirname", "import.meta.filename", "require.resolve", "createRequire", "new Worker", "new Function", "eval("];
+    // Also what asks the module system about the module itself, which a bundle's wrapper
+    // answers differently (`module.parent` is unset for every bundled module).
+    const LOCATION: [&str; 14] = [
+        "__dirname",
+        "__filename",
+        "import.meta.url",
+        "import.meta.dirname",
+        "import.meta.filename",
+        "require.resolve",
+        "createRequire",
+        "new Worker",
+        "new Function",
+        "eval(",
+        "module.parent",
+        "require.main",
+        "require.cache",
+        "module.children",
+    ];
     if let Some((addon, _)) = meta.native_addons().into_iter().next() {
         return Some(format!("it loads the native addon {addon}"));
     }

@@ -101,13 +101,26 @@ fn dependencies(package_dir: &Utf8Path, start: &Utf8Path, manifest: Option<serde
     Ok(found_all)
 }
 
-/// The directory (package-relative, `""` for the package itself) of the nearest `package.json`
-/// at or above `main`.
+/// The directory (package-relative, `""` for the declaring directory) of the package holding
+/// `main`: an installed package (`node_modules/<name>` or `node_modules/@scope/<name>`) when
+/// `main` lies in one, otherwise the outermost directory with a `package.json` at or above
+/// `main` (a `package.json` further in may only mark a directory's module type).
 fn program_package(package_dir: &Utf8Path, main: &Utf8Path) -> Utf8PathBuf {
+    let parts: Vec<&str> = main.components().map(|part| part.as_str()).collect();
+    if let Some(at) = parts.iter().rposition(|part| *part == "node_modules") {
+        let name_parts = if parts.get(at + 1).is_some_and(|part| part.starts_with('@')) { 2 } else { 1 };
+        if at + name_parts < parts.len() - 1 {
+            return parts[..=at + name_parts].iter().collect();
+        }
+    }
+    let mut outermost = Utf8PathBuf::new();
     let mut dir = main.parent().map(Utf8Path::to_owned).unwrap_or_default();
     loop {
-        if package_dir.join(&dir).join("package.json").is_file() || dir.as_str().is_empty() {
-            return dir;
+        if package_dir.join(&dir).join("package.json").is_file() {
+            outermost = dir.clone();
+        }
+        if dir.as_str().is_empty() {
+            return outermost;
         }
         dir = dir.parent().map(Utf8Path::to_owned).unwrap_or_default();
     }
@@ -157,10 +170,12 @@ fn module_scope(package_dir: &Utf8Path, file: &Utf8Path, types: &mut BTreeMap<Ut
 }
 
 /// Every file below `dir` (package-relative) but nested `node_modules`, dot-entries of the
-/// declaring package and directories marked `CACHEDIR.TAG`.
+/// declaring package, directories marked `CACHEDIR.TAG`, and a Cargo package's `target`
+/// directory (where builds, and the SEA itself, are written).
 fn walk(package_dir: &Utf8Path, dir: &Utf8Path, files: &mut BTreeSet<Utf8PathBuf>) -> Result<()> {
     let full = package_dir.join(dir);
-    if full.join("CACHEDIR.TAG").is_file() {
+    let cargo_target = dir.file_name() == Some("target") && full.parent().is_some_and(|parent| parent.join("Cargo.toml").is_file());
+    if cargo_target || full.join("CACHEDIR.TAG").is_file() {
         return Ok(());
     }
     let mut entries: Vec<_> = full.read_dir_utf8().with_context(|| format!("could not list {full}"))?.collect::<std::io::Result<_>>().with_context(|| format!("could not list {full}"))?;
@@ -251,11 +266,13 @@ mod tests {
         let (_keep, root) = package(&[
             ("package.json", r#"{"dependencies":{"cli":"1"},"devDependencies":{"dev":"1"}}"#),
             ("Cargo.toml", ""),
-            ("target/CACHEDIR.TAG", ""),
-            ("target/debug/x", ""),
+            ("target/sea/x86_64-unknown-linux-gnu/app", ""),
+            ("cache/CACHEDIR.TAG", ""),
+            ("cache/x", ""),
             (".git/HEAD", ""),
             ("node_modules/cli/package.json", r#"{"type":"module","dependencies":{"a":"1","missing":"1"},"optionalDependencies":{"opt":"1"}}"#),
             ("node_modules/cli/bin/cli.js", ""),
+            ("node_modules/cli/bin/package.json", r#"{"type":"commonjs"}"#),
             ("node_modules/cli/lib/old.cjs", ""),
             ("node_modules/cli/node_modules/a/package.json", "{}"),
             ("node_modules/cli/node_modules/a/index.js", ""),
@@ -270,6 +287,7 @@ mod tests {
             names,
             [
                 "node_modules/cli/bin/cli.js",
+                "node_modules/cli/bin/package.json",
                 "node_modules/cli/lib/old.cjs",
                 "node_modules/cli/node_modules/a/build/a.node",
                 "node_modules/cli/node_modules/a/index.js",
@@ -278,7 +296,7 @@ mod tests {
             ]
         );
         let commonjs: Vec<&str> = closure.commonjs.iter().map(|f| f.as_str()).collect();
-        assert_eq!(commonjs, ["node_modules/cli/lib/old.cjs", "node_modules/cli/node_modules/a/index.js"]);
+        assert_eq!(commonjs, ["node_modules/cli/bin/cli.js", "node_modules/cli/lib/old.cjs", "node_modules/cli/node_modules/a/index.js"]);
         assert_eq!(closure.not_installed, ["missing (a dependency of node_modules/cli)"]);
         assert_eq!(closure.addon_packages.len(), 1);
         assert_eq!(closure.addon_packages[0].dir, "node_modules/cli/node_modules/a");
@@ -289,7 +307,7 @@ mod tests {
         assert_eq!(own.files, [Utf8PathBuf::from("node_modules/dev/index.js"), "node_modules/dev/package.json".into()]);
         std::fs::write(root.join("main.js"), "").unwrap();
         let own = super::closure(&root, "main.js".into(), &[]).unwrap();
-        assert!(own.files.iter().any(|f| f == "Cargo.toml") && !own.files.iter().any(|f| f.starts_with("target") || f.starts_with(".git")), "{:?}", own.files);
+        assert!(own.files.iter().any(|f| f == "Cargo.toml") && !own.files.iter().any(|f| f.starts_with("target") || f.starts_with("cache") || f.starts_with(".git")), "{:?}", own.files);
         assert!(own.files.iter().any(|f| f == "node_modules/cli/bin/cli.js"));
     }
 }

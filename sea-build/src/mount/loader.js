@@ -77,7 +77,7 @@ function seaBuildMount(entry) {
     if (!text.startsWith(root) || text.includes('..') || text.includes('//') || text.includes('/./') || (windows && text.includes('/'))) {
       text = path.resolve(text);
     }
-    if (text === root) return '';
+    // The root itself stays the real executable (stat, open and spawn it as a file).
     if (!text.startsWith(rootPrefix)) return undefined;
     let key = text.slice(rootPrefix.length);
     if (windows) key = key.replaceAll('\\', '/');
@@ -117,11 +117,13 @@ function seaBuildMount(entry) {
   }
 
   // --- fs ------------------------------------------------------------------------------------
+  // Mounted files carry the executable's modification time.
   let stamp;
+  const realStatSync = fs.statSync;
   function stats(key, p, syscall) {
     const kind = isFile(key) ? 0o100444 : isDir(key) ? 0o40555 : undefined;
     if (kind === undefined) throw fsError('ENOENT', syscall, p);
-    if (stamp === undefined) stamp = fs.statSync(root).mtimeMs;
+    if (stamp === undefined) stamp = realStatSync(root).mtimeMs;
     const size = kind === 0o40555 ? 0 : files.get(key)[1];
     const result = Object.create(fs.Stats.prototype);
     const date = new Date(stamp);
@@ -244,6 +246,8 @@ function seaBuildMount(entry) {
   }
   fs.realpathSync.native = fs.realpathSync;
   fs.realpath.native = fs.realpath;
+  // ES modules that import names from `fs` see the patched functions too.
+  Module.syncBuiltinESMExports();
   patchSync('existsSync', (key) => isFile(key) || isDir(key));
   patchCallback('exists', (key) => isFile(key) || isDir(key));
   {
@@ -627,7 +631,6 @@ function seaBuildMount(entry) {
         const key = address.startsWith('file:') ? keyOf(new URL(address)) : undefined;
         if (key === undefined || !isFile(key)) return nextLoad(address, context);
         const format = detected.has(key) ? 'module' : context.format || formatOf(key);
-        if (format === 'commonjs') return { format, source: null, shortCircuit: true };
         return { format, source: format === 'wasm' ? bytes(key) : text(key), shortCircuit: true };
       },
     });

@@ -21,7 +21,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::blob::{self, BlobLayout, ExecArgvExtension, MainFormat};
 use crate::bundle;
 use crate::config::{Bundling, Sea, supports_exec_argv};
-use crate::node::Version;
+use crate::node::{Platform, Version};
 use crate::run::{Invocation, Runner};
 
 /// The blob file name inside the staging directory.
@@ -72,7 +72,7 @@ pub struct Staged {
 /// with `esbuild` (given exactly when `sea.bundle` bundles) or as it is, or the mounted
 /// package and its loader; the assets; and with `vfs` and `bundle` set, the files node mounts
 /// plus the loader that runs `main` from there.
-pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &Utf8Path, runner: &dyn Runner) -> Result<Staged> {
+pub fn stage(sea: &Sea, version: Version, platform: Platform, esbuild: Option<&Utf8Path>, staging: &Utf8Path, runner: &dyn Runner) -> Result<Staged> {
     let copy = |relative: &Utf8Path| -> Result<()> {
         let (from, to) = (sea.package_dir.join(relative), staging.join(relative));
         if let Some(parent) = to.parent() {
@@ -102,7 +102,7 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
         None => None,
     };
     if auto && bundled.is_none() {
-        return stage_mount(sea, version, staging, &mounted, inputs, warnings);
+        return stage_mount(sea, version, platform, staging, &mounted, inputs, warnings);
     }
     if !auto {
         for file in &mounted {
@@ -156,7 +156,7 @@ pub fn stage(sea: &Sea, version: Version, esbuild: Option<&Utf8Path>, staging: &
 
 /// Stages the program's package mounted: its production closure (plus the `vfs` files) as
 /// the mount's assets, and the loader as the blob's main.
-fn stage_mount(sea: &Sea, version: Version, staging: &Utf8Path, extra: &[Utf8PathBuf], mut inputs: Vec<Utf8PathBuf>, mut warnings: Vec<String>) -> Result<Staged> {
+fn stage_mount(sea: &Sea, version: Version, platform: Platform, staging: &Utf8Path, extra: &[Utf8PathBuf], mut inputs: Vec<Utf8PathBuf>, mut warnings: Vec<String>) -> Result<Staged> {
     if (version.major, version.minor) < (22, 15) {
         bail!(
             "{}: shipping the package mounted needs node 22.15 or newer (module.registerHooks), but this SEA builds from node {version}: upgrade `node-version`, or set `bundle = true` to ship one bundled file",
@@ -166,7 +166,8 @@ fn stage_mount(sea: &Sea, version: Version, staging: &Utf8Path, extra: &[Utf8Pat
     if sea.use_snapshot {
         bail!("{}: `use-snapshot` runs main at build time, where a mounted package cannot be served: set `bundle = true` so main is one bundled file", sea.main);
     }
-    let closure = crate::mount::closure(&sea.package_dir, &sea.main, extra)?;
+    let mut closure = crate::mount::closure(&sea.package_dir, &sea.main, extra)?;
+    warnings.extend(leave_out_foreign_addons(&mut closure, &sea.package_dir, platform)?);
     if !closure.not_installed.is_empty() {
         warnings.push(format!("declared but not installed, so not shipped (run `npm install`?): {}", closure.not_installed.join(", ")));
     }
@@ -181,6 +182,31 @@ fn stage_mount(sea: &Sea, version: Version, staging: &Utf8Path, extra: &[Utf8Pat
     inputs.sort();
     inputs.dedup();
     Ok(Staged { main: crate::mount::LOADER.into(), format: MainFormat::CommonJs, assets, use_vfs: false, mount: Some(mount), bundle_sha256: None, warnings, inputs })
+}
+
+/// Leaves out of `closure` the native addons built for another platform than `platform` (npm
+/// installs the building machine's, and packages with prebuilt addons often ship several),
+/// with a warning naming each: a program that loads one fails there, as it would under node
+/// on the target. Not a refusal: a program may never load it (a watcher behind an option).
+fn leave_out_foreign_addons(closure: &mut crate::mount::Closure, package_dir: &Utf8Path, platform: Platform) -> Result<Vec<String>> {
+    let mut foreign = Vec::new();
+    for addon in closure.files.iter().filter(|file| file.extension() == Some("node")) {
+        let path = package_dir.join(addon);
+        let file = std::fs::File::open(&path).with_context(|| format!("could not open {path}"))?;
+        let map = crate::fsutil::map_readonly(&file)?;
+        match crate::mount::addon_platform(&map) {
+            Some(built_for) if built_for == platform => {}
+            built_for => foreign.push((addon.clone(), built_for)),
+        }
+    }
+    closure.files.retain(|file| !foreign.iter().any(|(addon, _)| addon == file));
+    Ok(foreign
+        .into_iter()
+        .map(|(addon, built_for)| {
+            let what = built_for.map_or_else(|| "not a native addon node can load".to_owned(), |built_for| format!("built for {built_for}"));
+            format!("{addon} is {what}, not {platform}: it is left out, and the program fails if it loads it. For {platform}, install the package's build for it (`npm install --os=... --cpu=...`) or leave the program's optional feature unused")
+        })
+        .collect())
 }
 
 /// The `sea-config.json` node reads, with paths relative to the staging directory.
@@ -311,6 +337,26 @@ fn make_module_caches(node_args: &[String], generator: &Utf8Path, staging: &Utf8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addons_for_another_platform_are_left_out_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        (elf[4], elf[5], elf[6], elf[16], elf[18], elf[20], elf[52], elf[54], elf[58]) = (2, 1, 1, 3, 62, 1, 64, 56, 64);
+        std::fs::create_dir_all(root.join("addon/build")).unwrap();
+        std::fs::write(root.join("addon/build/a.node"), &elf).unwrap();
+        std::fs::write(root.join("addon/index.js"), "").unwrap();
+        let closure = || crate::mount::Closure { files: vec!["addon/build/a.node".into(), "addon/index.js".into()], ..Default::default() };
+        let mut kept = closure();
+        assert!(leave_out_foreign_addons(&mut kept, root, "linux-x64".parse().unwrap()).unwrap().is_empty());
+        assert_eq!(kept.files.len(), 2);
+        let mut foreign = closure();
+        let warnings = leave_out_foreign_addons(&mut foreign, root, "linux-arm64".parse().unwrap()).unwrap();
+        assert_eq!(foreign.files, [Utf8PathBuf::from("addon/index.js")]);
+        assert!(warnings[0].contains("addon/build/a.node is built for linux-x64, not linux-arm64"), "{warnings:?}");
+    }
 
     #[test]
     fn picks_v8_flags_out_of_exec_argv() {

@@ -74,7 +74,8 @@ impl Pipeline<'_> {
         if let Some(esbuild) = &bundler {
             self.step(format!("bundling {} with esbuild {} for node {}", sea.main, esbuild.version, node.version));
         }
-        let staged = generate::stage(sea, node.version, bundler.as_ref().map(|esbuild| esbuild.path.as_path()), staging, self.runner).with_context(|| format!("cannot build {}", sea.name))?;
+        let staged =
+            generate::stage(sea, node.version, platform, bundler.as_ref().map(|esbuild| esbuild.path.as_path()), staging, self.runner).with_context(|| format!("cannot build {}", sea.name))?;
         for warning in &staged.warnings {
             self.reporter.report(Event::Warning(&format!("{}: {warning}", sea.name)));
         }

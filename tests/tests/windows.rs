@@ -221,7 +221,7 @@ fn build(node: &NodeBinary, dir: &Utf8Path, code_cache: bool) -> WindowsSea {
     std::fs::write(&base, unsign(&std::fs::read(&node.path).unwrap()).unwrap()).unwrap();
     // A staging directory as the pipeline's, for tests that generate blobs by hand.
     let staging = dir.join("staging");
-    let staged = generate::stage(&sea, node.version, None, &staging, &Processes).unwrap();
+    let staged = generate::stage(&sea, node.version, node.platform, None, &staging, &Processes).unwrap();
     let config = generate::sea_config(&sea, &staged, node.version, code_cache);
     std::fs::write(staging.join("sea-config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
     WindowsSea { base, app: artifact.path, blob, code_cache }
@@ -235,7 +235,7 @@ fn build_with(node: &NodeBinary, dir: &Utf8Path, code_cache: bool, main: &str, g
     std::fs::write(&base, &unsigned).unwrap();
     let sea = package(&dir.join("pkg"), node, code_cache, main);
     let staging = dir.join("staging");
-    let staged = generate::stage(&sea, node.version, None, &staging, &Processes).unwrap();
+    let staged = generate::stage(&sea, node.version, node.platform, None, &staging, &Processes).unwrap();
     let blob = generate::generate(&sea, &staged, node.version, generator.unwrap_or(&base), code_cache, &staging, runner).unwrap();
     assert_eq!(blob.code_cache, code_cache);
     let app = dir.join("greeter.exe");

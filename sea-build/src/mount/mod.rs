@@ -23,6 +23,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::node::{Arch, Os, Platform};
+
 /// The blob's main when a package is mounted, at the staging directory's root.
 pub const LOADER: &str = "sea-build-loader.js";
 /// The asset holding the mounted files, one after another.
@@ -116,6 +118,43 @@ impl Mount {
         let args = [CACHE_MAKER_FILE, COMPILE_FILE, DATA_FILE, CACHE_FILE].map(str::to_owned).to_vec();
         Ok((args, (CACHE_ASSET.to_owned(), CACHE_FILE.into())))
     }
+}
+
+/// The platform a native addon (`.node`: ELF, Mach-O or PE) was built for, read from its
+/// header; `None` when it is none of those or names an architecture node does not ship.
+///
+/// ```
+/// // The ELF header of an x86-64 Linux shared object, as far as the machine field.
+/// let mut elf = vec![0u8; 64];
+/// elf[..4].copy_from_slice(b"\x7fELF");
+/// (elf[4], elf[5], elf[6]) = (2, 1, 1);
+/// elf[16] = 3; // ET_DYN
+/// elf[18] = 62; // EM_X86_64
+/// elf[20] = 1;
+/// (elf[52], elf[54], elf[58]) = (64, 56, 64);
+/// assert_eq!(sea_build::mount::addon_platform(&elf), Some("linux-x64".parse()?));
+/// assert_eq!(sea_build::mount::addon_platform(b"not an addon"), None);
+/// # anyhow::Ok(())
+/// ```
+pub fn addon_platform(bytes: &[u8]) -> Option<Platform> {
+    use object::Object;
+    let file = object::File::parse(bytes).ok()?;
+    let os = match file.format() {
+        object::BinaryFormat::Elf => Os::Linux,
+        object::BinaryFormat::MachO => Os::Darwin,
+        object::BinaryFormat::Pe => Os::Windows,
+        _ => return None,
+    };
+    let arch = match file.architecture() {
+        object::Architecture::X86_64 => Arch::X64,
+        object::Architecture::Aarch64 => Arch::Arm64,
+        object::Architecture::Arm => Arch::Armv7l,
+        object::Architecture::PowerPc64 => Arch::Ppc64le,
+        object::Architecture::S390x => Arch::S390x,
+        object::Architecture::I386 => Arch::X86,
+        _ => return None,
+    };
+    Some(Platform { os, arch })
 }
 
 fn write(path: &Utf8Path, bytes: &[u8]) -> Result<()> {

@@ -395,7 +395,7 @@ fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn print_summary(built: &[Artifact], root: &Utf8Path) {
-    let rows: Vec<[String; 6]> = built
+    let rows: Vec<[String; 7]> = built
         .iter()
         .map(|a| {
             let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
@@ -403,9 +403,15 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
                 crate::runtime::Execution::NotRun { .. } => "not run".to_owned(),
                 how => how.to_string(),
             };
+            let shipped = match (&a.manifest.mounted, &a.manifest.bundle_sha256) {
+                (Some(mounted), _) => format!("mounted: {} files, {:.1} MB", mounted.files, mounted.bytes as f64 / 1e6),
+                (None, Some(_)) => "bundled".to_owned(),
+                (None, None) => "as it is".to_owned(),
+            };
             [
                 shown,
                 a.manifest.node_version.to_string(),
+                shipped,
                 if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(),
                 a.manifest.cache_accepted.to_string(),
                 check,
@@ -413,7 +419,7 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
             ]
         })
         .collect();
-    let header = ["artifact", "node", "code cache", "cache accepted", "run-time check", "sha256"].map(String::from);
+    let header = ["artifact", "node", "shipped", "code cache", "cache accepted", "run-time check", "sha256"].map(String::from);
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();

@@ -43,9 +43,11 @@ impl Report {
     }
 }
 
-/// Prints a V8 code cache header for the main source read from stdin, made by the running
-/// node with its own flags: the version and flag hashes the artifact's cache must carry.
-const HEADER_SCRIPT: &str = "const vm=require('vm');const s=require('fs').readFileSync(0,'utf8');process.stdout.write(new vm.Script(s).createCachedData().toString('hex'))";
+/// Prints the header of a V8 code cache made by the running node with its own flags: the
+/// version and flag hashes the artifact's caches must carry (they do not depend on the source,
+/// so a constant one serves: a main may hold what only a function body allows, such as a
+/// top-level `return`).
+const HEADER_SCRIPT: &str = "const vm=require('vm');process.stdout.write(new vm.Script('0').createCachedData().toString('hex'))";
 
 /// Checks `artifact` (built by sea-build, with its manifest beside it). `env` is added to the
 /// otherwise empty environment of the run-time check.
@@ -162,8 +164,7 @@ fn verify_inner(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFet
     let mut args = vec!["--predictable".to_owned()];
     args.extend(crate::generate::v8_flags(&exec_argv, &String::from_utf8_lossy(&listing.stdout)));
     args.extend(["-e".to_owned(), HEADER_SCRIPT.to_owned()]);
-    let mut probe = Invocation::new(&node.path, args);
-    probe.stdin = Some(parsed.main_source.to_vec());
+    let probe = Invocation::new(&node.path, args);
     let output = runner.run(&probe)?;
     let reference = decode_hex(String::from_utf8_lossy(&output.stdout).trim()).with_context(|| format!("{} printed no cache header: {}", probe.display(), output.stderr_text()))?;
     let reference = blob::parse_code_cache_header(&reference, version.major)?;
@@ -183,6 +184,9 @@ fn verify_inner(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFet
             Err(anyhow::anyhow!("{:#010x}, but node {version} with the artifact's flags makes {:#010x}", header.flag_hash, reference.flag_hash))
         },
     );
+    if let Some(checked) = crate::mount::check_module_caches(&parsed.assets, version.major, &reference).transpose() {
+        report.record("mounted modules' caches", checked.map(|caches| format!("{} modules, {} bytes, made by this V8 with the artifact's flags", caches.modules, caches.bytes)));
+    }
     let run = run_artifact(runner, artifact, &manifest.verify_args, env)?;
     let stderr = run.stderr_text();
     let failure = run.failure(RUN_TIMEOUT);

@@ -114,6 +114,15 @@ fn check_matrix(programs: &[&Program], version: Version, platform: &str) {
                 return Err(format!("its code cache is {}", artifact.manifest.cache_accepted));
             }
             run_real_input(program, &artifact, platform)?;
+            let fetcher = NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm]);
+            let report = sea_build::verify::verify(&artifact.path, &[], &fetcher, &Processes, &test_env()).map_err(|error| format!("{error:#}"))?;
+            if !report.passed() {
+                return Err(format!("verify-cache failed: {report:#?}"));
+            }
+            let module_caches = report.checks.iter().any(|check| check.name == "mounted modules' caches");
+            if artifact.manifest.mounted.is_some_and(|mounted| mounted.module_caches) != module_caches {
+                return Err(format!("verify-cache did not check the module caches the manifest records: {report:#?}"));
+            }
             let shipped = match artifact.manifest.mounted {
                 Some(mounted) => format!("mounted: {} files, {:.1} MB, module caches {}", mounted.files, mounted.bytes as f64 / 1e6, if mounted.module_caches { "yes" } else { "no" }),
                 None => "bundled".to_owned(),

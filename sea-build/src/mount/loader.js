@@ -631,6 +631,10 @@ function seaBuildMount(entry) {
         const key = address.startsWith('file:') ? keyOf(new URL(address)) : undefined;
         if (key === undefined || !isFile(key)) return nextLoad(address, context);
         const format = detected.has(key) ? 'module' : context.format || formatOf(key);
+        // CommonJS imported from an ES module: no source, so node loads it through the
+        // CommonJS loader (and its cache) as it loads a file from disk. Asked for its source
+        // by that loader itself (to find a module's named exports), it gets the text.
+        if (format === 'commonjs' && !(context.conditions || []).includes('require')) return { format, source: null, shortCircuit: true };
         return { format, source: format === 'wasm' ? bytes(key) : text(key), shortCircuit: true };
       },
     });

@@ -157,6 +157,77 @@ pub fn addon_platform(bytes: &[u8]) -> Option<Platform> {
     Some(Platform { os, arch })
 }
 
+/// What [`check_module_caches`] found: every module cache's V8 header against the module it
+/// belongs to and the reference header node makes with the artifact's flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleCaches {
+    /// How many modules carry a cache.
+    pub modules: usize,
+    /// Their bytes in all.
+    pub bytes: usize,
+}
+
+/// Checks the code caches of a mounted package, given the blob's assets: each cache's header
+/// must name the V8 version and flags of `reference` (the header the artifact's node makes
+/// with its flags) and the length of its module's wrapped source, as V8 checks them before it
+/// accepts a cache. `None` when the blob carries no module caches.
+pub fn check_module_caches(assets: &[(&str, &[u8])], node_major: u32, reference: &crate::blob::CodeCacheHeader) -> Result<Option<ModuleCaches>> {
+    let asset = |key: &str| assets.iter().find(|(name, _)| *name == key).map(|(_, bytes)| *bytes);
+    let (Some(caches), Some(index), Some(data)) = (asset(CACHE_ASSET), asset(INDEX_ASSET), asset(DATA_ASSET)) else { return Ok(None) };
+    #[derive(serde::Deserialize)]
+    struct Index {
+        files: Vec<(String, usize, usize)>,
+    }
+    let index: Index = serde_json::from_slice(index).context("the mount's index is not the JSON sea-build writes")?;
+    let head = caches.get(..4).context("the module caches are truncated")?;
+    let length = u32::from_le_bytes(head.try_into()?) as usize;
+    let listing = caches.get(4..4 + length).context("the module caches' index is truncated")?;
+    let entries: std::collections::BTreeMap<String, (usize, usize)> = serde_json::from_slice(listing).context("the module caches' index is not the JSON sea-build writes")?;
+    let body = &caches[4 + length..];
+    let mut total = 0;
+    for (key, (offset, size)) in &entries {
+        let cache = body.get(*offset..offset + size).with_context(|| format!("the cache of {key} lies outside the asset"))?;
+        let header = crate::blob::parse_code_cache_header(cache, node_major).with_context(|| format!("the cache of {key}"))?;
+        let &(_, start, len) = index.files.iter().find(|(file, _, _)| file == key).with_context(|| format!("{key} has a cache but is not mounted"))?;
+        let source = data.get(start..start + len).with_context(|| format!("{key} lies outside the mount's data"))?;
+        let source = std::str::from_utf8(source).with_context(|| format!("{key} is not UTF-8"))?;
+        let expected = crate::blob::expected_source_hash(&wrapped(source), false);
+        if header.version_hash != reference.version_hash || header.flag_hash != reference.flag_hash {
+            anyhow::bail!(
+                "the cache of {key} was made by another V8 or with other flags (version hash {:#010x}, flag hash {:#010x}; node makes {:#010x}, {:#010x})",
+                header.version_hash,
+                header.flag_hash,
+                reference.version_hash,
+                reference.flag_hash
+            );
+        }
+        if header.source_hash != expected {
+            anyhow::bail!("the cache of {key} is for another source (source hash {:#010x}, the module gives {expected:#010x})", header.source_hash);
+        }
+        total += size;
+    }
+    Ok(Some(ModuleCaches { modules: entries.len(), bytes: total }))
+}
+
+/// A CommonJS module's source as the loader compiles it (`wrap.js`, checked against it by
+/// the tests): without a byte-order mark, a `#!` line turned into a comment, in node's wrapper.
+fn wrapped(source: &str) -> String {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    let source = source.strip_prefix("#!").map_or_else(|| source.to_owned(), |rest| format!("//{rest}"));
+    format!("(function (exports, require, module, __filename, __dirname) {{ {source}\n}});")
+}
+
 fn write(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("could not write {path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wrapper_is_the_one_the_scripts_use() {
+        assert!(WRAP.contains("`(function (exports, require, module, __filename, __dirname) { ${source}\\n});`"));
+        assert_eq!(wrapped("\u{feff}#!/usr/bin/env node\nx"), "(function (exports, require, module, __filename, __dirname) { ///usr/bin/env node\nx\n});");
+    }
 }

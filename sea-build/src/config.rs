@@ -255,6 +255,14 @@ impl Bundling {
     }
 }
 
+impl Sea {
+    /// How `main` ships for this SEA: as `bundle` says, but always bundled with `use-snapshot`
+    /// and `bundle` unset (a snapshot's main runs at build time, where no mount is served).
+    pub fn bundling(&self) -> Bundling {
+        if self.use_snapshot && self.bundle == Bundling::Auto { Bundling::Always } else { self.bundle }
+    }
+}
+
 /// What `code-cache` asks for: `false`, `true` (node's plain cache) or `"trained"`.
 ///
 /// ```

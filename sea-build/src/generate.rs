@@ -81,7 +81,7 @@ pub fn stage(sea: &Sea, version: Version, platform: Platform, esbuild: Option<&U
         std::fs::copy(&from, &to).with_context(|| format!("could not copy {from} to {to}"))?;
         Ok(())
     };
-    let auto = sea.bundle == Bundling::Auto;
+    let auto = sea.bundling() == Bundling::Auto;
     let mounted = crate::vfs::expand(&sea.package_dir, &sea.vfs)?;
     for path in sea.assets.values() {
         copy(path)?;
@@ -126,7 +126,7 @@ pub fn stage(sea: &Sea, version: Version, platform: Platform, esbuild: Option<&U
     inputs.dedup();
     if format == MainFormat::Module && sea.use_snapshot {
         bail!(
-            "{} is an ES module shipped as it is, but `use-snapshot` needs a CommonJS main (node builds snapshots from CommonJS): keep `bundle = true` (the default), which makes it CommonJS for a snapshot",
+            "{} is an ES module shipped as it is, but `use-snapshot` needs a CommonJS main (node builds snapshots from CommonJS): set `bundle = true` (or leave it unset), which makes it CommonJS for a snapshot",
             sea.main
         );
     }
@@ -162,9 +162,6 @@ fn stage_mount(sea: &Sea, version: Version, platform: Platform, staging: &Utf8Pa
             "{}: shipping the package mounted needs node 22.15 or newer (module.registerHooks), but this SEA builds from node {version}: upgrade `node-version`, or set `bundle = true` to ship one bundled file",
             sea.main
         );
-    }
-    if sea.use_snapshot {
-        bail!("{}: `use-snapshot` runs main at build time, where a mounted package cannot be served: set `bundle = true` so main is one bundled file", sea.main);
     }
     let mut closure = crate::mount::closure(&sea.package_dir, &sea.main, extra)?;
     warnings.extend(leave_out_foreign_addons(&mut closure, &sea.package_dir, platform)?);

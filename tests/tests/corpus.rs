@@ -276,7 +276,7 @@ fn a_native_addon_is_written_once_verified_and_survives_a_start_killed_while_wri
     assert!(output.status.success(), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("console.log(answer)"), "{output:?}");
     let trees: Vec<Utf8PathBuf> = cache.read_dir_utf8().unwrap().map(|e| e.unwrap().path().to_owned()).collect();
-    assert_eq!(trees, [tree.clone()], "one tree, named by its SHA-256, and the dead start's temporary directory swept");
+    assert_eq!(trees, std::slice::from_ref(&tree), "one tree, named by its SHA-256, and the dead start's temporary directory swept");
     let addon = walk(&tree).into_iter().find(|file| file.extension() == Some("node")).expect("the addon was written out");
     assert_eq!(std::fs::read(&addon).unwrap(), bytes);
 

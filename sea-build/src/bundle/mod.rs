@@ -1,6 +1,7 @@
 //! Bundling: `main` and everything it requires or imports (its own files, JSON, `package.json`,
 //! dependencies in `node_modules`, TypeScript) become one file, made by esbuild for the SEA's
-//! node version, before the blob is generated. Node's built-in modules stay external.
+//! node version, before the blob is generated. Node's built-in modules stay external, and
+//! bundler annotations (`"sideEffects"`, `/* @__PURE__ */`) are ignored, as node ignores them.
 //!
 //! The bundle is CommonJS, or an ES module (`mainFormat: "module"`) when the program is one and
 //! node loads ES module mains (25.7+). It is the same bytes from any checkout path: esbuild
@@ -11,9 +12,12 @@
 //! and `import.meta.dirname` its directory, and `import.meta.url` its `file:` URL, in every
 //! bundled module (a CommonJS bundle gets the last three defined to match).
 //!
-//! What one file cannot serve is a build error naming the module: a native addon (`.node`), a
-//! `require` or `import` whose path is computed at run time, and a file read through `fs` beside
-//! a module (`path.join(__dirname, "data.txt")`) unless it is declared as an asset or in `vfs`.
+//! With `bundle` unset, [`bundle`] answers whether one file serves the program at all
+//! ([`Outcome::NotServed`] names why not, and the package is mounted instead, see
+//! [`crate::mount`]). With `bundle = true`, what one file cannot serve is a build error naming
+//! the module: a native addon (`.node`), a `require` or `import` whose path is computed from the
+//! module's location, and a file read through `fs` beside a module (`path.join(__dirname,
+//! "data.txt")`) unless it is declared as an asset or in `vfs`.
 
 pub mod esbuild;
 
@@ -306,7 +310,7 @@ pub enum Outcome {
 /// path computed at run time, a module that uses its own location, a native addon) is
 /// answered with [`Outcome::NotServed`]: the caller mounts the package instead.
 pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, staging: &Utf8Path, mounted: &[Utf8PathBuf], runner: &dyn Runner) -> Result<Outcome> {
-    let auto = sea.bundle == Bundling::Auto;
+    let auto = sea.bundling() == Bundling::Auto;
     // Snapshots and trained caches are made from a CommonJS main.
     let format = main_format(is_module && !sea.use_snapshot && sea.train_args.is_none(), version);
     let relative = bundled_name(&sea.main);
@@ -343,10 +347,8 @@ pub fn bundle(sea: &Sea, version: Version, is_module: bool, esbuild: &Utf8Path, 
     };
     let meta_bytes = std::fs::read(&metafile).with_context(|| format!("esbuild reported success but wrote no metafile at {metafile}"))?;
     let meta = Metafile::parse(&meta_bytes, &metafile)?;
-    if auto {
-        if let Some(reason) = location_dependence(sea, &meta, &output.stderr_text()) {
-            return Ok(Outcome::NotServed(reason));
-        }
+    if auto && let Some(reason) = location_dependence(sea, &meta, &output.stderr_text()) {
+        return Ok(Outcome::NotServed(reason));
     }
     check_inputs(sea, &meta, mounted)?;
     let bytes = std::fs::read(&outfile).with_context(|| format!("esbuild reported success but wrote no bundle at {outfile}"))?;

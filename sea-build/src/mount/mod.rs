@@ -79,7 +79,7 @@ pub struct Mount {
 
 impl Mount {
     /// Writes `closure`'s files (read from `package_dir`) into `staging` as the data and index
-    /// assets, the list of CommonJS modules for [`Mount::make_caches`], and the loader.
+    /// assets, the list of CommonJS modules for [`Mount::cache_maker_args`], and the loader.
     pub fn write(closure: &Closure, package_dir: &Utf8Path, staging: &Utf8Path) -> Result<Mount> {
         std::fs::create_dir_all(staging.join(".sea-build")).with_context(|| format!("could not create {staging}/.sea-build"))?;
         let data_path = staging.join(DATA_FILE);
@@ -112,7 +112,7 @@ impl Mount {
     }
 
     /// The command line, relative to the staging directory, that makes the code caches with
-    /// the target's node (after its V8 flags); [`CACHE_FILE`] is the asset it writes.
+    /// the target's node (after its V8 flags), and the asset it writes ([`CACHE_ASSET`]).
     pub fn cache_maker_args(staging: &Utf8Path) -> Result<(Vec<String>, (String, Utf8PathBuf))> {
         write(&staging.join(CACHE_MAKER_FILE), cache_maker_source().as_bytes())?;
         let args = [CACHE_MAKER_FILE, COMPILE_FILE, DATA_FILE, CACHE_FILE].map(str::to_owned).to_vec();

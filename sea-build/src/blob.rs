@@ -639,6 +639,10 @@ pub fn parse_code_cache_header(cache: &[u8], node_major: u32) -> Result<CodeCach
 /// which is how node compiles a CommonJS SEA main.
 pub const WRAPPED_SOURCE_HASH_BIT: u32 = 0x2000_0000;
 
+/// The bit V8 sets in a code cache's `source_hash` for an ES module (measured: node 26's
+/// caches of `mainFormat: "module"` mains).
+pub const MODULE_SOURCE_HASH_BIT: u32 = 0x4000_0000;
+
 /// The `source_hash` V8 stores in (and demands of) the SEA code cache of `main_source`:
 /// its length in UTF-16 code units, with [`WRAPPED_SOURCE_HASH_BIT`] when `wrapped`.
 ///

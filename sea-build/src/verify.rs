@@ -140,7 +140,10 @@ fn verify_inner(artifact: &Utf8Path, env: &[(String, String)], fetcher: &NodeFet
     report.record("code cache embedded", Ok(format!("{} bytes", cache.len())));
     let header = blob::parse_code_cache_header(cache, version.major)?;
     let source = std::str::from_utf8(parsed.main_source).context("the main source in the blob is not UTF-8")?;
-    let expected_source = blob::expected_source_hash(source, blob::source_hash_is_wrapped(version.major));
+    let expected_source = match parsed.main_format {
+        Some(blob::MainFormat::Module) => blob::expected_source_hash(source, false) | blob::MODULE_SOURCE_HASH_BIT,
+        _ => blob::expected_source_hash(source, blob::source_hash_is_wrapped(version.major)),
+    };
     report.record(
         "cache source hash",
         if header.source_hash == expected_source {

@@ -101,15 +101,18 @@ impl Build {
         self
     }
 
-    /// Whether `main` is bundled with everything it requires and imports (default: yes; see
-    /// [`crate::bundle`]).
+    /// `true`: `main` is always bundled with everything it requires and imports into one file
+    /// (see [`crate::bundle`]); `false`: it ships as it is. Not called (the default): bundled
+    /// when one file serves the program, otherwise its package is mounted (see
+    /// [`crate::mount`]).
     pub fn bundle(&mut self, enabled: bool) -> &mut Build {
         self.bundle = Some(enabled);
         self
     }
 
-    /// Mounts the files a path or glob (relative to the crate) names, with node's `useVfs`
-    /// (node 26+; see [`crate::vfs`]).
+    /// Mounts the files a path or glob (relative to the crate) names: beside the program's
+    /// package when it is mounted (see [`crate::mount`]), or with `bundle` set, with node's
+    /// `useVfs` (node 26+; see [`crate::vfs`]).
     pub fn vfs(&mut self, pattern: &str) -> &mut Build {
         self.vfs.get_or_insert_with(Vec::new).push(pattern.to_owned());
         self

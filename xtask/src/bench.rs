@@ -24,6 +24,7 @@ use sea_build::inject::fuse::FUSE_SENTINEL;
 use sea_build::node::{NodeBinary, NodeFetcher, Platform, VersionSpec};
 use xshell::{Shell, cmd};
 
+mod corpus;
 mod programs;
 mod startup;
 
@@ -128,11 +129,16 @@ pub(crate) fn run(runs: usize, scale: f64, only: Option<&str>) -> Result<()> {
             bench.foreign_rows()?;
             return bench.write_report("report-foreign.md");
         }
-        Some(other) => bail!("`--only {other}`: the groups are `startup`, `windows-identity` and `foreign`"),
+        Some("corpus") => {
+            bench.corpus(pinned::NODE_24)?;
+            return bench.write_report("report-corpus.md");
+        }
+        Some(other) => bail!("`--only {other}`: the groups are `startup`, `windows-identity`, `foreign` and `corpus`"),
     }
     bench.linux()?;
     let version = pinned::NODE_24;
     bench.programs(version)?;
+    bench.corpus(version)?;
     for platform in ["linux-arm64", "win-x64"] {
         bench.emulated(platform, version)?;
     }

@@ -57,8 +57,9 @@ enum Task {
         /// Measure only this group: `startup` (start-up with no cache, the plain and the
         /// trained cache, a snapshot; sizes with and without `strip`), `windows-identity`
         /// (injection with a version resource, an icon and an Authenticode signature, against
-        /// `cp` and plain injection) or `foreign` (injection into darwin-x64 and win-x64 node,
-        /// against `cp`).
+        /// `cp` and plain injection), `foreign` (injection into darwin-x64 and win-x64 node,
+        /// against `cp`) or `corpus` (start-up of real programs built with the defaults,
+        /// against `node <bin>` and a bundle; the build of the largest).
         #[arg(long, value_name = "GROUP")]
         only: Option<String>,
     },

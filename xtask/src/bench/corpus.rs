@@ -47,6 +47,7 @@ impl Bench {
             let bundled_built = self.sea(&bundled, &out).output()?;
 
             let input = work.join(format!("{name}-input"));
+            std::fs::create_dir_all(&input)?;
             for (path, text) in program.files {
                 let path = input.join(path);
                 std::fs::create_dir_all(path.parent().context("an input file has a parent")?)?;

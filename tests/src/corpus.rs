@@ -13,12 +13,15 @@
 //! terminal or an install script.
 //!
 //! How each is installed: in a fresh directory, `package.json` is
-//! `{"name":"corpus-<name>","version":"1.0.0","private":true,"dependencies":{"<package>":"<version>"}}`,
-//! then `npm install --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error`
-//! (npm 11, Linux x64 with glibc: npm installs only the optional native packages of that
-//! platform). Only the program is pinned: its dependencies resolve by their ranges at install
-//! time, so a later install may bring newer ones; the inputs avoid what they would change
-//! (browserslist's data, for one, moves every week).
+//! `{"name":"corpus-<name>","version":"1.4.2","private":true,"dependencies":{"<package>":"<version>"}}`,
+//! beside the committed `tests/corpus/<name>/package-lock.json`, then
+//! `npm ci --no-audit --no-fund --ignore-scripts --loglevel=error` (npm 11, Linux x64 with glibc:
+//! the lockfile lists the optional native packages of every platform, npm installs those of this
+//! one). The lockfile pins every package of the closure by version and integrity hash, so a later
+//! install never brings newer ones. It was made by `npm install --package-lock-only
+//! --ignore-scripts` on that `package.json`, with every `resolved` and `funding` field removed: it
+//! names no registry and no URL, and npm fetches from the registry it is configured with. A new
+//! program gets its lockfile the same way.
 //!
 //! How each is run: `node node_modules/<package>/<bin> <args...>` in that directory, after
 //! writing [`Program::files`] there, with [`Program::stdin`] (or nothing) on standard input,

@@ -76,8 +76,8 @@ impl Bench {
                 target: "not slower than the bundle where one works".into(),
             });
             let bundled_artifact = out.join(triple).join(&bundled_name);
-            let bundled_works = bundled_built.status.success()
-                && Command::new(&bundled_artifact).args(program.args).current_dir(&input).env_clear().output().is_ok_and(|output| output.status.success());
+            let bundled_works =
+                bundled_built.status.success() && Command::new(&bundled_artifact).args(program.args).current_dir(&input).env_clear().output().is_ok_and(|output| output.status.success());
             if bundled_works {
                 let bundled_run = self.measure_runs(&format!("start-up: bundle = true ({name})"), 20, || {
                     let mut start = Command::new(&bundled_artifact);
@@ -126,18 +126,20 @@ impl Bench {
         build
     }
 
-    /// `program` installed from the npm registry into `<work>/<name>`, once.
+    /// `program` installed from the npm registry into `<work>/<name>`, once, from the tests'
+    /// lockfile (`tests/corpus/<name>/package-lock.json`): the same tree the tests run.
     fn install(&self, work: &Utf8Path, program: &corpus::Program) -> Result<Utf8PathBuf> {
         let dir = work.join(program.name);
         let (package, version) = program.package;
         if !dir.join("node_modules").join(package).join("package.json").is_file() {
             eprintln!("bench: installing {package}@{version} from the npm registry");
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("package.json"), format!("{{\"name\":\"bench-{}\",\"private\":true,\"dependencies\":{{\"{package}\":\"{version}\"}}}}\n", program.name))?;
+            let manifest = serde_json::json!({ "name": format!("corpus-{}", program.name), "version": "1.4.2", "private": true, "dependencies": { package: version } });
+            std::fs::write(dir.join("package.json"), serde_json::to_vec_pretty(&manifest)?)?;
+            let lockfile = self.root.join("tests/corpus").join(program.name).join("package-lock.json");
+            std::fs::copy(&lockfile, dir.join("package-lock.json")).with_context(|| format!("could not copy {lockfile}"))?;
             let sh = &self.sh;
-            xshell::cmd!(sh, "npm install --silent --no-audit --no-fund --no-package-lock --ignore-scripts --prefix {dir}")
-                .run()
-                .with_context(|| format!("`npm install {package}@{version}` failed"))?;
+            xshell::cmd!(sh, "npm ci --silent --no-audit --no-fund --ignore-scripts --prefix {dir}").run().with_context(|| format!("`npm ci` of {package}@{version} failed"))?;
         }
         Ok(dir)
     }

@@ -10,10 +10,10 @@ use sea_build::node::{Platform, Version, VersionSpec};
 
 use super::{Bench, Row, fetch_node, ratio, run_checked};
 
-/// The corpus, from the tests (plain data).
+// The tests' corpus (plain data), read where it is kept.
 #[allow(dead_code, reason = "the fields the tests read")]
 #[path = "../../../tests/src/corpus.rs"]
-mod corpus;
+mod programs;
 
 /// Whose start-up is measured: one that one bundled file serves, and three that ship mounted
 /// (CommonJS with caches, an ES module program, a large mixed one).
@@ -128,7 +128,7 @@ impl Bench {
 
     /// `program` installed from the npm registry into `<work>/<name>`, once, from the tests'
     /// lockfile (`tests/corpus/<name>/package-lock.json`): the same tree the tests run.
-    fn install(&self, work: &Utf8Path, program: &corpus::Program) -> Result<Utf8PathBuf> {
+    fn install(&self, work: &Utf8Path, program: &programs::Program) -> Result<Utf8PathBuf> {
         let dir = work.join(program.name);
         let (package, version) = program.package;
         if !dir.join("node_modules").join(package).join("package.json").is_file() {
@@ -145,13 +145,13 @@ impl Bench {
     }
 }
 
-fn find(name: &str) -> Result<&'static corpus::Program> {
-    corpus::PROGRAMS.iter().find(|program| program.name == name).with_context(|| format!("{name} is not in the corpus"))
+fn find(name: &str) -> Result<&'static programs::Program> {
+    programs::PROGRAMS.iter().find(|program| program.name == name).with_context(|| format!("{name} is not in the corpus"))
 }
 
 /// Declares `program` in `dir` as the SEA `name`, with only `main` and `verify-args` (and
 /// `extra` lines).
-fn write_manifest(dir: &Utf8Path, program: &corpus::Program, node: Version, name: &str, extra: Option<&str>) -> Result<Utf8PathBuf> {
+fn write_manifest(dir: &Utf8Path, program: &programs::Program, node: Version, name: &str, extra: Option<&str>) -> Result<Utf8PathBuf> {
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(dir.join("src/lib.rs"), "")?;
     let verify: Vec<String> = program.verify_args.iter().map(|arg| format!("{arg:?}")).collect();

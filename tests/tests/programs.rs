@@ -249,6 +249,26 @@ fn what_a_bundle_cannot_serve_is_a_build_error_naming_the_module() {
 }
 
 #[test]
+fn a_main_at_the_top_of_its_package_requires_its_dependencies_when_mounted() {
+    let (_keep, dir) = temp();
+    let package = dir.join("pkg");
+    install(&package, "top-main", &[pinned::MS], false).unwrap();
+    write(
+        &package,
+        &[
+            (
+                "main.js",
+                "const ms = require('ms');\nconst text = require('fs').readFileSync(require('path').join(__dirname, 'data.txt'), 'utf8');\nconsole.log(ms(1000), text.trim(), require.resolve('ms').endsWith('index.js'));\n",
+            ),
+            ("data.txt", "beside\n"),
+        ],
+    );
+    let artifact = try_build(&sea(&package, NODE_24, SeaMetadata { main: Some("main.js".into()), ..SeaMetadata::default() }), &dir.join("out")).unwrap();
+    assert!(artifact.manifest.mounted.is_some(), "{:?}", artifact.manifest);
+    assert_eq!(run(&artifact.path, &[]).0, "1s beside true\n");
+}
+
+#[test]
 fn a_program_that_crashes_at_start_is_never_published() {
     let (_keep, dir) = temp();
     let package = dir.join("pkg");

@@ -454,7 +454,8 @@ function seaBuildMount(entry) {
           const key = keyOf(path.resolve(base, request));
           if (key !== undefined) found = request.endsWith('/') ? (isDir(key) ? directoryEntry(key) : undefined) : fileOrDir(key, false);
         } else {
-          const fromKey = keyOf(base);
+          // The root is the executable itself for `fs`, but the package's top directory here.
+          const fromKey = base === root ? '' : keyOf(base);
           if (fromKey !== undefined) found = resolveFrom(request, fromKey, requireConditions, false);
         }
         if (found !== undefined) return pathOf(found);

@@ -249,7 +249,6 @@ function seaBuildMount(entry) {
   // ES modules that import names from `fs` see the patched functions too.
   Module.syncBuiltinESMExports();
   patchSync('existsSync', (key) => isFile(key) || isDir(key));
-  patchCallback('exists', (key) => isFile(key) || isDir(key));
   {
     // `exists` calls back with one argument, not (error, result).
     const original = fs.exists;

@@ -95,6 +95,9 @@ pub struct Mounted {
     pub files: usize,
     /// Their bytes in all.
     pub bytes: u64,
+    /// With `compress`: the bytes they take in the artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compressed: Option<u64>,
     /// Whether its CommonJS modules carry code caches made by the target's node.
     pub module_caches: bool,
 }

@@ -13,6 +13,7 @@
 //! train-args = []                  # what main runs with to train the cache (package-relative)
 //! use-snapshot = false             # run main at build time and start from its V8 heap snapshot
 //! strip = false                    # Linux: leave node's symbol tables and debug sections out
+//! compress = false                 # a mounted package's files stored deflated, inflated when read
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
 //! exec-argv-extension = "none"     # "none" (default), "env" or "cli": may NODE_OPTIONS add flags?
@@ -62,6 +63,9 @@ pub struct SeaMetadata {
     /// Whether Linux artifacts leave out node's static symbol table and debug sections;
     /// default false.
     pub strip: Option<bool>,
+    /// Whether a mounted package's files are stored deflated and inflated when read (a
+    /// smaller artifact for a little start-up); default false. No effect on a bundled program.
+    pub compress: Option<bool>,
     /// Assets: key (as `sea.getAsset` sees it) to path relative to the package directory.
     #[serde(default)]
     pub assets: BTreeMap<String, Utf8PathBuf>,
@@ -192,6 +196,8 @@ pub struct Sea {
     /// Whether Linux artifacts leave out node's static symbol table and debug sections (see
     /// [`crate::inject::elf_strip`]).
     pub strip: bool,
+    /// Whether a mounted package's files are stored deflated (see [`crate::mount::pack`]).
+    pub compress: bool,
     /// Assets: key to path relative to `package_dir`.
     pub assets: BTreeMap<String, Utf8PathBuf>,
     /// Arguments node starts with.
@@ -364,6 +370,7 @@ impl SeaMetadata {
                 train_args,
                 use_snapshot: self.use_snapshot.unwrap_or(false),
                 strip: self.strip.unwrap_or(false),
+                compress: self.compress.unwrap_or(false),
                 assets: self.assets,
                 exec_argv: self.exec_argv,
                 exec_argv_extension,
@@ -492,6 +499,7 @@ mod tests {
             train_args: None,
             use_snapshot: false,
             strip: false,
+            compress: false,
             assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
             exec_argv_extension: ExecArgvExtension::None,

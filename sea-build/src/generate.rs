@@ -168,7 +168,7 @@ fn stage_mount(sea: &Sea, version: Version, platform: Platform, staging: &Utf8Pa
     if !closure.not_installed.is_empty() {
         warnings.push(format!("declared but not installed, so not shipped (run `npm install`?): {}", closure.not_installed.join(", ")));
     }
-    let mount = crate::mount::Mount::write(&closure, &sea.package_dir, staging)?;
+    let mount = crate::mount::Mount::write(&closure, &sea.package_dir, staging, sea.compress)?;
     let mut assets: BTreeMap<String, Utf8PathBuf> = sea.assets.clone();
     for (key, path) in &mount.assets {
         if assets.insert(key.clone(), path.clone()).is_some() {

@@ -80,7 +80,8 @@ impl Pipeline<'_> {
             self.reporter.report(Event::Warning(&format!("{}: {warning}", sea.name)));
         }
         if let Some(mount) = &staged.mount {
-            self.step(format!("mounting {} files ({:.1} MB) of {}'s package", mount.files, mount.bytes as f64 / 1e6, sea.name));
+            let compressed = if sea.compress { format!(", {:.1} MB deflated", mount.stored as f64 / 1e6) } else { String::new() };
+            self.step(format!("mounting {} files ({:.1} MB{compressed}) of {}'s package", mount.files, mount.bytes as f64 / 1e6, sea.name));
             if sea.train_args.is_some() {
                 self.reporter.report(Event::Warning(&format!("{}: `code-cache = \"trained\"` trains a bundled main; the mounted package's modules get plain caches", sea.name)));
             }
@@ -169,7 +170,12 @@ impl Pipeline<'_> {
             startup_snapshot: blob.snapshot,
             stripped_bytes,
             code_cache_trained: blob.trained,
-            mounted: staged.mount.as_ref().map(|mount| crate::artifact::Mounted { files: mount.files, bytes: mount.bytes, module_caches: blob.module_caches }),
+            mounted: staged.mount.as_ref().map(|mount| crate::artifact::Mounted {
+                files: mount.files,
+                bytes: mount.bytes,
+                compressed: sea.compress.then_some(mount.stored),
+                module_caches: blob.module_caches,
+            }),
         };
         self.step(format!("publishing {path}"));
         crate::artifact::publish(output, &path, &manifest)?;

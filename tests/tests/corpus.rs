@@ -42,9 +42,10 @@ struct Row {
 }
 
 /// Builds `program` (installed in `package_dir`) from node `version` for `platform` into `out`,
-/// declared with only `main` and `verify-args`.
-fn build(program: &Program, package_dir: &Utf8Path, version: Version, platform: Platform, out: &Utf8Path) -> Result<Artifact, String> {
+/// declared with only `main` and `verify-args` (and `compress` when asked).
+fn build(program: &Program, package_dir: &Utf8Path, version: Version, platform: Platform, out: &Utf8Path, compress: bool) -> Result<Artifact, String> {
     let metadata = SeaMetadata {
+        compress: compress.then_some(true),
         main: Some(format!("node_modules/{}/{}", program.package.0, program.bin).into()),
         verify_args: program.verify_args.iter().map(|arg| (*arg).to_owned()).collect(),
         node_version: Some(version.to_string()),
@@ -99,8 +100,9 @@ fn run_real_input(program: &Program, artifact: &Artifact, platform: Platform) ->
 }
 
 /// Builds and runs each of `programs` on `version` for `platform`; fails naming every program
-/// that did not build, run or accept its cache, after printing the table.
-fn check_matrix(programs: &[&Program], version: Version, platform: &str) {
+/// that did not build, run or accept its cache, after printing the table. With `compress`, a
+/// mounted package must also be stored smaller than it is.
+fn check_matrix(programs: &[&Program], version: Version, platform: &str, compress: bool) {
     let platform: Platform = platform.parse().unwrap();
     let (_keep, dir) = temp();
     let mut rows = Vec::new();
@@ -108,7 +110,7 @@ fn check_matrix(programs: &[&Program], version: Version, platform: &str) {
     for program in programs {
         let package_dir = install_program(program).unwrap();
         let started = Instant::now();
-        let result = build(program, &package_dir, version, platform, &dir.join(program.name)).and_then(|artifact| {
+        let result = build(program, &package_dir, version, platform, &dir.join(program.name), compress).and_then(|artifact| {
             let build_seconds = started.elapsed().as_secs_f64();
             if artifact.manifest.code_cache_embedded && artifact.manifest.cache_accepted != CacheAccepted::Yes {
                 return Err(format!("its code cache is {}", artifact.manifest.cache_accepted));
@@ -124,7 +126,14 @@ fn check_matrix(programs: &[&Program], version: Version, platform: &str) {
                 return Err(format!("verify-cache did not check the module caches the manifest records: {report:#?}"));
             }
             let shipped = match artifact.manifest.mounted {
-                Some(mounted) => format!("mounted: {} files, {:.1} MB, module caches {}", mounted.files, mounted.bytes as f64 / 1e6, if mounted.module_caches { "yes" } else { "no" }),
+                Some(mounted) => {
+                    let stored = match (compress, mounted.compressed) {
+                        (false, None) => String::new(),
+                        (true, Some(stored)) if stored < mounted.bytes => format!(" ({:.1} MB deflated)", stored as f64 / 1e6),
+                        (_, stored) => return Err(format!("compress = {compress}, yet the manifest records {stored:?} bytes stored of {}", mounted.bytes)),
+                    };
+                    format!("mounted: {} files, {:.1} MB{stored}, module caches {}", mounted.files, mounted.bytes as f64 / 1e6, if mounted.module_caches { "yes" } else { "no" })
+                }
                 None => "bundled".to_owned(),
             };
             Ok(Row { name: program.name, shipped, cache: artifact.manifest.cache_accepted, build_seconds })
@@ -157,27 +166,36 @@ fn portable(count: usize) -> Vec<&'static Program> {
 
 #[test]
 fn corpus_on_node_24_for_linux_x64() {
-    check_matrix(&programs(0..CI_SLICE), NODE_24, "linux-x64");
+    check_matrix(&programs(0..CI_SLICE), NODE_24, "linux-x64", false);
 }
 
 #[test]
 fn corpus_on_node_22_for_linux_x64() {
-    check_matrix(&programs(0..CI_SLICE / 2), NODE_22, "linux-x64");
+    check_matrix(&programs(0..CI_SLICE / 2), NODE_22, "linux-x64", false);
 }
 
 #[test]
 fn corpus_on_node_26_for_linux_x64() {
-    check_matrix(&programs(CI_SLICE / 2..CI_SLICE), NODE_26, "linux-x64");
+    check_matrix(&programs(CI_SLICE / 2..CI_SLICE), NODE_26, "linux-x64", false);
 }
 
 #[test]
 fn corpus_on_node_24_for_win_x64_under_wine() {
-    check_matrix(&portable(if full() { 5 } else { 2 }), NODE_24, "win-x64");
+    check_matrix(&portable(if full() { 5 } else { 2 }), NODE_24, "win-x64", false);
 }
 
 #[test]
 fn corpus_on_node_24_for_linux_arm64_under_qemu() {
-    check_matrix(&portable(if full() { 5 } else { 2 })[..], NODE_24, "linux-arm64");
+    check_matrix(&portable(if full() { 5 } else { 2 })[..], NODE_24, "linux-arm64", false);
+}
+
+/// Mounted, with its files stored deflated (`compress = true`): programs that load files by
+/// computed paths (so they are mounted), or with `--full` every program.
+#[test]
+fn corpus_compressed_on_node_24_for_linux_x64() {
+    let mounted = PROGRAMS.iter().filter(|program| program.traits.iter().any(|t| matches!(t, Trait::ComputedRequire))).take(3).collect::<Vec<_>>();
+    let chosen = if full() || Env::from_process().var("SEA_BUILD_TEST_PROGRAMS").is_some() { programs(0..0) } else { mounted };
+    check_matrix(&chosen, NODE_24, "linux-x64", true);
 }
 
 /// A copy of `program`'s installed directory at `to` (a second checkout of the same package).
@@ -213,7 +231,7 @@ fn a_mounted_program_from_two_checkout_paths_gives_identical_artifacts() {
         .iter()
         .map(|checkout| {
             copy_tree(&installed, checkout);
-            build(program, checkout, NODE_24, Platform::host().unwrap(), &checkout.join("out")).unwrap()
+            build(program, checkout, NODE_24, Platform::host().unwrap(), &checkout.join("out"), true).unwrap()
         })
         .collect();
     let mounted = artifacts[0].manifest.mounted.expect("uglify-js reads its own files, so it ships mounted");
@@ -230,7 +248,7 @@ fn a_native_addon_is_written_once_verified_and_survives_a_start_killed_while_wri
     let program = PROGRAMS.iter().find(|program| program.traits.iter().any(|t| matches!(t, Trait::NativeAddon)) && program.name == "rollup").unwrap();
     let installed = install_program(program).unwrap();
     let (_keep, dir) = temp();
-    let artifact = build(program, &installed, NODE_24, Platform::host().unwrap(), &dir.join("out")).unwrap();
+    let artifact = build(program, &installed, NODE_24, Platform::host().unwrap(), &dir.join("out"), false).unwrap();
     let cache = dir.join("addon-cache");
     let start = |args: &[&str]| {
         let mut command = std::process::Command::new(&artifact.path);

@@ -24,13 +24,14 @@ function seaBuildMount(entry) {
   const rootPrefix = root + path.sep;
   const windows = path.sep === '\\';
 
-  // The mount: package-relative keys ('/'-separated) to [offset, length] in the data asset.
+  // The mount: package-relative keys ('/'-separated) to [offset, length] in the data asset,
+  // and for a file stored deflated (`compress`), the size it inflates to.
   const index = JSON.parse(Buffer.from(sea.getRawAsset('sea-build:mount.json')).toString('utf8'));
   const data = Buffer.from(sea.getRawAsset('sea-build:mount.bin'));
   const files = new Map();
   const dirs = new Map([['', new Set()]]);
-  for (const [key, offset, length] of index.files) {
-    files.set(key, [offset, length]);
+  for (const [key, offset, length, size] of index.files) {
+    files.set(key, [offset, length, size]);
     let child = key;
     for (let slash = key.lastIndexOf('/'); ; slash = key.lastIndexOf('/', slash - 1)) {
       const parent = slash < 0 ? '' : key.slice(0, slash);
@@ -88,13 +89,21 @@ function seaBuildMount(entry) {
   const isDir = (key) => dirs.has(key);
   const join = (key, name) => (key === '' ? name : `${key}/${name}`);
   const parentKey = (key) => (key.lastIndexOf('/') < 0 ? '' : key.slice(0, key.lastIndexOf('/')));
+  let zlib;
   function bytes(key) {
-    const [offset, length] = files.get(key);
-    return data.subarray(offset, offset + length);
+    const [offset, length, size] = files.get(key);
+    const stored = data.subarray(offset, offset + length);
+    if (size === undefined) return stored;
+    zlib ||= getBuiltin('node:zlib');
+    return zlib.inflateRawSync(stored, { maxOutputLength: Math.max(size, 1) });
   }
   const text = (key) => {
-    const [offset, length] = files.get(key);
-    return data.toString('utf8', offset, offset + length);
+    const [offset, length, size] = files.get(key);
+    return size === undefined ? data.toString('utf8', offset, offset + length) : bytes(key).toString('utf8');
+  };
+  const sizeOf = (key) => {
+    const [, length, size] = files.get(key);
+    return size === undefined ? length : size;
   };
 
   // --- errors as node's own ------------------------------------------------------------------
@@ -124,7 +133,7 @@ function seaBuildMount(entry) {
     const kind = isFile(key) ? 0o100444 : isDir(key) ? 0o40555 : undefined;
     if (kind === undefined) throw fsError('ENOENT', syscall, p);
     if (stamp === undefined) stamp = realStatSync(root).mtimeMs;
-    const size = kind === 0o40555 ? 0 : files.get(key)[1];
+    const size = kind === 0o40555 ? 0 : sizeOf(key);
     const result = Object.create(fs.Stats.prototype);
     const date = new Date(stamp);
     const fields = { dev: 0, mode: kind, nlink: 1, uid: 0, gid: 0, rdev: 0, blksize: 4096, ino: 0, size, blocks: Math.ceil(size / 512), atimeMs: stamp, mtimeMs: stamp, ctimeMs: stamp, birthtimeMs: stamp, atime: date, mtime: date, ctime: date, birthtime: date };
@@ -155,11 +164,9 @@ function seaBuildMount(entry) {
   function readFile(key, p, options) {
     if (!isFile(key)) throw fsError(isDir(key) ? 'EISDIR' : 'ENOENT', isDir(key) ? 'read' : 'open', p);
     const encoding = encodingOf(options);
-    if (encoding && encoding !== 'buffer') {
-      const [offset, length] = files.get(key);
-      return data.toString(encoding, offset, offset + length);
-    }
-    return Buffer.from(bytes(key));
+    if (encoding && encoding !== 'buffer') return bytes(key).toString(encoding);
+    const content = bytes(key);
+    return files.get(key)[2] === undefined ? Buffer.from(content) : content;
   }
   function readdir(key, p, options) {
     const names = dirs.get(key);

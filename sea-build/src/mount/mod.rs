@@ -37,6 +37,7 @@ pub const CACHE_ASSET: &str = "sea-build:cache.bin";
 
 /// Where [`Mount::write`] puts its files, relative to the staging directory.
 const DATA_FILE: &str = ".sea-build/mount.bin";
+const PACKED_FILE: &str = ".sea-build/mount.packed";
 const INDEX_FILE: &str = ".sea-build/mount.json";
 const COMPILE_FILE: &str = ".sea-build/compile.json";
 const CACHE_MAKER_FILE: &str = ".sea-build/cache.js";
@@ -70,6 +71,8 @@ pub struct Mount {
     pub files: usize,
     /// Their bytes in all.
     pub bytes: u64,
+    /// The bytes the data asset holds: `bytes`, or less when compressed.
+    pub stored: u64,
     /// How many of them are CommonJS modules, compiled from a code cache when there is one.
     pub commonjs: usize,
     /// The staged files node reads as assets: asset key to path relative to the staging
@@ -80,14 +83,20 @@ pub struct Mount {
 impl Mount {
     /// Writes `closure`'s files (read from `package_dir`) into `staging` as the data and index
     /// assets, the list of CommonJS modules for [`Mount::cache_maker_args`], and the loader.
-    pub fn write(closure: &Closure, package_dir: &Utf8Path, staging: &Utf8Path) -> Result<Mount> {
+    /// With `compress`, a file deflate shrinks by an eighth or more is stored deflated (see
+    /// [`pack`]); the cache maker still reads every file as it is.
+    pub fn write(closure: &Closure, package_dir: &Utf8Path, staging: &Utf8Path, compress: bool) -> Result<Mount> {
         std::fs::create_dir_all(staging.join(".sea-build")).with_context(|| format!("could not create {staging}/.sea-build"))?;
         let data_path = staging.join(DATA_FILE);
-        let mut data = std::io::BufWriter::new(std::fs::File::create(&data_path).with_context(|| format!("could not create {data_path}"))?);
+        let mut data = std::io::BufWriter::new(std::fs::File::create(&data_path).with_context(|| format!("could not write {data_path}"))?);
+        let packed_path = staging.join(PACKED_FILE);
+        let mut packed = match compress {
+            true => Some(std::io::BufWriter::new(std::fs::File::create(&packed_path).with_context(|| format!("could not write {packed_path}"))?)),
+            false => None,
+        };
         let mut entries = Vec::with_capacity(closure.files.len());
         let mut compile = Vec::new();
-        let mut offset = 0u64;
-        let mut addons = Vec::new();
+        let (mut offset, mut stored) = (0u64, 0u64);
         for file in &closure.files {
             let path = package_dir.join(file);
             let bytes = std::fs::read(&path).with_context(|| format!("could not read {path}"))?;
@@ -96,19 +105,41 @@ impl Mount {
             if closure.commonjs.contains(file) {
                 compile.push(serde_json::json!([key, offset, bytes.len()]));
             }
-            entries.push(serde_json::json!([key, offset, bytes.len()]));
+            match &mut packed {
+                None => entries.push(serde_json::json!([key, offset, bytes.len()])),
+                Some(packed) => {
+                    let deflated = pack(&bytes);
+                    let body = deflated.as_deref().unwrap_or(&bytes);
+                    packed.write_all(body).with_context(|| format!("could not write {packed_path}"))?;
+                    entries.push(match deflated {
+                        Some(_) => serde_json::json!([key, stored, body.len(), bytes.len()]),
+                        None => serde_json::json!([key, stored, bytes.len()]),
+                    });
+                    stored += body.len() as u64;
+                }
+            }
             offset += bytes.len() as u64;
         }
         data.flush().with_context(|| format!("could not write {data_path}"))?;
-        for addon in &closure.addon_packages {
-            let dirs: Vec<String> = addon.dirs.iter().map(|dir| dir.as_str().replace('\\', "/")).collect();
-            addons.push(serde_json::json!([addon.dir.as_str().replace('\\', "/"), addon.sha256, dirs]));
+        if let Some(mut packed) = packed {
+            packed.flush().with_context(|| format!("could not write {packed_path}"))?;
+        } else {
+            stored = offset;
         }
+        let addons: Vec<_> = closure
+            .addon_packages
+            .iter()
+            .map(|addon| {
+                let dirs: Vec<String> = addon.dirs.iter().map(|dir| dir.as_str().replace('\\', "/")).collect();
+                serde_json::json!([addon.dir.as_str().replace('\\', "/"), addon.sha256, dirs])
+            })
+            .collect();
         let index = serde_json::json!({ "main": closure.main.as_str().replace('\\', "/"), "files": entries, "addons": addons });
         write(&staging.join(INDEX_FILE), &serde_json::to_vec(&index)?)?;
         write(&staging.join(COMPILE_FILE), &serde_json::to_vec(&compile)?)?;
         write(&staging.join(LOADER), loader_source().as_bytes())?;
-        Ok(Mount { files: closure.files.len(), bytes: offset, commonjs: compile.len(), assets: vec![(DATA_ASSET.to_owned(), DATA_FILE.into()), (INDEX_ASSET.to_owned(), INDEX_FILE.into())] })
+        let data_file = if compress { PACKED_FILE } else { DATA_FILE };
+        Ok(Mount { files: closure.files.len(), bytes: offset, stored, commonjs: compile.len(), assets: vec![(DATA_ASSET.to_owned(), data_file.into()), (INDEX_ASSET.to_owned(), INDEX_FILE.into())] })
     }
 
     /// The command line, relative to the staging directory, that makes the code caches with
@@ -174,9 +205,13 @@ pub struct ModuleCaches {
 pub fn check_module_caches(assets: &[(&str, &[u8])], node_major: u32, reference: &crate::blob::CodeCacheHeader) -> Result<Option<ModuleCaches>> {
     let asset = |key: &str| assets.iter().find(|(name, _)| *name == key).map(|(_, bytes)| *bytes);
     let (Some(caches), Some(index), Some(data)) = (asset(CACHE_ASSET), asset(INDEX_ASSET), asset(DATA_ASSET)) else { return Ok(None) };
+    /// `[key, offset, stored length]`, and when the file is stored deflated, the size it
+    /// inflates to.
+    #[derive(serde::Deserialize)]
+    struct Entry(String, usize, usize, #[serde(default)] Option<usize>);
     #[derive(serde::Deserialize)]
     struct Index {
-        files: Vec<(String, usize, usize)>,
+        files: Vec<Entry>,
     }
     let index: Index = serde_json::from_slice(index).context("the mount's index is not the JSON sea-build writes")?;
     let head = caches.get(..4).context("the module caches are truncated")?;
@@ -188,8 +223,17 @@ pub fn check_module_caches(assets: &[(&str, &[u8])], node_major: u32, reference:
     for (key, (offset, size)) in &entries {
         let cache = body.get(*offset..offset + size).with_context(|| format!("the cache of {key} lies outside the asset"))?;
         let header = crate::blob::parse_code_cache_header(cache, node_major).with_context(|| format!("the cache of {key}"))?;
-        let &(_, start, len) = index.files.iter().find(|(file, _, _)| file == key).with_context(|| format!("{key} has a cache but is not mounted"))?;
-        let source = data.get(start..start + len).with_context(|| format!("{key} lies outside the mount's data"))?;
+        let Entry(_, start, len, inflated_size) = index.files.iter().find(|entry| entry.0 == *key).with_context(|| format!("{key} has a cache but is not mounted"))?;
+        let (start, len) = (*start, *len);
+        let stored = data.get(start..start + len).with_context(|| format!("{key} lies outside the mount's data"))?;
+        let inflated;
+        let source = match inflated_size {
+            Some(inflated_size) => {
+                inflated = unpack(stored, *inflated_size).with_context(|| format!("{key} in the mount's data"))?;
+                &inflated[..]
+            }
+            None => stored,
+        };
         let source = std::str::from_utf8(source).with_context(|| format!("{key} is not UTF-8"))?;
         let expected = crate::blob::expected_source_hash(&wrapped(source), false);
         if header.version_hash != reference.version_hash || header.flag_hash != reference.flag_hash {
@@ -215,6 +259,33 @@ fn wrapped(source: &str) -> String {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let source = source.strip_prefix("#!").map_or_else(|| source.to_owned(), |rest| format!("//{rest}"));
     format!("(function (exports, require, module, __filename, __dirname) {{ {source}\n}});")
+}
+
+/// `bytes` deflated (raw deflate, as node's `zlib.inflateRawSync` reads it), or `None` when
+/// that saves less than an eighth: already compressed files (addons' archives, images, WASM
+/// mostly) stay as they are and cost nothing to read.
+///
+/// miniz_oxide directly, not through flate2: flate2's backend is whatever the dependency graph
+/// picks, and the artifact's bytes must not depend on the graph.
+///
+/// ```
+/// let text = "the same line again\n".repeat(100);
+/// let packed = sea_build::mount::pack(text.as_bytes()).expect("text deflates well");
+/// assert!(packed.len() < text.len() / 8);
+/// assert_eq!(sea_build::mount::unpack(&packed, text.len())?, text.as_bytes());
+/// assert_eq!(sea_build::mount::pack(&[7, 1, 9]), None);
+/// # anyhow::Ok(())
+/// ```
+pub fn pack(bytes: &[u8]) -> Option<Vec<u8>> {
+    let deflated = miniz_oxide::deflate::compress_to_vec(bytes, 9);
+    (deflated.len() <= bytes.len() - bytes.len() / 8 && deflated.len() < bytes.len()).then_some(deflated)
+}
+
+/// Inflates what [`pack`] deflated, checking that it gives `size` bytes.
+pub fn unpack(packed: &[u8], size: usize) -> Result<Vec<u8>> {
+    let bytes = miniz_oxide::inflate::decompress_to_vec_with_limit(packed, size).map_err(|error| anyhow::anyhow!("a mounted file does not inflate: {error}"))?;
+    anyhow::ensure!(bytes.len() == size, "a mounted file inflates to {} bytes, not the {size} its index says", bytes.len());
+    Ok(bytes)
 }
 
 fn write(path: &Utf8Path, bytes: &[u8]) -> Result<()> {

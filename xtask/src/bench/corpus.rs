@@ -1,6 +1,7 @@
 //! Real programs of the tests' corpus as users ship them, declared with only `main`: start-up
 //! of the default build against `node <bin>` and against a `bundle = true` build where one
-//! works, each doing its real work; and the whole build of the largest program.
+//! works, and of a mounted program with `compress = true`, each doing its real work; and the
+//! whole build of the largest program.
 
 use std::process::Command;
 
@@ -34,16 +35,7 @@ impl Bench {
             let default = write_manifest(&package, program, node, name, None)?;
             run_checked(self.sea(&default, &out))?;
             let mounted = mounted_files(&out.join(triple).join(format!("{name}.sea.json")))?;
-            // The same program with `bundle = true`, beside it (the same node_modules).
-            let bundled_dir = work.join(format!("{name}-bundled"));
-            std::fs::create_dir_all(&bundled_dir)?;
-            let link = bundled_dir.join("node_modules");
-            if !link.exists() {
-                std::os::unix::fs::symlink(package.join("node_modules"), &link)?;
-            }
-            std::fs::copy(package.join("package.json"), bundled_dir.join("package.json"))?;
-            let bundled_name = format!("{name}-bundled");
-            let bundled = write_manifest(&bundled_dir, program, node, &bundled_name, Some("bundle = true\n"))?;
+            let (bundled, bundled_name) = variant(&work, &package, program, node, "bundled", "bundle = true\n")?;
             let bundled_built = self.sea(&bundled, &out).output()?;
 
             let input = work.join(format!("{name}-input"));
@@ -92,6 +84,23 @@ impl Bench {
                 });
             } else {
                 self.sections.push(format!("`bundle = true` does not work for {name}: the build or its run with the real input fails.\n"));
+            }
+            if mounted.is_some() {
+                let (compressed, compressed_name) = variant(&work, &package, program, node, "compressed", "compress = true\n")?;
+                run_checked(self.sea(&compressed, &out))?;
+                let compressed_artifact = out.join(triple).join(&compressed_name);
+                let compressed_run = self.measure_runs(&format!("start-up: compress = true ({name})"), 20, || {
+                    let mut start = Command::new(&compressed_artifact);
+                    start.args(program.args).current_dir(&input).env_clear();
+                    start
+                })?;
+                let size = |path: &Utf8Path| std::fs::metadata(path).map(|meta| meta.len() as f64 / 1e6);
+                self.rows.push(Row {
+                    step: format!("start-up: compress = true, {name} ({:.1} MB, default {:.1} MB)", size(&compressed_artifact)?, size(&artifact)?),
+                    measured: compressed_run,
+                    ratio: format!("{:.2}x node <bin>; {:.2}x default", ratio(compressed_run.wall, node_run.wall), ratio(compressed_run.wall, default_run.wall)),
+                    target: String::new(),
+                });
             }
         }
 
@@ -143,6 +152,20 @@ impl Bench {
         }
         Ok(dir)
     }
+}
+
+/// `program` declared as `<name>-<suffix>` with `extra` lines, beside its default build in
+/// `work` (the same `node_modules`): its manifest and SEA name.
+fn variant(work: &Utf8Path, package: &Utf8Path, program: &programs::Program, node: Version, suffix: &str, extra: &str) -> Result<(Utf8PathBuf, String)> {
+    let name = format!("{}-{suffix}", program.name);
+    let dir = work.join(&name);
+    std::fs::create_dir_all(&dir)?;
+    let link = dir.join("node_modules");
+    if !link.exists() {
+        std::os::unix::fs::symlink(package.join("node_modules"), &link)?;
+    }
+    std::fs::copy(package.join("package.json"), dir.join("package.json"))?;
+    Ok((write_manifest(&dir, program, node, &name, Some(extra))?, name))
 }
 
 fn find(name: &str) -> Result<&'static programs::Program> {

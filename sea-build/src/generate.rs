@@ -269,7 +269,7 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
     let mut config = sea_config(sea, staged, version, code_cache);
     let module_caches = match (&staged.mount, code_cache) {
         (Some(mount), true) if mount.commonjs > 0 => {
-            let (key, path) = make_module_caches(&args, generator, staging, runner)?;
+            let (key, path) = make_module_caches(mount, &args, generator, staging, sea.train_args.as_deref(), &sea.package_dir, runner)?;
             config["assets"][key] = path.as_str().into();
             true
         }
@@ -315,16 +315,38 @@ pub fn generate(sea: &Sea, staged: &Staged, version: Version, generator: &Utf8Pa
             .with_context(|| format!("cannot train the code cache of {}", sea.main))?;
         return Ok(GeneratedBlob { code_cache: true, snapshot, trained: true, node_options_guard: guard, module_caches, bytes: trained });
     }
-    Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained: false, node_options_guard: guard, module_caches, bytes })
+    let trained = module_caches && sea.train_args.is_some();
+    Ok(GeneratedBlob { code_cache: has_cache, snapshot, trained, node_options_guard: guard, module_caches, bytes })
 }
 
 /// Runs the mount's cache maker with `generator` (node's own arguments `node_args`: the
-/// artifact's V8 flags and `--predictable`) in `staging`; returns the asset it wrote.
-fn make_module_caches(node_args: &[String], generator: &Utf8Path, staging: &Utf8Path, runner: &dyn Runner) -> Result<(String, Utf8PathBuf)> {
-    let (script_args, asset) = crate::mount::Mount::cache_maker_args(staging)?;
+/// artifact's V8 flags and `--predictable`), in `staging`, or with `train_args` in
+/// `package_dir` after running the program through the loader; returns the asset it wrote.
+fn make_module_caches(
+    mount: &crate::mount::Mount,
+    node_args: &[String],
+    generator: &Utf8Path,
+    staging: &Utf8Path,
+    train_args: Option<&[String]>,
+    package_dir: &Utf8Path,
+    runner: &dyn Runner,
+) -> Result<(String, Utf8PathBuf)> {
+    let (script_args, asset) = mount.cache_maker_args(staging, train_args)?;
     let mut invocation = Invocation::new(generator, node_args.iter().cloned().chain(script_args));
-    invocation.cwd = Some(staging.to_owned());
+    invocation.cwd = Some(if train_args.is_some() { package_dir } else { staging }.to_owned());
+    invocation.timeout = crate::train::TRAIN_TIMEOUT;
+    invocation.fixed_addresses = train_args.is_some();
+    // Addons the training run loads are written below the staging directory, not the user's cache.
+    invocation.env.push((crate::mount::NATIVE_CACHE_ENV.to_owned(), staging.join(".sea-build/native").into_string()));
     let output = runner.run(&invocation)?;
+    if let (Some(train_args), Some(failure)) = (train_args, output.failure(crate::train::TRAIN_TIMEOUT)) {
+        crate::error::fail!(
+            ToolFailed,
+            "training the mounted modules' code caches failed: the program, run through the loader with `train-args` ({}) in {package_dir}, failed ({failure}); its standard error:\n{}\n`train-args` must make the program do representative work and exit 0",
+            train_args.join(" "),
+            output.stderr_text().trim()
+        );
+    }
     if !output.success() {
         crate::error::fail!(ToolFailed, "making the mounted modules' code caches failed: `{}` in {staging} exited with {:?}:\n{}", invocation.display(), output.code, output.stderr_text().trim());
     }

@@ -82,8 +82,11 @@ impl Pipeline<'_> {
         if let Some(mount) = &staged.mount {
             let compressed = if sea.compress { format!(", {:.1} MB deflated", mount.stored as f64 / 1e6) } else { String::new() };
             self.step(format!("mounting {} files ({:.1} MB{compressed}) of {}'s package", mount.files, mount.bytes as f64 / 1e6, sea.name));
-            if sea.train_args.is_some() {
-                self.reporter.report(Event::Warning(&format!("{}: `code-cache = \"trained\"` trains a bundled main; the mounted package's modules get plain caches", sea.name)));
+            if sea.train_args.is_some() && mount.commonjs == 0 {
+                self.reporter.report(Event::Warning(&format!(
+                    "{}: `code-cache = \"trained\"` trains the caches of CommonJS modules, and this mounted package has none (node compiles its ES modules at start)",
+                    sea.name
+                )));
             }
         }
         let code_cache_omitted = (sea.code_cache && staged.use_vfs)

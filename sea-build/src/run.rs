@@ -27,6 +27,11 @@ pub struct Invocation {
     /// programs under Wine fail with EBADF on pipes, and processes that outlive the program,
     /// such as wineserver's, would hold a pipe open).
     pub stdio_files: bool,
+    /// Run without address space randomisation (Linux; elsewhere it has no effect). A code
+    /// cache made after a training run carries a few bytes of whatever the heap held before
+    /// (padding V8 leaves in the bytecode of functions compiled during the run), which would
+    /// otherwise differ from run to run with the addresses the kernel picks.
+    pub fixed_addresses: bool,
 }
 
 impl Invocation {
@@ -42,6 +47,7 @@ impl Invocation {
             stdin: None,
             timeout: Duration::from_secs(120),
             stdio_files: false,
+            fixed_addresses: false,
         }
     }
 
@@ -140,6 +146,25 @@ impl Runner for Processes {
             Some(bytes) => expression.stdin_bytes(bytes.clone()),
             None => expression.stdin_null(),
         };
+        #[cfg(target_os = "linux")]
+        if invocation.fixed_addresses {
+            expression = expression.before_spawn(|command| {
+                use std::os::unix::process::CommandExt;
+                // SAFETY: between fork and exec the closure calls personality(2) alone, which
+                // allocates nothing and takes no lock; the child's children inherit it (Wine's,
+                // qemu's).
+                unsafe {
+                    command.pre_exec(|| {
+                        let current = libc::personality(0xffff_ffff);
+                        if current == -1 || libc::personality(current as libc::c_ulong | libc::ADDR_NO_RANDOMIZE as libc::c_ulong) == -1 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    })
+                };
+                Ok(())
+            });
+        }
         let handle = start_when_not_busy(&expression).with_context(|| format!("could not start {}", invocation.program))?;
         let finished = handle.wait_timeout(invocation.timeout).with_context(|| format!("waiting for {} failed", invocation.program))?.cloned();
         let Some(output) = finished else {

@@ -110,6 +110,7 @@ pub fn train(
     // The training arguments name the package's files as the package sees them.
     invocation.cwd = Some(package_dir.to_owned());
     invocation.timeout = TRAIN_TIMEOUT;
+    invocation.fixed_addresses = true;
     let run = runner.run(&invocation)?;
     if let Some(failure) = run.failure(TRAIN_TIMEOUT) {
         bail!(

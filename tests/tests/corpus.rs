@@ -44,12 +44,17 @@ struct Row {
 /// Builds `program` (installed in `package_dir`) from node `version` for `platform` into `out`,
 /// declared with only `main` and `verify-args` (and `compress` when asked).
 fn build(program: &Program, package_dir: &Utf8Path, version: Version, platform: Platform, out: &Utf8Path, compress: bool) -> Result<Artifact, String> {
+    build_with(program, package_dir, version, platform, out, SeaMetadata { compress: compress.then_some(true), ..SeaMetadata::default() })
+}
+
+/// [`build`] with more fields declared: `metadata` without `main`, `verify-args` and
+/// `node-version`.
+fn build_with(program: &Program, package_dir: &Utf8Path, version: Version, platform: Platform, out: &Utf8Path, metadata: SeaMetadata) -> Result<Artifact, String> {
     let metadata = SeaMetadata {
-        compress: compress.then_some(true),
         main: Some(format!("node_modules/{}/{}", program.package.0, program.bin).into()),
         verify_args: program.verify_args.iter().map(|arg| (*arg).to_owned()).collect(),
         node_version: Some(version.to_string()),
-        ..SeaMetadata::default()
+        ..metadata
     };
     let sea = metadata.resolve(program.name, package_dir, "corpus").map_err(|error| format!("{error:#}"))?;
     let fetcher = NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm]);
@@ -303,4 +308,46 @@ fn a_native_addon_is_written_once_verified_and_survives_a_start_killed_while_wri
     let output = start(&["main.js", "--format", "cjs"]).output().unwrap();
     assert!(output.status.success(), "{output:?}");
     assert_ne!(std::fs::read(&addon).unwrap(), b"not the addon");
+}
+
+/// The bytes of the mount's module caches in `artifact`'s blob.
+fn module_caches_len(artifact: &Artifact) -> usize {
+    let image = std::fs::read(&artifact.path).unwrap();
+    let blob = sea_build::inject::find_blob(&image).unwrap().unwrap().to_vec();
+    let version = artifact.manifest.node_version;
+    let layout = sea_build::blob::BlobLayout::for_node_version(version.major, version.minor, version.patch).unwrap();
+    let parsed = sea_build::blob::parse(&blob, layout).unwrap();
+    parsed.assets.iter().find(|(key, _)| *key == sea_build::mount::CACHE_ASSET).map(|(_, bytes)| bytes.len()).unwrap()
+}
+
+#[test]
+fn a_mounted_program_trains_its_module_caches_reproducibly_and_runs_correctly_on_other_input() {
+    // terser ships mounted (acorn imports a computed path); trained on minifying its own
+    // bundle, a long run with many collections, from two checkout paths.
+    let program = PROGRAMS.iter().find(|program| program.name == "terser").unwrap();
+    let installed = install_program(program).unwrap();
+    let (_keep, dir) = temp();
+    let host = Platform::host().unwrap();
+    let plain = build(program, &installed, NODE_24, host, &dir.join("plain"), false).unwrap();
+    let trained: Vec<Artifact> = [dir.join("a"), dir.join("second/checkout")]
+        .iter()
+        .map(|checkout| {
+            copy_tree(&installed, checkout);
+            let metadata: SeaMetadata =
+                serde_json::from_value(serde_json::json!({"code-cache": "trained", "train-args": ["node_modules/terser/dist/bundle.min.js", "--compress", "--mangle", "--output", "trained.min.js"]}))
+                    .unwrap();
+            build_with(program, checkout, NODE_24, host, &checkout.join("out"), metadata).unwrap()
+        })
+        .collect();
+    let mounted = trained[0].manifest.mounted.expect("terser ships mounted");
+    assert!(mounted.module_caches && trained[0].manifest.code_cache_trained && !plain.manifest.code_cache_trained, "{:?}", trained[0].manifest);
+    assert_eq!(trained[0].manifest.cache_accepted, CacheAccepted::Yes);
+    let (trained_len, plain_len) = (module_caches_len(&trained[0]), module_caches_len(&plain));
+    assert!(trained_len > plain_len + plain_len / 4, "trained module caches {trained_len} bytes, plain {plain_len}");
+    eprintln!("terser module caches: plain {plain_len} bytes, trained {trained_len} bytes");
+    // The corpus input, which it was not trained on: output checked, no cache rejected.
+    run_real_input(program, &trained[0], host).unwrap();
+    let report = sea_build::verify::verify(&trained[0].path, &[], &NodeFetcher::from_env(&test_env()).unwrap().sources(vec![SourceKind::Npm]), &Processes, &test_env()).unwrap();
+    assert!(report.passed() && report.checks.iter().any(|check| check.name == "mounted modules' caches"), "{report:#?}");
+    assert_eq!(trained[0].manifest.artifact_sha256, trained[1].manifest.artifact_sha256, "a trained mount differs between checkout paths");
 }

@@ -12,7 +12,15 @@
 
 function seaBuildMount(entry) {
   const getBuiltin = process.getBuiltinModule;
-  const sea = getBuiltin('node:sea');
+  // Set only by the build's training run (cache.js), which runs this loader outside a SEA:
+  // the assets come from the staged files, and the compiled scripts are handed back.
+  const training = globalThis[Symbol.for('sea-build:training')];
+  const asset = training
+    ? (name) => {
+        if (!Object.hasOwn(training.files, name)) throw new Error(`no asset ${name} in training`);
+        return getBuiltin('node:fs').readFileSync(training.files[name]);
+      }
+    : (name) => Buffer.from(getBuiltin('node:sea').getRawAsset(name));
   const fs = getBuiltin('node:fs');
   const path = getBuiltin('node:path');
   const Module = getBuiltin('node:module');
@@ -26,8 +34,8 @@ function seaBuildMount(entry) {
 
   // The mount: package-relative keys ('/'-separated) to [offset, length] in the data asset,
   // and for a file stored deflated (`compress`), the size it inflates to.
-  const index = JSON.parse(Buffer.from(sea.getRawAsset('sea-build:mount.json')).toString('utf8'));
-  const data = Buffer.from(sea.getRawAsset('sea-build:mount.bin'));
+  const index = JSON.parse(asset('sea-build:mount.json').toString('utf8'));
+  const data = asset('sea-build:mount.bin');
   const files = new Map();
   const dirs = new Map([['', new Set()]]);
   for (const [key, offset, length, size] of index.files) {
@@ -51,7 +59,7 @@ function seaBuildMount(entry) {
   const caches = new Map();
   let cacheData;
   try {
-    cacheData = Buffer.from(sea.getRawAsset('sea-build:cache.bin'));
+    cacheData = asset('sea-build:cache.bin');
   } catch {
     cacheData = undefined;
   }
@@ -513,6 +521,8 @@ function seaBuildMount(entry) {
         }
         throw error;
       }
+      // A worker's scripts stay in its own isolate: only the main thread's are trained.
+      if (training && training.compiled) training.compiled.set(key, script);
       if (cachedData && script.cachedDataRejected) {
         if (rejected++ === 0) process.stderr.write(`Code cache data rejected. (sea-build: the cache of ${key} was made for other V8 flags or another V8)\n`);
       }
@@ -655,7 +665,10 @@ function seaBuildMount(entry) {
       constructor(filename, options) {
         const key = options && options.eval ? undefined : keyOf(filename);
         if (key === undefined) super(filename, options);
-        else super(`${wrap}\n(${seaBuildMount})(${JSON.stringify(key)});`, { ...options, eval: true });
+        else {
+          const setup = training ? `globalThis[Symbol.for('sea-build:training')] = ${JSON.stringify({ files: training.files })};\n` : '';
+          super(`${setup}${wrap}\n(${seaBuildMount})(${JSON.stringify(key)});`, { ...options, eval: true });
+        }
       }
     }
     threads.Worker = Worker;

@@ -35,6 +35,9 @@ pub const INDEX_ASSET: &str = "sea-build:mount.json";
 /// The asset holding the modules' code caches, when the target's node made them.
 pub const CACHE_ASSET: &str = "sea-build:cache.bin";
 
+/// The variable that moves the per-user directory native addons are written to.
+pub const NATIVE_CACHE_ENV: &str = "SEA_BUILD_NATIVE_CACHE";
+
 /// Where [`Mount::write`] puts its files, relative to the staging directory.
 const DATA_FILE: &str = ".sea-build/mount.bin";
 const PACKED_FILE: &str = ".sea-build/mount.packed";
@@ -142,12 +145,22 @@ impl Mount {
         Ok(Mount { files: closure.files.len(), bytes: offset, stored, commonjs: compile.len(), assets: vec![(DATA_ASSET.to_owned(), data_file.into()), (INDEX_ASSET.to_owned(), INDEX_FILE.into())] })
     }
 
-    /// The command line, relative to the staging directory, that makes the code caches with
-    /// the target's node (after its V8 flags), and the asset it writes ([`CACHE_ASSET`]).
-    pub fn cache_maker_args(staging: &Utf8Path) -> Result<(Vec<String>, (String, Utf8PathBuf))> {
+    /// The command line that makes the code caches with the target's node (after its V8
+    /// flags), and the asset it writes ([`CACHE_ASSET`]). Plain, it runs in the staging
+    /// directory; with `train_args` (`code-cache = "trained"`), in the package directory, where
+    /// the program runs through the loader with those arguments first, so its paths are
+    /// absolute.
+    pub fn cache_maker_args(&self, staging: &Utf8Path, train_args: Option<&[String]>) -> Result<(Vec<String>, (String, Utf8PathBuf))> {
         write(&staging.join(CACHE_MAKER_FILE), cache_maker_source().as_bytes())?;
-        let args = [CACHE_MAKER_FILE, COMPILE_FILE, DATA_FILE, CACHE_FILE].map(str::to_owned).to_vec();
-        Ok((args, (CACHE_ASSET.to_owned(), CACHE_FILE.into())))
+        let asset = (CACHE_ASSET.to_owned(), CACHE_FILE.into());
+        let Some(train_args) = train_args else {
+            return Ok(([CACHE_MAKER_FILE, COMPILE_FILE, DATA_FILE, CACHE_FILE].map(str::to_owned).to_vec(), asset));
+        };
+        let files: serde_json::Map<String, serde_json::Value> = self.assets.iter().map(|(key, path)| (key.clone(), staging.join(path).as_str().into())).collect();
+        let mut args: Vec<String> = [CACHE_MAKER_FILE, COMPILE_FILE, DATA_FILE, CACHE_FILE, LOADER].iter().map(|file| staging.join(file).into_string()).collect();
+        args.push(serde_json::Value::Object(files).to_string());
+        args.extend(train_args.iter().cloned());
+        Ok((args, asset))
     }
 }
 

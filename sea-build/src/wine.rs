@@ -136,7 +136,9 @@ impl Wine {
     /// assert!(wine.environment().contains(&("WINEDEBUG".to_owned(), "-all".to_owned())));
     /// ```
     pub fn environment(&self) -> Vec<(String, String)> {
-        [("WINEPREFIX", self.prefix.as_str()), ("WINEDEBUG", "-all"), ("WINEDLLOVERRIDES", "winemenubuilder.exe=d;mscoree=d;mshtml=d"), ("DISPLAY", ""), ("WAYLAND_DISPLAY", "")]
+        // Wine turns Unix paths into Windows ones through the locale's character set: without
+        // a UTF-8 locale (a build's runs get none), a path with `ü` or `测` cannot be opened.
+        [("WINEPREFIX", self.prefix.as_str()), ("WINEDEBUG", "-all"), ("WINEDLLOVERRIDES", "winemenubuilder.exe=d;mscoree=d;mshtml=d"), ("DISPLAY", ""), ("WAYLAND_DISPLAY", ""), ("LC_ALL", "C.UTF-8")]
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect()

@@ -86,16 +86,19 @@ fn artifact(root: &Utf8Path, platform: Platform) -> Utf8PathBuf {
     root.join("target/sea").join(platform.rust_triple()).join(if platform.os == sea_build::node::Os::Windows { "greet.exe" } else { "greet" })
 }
 
-/// Builds `greet` on `version` for `platforms` from two checkout paths, and checks: a cache
+/// Builds `greet` on `version` for `platforms` from two checkout paths (one not ASCII), and checks: a cache
 /// embedded and accepted, the check made under qemu or Wine as `expected_how` says, the same
 /// bytes from both checkouts, `verify-cache` passing, and the expected output.
 fn cached_and_reproducible(version: Version, platforms: &[&str], with_asset: bool) {
     let (_keep, dir) = temp();
-    let checkouts = [dir.join("a"), dir.join("second/checkout/path")];
+    // The second checkout's path holds spaces, a Latin and a CJK character (Wine maps paths
+    // through the locale): every run under Wine or qemu, and verify-cache, happen there too.
+    let checkouts = [dir.join("a"), dir.join("second/my app ü/测试")];
     for root in &checkouts {
         greet_workspace(root, platforms, &version.to_string(), with_asset);
         let started = std::time::Instant::now();
-        let (summary, log) = run_ok(&mut cli(root, &["sea"]));
+        // From outside the checkout, so the paths handed to Wine and qemu are absolute.
+        let (summary, log) = run_ok(cli(root, &["sea"]).current_dir(&dir));
         eprintln!("node {version}, {}: built in {:.1} s\n{summary}", platforms.join(" + "), started.elapsed().as_secs_f64());
         for name in platforms {
             let platform: Platform = name.parse().unwrap();
@@ -116,14 +119,14 @@ fn cached_and_reproducible(version: Version, platforms: &[&str], with_asset: boo
         assert!(a == b, "{name} on node {version}: the two checkouts gave different artifacts");
     }
     let started = std::time::Instant::now();
-    let (report, _) = run_ok(&mut cli(&checkouts[0], &["verify-cache"]));
+    let (report, _) = run_ok(cli(&checkouts[1], &["verify-cache"]).current_dir(&dir));
     eprintln!("verify-cache: {:.1} s\n{report}", started.elapsed().as_secs_f64());
     assert!(report.contains("accepted, run under"), "{report}");
     for name in platforms {
         let platform: Platform = name.parse().unwrap();
         let node = real_node(version, name).unwrap();
         let target = TargetRunner::for_target(platform, &node.path, &Processes, &test_env()).unwrap();
-        let mut invocation = Invocation::new(artifact(&checkouts[0], platform), Vec::<String>::new());
+        let mut invocation = Invocation::new(artifact(&checkouts[1], platform), Vec::<String>::new());
         invocation.clean_env = true;
         let run = sea_build::run::Runner::run(&target, &invocation).unwrap();
         let arch = name.rsplit('-').next().unwrap();

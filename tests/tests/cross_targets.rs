@@ -203,3 +203,42 @@ fn one_spec_gives_one_node_version_on_every_target() {
     run_ok(&mut command);
     assert_eq!(std::fs::read_to_string(dir.join("sea.lock")).unwrap(), before);
 }
+
+/// The sequence that once left sea.lock contradicting itself: a request pinned for two
+/// targets, then a build for another target (whose newest release is newer), then a build of
+/// two of them together. A target added later keeps the version already pinned, so every
+/// step builds and the lock ends with one version for all three.
+#[test]
+fn a_target_added_later_keeps_the_version_the_lock_pins() {
+    let newer = Version::new(22, 99, 0);
+    for platform in ["linux-x64", "darwin-x64", "win-x64"] {
+        real_node(NODE_22, platform).unwrap();
+    }
+    // Only linux-x64 (the host) has the newer release; the mirror answers which releases exist.
+    let releases =
+        [IndexedRelease { version: newer, lts: Some("Jod"), files: vec!["linux-x64"] }, IndexedRelease { version: NODE_22, lts: Some("Jod"), files: vec!["linux-x64", "osx-x64-tar", "win-x64-zip"] }];
+    let tree = DistTree::build(&releases, &[]).unwrap();
+    let mirror = MirrorServer::serve(tree.root()).unwrap();
+    let (_keep, dir) = temp();
+    greet_workspace(&dir, &["host"], "22", false);
+    let sea = |targets: &[&str]| {
+        let mut args = vec!["sea"];
+        for target in targets {
+            args.extend(["--target", target]);
+        }
+        let mut command = cli(&dir, &args);
+        command.env("SEA_BUILD_NODE_SOURCES", "dist").env("SEA_BUILD_NODE_MIRROR", mirror.url()).env("SEA_BUILD_WINE", "off");
+        let (summary, log) = run_ok(&mut command);
+        let lock = LockFile::read(&dir.join("sea.lock")).unwrap();
+        let mut pins: Vec<(String, Version)> = lock.nodes.iter().map(|node| (node.target.clone(), node.version)).collect();
+        pins.sort();
+        (pins, format!("{log}\n{summary}"))
+    };
+    let (pins, _) = sea(&["win-x64", "darwin-x64"]);
+    assert_eq!(pins, [("darwin-x64".to_owned(), NODE_22), ("win-x64".to_owned(), NODE_22)]);
+    let (pins, log) = sea(&[]);
+    assert_eq!(pins, ["darwin-x64", "linux-x64", "win-x64"].map(|target| (target.to_owned(), NODE_22)), "{log}");
+    assert_eq!(manifest(&dir, Platform::host().unwrap()).node_version, NODE_22, "{log}");
+    let (pins, log) = sea(&["win-x64", "linux-x64"]);
+    assert_eq!(pins, ["darwin-x64", "linux-x64", "win-x64"].map(|target| (target.to_owned(), NODE_22)), "{log}");
+}

@@ -296,8 +296,8 @@ impl NodeFetcher {
     ///
     /// An exact version is itself. A version `lock` pins for every platform, the same for
     /// all, is used without asking any source (unless [`NodeFetcher::update`] was set); a
-    /// version it pins for some of them is kept when the others have it too, and is an error
-    /// naming `--update` otherwise. Offline, only cached versions count. Each platform's
+    /// version it pins for some of them, or only for other platforms (a target added later),
+    /// is kept when these platforms have it too, and is an error naming `--update` otherwise. Offline, only cached versions count. Each platform's
     /// releases come from the first source that lists them.
     ///
     /// ```
@@ -318,16 +318,25 @@ impl NodeFetcher {
             VersionSpec::Major(_) | VersionSpec::Lts | VersionSpec::Latest => {}
         }
         // What the lock pins for these platforms (nothing with --update).
-        let pinned: Vec<(Platform, Version)> = match lock {
+        let here: Vec<(Platform, Version)> = match lock {
             Some(lock) if !self.update => platforms.iter().filter_map(|p| lock.pinned(spec, *p).map(|entry| (*p, entry.version))).collect(),
             _ => Vec::new(),
         };
-        if let Some((_, first)) = pinned.first()
-            && pinned.len() == platforms.len()
-            && pinned.iter().all(|(_, v)| v == first)
+        if let Some((_, first)) = here.first()
+            && here.len() == platforms.len()
+            && here.iter().all(|(_, v)| v == first)
         {
             return Ok(Some(CommonVersion { version: *first, newest: Vec::new() }));
         }
+        // Platforms the lock does not pin yet keep to the version the request is pinned to on
+        // others, as Cargo.lock keeps a resolution when a dependency is added.
+        let pinned = match (here.is_empty(), lock) {
+            (true, Some(lock)) if !self.update => {
+                let request = spec.to_string();
+                lock.nodes.iter().filter(|node| node.request == request).find_map(|node| Some((node.target.parse::<Platform>().ok()?, node.version))).into_iter().collect()
+            }
+            _ => here,
+        };
         let mut per_platform: Vec<(Platform, Vec<Version>)> = Vec::new();
         for platform in platforms {
             let versions: Vec<Version> = if self.offline {

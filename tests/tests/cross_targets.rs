@@ -242,3 +242,39 @@ fn a_target_added_later_keeps_the_version_the_lock_pins() {
     let (pins, log) = sea(&["win-x64", "linux-x64"]);
     assert_eq!(pins, ["darwin-x64", "linux-x64", "win-x64"].map(|target| (target.to_owned(), NODE_22)), "{log}");
 }
+
+/// With the official site unreachable (as behind a proxy that lets only the npm registry
+/// through), the first source fails once, is named once, and is not asked again for the
+/// other target: both nodes come from the npm registry into an empty cache. The source the
+/// lock then names is asked first.
+#[test]
+fn an_unreachable_source_is_named_once_and_not_asked_again() {
+    let (_keep, dir) = temp();
+    let (_keep_cache, cache) = temp();
+    greet_workspace(&dir, &["host"], &NODE_22.to_string(), false);
+    // A port nothing listens on: the connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = format!("http://{closed}");
+    let mut command = cli(&dir, &["sea", "--target", "linux-x64", "--target", "linux-arm64"]);
+    command.env("SEA_BUILD_CACHE_DIR", &cache).env("SEA_BUILD_NODE_SOURCES", "dist,npm").env("SEA_BUILD_NODE_MIRROR", &unreachable).env("SEA_BUILD_WINE", "off");
+    let started = std::time::Instant::now();
+    let (summary, log) = run_ok(&mut command);
+    eprintln!("two nodes from the npm registry after an unreachable mirror: {:.1} s\n{log}\n{summary}", started.elapsed().as_secs_f64());
+    let naming: Vec<&str> = log.lines().filter(|line| line.contains(&closed.to_string())).collect();
+    assert!(naming.len() == 1 && naming[0].contains("not asked again in this run"), "the unreachable mirror must be named once:\n{log}");
+    assert!(!log.contains("linux-arm64 from dist"), "the mirror was asked again:\n{log}");
+    for platform in ["linux-x64", "linux-arm64"] {
+        assert_eq!(manifest(&dir, platform.parse().unwrap()).node_source, "npm", "{log}");
+    }
+
+    // The lock now pins npm: another machine (an empty cache) with a working mirror listed
+    // first still asks npm first, and never the mirror.
+    let tree = DistTree::build(&[IndexedRelease { version: NODE_22, lts: Some("Jod"), files: vec!["linux-x64"] }], &[]).unwrap();
+    let mirror = MirrorServer::serve(tree.root()).unwrap();
+    let (_keep_other, other_cache) = temp();
+    let mut command = cli(&dir, &["sea", "--target", "linux-x64"]);
+    command.env("SEA_BUILD_CACHE_DIR", &other_cache).env("SEA_BUILD_NODE_SOURCES", "dist,npm").env("SEA_BUILD_NODE_MIRROR", mirror.url());
+    let (_, log) = run_ok(&mut command);
+    assert_eq!(mirror.hits(&format!("{}/SHASUMS256.txt", NODE_22.tag())) + mirror.hits("index.json") + mirror.archive_hits(), 0, "{log}");
+    assert!(log.contains(&format!("downloading node {NODE_22} for linux-x64 from npm")), "{log}");
+}

@@ -19,12 +19,45 @@ const ATTEMPTS: u32 = 3;
 /// A blocking HTTP client configured for fetching Node.
 pub(crate) struct Http {
     agent: ureq::Agent,
+    /// Hosts (`scheme://host:port`) that could not be reached in this run, and why: asked no
+    /// more, so a source behind a proxy that only lets the npm registry through costs one
+    /// failure, not one per platform and file.
+    unreachable: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// A request's host could not be reached (its name, its address or a connection), in this
+/// request or earlier in the run: the root of such an error, so callers can tell a source
+/// that is out of reach from one that answered badly.
+#[derive(Debug)]
+pub(crate) struct Unreachable(String);
+
+impl std::error::Error for Unreachable {}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl Unreachable {
+    /// Whether `error` comes from a host that could not be reached.
+    pub(crate) fn is_cause_of(error: &anyhow::Error) -> bool {
+        error.chain().any(|cause| cause.is::<Unreachable>())
+    }
 }
 
 /// Why a request failed, and whether trying again could help.
 struct Failure {
     error: anyhow::Error,
     transient: bool,
+    /// Why the host could not be reached at all, when that is what failed.
+    unreachable: Option<String>,
+}
+
+impl Failure {
+    fn new(transient: bool, error: anyhow::Error) -> Failure {
+        Failure { error, transient, unreachable: None }
+    }
 }
 
 impl Http {
@@ -44,7 +77,7 @@ impl Http {
             .user_agent(concat!("sea-build/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
             .build();
-        Http { agent: config.into() }
+        Http { agent: config.into(), unreachable: Default::default() }
     }
 
     /// GETs a text document of at most `limit` bytes.
@@ -90,21 +123,36 @@ impl Http {
                     attempt += 1;
                 }
                 // Marked as a network failure, the cause kept.
-                Err(failure) => return Err(failure.error).tag(crate::ErrorKind::Network, || "the download failed".to_owned()),
+                Err(failure) => {
+                    if let Some(why) = failure.unreachable {
+                        self.unreachable.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(origin(url), why);
+                    }
+                    return Err(failure.error).tag(crate::ErrorKind::Network, || "the download failed".to_owned());
+                }
             }
         }
     }
 
     fn try_get<W: Write>(&self, url: &str, accept: &str, limit: u64, sink: &mut W, progress: Option<(&str, &dyn Reporter)>) -> Result<u64, Failure> {
-        let mut response =
-            self.agent.get(url).header("Accept", accept).call().map_err(|error| Failure { transient: is_transient(&error), error: anyhow!(describe(&error)).context(format!("GET {url} failed")) })?;
+        let host = origin(url);
+        if let Some(why) = self.unreachable.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&host) {
+            return Err(Failure::new(false, anyhow!(Unreachable(format!("{host} could not be reached earlier in this run ({why})"))).context(format!("GET {url} failed"))));
+        }
+        let mut response = self.agent.get(url).header("Accept", accept).call().map_err(|error| {
+            let unreachable = is_unreachable(&error).then(|| describe(&error));
+            let cause = match &unreachable {
+                Some(why) => anyhow!(Unreachable(why.clone())),
+                None => anyhow!(describe(&error)),
+            };
+            Failure { transient: is_transient(&error), unreachable, error: cause.context(format!("GET {url} failed")) }
+        })?;
         let status = response.status().as_u16();
         if status != 200 {
-            return Err(Failure { transient: status == 408 || status == 429 || status >= 500, error: anyhow!("GET {url} answered HTTP {status}") });
+            return Err(Failure::new(status == 408 || status == 429 || status >= 500, anyhow!("GET {url} answered HTTP {status}")));
         }
         let total = response.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if let Some(total) = total.filter(|total| *total > limit) {
-            return Err(Failure { transient: false, error: anyhow!("{url} is {total} bytes, more than the {limit}-byte limit") });
+            return Err(Failure::new(false, anyhow!("{url} is {total} bytes, more than the {limit}-byte limit")));
         }
         if let Some((what, reporter)) = progress {
             reporter.report(Event::DownloadStarted { what, total });
@@ -115,7 +163,7 @@ impl Http {
         }
         let length = result?;
         if let Some(total) = total.filter(|total| *total != length) {
-            return Err(Failure { transient: true, error: anyhow!("{url} ended after {length} of {total} bytes") });
+            return Err(Failure::new(true, anyhow!("{url} ended after {length} of {total} bytes")));
         }
         Ok(length)
     }
@@ -129,13 +177,13 @@ fn copy_capped<W: Write>(reader: &mut dyn Read, sink: &mut W, limit: u64, url: &
             Ok(0) => return Ok(done),
             Ok(read) => read,
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(Failure { transient: true, error: anyhow!("reading {url} failed after {done} bytes: {error}") }),
+            Err(error) => return Err(Failure::new(true, anyhow!("reading {url} failed after {done} bytes: {error}"))),
         };
         done += read as u64;
         if done > limit {
-            return Err(Failure { transient: false, error: anyhow!("{url} is larger than the {limit}-byte limit") });
+            return Err(Failure::new(false, anyhow!("{url} is larger than the {limit}-byte limit")));
         }
-        sink.write_all(&buffer[..read]).map_err(|error| Failure { transient: false, error: anyhow!("could not store {url}: {error}") })?;
+        sink.write_all(&buffer[..read]).map_err(|error| Failure::new(false, anyhow!("could not store {url}: {error}")))?;
         if let Some(reporter) = reporter {
             reporter.report(Event::DownloadProgress { done });
         }
@@ -145,11 +193,30 @@ fn copy_capped<W: Write>(reader: &mut dyn Read, sink: &mut W, limit: u64, url: &
 fn is_transient(error: &ureq::Error) -> bool {
     match error {
         ureq::Error::Timeout(_) | ureq::Error::BodyStalled | ureq::Error::Protocol(_) => true,
-        ureq::Error::Io(io) => !matches!(io.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound),
+        ureq::Error::Io(io) => !matches!(io.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound) && !is_unreachable(error),
         // A name that does not resolve or a host that refuses will not change in a second: fail
         // fast so the next source gets its turn.
         _ => false,
     }
+}
+
+/// Whether `error` says the host cannot be reached at all (its name, its address or a
+/// connection), as opposed to a failure of one request.
+fn is_unreachable(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => true,
+        // The standard library reports a failed name lookup (getaddrinfo) without a kind of
+        // its own, only in words.
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused || io.to_string().contains("failed to lookup address"),
+        _ => false,
+    }
+}
+
+/// `scheme://host[:port]` of `url`.
+fn origin(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let end = rest.find('/').unwrap_or(rest.len());
+    url[..url.len() - rest.len() + end].to_owned()
 }
 
 fn describe(error: &ureq::Error) -> String {
@@ -228,4 +295,22 @@ impl<W: RewindSink> RewindSink for HashingWriter<W> {
 /// Refuses URLs we would not fetch from: only http(s).
 pub(crate) fn check_url(url: &str, origin: &str) -> Result<()> {
     if url.starts_with("https://") || url.starts_with("http://") { Ok(()) } else { bail!("{origin} gave `{url}`, which is not an http(s) URL") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_out_of_reach_is_asked_once_per_run() {
+        // A port nothing listens on refuses the connection.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let http = Http::new();
+        let first = http.get_text(&format!("http://{closed}/index.json"), "*/*", 1024).unwrap_err();
+        assert!(Unreachable::is_cause_of(&first) && format!("{first:#}").contains("refused"), "{first:#}");
+        let again = http.get_text(&format!("http://{closed}/v1/SHASUMS256.txt"), "*/*", 1024).unwrap_err();
+        assert!(Unreachable::is_cause_of(&again) && format!("{again:#}").contains(&format!("http://{closed} could not be reached earlier in this run")), "{again:#}");
+        assert_eq!(origin("https://registry.example:8443/a/b?c"), "https://registry.example:8443");
+        assert_eq!(origin("http://mirror.example"), "http://mirror.example");
+    }
 }

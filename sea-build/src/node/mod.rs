@@ -103,6 +103,8 @@ pub struct NodeFetcher {
     reporter: Arc<dyn Reporter>,
     http: OnceLock<Http>,
     npm: OnceLock<Result<Arc<Npm>, String>>,
+    /// Sources that could not be reached in this run: asked no more.
+    unreachable: std::sync::Mutex<Vec<SourceKind>>,
 }
 
 impl NodeFetcher {
@@ -124,6 +126,7 @@ impl NodeFetcher {
             reporter: Arc::new(Silent),
             http: OnceLock::new(),
             npm: OnceLock::new(),
+            unreachable: Default::default(),
             env: env.clone(),
         })
     }
@@ -232,6 +235,21 @@ impl NodeFetcher {
         npm.clone().map_err(|e| anyhow!(e))
     }
 
+    /// Remembers `kind` as out of reach for the rest of the run when `error` says its host
+    /// could not be reached; returns what to add to the warning that names it (once).
+    fn note_unreachable(&self, kind: SourceKind, error: &anyhow::Error) -> &'static str {
+        let mut unreachable = self.unreachable.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !http::Unreachable::is_cause_of(error) || unreachable.contains(&kind) {
+            return "";
+        }
+        unreachable.push(kind);
+        " (not asked again in this run)"
+    }
+
+    fn is_unreachable(&self, kind: SourceKind) -> bool {
+        self.unreachable.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&kind)
+    }
+
     fn source(&self, kind: SourceKind) -> Result<Arc<dyn Source>> {
         Ok(match kind {
             SourceKind::Dist => Arc::new(Dist::new(&self.dist_base)?),
@@ -267,13 +285,19 @@ impl NodeFetcher {
             crate::error::fail!(Config, "no node sources are configured (SEA_BUILD_NODE_SOURCES is empty): set it to `dist,npm`, or give a local node binary or archive as the node version");
         }
         let mut failures = Vec::new();
-        for kind in &self.sources {
+        // The source that served the pinned release is asked first.
+        let mut sources = self.sources.clone();
+        if let Some(pinned) = pinned {
+            sources.sort_by_key(|kind| kind.name() != pinned.source);
+        }
+        for kind in sources.iter().filter(|kind| !self.is_unreachable(**kind)) {
             let attempt = self.source(*kind).and_then(|source| self.fetch_from_source(&*source, spec, known, platform).with_context(|| source.describe()));
             match attempt {
                 Ok(node) => return Ok(node),
                 Err(error) => {
-                    if failures.len() + 1 < self.sources.len() {
-                        self.reporter.report(Event::Warning(&format!("{error:#}; trying the next source")));
+                    let once = self.note_unreachable(*kind, &error);
+                    if failures.len() + 1 < sources.len() {
+                        self.reporter.report(Event::Warning(&format!("{error:#}; trying the next source{once}")));
                     }
                     failures.push(error);
                 }
@@ -435,13 +459,20 @@ impl NodeFetcher {
     /// Every release `platform` has, from the first source that lists them.
     fn releases_from_sources(&self, platform: Platform) -> Result<Vec<Release>> {
         let mut failures = Vec::new();
-        for kind in &self.sources {
+        for kind in self.sources.iter().filter(|kind| !self.is_unreachable(**kind)) {
             match self.source(*kind).and_then(|source| {
                 self.step(&format!("listing node releases for {platform} from {}", source.kind().name()));
                 source.releases(self.http(), platform).with_context(|| source.describe())
             }) {
                 Ok(releases) => return Ok(releases),
-                Err(error) => failures.push(error),
+                Err(error) => {
+                    // Listing falls back quietly, but a source out of reach is named once.
+                    let once = self.note_unreachable(*kind, &error);
+                    if !once.is_empty() && self.sources.len() > 1 {
+                        self.reporter.report(Event::Warning(&format!("{error:#}; trying the next source{once}")));
+                    }
+                    failures.push(error);
+                }
             }
         }
         let listing: String = failures.iter().map(|f| format!("\n  - {f:#}")).collect();

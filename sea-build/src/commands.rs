@@ -236,7 +236,7 @@ fn sign_file(file: &std::fs::File, mode: SignMode, identifier: &str, env: &Env) 
     {
         use crate::sign;
         let identity = match mode {
-            SignMode::Identity => Some(sign::load_identity(env, None, crate::sign::P12_PASSWORD_ENV)?),
+            SignMode::Identity => Some(sign::load_identity(env, &sign::undeclared(&sign::IdentityVariables::MACOS), None)?),
             _ => None,
         };
         sign_macho_file(file, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })
@@ -283,7 +283,7 @@ fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Re
     {
         use crate::sign;
         let identity = match mode {
-            SignMode::Identity => Some(sign::load_identity(env, None, crate::sign::P12_PASSWORD_ENV)?),
+            SignMode::Identity => Some(sign::load_identity(env, &sign::undeclared(&sign::IdentityVariables::MACOS), None)?),
             _ => None,
         };
         sign::sign(&image, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })

@@ -27,7 +27,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::ErrorKind;
 use crate::blob::ExecArgvExtension;
 use crate::node::{Platform, Version, VersionSpec};
-use crate::sign::{P12_PASSWORD_ENV, SignMode};
+use crate::sign::SignMode;
 
 /// The `[package.metadata.sea]` table as written.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -82,6 +82,15 @@ pub struct SeaMetadata {
     /// The environment variable holding the P12's password; default
     /// `SEA_BUILD_SIGN_P12_PASSWORD`.
     pub sign_p12_password_env: Option<String>,
+    /// A PEM private key, instead of a P12, relative to the package directory
+    /// (`SEA_BUILD_SIGN_KEY` overrides it); with `sign-cert`.
+    pub sign_key: Option<Utf8PathBuf>,
+    /// The PEM certificate chain of `sign-key`: its certificate and the CA certificates above
+    /// it (`SEA_BUILD_SIGN_CERT` overrides it).
+    pub sign_cert: Option<Utf8PathBuf>,
+    /// The variable holding an encrypted `sign-key`'s password; default
+    /// `SEA_BUILD_SIGN_KEY_PASSWORD`.
+    pub sign_key_password_env: Option<String>,
     /// `[package.metadata.sea.windows]`: version resource, icon and Authenticode signing of
     /// Windows artifacts.
     pub windows: Option<WindowsMetadata>,
@@ -98,6 +107,10 @@ pub struct SeaMetadata {
 /// sign = "identity"                 # or "none" (default)
 /// sign-p12 = "certs/windows.p12"    # SEA_BUILD_WINDOWS_P12 overrides it
 /// sign-p12-password-env = "MY_PW"   # default SEA_BUILD_WINDOWS_P12_PASSWORD
+/// # or a PEM pair instead of the P12 (SEA_BUILD_WINDOWS_SIGN_KEY, SEA_BUILD_WINDOWS_SIGN_CERT
+/// # override them; an encrypted key's password in SEA_BUILD_WINDOWS_SIGN_KEY_PASSWORD):
+/// # sign-key = "certs/key.pem"
+/// # sign-cert = "certs/chain.pem"
 /// timestamp-url = "http://timestamp.example/"  # optional RFC 3161 time-stamp authority
 /// ```
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -116,6 +129,13 @@ pub struct WindowsMetadata {
     pub sign_p12: Option<Utf8PathBuf>,
     /// The variable holding the P12's password; default `SEA_BUILD_WINDOWS_P12_PASSWORD`.
     pub sign_p12_password_env: Option<String>,
+    /// A PEM private key instead of the P12 (`SEA_BUILD_WINDOWS_SIGN_KEY` overrides it).
+    pub sign_key: Option<Utf8PathBuf>,
+    /// `sign-key`'s PEM certificate chain (`SEA_BUILD_WINDOWS_SIGN_CERT` overrides it).
+    pub sign_cert: Option<Utf8PathBuf>,
+    /// The variable holding an encrypted `sign-key`'s password; default
+    /// `SEA_BUILD_WINDOWS_SIGN_KEY_PASSWORD`.
+    pub sign_key_password_env: Option<String>,
     /// An RFC 3161 time-stamp authority's URL; none by default (the output then does not
     /// depend on the clock).
     pub timestamp_url: Option<String>,
@@ -137,13 +157,11 @@ pub struct WindowsConfig {
     pub sign: Option<WindowsSigning>,
 }
 
-/// Authenticode signing as declared (the P12 is read when building).
+/// Authenticode signing as declared (the identity is read when building).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WindowsSigning {
-    /// The P12 file, absolute or relative to the package.
-    pub p12: Option<Utf8PathBuf>,
-    /// The environment variable holding its password.
-    pub password_env: String,
+    /// The identity.
+    pub identity: IdentityConfig,
     /// The RFC 3161 time-stamp authority, if any.
     pub timestamp_url: Option<String>,
 }
@@ -155,7 +173,9 @@ impl WindowsMetadata {
         let sign = match self.sign.unwrap_or(SignMode::None) {
             SignMode::None => None,
             SignMode::Identity => {
-                Some(WindowsSigning { p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| WINDOWS_P12_PASSWORD_ENV.to_owned()), timestamp_url: self.timestamp_url })
+                let identity =
+                    IdentityConfig::declared([self.sign_p12, self.sign_key, self.sign_cert], [self.sign_p12_password_env, self.sign_key_password_env], &crate::sign::IdentityVariables::WINDOWS);
+                Some(WindowsSigning { identity, timestamp_url: self.timestamp_url })
             }
             SignMode::AdHoc => bail!("{origin}: `windows.sign = \"adhoc\"` does not exist for Windows (Authenticode has no ad-hoc signatures): use \"identity\" with a P12, or \"none\""),
         };
@@ -206,16 +226,50 @@ pub struct Sea {
     pub windows: WindowsConfig,
 }
 
-/// How a SEA's Mach-O artifacts are signed, as declared (the P12 itself is read when
+/// How a SEA's Mach-O artifacts are signed, as declared (the identity itself is read when
 /// building).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignConfig {
     /// Ad-hoc, identity or none.
     pub mode: SignMode,
-    /// The P12 file for [`SignMode::Identity`], absolute or relative to the package.
+    /// The identity for [`SignMode::Identity`].
+    pub identity: IdentityConfig,
+}
+
+/// A signing identity as declared: a P12 file, or a PEM key with its certificate chain; paths
+/// absolute or relative to the package. The variables of [`crate::sign::IdentityVariables`]
+/// override the paths when set.
+///
+/// ```
+/// let declared = sea_build::config::IdentityConfig::default();
+/// assert!(declared.p12.is_none() && declared.key.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdentityConfig {
+    /// The P12 file.
     pub p12: Option<Utf8PathBuf>,
     /// The environment variable holding the P12's password.
-    pub password_env: String,
+    pub p12_password_env: String,
+    /// The PEM private key.
+    pub key: Option<Utf8PathBuf>,
+    /// The PEM certificate chain of `key`.
+    pub cert: Option<Utf8PathBuf>,
+    /// The environment variable holding an encrypted key's password.
+    pub key_password_env: String,
+}
+
+impl IdentityConfig {
+    /// The metadata's `sign-p12`, `sign-key`, `sign-cert` and the two password variables, the
+    /// defaults of `variables` where they are not given.
+    fn declared([p12, key, cert]: [Option<Utf8PathBuf>; 3], [p12_password_env, key_password_env]: [Option<String>; 2], variables: &crate::sign::IdentityVariables) -> IdentityConfig {
+        IdentityConfig {
+            p12,
+            p12_password_env: p12_password_env.unwrap_or_else(|| variables.p12_password.to_owned()),
+            key,
+            cert,
+            key_password_env: key_password_env.unwrap_or_else(|| variables.key_password.to_owned()),
+        }
+    }
 }
 
 /// How a SEA's `main` ships: the `bundle` field.
@@ -368,7 +422,14 @@ impl SeaMetadata {
                 exec_argv: self.exec_argv,
                 exec_argv_extension,
                 verify_args: self.verify_args,
-                sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
+                sign: SignConfig {
+                    mode: self.sign.unwrap_or_default(),
+                    identity: IdentityConfig::declared(
+                        [self.sign_p12, self.sign_key, self.sign_cert],
+                        [self.sign_p12_password_env, self.sign_key_password_env],
+                        &crate::sign::IdentityVariables::MACOS,
+                    ),
+                },
                 windows,
             };
             sea.check_files(origin)?;
@@ -539,7 +600,7 @@ mod tests {
         assert!(!info.strings.contains_key("CompanyName"));
         assert_eq!(info.file_version.parts, [2, 0, 1, 0]);
         let signing = sea.windows.sign.unwrap();
-        assert_eq!((signing.p12.as_deref(), signing.password_env.as_str()), (Some(Utf8Path::new("id.p12")), WINDOWS_P12_PASSWORD_ENV));
+        assert_eq!((signing.identity.p12.as_deref(), signing.identity.p12_password_env.as_str()), (Some(Utf8Path::new("id.p12")), WINDOWS_P12_PASSWORD_ENV));
         // Without a table: node's version resource is replaced all the same, nothing is signed.
         let plain: SeaMetadata = toml::from_str("main = \"main.js\"").unwrap();
         let sea = plain.resolve_package(&fields, dir, "Cargo.toml").unwrap();

@@ -1,0 +1,97 @@
+//! The signing identity reader on files openssl makes: every form a user has (OpenSSL 3's
+//! default P12, `-legacy`, AES-128 with a SHA-384 MAC, a PEM pair, an encrypted PKCS #8 key)
+//! reads to the certificate of the key with the CA as its chain; every bad file is an identity
+//! error naming the file and what to do, never a panic.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use sea_build::ErrorKind;
+use sea_build::sign::identity::{Password, SigningIdentity};
+use sea_build_tests::identity::{Files, Form, PASSWORD, TestCa, openssl};
+
+const CODE_SIGNING: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
+const VALID_FROM: &str = "20250101000000Z";
+const VALID_UNTIL: &str = "20491231000000Z";
+
+fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
+    (dir, path)
+}
+
+/// Reads `files` as sea-build does, with `password`.
+fn read(files: &Files, password: &str) -> sea_build::Result<SigningIdentity> {
+    let password = Password { value: password, variable: "TEST_PASSWORD" };
+    match files {
+        Files::P12(p12) => SigningIdentity::from_p12(&std::fs::read(p12).unwrap(), password, p12.as_str()),
+        Files::Pem { key, chain } => SigningIdentity::from_pem(&std::fs::read(key).unwrap(), key.as_str(), &std::fs::read(chain).unwrap(), chain.as_str(), password),
+    }
+}
+
+/// A PEM certificate's DER, as openssl converts it.
+fn der_of(pem: &Utf8Path) -> Vec<u8> {
+    let der = pem.with_extension("der");
+    openssl(pem.parent().unwrap(), &["x509", "-in", pem.as_str(), "-outform", "DER", "-out", der.as_str()]);
+    std::fs::read(der).unwrap()
+}
+
+#[test]
+fn every_form_reads_to_the_keys_certificate_with_the_ca_as_its_chain() {
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let ca_der = der_of(&ca.dir().join("ca.pem"));
+    for form in Form::ALL {
+        let name = format!("signer-{form:?}").to_lowercase();
+        let files = ca.identity_in(&name, VALID_FROM, VALID_UNTIL, CODE_SIGNING, form);
+        let identity = read(&files, PASSWORD).unwrap_or_else(|error| panic!("{form:?}: {error}"));
+        assert_eq!(identity.subject(), name, "{form:?}: the key's certificate signs, not the CA's");
+        assert_eq!(identity.certificate().constructed_data(), der_of(&ca.dir().join(format!("{name}.pem"))), "{form:?}");
+        let chain: Vec<&[u8]> = identity.chain().iter().map(|certificate| certificate.constructed_data()).collect();
+        assert_eq!(chain, [&ca_der[..]], "{form:?}: the CA is the chain");
+    }
+}
+
+#[test]
+fn bad_identity_files_are_clear_errors() {
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let ca_dir = ca.dir();
+    let good = ca.identity_in("good", VALID_FROM, VALID_UNTIL, CODE_SIGNING, Form::P12);
+    let Files::P12(good_p12) = &good else { unreachable!() };
+    ca.identity_in("other", VALID_FROM, VALID_UNTIL, CODE_SIGNING, Form::Pem);
+    let encrypted = ca.identity_in("locked", VALID_FROM, VALID_UNTIL, CODE_SIGNING, Form::PemEncrypted);
+    let bytes = std::fs::read(good_p12).unwrap();
+    let truncated = ca_dir.join("truncated.p12");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let pass = format!("pass:{PASSWORD}");
+    openssl(ca_dir, &["pkcs12", "-export", "-in", "good.pem", "-nokeys", "-out", "no-key.p12", "-passout", &pass]);
+    openssl(ca_dir, &["pkcs12", "-export", "-inkey", "good.key", "-nocerts", "-out", "no-cert.p12", "-passout", &pass]);
+    openssl(ca_dir, &["pkcs12", "-export", "-inkey", "good.key", "-in", "good.pem", "-keypbe", "camellia-256-cbc", "-certpbe", "camellia-256-cbc", "-out", "camellia.p12", "-passout", &pass]);
+    let pem = |key: &str, chain: &str| Files::Pem { key: ca_dir.join(key), chain: ca_dir.join(chain) };
+    std::fs::write(ca_dir.join("not-pem.txt"), "a certificate, supposedly").unwrap();
+    let cases: Vec<(&str, Files, &str, &[&str])> = vec![
+        ("wrong password", good.clone(), "not it", &["good.p12", "password", "is wrong", "TEST_PASSWORD"]),
+        ("no password", good.clone(), "", &["good.p12", "password", "is wrong", "TEST_PASSWORD"]),
+        ("truncated", Files::P12(truncated), PASSWORD, &["truncated.p12", "damaged", "openssl pkcs12 -export"]),
+        ("not a P12", Files::P12(ca_dir.join("ca.pem")), PASSWORD, &["ca.pem", "is not a P12"]),
+        ("no key", Files::P12(ca_dir.join("no-key.p12")), PASSWORD, &["no-key.p12", "holds no private key"]),
+        ("no certificate", Files::P12(ca_dir.join("no-cert.p12")), PASSWORD, &["no-cert.p12", "holds no certificate"]),
+        ("unsupported cipher", Files::P12(ca_dir.join("camellia.p12")), PASSWORD, &["camellia.p12", "the cipher 1.2.392.200011.61.1.1.1.4", "export it again"]),
+        ("key of another certificate", pem("good.key", "other-chain.pem"), PASSWORD, &["good.key", "does not match any certificate", "other-chain.pem", "other"]),
+        ("chain without certificates", pem("good.key", "not-pem.txt"), PASSWORD, &["not-pem.txt", "holds no certificate"]),
+        ("certificate as the key", pem("good.pem", "other-chain.pem"), PASSWORD, &["good.pem", "holds no private key"]),
+        ("encrypted key without its password", encrypted.clone(), "", &["locked-key-encrypted.pem", "is encrypted", "TEST_PASSWORD"]),
+        ("encrypted key, wrong password", encrypted, "not it", &["locked-key-encrypted.pem", "is wrong", "TEST_PASSWORD"]),
+    ];
+    for (what, files, password, expected) in cases {
+        let error = read(&files, password).expect_err(what);
+        assert_eq!(error.kind(), ErrorKind::Identity, "{what}: {error}");
+        let text = error.to_string();
+        for needle in expected {
+            assert!(text.contains(needle), "{what}: `{needle}` not in: {text}");
+        }
+    }
+    // Every prefix of a P12 and of a PEM pair is an error, never a panic.
+    for len in (0..bytes.len()).step_by(97) {
+        assert_eq!(SigningIdentity::from_p12(&bytes[..len], Password { value: PASSWORD, variable: "P" }, "cut.p12").unwrap_err().kind(), ErrorKind::Identity);
+    }
+}

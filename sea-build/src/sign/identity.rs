@@ -21,7 +21,8 @@ pub struct SigningIdentity {
     certificate: CapturedX509Certificate,
     chain: Vec<CapturedX509Certificate>,
     key: InMemorySigningKeyPair,
-    /// The key as PKCS #8 `PrivateKeyInfo` DER, for signers that take it in that form.
+    /// The key as PKCS #8 `PrivateKeyInfo` DER, for signers that take it in that form (apple-codesign's).
+    #[cfg_attr(not(feature = "macos"), allow(dead_code))]
     pkcs8: Vec<u8>,
 }
 

@@ -27,7 +27,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::ErrorKind;
 use crate::blob::ExecArgvExtension;
 use crate::node::{Platform, Version, VersionSpec};
-use crate::sign::SignMode;
+use crate::sign::{IdentityConfig, SignMode};
 
 /// The `[package.metadata.sea]` table as written.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -142,9 +142,9 @@ pub struct WindowsMetadata {
 }
 
 /// The default variable for the Windows P12 password.
-pub const WINDOWS_P12_PASSWORD_ENV: &str = "SEA_BUILD_WINDOWS_P12_PASSWORD";
+pub const WINDOWS_P12_PASSWORD_ENV: &str = crate::sign::IdentityVariables::WINDOWS.p12_password;
 /// The variable that names the Windows P12 file, over `sign-p12`.
-pub const WINDOWS_P12_PATH_ENV: &str = "SEA_BUILD_WINDOWS_P12";
+pub const WINDOWS_P12_PATH_ENV: &str = crate::sign::IdentityVariables::WINDOWS.p12;
 
 /// How Windows artifacts look and are signed, resolved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -234,42 +234,6 @@ pub struct SignConfig {
     pub mode: SignMode,
     /// The identity for [`SignMode::Identity`].
     pub identity: IdentityConfig,
-}
-
-/// A signing identity as declared: a P12 file, or a PEM key with its certificate chain; paths
-/// absolute or relative to the package. The variables of [`crate::sign::IdentityVariables`]
-/// override the paths when set.
-///
-/// ```
-/// let declared = sea_build::config::IdentityConfig::default();
-/// assert!(declared.p12.is_none() && declared.key.is_none());
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IdentityConfig {
-    /// The P12 file.
-    pub p12: Option<Utf8PathBuf>,
-    /// The environment variable holding the P12's password.
-    pub p12_password_env: String,
-    /// The PEM private key.
-    pub key: Option<Utf8PathBuf>,
-    /// The PEM certificate chain of `key`.
-    pub cert: Option<Utf8PathBuf>,
-    /// The environment variable holding an encrypted key's password.
-    pub key_password_env: String,
-}
-
-impl IdentityConfig {
-    /// The metadata's `sign-p12`, `sign-key`, `sign-cert` and the two password variables, the
-    /// defaults of `variables` where they are not given.
-    fn declared([p12, key, cert]: [Option<Utf8PathBuf>; 3], [p12_password_env, key_password_env]: [Option<String>; 2], variables: &crate::sign::IdentityVariables) -> IdentityConfig {
-        IdentityConfig {
-            p12,
-            p12_password_env: p12_password_env.unwrap_or_else(|| variables.p12_password.to_owned()),
-            key,
-            cert,
-            key_password_env: key_password_env.unwrap_or_else(|| variables.key_password.to_owned()),
-        }
-    }
 }
 
 /// How a SEA's `main` ships: the `bundle` field.

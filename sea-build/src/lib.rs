@@ -21,6 +21,9 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
+// DER: Authenticode writes with it, the signing identity reader reads with it.
+#[cfg(feature = "identity")]
+mod der;
 pub mod digest;
 pub mod elf;
 mod env;

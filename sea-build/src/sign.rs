@@ -73,8 +73,8 @@ impl IdentityVariables {
     /// ```
     pub const WINDOWS: IdentityVariables = IdentityVariables {
         table: "[package.metadata.sea.windows]",
-        p12: crate::config::WINDOWS_P12_PATH_ENV,
-        p12_password: crate::config::WINDOWS_P12_PASSWORD_ENV,
+        p12: "SEA_BUILD_WINDOWS_P12",
+        p12_password: "SEA_BUILD_WINDOWS_P12_PASSWORD",
         key: "SEA_BUILD_WINDOWS_SIGN_KEY",
         cert: "SEA_BUILD_WINDOWS_SIGN_CERT",
         key_password: "SEA_BUILD_WINDOWS_SIGN_KEY_PASSWORD",
@@ -107,6 +107,42 @@ impl std::fmt::Display for SignMode {
     }
 }
 
+/// A signing identity as declared: a P12 file, or a PEM key with its certificate chain; paths
+/// absolute or relative to the package. The variables of [`IdentityVariables`]
+/// override the paths when set.
+///
+/// ```
+/// let declared = sea_build::sign::IdentityConfig::default();
+/// assert!(declared.p12.is_none() && declared.key.is_none());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdentityConfig {
+    /// The P12 file.
+    pub p12: Option<camino::Utf8PathBuf>,
+    /// The environment variable holding the P12's password.
+    pub p12_password_env: String,
+    /// The PEM private key.
+    pub key: Option<camino::Utf8PathBuf>,
+    /// The PEM certificate chain of `key`.
+    pub cert: Option<camino::Utf8PathBuf>,
+    /// The environment variable holding an encrypted key's password.
+    pub key_password_env: String,
+}
+
+impl IdentityConfig {
+    /// The metadata's `sign-p12`, `sign-key`, `sign-cert` and the two password variables, the
+    /// defaults of `variables` where they are not given.
+    pub(crate) fn declared([p12, key, cert]: [Option<camino::Utf8PathBuf>; 3], [p12_password_env, key_password_env]: [Option<String>; 2], variables: &IdentityVariables) -> IdentityConfig {
+        IdentityConfig {
+            p12,
+            p12_password_env: p12_password_env.unwrap_or_else(|| variables.p12_password.to_owned()),
+            key,
+            cert,
+            key_password_env: key_password_env.unwrap_or_else(|| variables.key_password.to_owned()),
+        }
+    }
+}
+
 // The edge: where signing reads its settings.
 
 /// Reads the identity `variables` name, else the one `declared` (paths relative to
@@ -116,7 +152,7 @@ impl std::fmt::Display for SignMode {
 pub(crate) fn read_identity(
     env: &crate::env::Env,
     variables: &IdentityVariables,
-    declared: &crate::config::IdentityConfig,
+    declared: &IdentityConfig,
     package_dir: Option<&camino::Utf8Path>,
 ) -> anyhow::Result<(identity::SigningIdentity, String)> {
     use crate::error::{ErrorKind, Tag, fail};
@@ -159,7 +195,7 @@ pub(crate) fn signing_time(env: &crate::env::Env) -> anyhow::Result<Option<i64>>
 /// The Mach-O signing identity the variables name, else the one `declared` (see
 /// [`read_identity`]).
 #[cfg(feature = "macos")]
-pub(crate) fn load_identity(env: &crate::env::Env, declared: &crate::config::IdentityConfig, package_dir: Option<&camino::Utf8Path>) -> anyhow::Result<Identity> {
+pub(crate) fn load_identity(env: &crate::env::Env, declared: &IdentityConfig, package_dir: Option<&camino::Utf8Path>) -> anyhow::Result<Identity> {
     let (identity, origin) = read_identity(env, &IdentityVariables::MACOS, declared, package_dir)?;
     Ok(Identity::new(identity, &origin)?)
 }
@@ -167,8 +203,8 @@ pub(crate) fn load_identity(env: &crate::env::Env, declared: &crate::config::Ide
 /// The identity the variables alone name, for the file commands (`cargo xtask inject --sign
 /// identity`): the declaration holds only the default password variables.
 #[cfg(feature = "identity")]
-pub(crate) fn undeclared(variables: &IdentityVariables) -> crate::config::IdentityConfig {
-    crate::config::IdentityConfig { p12_password_env: variables.p12_password.to_owned(), key_password_env: variables.key_password.to_owned(), ..Default::default() }
+pub(crate) fn undeclared(variables: &IdentityVariables) -> IdentityConfig {
+    IdentityConfig { p12_password_env: variables.p12_password.to_owned(), key_password_env: variables.key_password.to_owned(), ..Default::default() }
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::config::{IdentityConfig, Sea, WindowsSigning};
+use crate::config::{Sea, WindowsSigning};
 use crate::env::Env;
 use crate::pe::authenticode::{self, AuthenticodeIdentity, SignOptions};
 use crate::pe::icon::IconFile;
 use crate::pe::identity::ResourceChanges;
-use crate::sign::IdentityVariables;
+use crate::sign::{IdentityConfig, IdentityVariables};
 
 /// Replies of a time-stamp authority are small; anything larger is not one.
 const TIMESTAMP_REPLY_LIMIT: u64 = 1 << 20;

@@ -63,12 +63,12 @@ impl Files {
     }
 
     /// A declaration of these files, their passwords in `password_env`.
-    pub fn config(&self, password_env: &str) -> sea_build::config::IdentityConfig {
+    pub fn config(&self, password_env: &str) -> sea_build::sign::IdentityConfig {
         let (p12, key, cert) = match self {
             Files::P12(p12) => (Some(p12.clone()), None, None),
             Files::Pem { key, chain } => (None, Some(key.clone()), Some(chain.clone())),
         };
-        sea_build::config::IdentityConfig { p12, p12_password_env: password_env.into(), key, cert, key_password_env: password_env.into() }
+        sea_build::sign::IdentityConfig { p12, p12_password_env: password_env.into(), key, cert, key_password_env: password_env.into() }
     }
 }
 

@@ -36,8 +36,8 @@ use x509_certificate::{Sign, SignatureAlgorithm, Signer};
 
 use crate::sign::identity::SigningIdentity;
 
-use super::der::{self, Reader, constructed, context, context_primitive, oid, sequence, set_of, tlv};
 use super::{PeHeaders, checksum_skipping, put_u32};
+use crate::der::{self, Reader, constructed, context, context_primitive, oid, sequence, set_of, tlv};
 
 /// `WIN_CERT_REVISION_2_0`.
 const WIN_CERT_REVISION_2_0: u16 = 0x0200;

@@ -38,9 +38,6 @@ use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, optional_header_magi
 
 #[cfg(feature = "windows")]
 pub mod authenticode;
-// Authenticode writes with it; the signing identity reader reads with it.
-#[cfg(feature = "identity")]
-pub(crate) mod der;
 #[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod fixture;

@@ -10,8 +10,8 @@
 use x509_certificate::{CapturedX509Certificate, InMemorySigningKeyPair, Sign};
 
 use super::pkcs12::{self, P12Error};
+use crate::der::{self, Reader, oid, sequence, tlv};
 use crate::error::{ErrorKind, Result, tagged};
-use crate::pe::der::{self, Reader, oid, sequence, tlv};
 
 /// How to make a P12 sea-build reads, for messages: OpenSSL's defaults.
 pub const P12_EXPORT: &str = "openssl pkcs12 -export -inkey key.pem -in cert.pem -certfile chain.pem -out id.p12";

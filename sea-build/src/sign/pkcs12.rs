@@ -18,7 +18,7 @@
 use aes::cipher::{BlockDecryptMut, InnerIvInit, KeyIvInit, block_padding::Pkcs7};
 use ring::{digest, hmac, pbkdf2};
 
-use crate::pe::der::{self, Element, Reader, context, oid};
+use crate::der::{self, Element, Reader, context, oid};
 
 /// Why a P12 or an encrypted key could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]

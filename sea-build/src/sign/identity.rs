@@ -20,6 +20,8 @@ pub const P12_EXPORT: &str = "openssl pkcs12 -export -inkey key.pem -in cert.pem
 pub struct SigningIdentity {
     certificate: CapturedX509Certificate,
     chain: Vec<CapturedX509Certificate>,
+    /// The key, as ring signs with it (Authenticode's signer).
+    #[cfg_attr(not(feature = "windows"), allow(dead_code))]
     key: InMemorySigningKeyPair,
     /// The key as PKCS #8 `PrivateKeyInfo` DER, for signers that take it in that form (apple-codesign's).
     #[cfg_attr(not(feature = "macos"), allow(dead_code))]
@@ -163,6 +165,7 @@ impl SigningIdentity {
     }
 
     /// The key, as a signer.
+    #[cfg(feature = "windows")]
     pub(crate) fn key(&self) -> &InMemorySigningKeyPair {
         &self.key
     }

@@ -42,7 +42,9 @@ fn every_form_reads_to_the_keys_certificate_with_the_ca_as_its_chain() {
     for form in Form::ALL {
         let name = format!("signer-{form:?}").to_lowercase();
         let files = ca.identity_in(&name, VALID_FROM, VALID_UNTIL, CODE_SIGNING, form);
+        let started = std::time::Instant::now();
         let identity = read(&files, PASSWORD).unwrap_or_else(|error| panic!("{form:?}: {error}"));
+        eprintln!("{form:?}: read in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(identity.subject(), name, "{form:?}: the key's certificate signs, not the CA's");
         assert_eq!(identity.certificate().constructed_data(), der_of(&ca.dir().join(format!("{name}.pem"))), "{form:?}");
         let chain: Vec<&[u8]> = identity.chain().iter().map(|certificate| certificate.constructed_data()).collect();

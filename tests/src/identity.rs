@@ -54,12 +54,22 @@ impl Files {
     /// `env` with the variables of `variables` naming these files and holding [`PASSWORD`]
     /// (the other form's variables removed).
     pub fn env(&self, variables: &sea_build::sign::IdentityVariables, env: sea_build::Env) -> sea_build::Env {
+        self.env_with(variables, env, PASSWORD)
+    }
+
+    /// [`Files::env`] with `password` instead of [`PASSWORD`].
+    pub fn env_with(&self, variables: &sea_build::sign::IdentityVariables, env: sea_build::Env, password: &str) -> sea_build::Env {
         let env = env.without_var(variables.p12).without_var(variables.key).without_var(variables.cert);
-        let env = env.with_var(variables.p12_password, PASSWORD).with_var(variables.key_password, PASSWORD);
+        let env = env.with_var(variables.p12_password, password).with_var(variables.key_password, password);
         match self {
             Files::P12(p12) => env.with_var(variables.p12, p12.as_str()),
             Files::Pem { key, chain } => env.with_var(variables.key, key.as_str()).with_var(variables.cert, chain.as_str()),
         }
+    }
+
+    /// The variable of `variables` that holds these files' password.
+    pub fn password_variable(&self, variables: &sea_build::sign::IdentityVariables) -> &'static str {
+        if matches!(self, Files::P12(_)) { variables.p12_password } else { variables.key_password }
     }
 
     /// A declaration of these files, their passwords in `password_env`.
@@ -183,5 +193,84 @@ impl TestCa {
         openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}")]);
         openssl(dir, &["ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", &csr, "-out", &pem, "-startdate", start, "-enddate", end, "-extfile", &ext, "-notext"]);
         export(dir, &key, &pem, Some("ca.pem"), name, form)
+    }
+}
+
+/// An identity a user may hand over that cannot sign: what is wrong, its files, the password
+/// given, and what the error must say besides the password variable when `names_password`.
+#[derive(Debug, Clone)]
+pub struct BadIdentity {
+    /// What is wrong.
+    pub what: &'static str,
+    /// The files.
+    pub files: Files,
+    /// The password given.
+    pub password: &'static str,
+    /// Words the error must hold.
+    pub expected: Vec<&'static str>,
+    /// Whether the error must name the password variable.
+    pub names_password: bool,
+}
+
+impl TestCa {
+    /// Every kind of bad identity: a wrong or missing password, a truncated file, a PEM file
+    /// given as a P12, a P12 without a key or without a certificate, an unsupported cipher
+    /// (Camellia), a key with another's certificate, a chain file without certificates, a
+    /// certificate given as the key, and an encrypted key without or with a wrong password.
+    pub fn bad_identities(&self) -> Vec<BadIdentity> {
+        let dir = self.dir.as_path();
+        let code_signing = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
+        let (from, until) = ("20250101000000Z", "20491231000000Z");
+        let good = self.identity_in("good", from, until, code_signing, Form::P12);
+        self.identity_in("other", from, until, code_signing, Form::Pem);
+        let locked = self.identity_in("locked", from, until, code_signing, Form::PemEncrypted);
+        let bytes = std::fs::read(dir.join("good.p12")).unwrap();
+        std::fs::write(dir.join("truncated.p12"), &bytes[..bytes.len() / 2]).unwrap();
+        std::fs::write(dir.join("not-pem.txt"), "a certificate, supposedly").unwrap();
+        let pass = format!("pass:{PASSWORD}");
+        openssl(dir, &["pkcs12", "-export", "-in", "good.pem", "-nokeys", "-out", "no-key.p12", "-passout", &pass]);
+        openssl(dir, &["pkcs12", "-export", "-inkey", "good.key", "-nocerts", "-out", "no-cert.p12", "-passout", &pass]);
+        openssl(dir, &["pkcs12", "-export", "-inkey", "good.key", "-in", "good.pem", "-keypbe", "camellia-256-cbc", "-certpbe", "camellia-256-cbc", "-out", "camellia.p12", "-passout", &pass]);
+        let p12 = |name: &str| Files::P12(dir.join(name));
+        let pem = |key: &str, chain: &str| Files::Pem { key: dir.join(key), chain: dir.join(chain) };
+        let bad = |what, files, password, expected: &[&'static str], names_password| BadIdentity { what, files, password, expected: expected.to_vec(), names_password };
+        vec![
+            bad("wrong password", good.clone(), "not it", &["good.p12", "is wrong"], true),
+            bad("no password", good, "", &["good.p12", "is wrong"], true),
+            bad("truncated", p12("truncated.p12"), PASSWORD, &["truncated.p12", "damaged", "openssl pkcs12 -export"], false),
+            bad("not a P12", p12("ca.pem"), PASSWORD, &["ca.pem", "is not a P12"], false),
+            bad("no key", p12("no-key.p12"), PASSWORD, &["no-key.p12", "holds no private key"], false),
+            bad("no certificate", p12("no-cert.p12"), PASSWORD, &["no-cert.p12", "holds no certificate"], false),
+            bad("unsupported cipher", p12("camellia.p12"), PASSWORD, &["camellia.p12", "the cipher 1.2.392.200011.61.1.1.1.4", "export it again"], false),
+            bad("key of another certificate", pem("good.key", "other-chain.pem"), PASSWORD, &["good.key", "does not match any certificate", "other-chain.pem", "other"], false),
+            bad("chain without certificates", pem("good.key", "not-pem.txt"), PASSWORD, &["not-pem.txt", "holds no certificate"], false),
+            bad("certificate as the key", pem("good.pem", "other-chain.pem"), PASSWORD, &["good.pem", "holds no private key"], false),
+            bad("encrypted key without its password", locked.clone(), "", &["locked-key-encrypted.pem", "is encrypted"], true),
+            bad("encrypted key, wrong password", locked, "not it", &["locked-key-encrypted.pem", "is wrong"], true),
+        ]
+    }
+}
+
+/// Fails unless `error` is an identity error saying what `bad` must say, naming `variable`
+/// when it must.
+pub fn assert_says(bad: &BadIdentity, error: &sea_build::Error, variable: &str) {
+    assert_eq!(error.kind(), sea_build::ErrorKind::Identity, "{}: {error}", bad.what);
+    let text = error.to_string();
+    for needle in bad.expected.iter().copied().chain(bad.names_password.then_some(variable)) {
+        assert!(text.contains(needle), "{}: `{needle}` not in: {text}", bad.what);
+    }
+}
+
+/// `cargo xtask inject --sign identity` of `node` with each of `ca`'s bad identities, named by
+/// `variables`: each is a clear identity error, and nothing is written.
+pub fn assert_inject_refuses_bad_identities(ca: &TestCa, node: &Utf8Path, variables: &sea_build::sign::IdentityVariables, dir: &Utf8Path) {
+    let blob = dir.join("refused.blob");
+    std::fs::write(&blob, b"a blob").unwrap();
+    for (index, bad) in ca.bad_identities().into_iter().enumerate() {
+        let env = bad.files.env_with(variables, sea_build::Env::from_process(), bad.password);
+        let out = dir.join(format!("refused-{index}"));
+        let error = sea_build::commands::inject_file(node, &blob, &out, sea_build::sign::SignMode::Identity, &env).expect_err(bad.what);
+        assert_says(&bad, &error, bad.files.password_variable(variables));
+        assert!(!out.exists(), "{}: an output was written", bad.what);
     }
 }

@@ -446,3 +446,12 @@ fn darwin_arm64_node_22_builds_through_the_pipeline_ad_hoc_and_identity_signed()
         eprintln!("{mode}: verify-cache: {:?}", report.checks.iter().map(|check| format!("{}: {:?}", check.name, check.outcome)).collect::<Vec<_>>());
     }
 }
+
+/// Every bad identity is a clear error when signing a real darwin node, and nothing is written.
+#[test]
+fn bad_identities_sign_no_darwin_node() {
+    let (_keep, dir) = temp();
+    let ca = sea_build_tests::identity::TestCa::new(&dir.join("ca"));
+    let node = real_node(NODE_22, "darwin-x64").unwrap();
+    sea_build_tests::identity::assert_inject_refuses_bad_identities(&ca, &node.path, &sign::IdentityVariables::MACOS, &dir);
+}

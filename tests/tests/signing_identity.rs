@@ -6,7 +6,7 @@
 use camino::{Utf8Path, Utf8PathBuf};
 use sea_build::ErrorKind;
 use sea_build::sign::identity::{Password, SigningIdentity};
-use sea_build_tests::identity::{Files, Form, PASSWORD, TestCa, openssl};
+use sea_build_tests::identity::{Files, Form, PASSWORD, TestCa, assert_says, openssl};
 
 const CODE_SIGNING: &str = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
 const VALID_FROM: &str = "20250101000000Z";
@@ -56,43 +56,11 @@ fn every_form_reads_to_the_keys_certificate_with_the_ca_as_its_chain() {
 fn bad_identity_files_are_clear_errors() {
     let (_keep, dir) = temp();
     let ca = TestCa::new(&dir.join("ca"));
-    let ca_dir = ca.dir();
-    let good = ca.identity_in("good", VALID_FROM, VALID_UNTIL, CODE_SIGNING, Form::P12);
-    let Files::P12(good_p12) = &good else { unreachable!() };
-    ca.identity_in("other", VALID_FROM, VALID_UNTIL, CODE_SIGNING, Form::Pem);
-    let encrypted = ca.identity_in("locked", VALID_FROM, VALID_UNTIL, CODE_SIGNING, Form::PemEncrypted);
-    let bytes = std::fs::read(good_p12).unwrap();
-    let truncated = ca_dir.join("truncated.p12");
-    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let pass = format!("pass:{PASSWORD}");
-    openssl(ca_dir, &["pkcs12", "-export", "-in", "good.pem", "-nokeys", "-out", "no-key.p12", "-passout", &pass]);
-    openssl(ca_dir, &["pkcs12", "-export", "-inkey", "good.key", "-nocerts", "-out", "no-cert.p12", "-passout", &pass]);
-    openssl(ca_dir, &["pkcs12", "-export", "-inkey", "good.key", "-in", "good.pem", "-keypbe", "camellia-256-cbc", "-certpbe", "camellia-256-cbc", "-out", "camellia.p12", "-passout", &pass]);
-    let pem = |key: &str, chain: &str| Files::Pem { key: ca_dir.join(key), chain: ca_dir.join(chain) };
-    std::fs::write(ca_dir.join("not-pem.txt"), "a certificate, supposedly").unwrap();
-    let cases: Vec<(&str, Files, &str, &[&str])> = vec![
-        ("wrong password", good.clone(), "not it", &["good.p12", "password", "is wrong", "TEST_PASSWORD"]),
-        ("no password", good.clone(), "", &["good.p12", "password", "is wrong", "TEST_PASSWORD"]),
-        ("truncated", Files::P12(truncated), PASSWORD, &["truncated.p12", "damaged", "openssl pkcs12 -export"]),
-        ("not a P12", Files::P12(ca_dir.join("ca.pem")), PASSWORD, &["ca.pem", "is not a P12"]),
-        ("no key", Files::P12(ca_dir.join("no-key.p12")), PASSWORD, &["no-key.p12", "holds no private key"]),
-        ("no certificate", Files::P12(ca_dir.join("no-cert.p12")), PASSWORD, &["no-cert.p12", "holds no certificate"]),
-        ("unsupported cipher", Files::P12(ca_dir.join("camellia.p12")), PASSWORD, &["camellia.p12", "the cipher 1.2.392.200011.61.1.1.1.4", "export it again"]),
-        ("key of another certificate", pem("good.key", "other-chain.pem"), PASSWORD, &["good.key", "does not match any certificate", "other-chain.pem", "other"]),
-        ("chain without certificates", pem("good.key", "not-pem.txt"), PASSWORD, &["not-pem.txt", "holds no certificate"]),
-        ("certificate as the key", pem("good.pem", "other-chain.pem"), PASSWORD, &["good.pem", "holds no private key"]),
-        ("encrypted key without its password", encrypted.clone(), "", &["locked-key-encrypted.pem", "is encrypted", "TEST_PASSWORD"]),
-        ("encrypted key, wrong password", encrypted, "not it", &["locked-key-encrypted.pem", "is wrong", "TEST_PASSWORD"]),
-    ];
-    for (what, files, password, expected) in cases {
-        let error = read(&files, password).expect_err(what);
-        assert_eq!(error.kind(), ErrorKind::Identity, "{what}: {error}");
-        let text = error.to_string();
-        for needle in expected {
-            assert!(text.contains(needle), "{what}: `{needle}` not in: {text}");
-        }
+    for bad in ca.bad_identities() {
+        assert_says(&bad, &read(&bad.files, bad.password).expect_err(bad.what), "TEST_PASSWORD");
     }
-    // Every prefix of a P12 and of a PEM pair is an error, never a panic.
+    // Every prefix of a P12 is an error, never a panic.
+    let bytes = std::fs::read(ca.dir().join("good.p12")).unwrap();
     for len in (0..bytes.len()).step_by(97) {
         assert_eq!(SigningIdentity::from_p12(&bytes[..len], Password { value: PASSWORD, variable: "P" }, "cut.p12").unwrap_err().kind(), ErrorKind::Identity);
     }

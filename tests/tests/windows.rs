@@ -791,6 +791,15 @@ fn every_identity_form_signs_windows_executables_that_osslsigncode_verifies() {
     }
 }
 
+/// Every bad identity is a clear error when signing a Windows executable, and nothing is written.
+#[test]
+fn bad_identities_sign_no_windows_executable() {
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let node = real_node(NODE_22, "win-x64").unwrap();
+    sea_build_tests::identity::assert_inject_refuses_bad_identities(&ca, &node.path, &sea_build::sign::IdentityVariables::WINDOWS, &dir);
+}
+
 #[test]
 fn inject_signs_windows_executables_with_the_environments_identity() {
     let node = real_node(NODE_22, "win-x64").unwrap();

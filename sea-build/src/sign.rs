@@ -36,6 +36,11 @@ pub const P12_PATH_ENV: &str = "SEA_BUILD_SIGN_P12";
 
 /// The variables that name one signer's identity files and hold their passwords, and the
 /// metadata table that declares them.
+///
+/// ```
+/// let macos = sea_build::sign::IdentityVariables::MACOS;
+/// assert_eq!((macos.p12, macos.cert), ("SEA_BUILD_SIGN_P12", "SEA_BUILD_SIGN_CERT"));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct IdentityVariables {
     /// The table with `sign-p12`, `sign-key` and `sign-cert`.

@@ -15,6 +15,10 @@ use crate::progress::Event;
 pub(crate) const NODE_RELEASES_VERSION: &str = "2.0.67";
 
 /// Where the LTS status of releases came from.
+///
+/// ```
+/// assert!(sea_build::node::LtsOrigin::Index.to_string().contains("release index"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LtsOrigin {
     /// The official release index (or the configured mirror's).

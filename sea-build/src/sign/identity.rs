@@ -14,9 +14,21 @@ use crate::der::{self, Reader, oid, sequence, tlv};
 use crate::error::{ErrorKind, Result, tagged};
 
 /// How to make a P12 sea-build reads, for messages: OpenSSL's defaults.
+///
+/// ```
+/// assert!(sea_build::sign::identity::P12_EXPORT.starts_with("openssl pkcs12 -export"));
+/// ```
 pub const P12_EXPORT: &str = "openssl pkcs12 -export -inkey key.pem -in cert.pem -certfile chain.pem -out id.p12";
 
 /// A private key with its certificate and chain.
+///
+/// ```no_run
+/// use sea_build::sign::identity::{Password, SigningIdentity};
+/// let password = Password { value: "secret", variable: "MY_KEY_PASSWORD" };
+/// let identity = SigningIdentity::from_pem(&std::fs::read("key.pem")?, "key.pem", &std::fs::read("chain.pem")?, "chain.pem", password)?;
+/// println!("{} with {} chain certificates", identity.subject(), identity.chain().len());
+/// # anyhow::Ok(())
+/// ```
 pub struct SigningIdentity {
     certificate: CapturedX509Certificate,
     chain: Vec<CapturedX509Certificate>,
@@ -35,6 +47,11 @@ impl std::fmt::Debug for SigningIdentity {
 }
 
 /// Where a password comes from: its value (`""` when unset) and the variable to name in errors.
+///
+/// ```
+/// let password = sea_build::sign::identity::Password { value: "", variable: "SEA_BUILD_SIGN_P12_PASSWORD" };
+/// assert!(password.value.is_empty());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Password<'a> {
     /// The password.

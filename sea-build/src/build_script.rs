@@ -63,6 +63,7 @@ pub struct Build {
     sign: Option<SignMode>,
     sign_p12: Option<Utf8PathBuf>,
     sign_p12_password_env: Option<String>,
+    sign_pem: Option<(Utf8PathBuf, Utf8PathBuf)>,
     out_dir: Option<Utf8PathBuf>,
     target: Option<Platform>,
     env: Option<Env>,
@@ -223,6 +224,17 @@ impl Build {
         self
     }
 
+    /// A PEM key and its certificate chain for [`SignMode::Identity`] instead of a P12, relative
+    /// to the crate directory (an encrypted key's password in `SEA_BUILD_SIGN_KEY_PASSWORD`).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().sign(sea_build::sign::SignMode::Identity).sign_pem("certs/key.pem", "certs/chain.pem").build();
+    /// ```
+    pub fn sign_pem(&mut self, key: impl Into<Utf8PathBuf>, chain: impl Into<Utf8PathBuf>) -> &mut Build {
+        self.sign_pem = Some((key.into(), chain.into()));
+        self
+    }
+
     /// Where the artifact goes (default `OUT_DIR/sea`).
     pub fn out_dir(&mut self, dir: impl Into<Utf8PathBuf>) -> &mut Build {
         self.out_dir = Some(dir.into());
@@ -309,6 +321,17 @@ impl Build {
         self
     }
 
+    /// A PEM key and its certificate chain for Authenticode instead of a P12, relative to the
+    /// crate directory (an encrypted key's password in `SEA_BUILD_WINDOWS_SIGN_KEY_PASSWORD`).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().windows_sign_pem("certs/key.pem", "certs/chain.pem").build();
+    /// ```
+    pub fn windows_sign_pem(&mut self, key: impl Into<Utf8PathBuf>, chain: impl Into<Utf8PathBuf>) -> &mut Build {
+        (self.windows.sign_key, self.windows.sign_cert) = (Some(key.into()), Some(chain.into()));
+        self
+    }
+
     /// An RFC 3161 time-stamp authority for Authenticode signatures (none by default).
     ///
     /// ```no_run
@@ -351,8 +374,9 @@ impl Build {
         let cargo_toml = manifest_dir.join("Cargo.toml");
         self.rerun_if_changed(&cargo_toml);
         let sea = self.sea(&env, &manifest_dir)?;
-        let windows_p12 = sea.windows.sign.as_ref().and_then(|signing| signing.p12.as_ref());
-        for path in std::iter::once(&sea.main).chain(sea.assets.values()).chain(sea.windows.icon.as_ref()).chain(windows_p12) {
+        let identities = std::iter::once(&sea.sign.identity).chain(sea.windows.sign.as_ref().map(|signing| &signing.identity));
+        let identity_files = identities.flat_map(|identity| [&identity.p12, &identity.key, &identity.cert]).flatten();
+        for path in std::iter::once(&sea.main).chain(sea.assets.values()).chain(sea.windows.icon.as_ref()).chain(identity_files) {
             self.rerun_if_changed(&manifest_dir.join(path));
         }
         let path = out.join(format!("{}{}", sea.name, if target.os == crate::node::Os::Windows { ".exe" } else { "" }));
@@ -407,12 +431,17 @@ impl Build {
         metadata.sign = this.sign.or(metadata.sign);
         metadata.sign_p12 = this.sign_p12.or(metadata.sign_p12);
         metadata.sign_p12_password_env = this.sign_p12_password_env.or(metadata.sign_p12_password_env);
+        if let Some((key, cert)) = this.sign_pem {
+            (metadata.sign_key, metadata.sign_cert) = (Some(key), Some(cert));
+        }
         let mut windows = metadata.windows.unwrap_or_default();
         windows.version_info.extend(this.windows.version_info);
         windows.icon = this.windows.icon.or(windows.icon);
         windows.sign = this.windows.sign.or(windows.sign);
         windows.sign_p12 = this.windows.sign_p12.or(windows.sign_p12);
         windows.sign_p12_password_env = this.windows.sign_p12_password_env.or(windows.sign_p12_password_env);
+        windows.sign_key = this.windows.sign_key.or(windows.sign_key);
+        windows.sign_cert = this.windows.sign_cert.or(windows.sign_cert);
         windows.timestamp_url = this.windows.timestamp_url.or(windows.timestamp_url);
         metadata.windows = Some(windows);
         let package = manifest.get("package").and_then(|p| p.get("name")).and_then(toml::Value::as_str).map(str::to_owned).or_else(|| env.var("CARGO_PKG_NAME")).unwrap_or_else(|| "sea".to_owned());

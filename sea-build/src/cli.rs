@@ -53,7 +53,7 @@ pub struct RelativiseArgs {
     /// Where to write the result (default: replace FILE atomically).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<Utf8PathBuf>,
-    /// How to sign the result: adhoc, identity (SEA_BUILD_SIGN_P12 and its password) or none.
+    /// How to sign the result: adhoc, identity (SEA_BUILD_SIGN_P12, or SEA_BUILD_SIGN_KEY and SEA_BUILD_SIGN_CERT, and the password) or none.
     /// Default: adhoc when FILE was signed, none when it was not.
     #[arg(long, value_name = "MODE", value_parser = parse_sign_mode)]
     pub sign: Option<crate::sign::SignMode>,
@@ -80,8 +80,8 @@ pub struct InjectArgs {
     /// Where to write the injected executable (replaced atomically).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Utf8PathBuf,
-    /// How to sign the result: Mach-O adhoc, identity (SEA_BUILD_SIGN_P12 and its password) or
-    /// none; PE identity (Authenticode, SEA_BUILD_WINDOWS_P12 and its password), else unsigned.
+    /// How to sign the result: Mach-O adhoc, identity (SEA_BUILD_SIGN_P12, or SEA_BUILD_SIGN_KEY and _CERT) or
+    /// none; PE identity (Authenticode, SEA_BUILD_WINDOWS_P12, or SEA_BUILD_WINDOWS_SIGN_KEY and _CERT), else unsigned.
     #[arg(long, value_name = "MODE", value_parser = parse_sign_mode, default_value = "adhoc")]
     pub sign: crate::sign::SignMode,
     /// PE: an .ico file replacing node's icon.

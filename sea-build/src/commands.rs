@@ -109,7 +109,7 @@ pub fn inject_file(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: SignM
 
 /// [`inject_file`], with a PE result given the version resource and icon `resources` name
 /// (ignored for other formats), and signed with Authenticode by [`SignMode::Identity`]
-/// (the P12 from `SEA_BUILD_WINDOWS_P12`).
+/// (the identity `SEA_BUILD_WINDOWS_P12`, or `SEA_BUILD_WINDOWS_SIGN_KEY` and `_CERT`, names).
 ///
 /// ```no_run
 /// use camino::Utf8Path;
@@ -236,7 +236,7 @@ fn sign_file(file: &std::fs::File, mode: SignMode, identifier: &str, env: &Env) 
     {
         use crate::sign;
         let identity = match mode {
-            SignMode::Identity => Some(sign::load_identity(env, None, crate::sign::P12_PASSWORD_ENV)?),
+            SignMode::Identity => Some(sign::load_identity(env, &sign::undeclared(&sign::IdentityVariables::MACOS), None)?),
             _ => None,
         };
         sign_macho_file(file, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })
@@ -283,7 +283,7 @@ fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Re
     {
         use crate::sign;
         let identity = match mode {
-            SignMode::Identity => Some(sign::load_identity(env, None, crate::sign::P12_PASSWORD_ENV)?),
+            SignMode::Identity => Some(sign::load_identity(env, &sign::undeclared(&sign::IdentityVariables::MACOS), None)?),
             _ => None,
         };
         sign::sign(&image, &sign::Signing { identifier, identity: identity.as_ref(), signing_time: sign::signing_time(env)? })
@@ -298,7 +298,7 @@ fn sign_image(image: Vec<u8>, mode: SignMode, identifier: &str, env: &Env) -> Re
 /// Relativises the Mach-O file `input` against `prefix` (see [`macho::relativise`]) and
 /// writes it to `out` atomically (`out` may be `input`): a signature is removed first and
 /// the result signed with `sign` (default: ad-hoc when `input` was signed, unsigned when it
-/// was not; an identity comes from `SEA_BUILD_SIGN_P12` and its password variable in `env`,
+/// was not; an identity comes from `SEA_BUILD_SIGN_P12` (or `SEA_BUILD_SIGN_KEY` and `_CERT`) in `env`,
 /// the signing time from `SOURCE_DATE_EPOCH`). Returns a one-line summary.
 ///
 /// ```no_run

@@ -28,7 +28,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::ErrorKind;
 use crate::blob::ExecArgvExtension;
 use crate::node::{Platform, Version, VersionSpec};
-use crate::sign::{P12_PASSWORD_ENV, SignMode};
+use crate::sign::{IdentityConfig, SignMode};
 
 /// The `[package.metadata.sea]` table as written.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -86,6 +86,15 @@ pub struct SeaMetadata {
     /// The environment variable holding the P12's password; default
     /// `SEA_BUILD_SIGN_P12_PASSWORD`.
     pub sign_p12_password_env: Option<String>,
+    /// A PEM private key, instead of a P12, relative to the package directory
+    /// (`SEA_BUILD_SIGN_KEY` overrides it); with `sign-cert`.
+    pub sign_key: Option<Utf8PathBuf>,
+    /// The PEM certificate chain of `sign-key`: its certificate and the CA certificates above
+    /// it (`SEA_BUILD_SIGN_CERT` overrides it).
+    pub sign_cert: Option<Utf8PathBuf>,
+    /// The variable holding an encrypted `sign-key`'s password; default
+    /// `SEA_BUILD_SIGN_KEY_PASSWORD`.
+    pub sign_key_password_env: Option<String>,
     /// `[package.metadata.sea.windows]`: version resource, icon and Authenticode signing of
     /// Windows artifacts.
     pub windows: Option<WindowsMetadata>,
@@ -102,6 +111,10 @@ pub struct SeaMetadata {
 /// sign = "identity"                 # or "none" (default)
 /// sign-p12 = "certs/windows.p12"    # SEA_BUILD_WINDOWS_P12 overrides it
 /// sign-p12-password-env = "MY_PW"   # default SEA_BUILD_WINDOWS_P12_PASSWORD
+/// # or a PEM pair instead of the P12 (SEA_BUILD_WINDOWS_SIGN_KEY, SEA_BUILD_WINDOWS_SIGN_CERT
+/// # override them; an encrypted key's password in SEA_BUILD_WINDOWS_SIGN_KEY_PASSWORD):
+/// # sign-key = "certs/key.pem"
+/// # sign-cert = "certs/chain.pem"
 /// timestamp-url = "http://timestamp.example/"  # optional RFC 3161 time-stamp authority
 /// ```
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -120,15 +133,22 @@ pub struct WindowsMetadata {
     pub sign_p12: Option<Utf8PathBuf>,
     /// The variable holding the P12's password; default `SEA_BUILD_WINDOWS_P12_PASSWORD`.
     pub sign_p12_password_env: Option<String>,
+    /// A PEM private key instead of the P12 (`SEA_BUILD_WINDOWS_SIGN_KEY` overrides it).
+    pub sign_key: Option<Utf8PathBuf>,
+    /// `sign-key`'s PEM certificate chain (`SEA_BUILD_WINDOWS_SIGN_CERT` overrides it).
+    pub sign_cert: Option<Utf8PathBuf>,
+    /// The variable holding an encrypted `sign-key`'s password; default
+    /// `SEA_BUILD_WINDOWS_SIGN_KEY_PASSWORD`.
+    pub sign_key_password_env: Option<String>,
     /// An RFC 3161 time-stamp authority's URL; none by default (the output then does not
     /// depend on the clock).
     pub timestamp_url: Option<String>,
 }
 
 /// The default variable for the Windows P12 password.
-pub const WINDOWS_P12_PASSWORD_ENV: &str = "SEA_BUILD_WINDOWS_P12_PASSWORD";
+pub const WINDOWS_P12_PASSWORD_ENV: &str = crate::sign::IdentityVariables::WINDOWS.p12_password;
 /// The variable that names the Windows P12 file, over `sign-p12`.
-pub const WINDOWS_P12_PATH_ENV: &str = "SEA_BUILD_WINDOWS_P12";
+pub const WINDOWS_P12_PATH_ENV: &str = crate::sign::IdentityVariables::WINDOWS.p12;
 
 /// How Windows artifacts look and are signed, resolved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -141,13 +161,11 @@ pub struct WindowsConfig {
     pub sign: Option<WindowsSigning>,
 }
 
-/// Authenticode signing as declared (the P12 is read when building).
+/// Authenticode signing as declared (the identity is read when building).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WindowsSigning {
-    /// The P12 file, absolute or relative to the package.
-    pub p12: Option<Utf8PathBuf>,
-    /// The environment variable holding its password.
-    pub password_env: String,
+    /// The identity.
+    pub identity: IdentityConfig,
     /// The RFC 3161 time-stamp authority, if any.
     pub timestamp_url: Option<String>,
 }
@@ -159,7 +177,9 @@ impl WindowsMetadata {
         let sign = match self.sign.unwrap_or(SignMode::None) {
             SignMode::None => None,
             SignMode::Identity => {
-                Some(WindowsSigning { p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| WINDOWS_P12_PASSWORD_ENV.to_owned()), timestamp_url: self.timestamp_url })
+                let identity =
+                    IdentityConfig::declared([self.sign_p12, self.sign_key, self.sign_cert], [self.sign_p12_password_env, self.sign_key_password_env], &crate::sign::IdentityVariables::WINDOWS);
+                Some(WindowsSigning { identity, timestamp_url: self.timestamp_url })
             }
             SignMode::AdHoc => bail!("{origin}: `windows.sign = \"adhoc\"` does not exist for Windows (Authenticode has no ad-hoc signatures): use \"identity\" with a P12, or \"none\""),
         };
@@ -212,16 +232,14 @@ pub struct Sea {
     pub windows: WindowsConfig,
 }
 
-/// How a SEA's Mach-O artifacts are signed, as declared (the P12 itself is read when
+/// How a SEA's Mach-O artifacts are signed, as declared (the identity itself is read when
 /// building).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignConfig {
     /// Ad-hoc, identity or none.
     pub mode: SignMode,
-    /// The P12 file for [`SignMode::Identity`], absolute or relative to the package.
-    pub p12: Option<Utf8PathBuf>,
-    /// The environment variable holding the P12's password.
-    pub password_env: String,
+    /// The identity for [`SignMode::Identity`].
+    pub identity: IdentityConfig,
 }
 
 /// How a SEA's `main` ships: the `bundle` field.
@@ -375,7 +393,14 @@ impl SeaMetadata {
                 exec_argv: self.exec_argv,
                 exec_argv_extension,
                 verify_args: self.verify_args,
-                sign: SignConfig { mode: self.sign.unwrap_or_default(), p12: self.sign_p12, password_env: self.sign_p12_password_env.unwrap_or_else(|| P12_PASSWORD_ENV.to_owned()) },
+                sign: SignConfig {
+                    mode: self.sign.unwrap_or_default(),
+                    identity: IdentityConfig::declared(
+                        [self.sign_p12, self.sign_key, self.sign_cert],
+                        [self.sign_p12_password_env, self.sign_key_password_env],
+                        &crate::sign::IdentityVariables::MACOS,
+                    ),
+                },
                 windows,
             };
             sea.check_files(origin)?;
@@ -547,7 +572,7 @@ mod tests {
         assert!(!info.strings.contains_key("CompanyName"));
         assert_eq!(info.file_version.parts, [2, 0, 1, 0]);
         let signing = sea.windows.sign.unwrap();
-        assert_eq!((signing.p12.as_deref(), signing.password_env.as_str()), (Some(Utf8Path::new("id.p12")), WINDOWS_P12_PASSWORD_ENV));
+        assert_eq!((signing.identity.p12.as_deref(), signing.identity.p12_password_env.as_str()), (Some(Utf8Path::new("id.p12")), WINDOWS_P12_PASSWORD_ENV));
         // Without a table: node's version resource is replaced all the same, nothing is signed.
         let plain: SeaMetadata = toml::from_str("main = \"main.js\"").unwrap();
         let sea = plain.resolve_package(&fields, dir, "Cargo.toml").unwrap();

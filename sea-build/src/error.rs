@@ -49,6 +49,9 @@ pub enum ErrorKind {
     /// `[package.metadata.sea]` or the builder asks for something invalid or unsupported by
     /// the chosen node.
     Config,
+    /// A signing identity (a P12 file, a PEM key or certificate chain) cannot be read or used:
+    /// a wrong password, a damaged file, an unsupported cipher, a key without its certificate.
+    Identity,
     /// Anything else (reading or writing files, for instance).
     Other,
 }

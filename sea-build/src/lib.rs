@@ -21,6 +21,11 @@ pub mod bundle;
 pub mod cli;
 pub mod commands;
 pub mod config;
+// DER: Authenticode writes with it, the signing identity reader reads with it (without
+// `windows`, most of the writing side is unused).
+#[cfg(feature = "identity")]
+#[cfg_attr(not(feature = "windows"), allow(dead_code))]
+mod der;
 pub mod digest;
 pub mod elf;
 mod env;

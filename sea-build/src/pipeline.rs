@@ -335,14 +335,13 @@ impl Pipeline<'_> {
         Ok((blob, crate::pe_file::sha256(output)?))
     }
 
-    /// The P12 identity for `sign = "identity"`, read now; `None` for the other modes.
+    /// The identity for `sign = "identity"`, read now; `None` for the other modes.
     #[cfg(feature = "macos")]
     fn identity(&self, sea: &Sea) -> Result<Option<crate::sign::Identity>> {
         if sea.sign.mode != crate::sign::SignMode::Identity {
             return Ok(None);
         }
-        let declared = sea.sign.p12.as_ref().map(|path| sea.package_dir.join(path));
-        crate::sign::load_identity(self.env, declared, &sea.sign.password_env).map(Some).with_context(|| format!("cannot sign {}", sea.name))
+        crate::sign::load_identity(self.env, &sea.sign.identity, Some(&sea.package_dir)).map(Some).with_context(|| format!("cannot sign {}", sea.name))
     }
 }
 

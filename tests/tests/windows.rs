@@ -19,7 +19,7 @@ use sea_build::runtime::{CACHE_REJECTED, run_artifact};
 use sea_build::wine::{UnderWine, Wine, find_wine, is_missing_placeholders};
 use sea_build::{Sea, generate};
 use sea_build_tests::greeter;
-use sea_build_tests::identity::TestCa;
+use sea_build_tests::identity::{Files, Form, TestCa};
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24};
 use sea_build_tests::nodes::{real_node, test_env};
 
@@ -560,7 +560,7 @@ fn package_with_identity(dir: &Utf8Path, node: &NodeBinary, p12: Option<&Utf8Pat
     let overrides = BTreeMap::from([("LegalCopyright".to_owned(), "(c) 2026 Ann Example".to_owned())]);
     sea.windows.version_info = Some(sea_build::pe::version_info::VersionInfo::for_package(&fields, "greeter.exe", &overrides).unwrap());
     sea.windows.icon = Some("assets/app.ico".into());
-    sea.windows.sign = p12.map(|p12| sea_build::config::WindowsSigning { p12: Some(p12.to_owned()), password_env: "GREETER_P12_PASSWORD".into(), timestamp_url: None });
+    sea.windows.sign = p12.map(|p12| sea_build::config::WindowsSigning { identity: Files::P12(p12.to_owned()).config("GREETER_P12_PASSWORD"), timestamp_url: None });
     sea
 }
 
@@ -742,10 +742,13 @@ fn bad_identities_are_clear_errors_and_publish_nothing() {
     let good = ca.identity("good-signer", VALID_FROM, VALID_UNTIL, CODE_SIGNING);
     let no_eku = ca.identity("no-eku-signer", VALID_FROM, VALID_UNTIL, "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
     let expired = ca.identity("expired-signer", "20200101000000Z", "20210101000000Z", CODE_SIGNING);
+    let truncated = dir.join("truncated.p12");
+    std::fs::write(&truncated, &std::fs::read(&good).unwrap()[..1000]).unwrap();
     /// What goes wrong, the P12, its password, the icon (default: a good one), and what the
     /// error must say.
     type Case<'a> = (&'a str, &'a Utf8Path, &'a str, Option<&'a [u8]>, &'a [&'a str]);
-    let cases: [Case<'_>; 5] = [
+    let cases: [Case<'_>; 6] = [
+        ("truncated P12", &truncated, "secret", None, &["truncated.p12", "damaged", "openssl pkcs12 -export"]),
         ("wrong password", &good, "not the password", None, &["password", "is wrong", "GREETER_P12_PASSWORD"]),
         ("no code-signing EKU", &no_eku, "secret", None, &["no-eku-signer", "does not allow code signing", "1.3.6.1.5.5.7.3.3"]),
         ("expired", &expired, "secret", None, &["expired-signer", "expired on 2021-01-01"]),
@@ -773,6 +776,31 @@ fn bad_identities_are_clear_errors_and_publish_nothing() {
 }
 
 #[test]
+fn every_identity_form_signs_windows_executables_that_osslsigncode_verifies() {
+    let node = real_node(NODE_22, "win-x64").unwrap();
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let blob = dir.join("sea-prep.blob");
+    std::fs::write(&blob, b"a blob").unwrap();
+    for form in Form::ALL {
+        let files = ca.identity_in(&format!("signer-{form:?}").to_lowercase(), VALID_FROM, VALID_UNTIL, CODE_SIGNING, form);
+        let env = files.env(&sea_build::sign::IdentityVariables::WINDOWS, sea_build::Env::from_process().without_var("SOURCE_DATE_EPOCH"));
+        let out = dir.join(format!("app-{form:?}.exe"));
+        sea_build::commands::inject_file(&node.path, &blob, &out, sea_build::sign::SignMode::Identity, &env).unwrap_or_else(|error| panic!("{form:?}: {error}"));
+        assert_osslsigncode_verifies(&out, &ca.dir().join("ca.pem"));
+    }
+}
+
+/// Every bad identity is a clear error when signing a Windows executable, and nothing is written.
+#[test]
+fn bad_identities_sign_no_windows_executable() {
+    let (_keep, dir) = temp();
+    let ca = TestCa::new(&dir.join("ca"));
+    let node = real_node(NODE_22, "win-x64").unwrap();
+    sea_build_tests::identity::assert_inject_refuses_bad_identities(&ca, &node.path, &sea_build::sign::IdentityVariables::WINDOWS, &dir);
+}
+
+#[test]
 fn inject_signs_windows_executables_with_the_environments_identity() {
     let node = real_node(NODE_22, "win-x64").unwrap();
     let (_keep, dir) = temp();
@@ -790,7 +818,9 @@ fn inject_signs_windows_executables_with_the_environments_identity() {
     // injecting and signing in memory (RSA signatures without a time are deterministic).
     let unsigned = unsign(&std::fs::read(&node.path).unwrap()).unwrap();
     let injected = inject_to_vec(&unsigned, b"a blob; only its place matters here").unwrap();
-    let identity = sea_build::pe::authenticode::AuthenticodeIdentity::from_p12(&std::fs::read(&p12).unwrap(), "secret", p12.as_str(), "PASSWORD", 1_800_000_000).unwrap();
+    let password = sea_build::sign::identity::Password { value: "secret", variable: "PASSWORD" };
+    let read = sea_build::sign::identity::SigningIdentity::from_p12(&std::fs::read(&p12).unwrap(), password, p12.as_str()).unwrap();
+    let identity = sea_build::pe::authenticode::AuthenticodeIdentity::new(read, p12.as_str(), 1_800_000_000).unwrap();
     let options = sea_build::pe::authenticode::SignOptions { program_name: Some("app"), ..Default::default() };
     let in_memory = sea_build::pe::authenticode::sign_to_vec(&injected, &identity, &options).unwrap();
     assert!(std::fs::read(&out).unwrap() == in_memory, "the file-to-file signed executable differs from the one made in memory");

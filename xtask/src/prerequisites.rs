@@ -33,7 +33,7 @@ const TOOLS: &[Tool] = &[
     Tool { command: "llvm-objcopy", package: "llvm", why: "extracts injected Mach-O sections independently" },
     Tool { command: "clang", package: "clang", why: "compiles real Mach-O fixtures" },
     Tool { command: "ld64.lld-14", package: "lld", why: "links real Mach-O fixtures" },
-    Tool { command: "openssl", package: "openssl", why: "makes the P12 identity the signing tests use" },
+    Tool { command: "openssl", package: "openssl", why: "makes the identities (P12 files, PEM keys and chains) the signing tests use, and checks macOS signatures (cms -verify)" },
     Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
     Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
     Tool { command: "lld-link", package: "lld", why: "links that program" },

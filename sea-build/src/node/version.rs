@@ -167,9 +167,9 @@ pub struct Release {
 }
 
 /// The first release of each line that entered long-term support, for sources (like the npm
-/// registry) that list versions without saying which are LTS. The official index is
-/// authoritative; this table covers lines up to its last entry.
-const LTS_STARTS: &[Version] = &[Version::new(18, 12, 0), Version::new(20, 9, 0), Version::new(22, 11, 0), Version::new(24, 11, 0)];
+/// registry) that list versions without saying which are LTS, when neither the official index
+/// nor `node-releases`' data can be had (see `lts.rs`); it covers lines up to its last entry.
+pub(crate) const LTS_STARTS: &[Version] = &[Version::new(18, 12, 0), Version::new(20, 9, 0), Version::new(22, 11, 0), Version::new(24, 11, 0)];
 
 /// Whether `version` is an LTS release by [`LTS_STARTS`].
 pub(crate) fn is_known_lts(version: Version) -> bool {

@@ -1,5 +1,5 @@
 //! Authenticode signatures on PE images, written by sea-build itself: the image hash, the
-//! `SpcIndirectDataContent` that carries it, a PKCS #7 `SignedData` signed with a P12
+//! `SpcIndirectDataContent` that carries it, a PKCS #7 `SignedData` signed with an
 //! identity's key and carrying its chain, and the attribute certificate table that holds it.
 //!
 //! ```text
@@ -11,7 +11,7 @@
 //!     contentInfo { SPC_INDIRECT_DATA, [0] SpcIndirectDataContent {
 //!       SpcAttributeTypeAndOptionalValue { SPC_PE_IMAGE_DATA, SpcPeImageData { flags, file } },
 //!       DigestInfo { sha256, image hash } } },
-//!     certificates [0] { the signer's certificate and the rest of the P12's chain },
+//!     certificates [0] { the signer's certificate and the rest of the identity's chain },
 //!     signerInfos { SignerInfo { version 1, issuer and serial, sha256,
 //!       [0] signed attributes { contentType, messageDigest (of the content's value, without its
 //!         SEQUENCE header), SpcSpOpusInfo (program name), statement type (individual),
@@ -26,16 +26,18 @@
 //! signing time and a time stamp the same image and identity give the same bytes; ECDSA
 //! signatures are randomised by design and differ on every run.
 //!
-//! Everything here works on bytes: the P12 arrives as bytes, and a time stamp comes from a
+//! Everything here works on bytes: the identity arrives read, and a time stamp comes from a
 //! function the caller supplies (the network is the caller's business).
 
 use anyhow::{Context, Result, bail, ensure};
 use object::pe::IMAGE_DIRECTORY_ENTRY_SECURITY;
 use ring::digest::{Context as Digest, SHA256};
-use x509_certificate::{CapturedX509Certificate, InMemorySigningKeyPair, Sign, SignatureAlgorithm, Signer};
+use x509_certificate::{Sign, SignatureAlgorithm, Signer};
 
-use super::der::{self, Reader, constructed, context, context_primitive, oid, sequence, set_of, tlv};
+use crate::sign::identity::SigningIdentity;
+
 use super::{PeHeaders, checksum_skipping, put_u32};
+use crate::der::{self, Reader, constructed, context, context_primitive, oid, sequence, set_of, tlv};
 
 /// `WIN_CERT_REVISION_2_0`.
 const WIN_CERT_REVISION_2_0: u16 = 0x0200;
@@ -60,90 +62,52 @@ const OID_EXTENDED_KEY_USAGE: &[u64] = &[2, 5, 29, 37];
 /// The code-signing extended key usage (`id-kp-codeSigning`).
 const OID_CODE_SIGNING: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 3, 3];
 
-/// A Windows code-signing identity: the certificate, the rest of its chain, and the key,
-/// read from a P12 (PFX) file.
+/// A Windows code-signing identity: a [`SigningIdentity`] whose certificate may sign code.
 pub struct AuthenticodeIdentity {
-    certificate: CapturedX509Certificate,
-    chain: Vec<CapturedX509Certificate>,
-    key: InMemorySigningKeyPair,
+    identity: SigningIdentity,
 }
 
 impl std::fmt::Debug for AuthenticodeIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthenticodeIdentity").field("subject", &self.subject()).field("chain", &self.chain.len()).finish_non_exhaustive()
+        f.debug_struct("AuthenticodeIdentity").field("subject", &self.subject()).field("chain", &self.identity.chain().len()).finish_non_exhaustive()
     }
 }
 
-/// What to do to make a P12 sea-build reads: the algorithms the `p12` crate implements.
-const P12_EXPORT: &str = "openssl pkcs12 -export -inkey key.pem -in cert.pem -certfile chain.pem -out id.p12 -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1";
-
 impl AuthenticodeIdentity {
-    /// Decrypts a P12 with `password` and checks that its certificate can sign Windows code
-    /// at `now` (seconds since the Unix epoch): it must carry the code-signing extended key
-    /// usage and be within its validity period. `origin` names the file and
-    /// `password_variable` the variable that held the password, in errors.
+    /// Checks that `identity`'s certificate can sign Windows code at `now` (seconds since the
+    /// Unix epoch): it must carry the code-signing extended key usage and be within its
+    /// validity period. `origin` names the identity's file in errors.
     ///
-    /// ```
+    /// ```no_run
     /// use sea_build::pe::authenticode::AuthenticodeIdentity;
-    /// let error = AuthenticodeIdentity::from_p12(b"not a p12", "", "id.p12", "SEA_BUILD_WINDOWS_P12_PASSWORD", 0).unwrap_err();
-    /// assert!(error.to_string().contains("id.p12 is not a P12"));
+    /// use sea_build::sign::identity::{Password, SigningIdentity};
+    /// let read = SigningIdentity::from_p12(&std::fs::read("id.p12")?, Password { value: "secret", variable: "PW" }, "id.p12")?;
+    /// let identity = AuthenticodeIdentity::new(read, "id.p12", 1_800_000_000)?;
+    /// # anyhow::Ok(())
     /// ```
-    pub fn from_p12(der: &[u8], password: &str, origin: &str, password_variable: &str, now: i64) -> Result<AuthenticodeIdentity> {
-        let pfx =
-            p12::PFX::parse(der).map_err(|error| anyhow::anyhow!("{origin} is not a P12 (PKCS #12) file ({error:?}): export the certificate with its private key and chain, e.g. `{P12_EXPORT}`"))?;
-        if let Some(mac) = &pfx.mac_data
-            && !matches!(mac.mac.digest_algorithm, p12::AlgorithmIdentifier::Sha1)
-        {
-            bail!("{origin} is protected with a MAC other than SHA-1 (OpenSSL 3's default), which sea-build cannot check: export it again with `{P12_EXPORT}`");
-        }
-        if !pfx.verify_mac(password) {
-            bail!("the password for the P12 identity {origin} is wrong: set {password_variable} to the password it was exported with");
-        }
-        // The key is the P12's (one) PKCS #8 key bag; the signer is the certificate whose
-        // public key is that key's (a P12 with a chain holds the CA certificates too).
-        let keys = pfx.key_bags(password).map_err(|error| anyhow::anyhow!("could not decrypt the private key in {origin} ({error:?}): export it again with `{P12_EXPORT}`"))?;
-        let key = match keys.as_slice() {
-            [key] => key,
-            [] => bail!("{origin} holds no private key sea-build can decrypt (it reads keys encrypted as PBE-SHA1-3DES, not OpenSSL 3's default AES): export it again with `{P12_EXPORT}`"),
-            more => bail!("{origin} holds {} private keys, where a signing identity has exactly one: export the one key with its certificate, e.g. `{P12_EXPORT}`", more.len()),
-        };
-        let key = InMemorySigningKeyPair::from_pkcs8_der(key)
-            .map_err(|error| anyhow::anyhow!("the private key in {origin} is not one sea-build can sign with ({error}): use an RSA (2048 to 4096 bits) or ECDSA P-256 key"))?;
-        let all = pfx.cert_x509_bags(password).map_err(|error| anyhow::anyhow!("could not read the certificates of {origin} ({error:?}): export it again with `{P12_EXPORT}`"))?;
-        let mut certificates: Vec<CapturedX509Certificate> = Vec::new();
-        for bytes in all {
-            let certificate = CapturedX509Certificate::from_der(bytes).with_context(|| format!("a certificate in {origin} is damaged"))?;
-            if !certificates.iter().any(|c| c.constructed_data() == certificate.constructed_data()) {
-                certificates.push(certificate);
-            }
-        }
-        let public_key = key.public_key_data();
-        let signer = certificates.iter().position(|c| c.public_key_data() == public_key).with_context(|| {
-            format!("{origin} holds a private key but not its certificate (among {} certificates): export the key together with its certificate, e.g. `{P12_EXPORT}`", certificates.len())
-        })?;
-        let certificate = certificates.remove(signer);
-        let chain = certificates;
-        let identity = AuthenticodeIdentity { certificate, chain, key };
-        identity.check_usable(origin, now)?;
+    pub fn new(identity: SigningIdentity, origin: &str, now: i64) -> crate::Result<AuthenticodeIdentity> {
+        let identity = AuthenticodeIdentity { identity };
+        crate::error::typed_as(crate::ErrorKind::Identity, || identity.check_usable(origin, now))?;
         Ok(identity)
     }
 
     /// The certificate's subject common name, for messages.
     pub fn subject(&self) -> String {
-        self.certificate.subject_common_name().unwrap_or_else(|| "(no common name)".to_owned())
+        self.identity.subject()
     }
 
     /// Fails unless the certificate carries the code-signing extended key usage and `now`
     /// lies in its validity period.
     fn check_usable(&self, origin: &str, now: i64) -> Result<()> {
         let subject = self.subject();
-        let usages = extended_key_usages(self.certificate.constructed_data()).with_context(|| format!("the certificate `{subject}` in {origin} is damaged"))?;
+        let certificate = self.identity.certificate();
+        let usages = extended_key_usages(certificate.constructed_data()).with_context(|| format!("the certificate `{subject}` in {origin} is damaged"))?;
         if !usages.iter().any(|usage| usage == &oid(OID_CODE_SIGNING)) {
             bail!(
                 "the certificate `{subject}` in {origin} does not allow code signing: Windows accepts Authenticode signatures only from certificates with the code-signing extended key usage (1.3.6.1.5.5.7.3.3); use a code-signing certificate (for a test identity: openssl ... -addext extendedKeyUsage=codeSigning)"
             );
         }
-        let (not_before, not_after) = (self.certificate.validity_not_before(), self.certificate.validity_not_after());
+        let (not_before, not_after) = (certificate.validity_not_before(), certificate.validity_not_after());
         if now > not_after.timestamp() {
             bail!("the certificate `{subject}` in {origin} expired on {not_after}: signatures made with it are refused; renew it and export the new one");
         }
@@ -316,7 +280,9 @@ impl Signature {
 ///
 /// ```no_run
 /// use sea_build::pe::authenticode::{AuthenticodeIdentity, SignOptions, sign};
-/// let identity = AuthenticodeIdentity::from_p12(&std::fs::read("id.p12")?, "secret", "id.p12", "PASSWORD", 1_800_000_000)?;
+/// use sea_build::sign::identity::{Password, SigningIdentity};
+/// let read = SigningIdentity::from_p12(&std::fs::read("id.p12")?, Password { value: "secret", variable: "PW" }, "id.p12")?;
+/// let identity = AuthenticodeIdentity::new(read, "id.p12", 1_800_000_000)?;
 /// let mut image = std::fs::read("app.exe")?;
 /// sign(&image, &identity, &SignOptions { program_name: Some("App"), ..SignOptions::default() })?.apply(&mut image)?;
 /// std::fs::write("app.exe", image)?;
@@ -401,16 +367,16 @@ fn signed_data(hash: &[u8; 32], identity: &AuthenticodeIdentity, options: &SignO
     }
     // Signed over as a SET; stored under [0] IMPLICIT.
     let signed_attributes = set_of(der::SET, &attributes);
-    let algorithm = identity.key.signature_algorithm().map_err(|error| anyhow::anyhow!("the P12's key cannot sign: {error}"))?;
-    let signature: Vec<u8> = identity.key.try_sign(&signed_attributes).map_err(|error| anyhow::anyhow!("signing with the P12's key failed: {error}"))?.into();
+    let algorithm = identity.identity.key().signature_algorithm().map_err(|error| anyhow::anyhow!("the identity's key cannot sign: {error}"))?;
+    let signature: Vec<u8> = identity.identity.key().try_sign(&signed_attributes).map_err(|error| anyhow::anyhow!("signing with the identity's key failed: {error}"))?.into();
     let signature_algorithm = match algorithm {
         SignatureAlgorithm::RsaSha256 => sequence(&[&oid(OID_RSA_ENCRYPTION), &tlv(der::NULL, &[])]),
         SignatureAlgorithm::EcdsaSha256 => sequence(&[&oid(OID_ECDSA_SHA256)]),
-        other => bail!("the P12's key signs with {other:?}, which Authenticode does not support: use an RSA or ECDSA P-256 key"),
+        other => bail!("the identity's key signs with {other:?}, which Authenticode does not support: use an RSA or ECDSA P-256 key"),
     };
     let mut signer_info = vec![
         der::unsigned_integer(1),
-        issuer_and_serial(identity.certificate.constructed_data()).context("the signing certificate is damaged")?,
+        issuer_and_serial(identity.identity.certificate().constructed_data()).context("the signing certificate is damaged")?,
         sha256_algorithm(),
         tlv(context(0), &signed_attributes[header_len(&signed_attributes)..]),
         signature_algorithm,
@@ -423,7 +389,7 @@ fn signed_data(hash: &[u8; 32], identity: &AuthenticodeIdentity, options: &SignO
         signer_info.push(set_of(context(1), &[attribute(OID_SPC_RFC3161, &token)]));
     }
     let signer_info = sequence(&signer_info.iter().map(Vec::as_slice).collect::<Vec<_>>());
-    let certificates: Vec<Vec<u8>> = std::iter::once(&identity.certificate).chain(&identity.chain).map(|cert| cert.constructed_data().to_vec()).collect();
+    let certificates: Vec<Vec<u8>> = std::iter::once(identity.identity.certificate()).chain(identity.identity.chain()).map(|cert| cert.constructed_data().to_vec()).collect();
     Ok(sequence(&[
         &der::unsigned_integer(1),
         &set_of(der::SET, &[sha256_algorithm()]),

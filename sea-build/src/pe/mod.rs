@@ -38,8 +38,6 @@ use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, optional_header_magi
 
 #[cfg(feature = "windows")]
 pub mod authenticode;
-#[cfg(feature = "windows")]
-mod der;
 #[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod fixture;

@@ -1,9 +1,10 @@
 //! Mach-O signing with apple-codesign (the `macos` feature).
 
 use anyhow::{Context, Result, bail};
-use apple_codesign::cryptography::{InMemoryPrivateKey, parse_pfx_data};
+use apple_codesign::cryptography::InMemoryPrivateKey;
 use apple_codesign::{CodeSignatureFlags, MachFile, MachOBinary, MachOSigner, SettingsScope, SigningSettings, VerificationProblemType};
-use x509_certificate::CapturedX509Certificate;
+
+use super::identity::SigningIdentity;
 
 /// The entitlements node needs under the hardened runtime (those of node's own macOS builds).
 pub const NODE_ENTITLEMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -24,39 +25,38 @@ pub const NODE_ENTITLEMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 </plist>
 "#;
 
-/// A signing certificate and its private key, read from a P12 (PFX) file.
+/// A signing identity in the form apple-codesign signs with: the certificate, its chain and
+/// the key of a [`SigningIdentity`].
 pub struct Identity {
-    certificate: CapturedX509Certificate,
+    identity: SigningIdentity,
     key: InMemoryPrivateKey,
 }
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Identity").field("subject", &self.subject()).finish_non_exhaustive()
+        f.debug_struct("Identity").field("subject", &self.subject()).field("chain", &self.identity.chain().len()).finish_non_exhaustive()
     }
 }
 
 impl Identity {
-    /// Decrypts a P12 with `password` (`""` when it has none). `origin` names the file in
-    /// errors.
+    /// The identity apple-codesign signs with; `origin` names its file in errors.
     ///
+    /// ```no_run
+    /// use sea_build::sign::{Identity, identity::{Password, SigningIdentity}};
+    /// let read = SigningIdentity::from_p12(&std::fs::read("id.p12")?, Password { value: "secret", variable: "PW" }, "id.p12")?;
+    /// let identity = Identity::new(read, "id.p12")?;
+    /// # anyhow::Ok(())
     /// ```
-    /// let error = sea_build::sign::Identity::from_p12(b"not a p12", "", "id.p12").unwrap_err();
-    /// assert!(error.to_string().contains("id.p12"));
-    /// ```
-    pub fn from_p12(der: &[u8], password: &str, origin: &str) -> Result<Identity> {
-        let (certificate, key) = parse_pfx_data(der, password).map_err(|error| match error {
-            apple_codesign::AppleCodesignError::PfxBadPassword => {
-                anyhow::anyhow!("the password for the P12 identity {origin} is wrong: set SEA_BUILD_SIGN_P12_PASSWORD (or the variable `sign-p12-password-env` names)")
-            }
-            other => anyhow::anyhow!("{origin} is not a usable P12 identity ({other}): export the certificate with its private key as .p12"),
+    pub fn new(identity: SigningIdentity, origin: &str) -> crate::Result<Identity> {
+        let key = InMemoryPrivateKey::from_pkcs8_der(identity.pkcs8()).map_err(|error| {
+            crate::error::tagged(crate::ErrorKind::Identity, format!("the private key of {origin} is not one apple-codesign can sign with ({error}): use an RSA or ECDSA P-256 key"))
         })?;
-        Ok(Identity { certificate, key })
+        Ok(Identity { identity, key })
     }
 
     /// The certificate's subject, for messages.
     pub fn subject(&self) -> String {
-        self.certificate.subject_common_name().unwrap_or_else(|| "(no common name)".to_owned())
+        self.identity.subject()
     }
 }
 
@@ -90,8 +90,15 @@ fn settings<'a>(signing: &Signing<'a>) -> Result<SigningSettings<'a>> {
     let mut settings = SigningSettings::default();
     settings.set_binary_identifier(SettingsScope::Main, signing.identifier);
     if let Some(identity) = signing.identity {
-        settings.set_signing_key(&identity.key, identity.certificate.clone());
-        settings.chain_apple_certificates();
+        settings.set_signing_key(&identity.key, identity.identity.certificate().clone());
+        // The identity's own chain goes into the CMS blob; without one, Apple's when the
+        // certificate is one of theirs (a P12 exported from a keychain often has none).
+        for certificate in identity.identity.chain() {
+            settings.chain_certificate(certificate.clone());
+        }
+        if identity.identity.chain().is_empty() {
+            settings.chain_apple_certificates();
+        }
         settings.set_team_id_from_signing_certificate();
         settings.set_code_signature_flags(SettingsScope::Main, CodeSignatureFlags::RUNTIME);
         settings.set_entitlements_xml(SettingsScope::Main, NODE_ENTITLEMENTS).context("internal error: node's entitlements are not a valid plist")?;

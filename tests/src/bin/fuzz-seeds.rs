@@ -82,6 +82,7 @@ fn main() -> Result<()> {
     archive_seeds(&mut seeds)?;
     text_seeds(&mut seeds);
     windows_identity_seeds(&mut seeds)?;
+    signing_identity_seeds(&mut seeds, work.path())?;
     seeds.write(&out)
 }
 
@@ -490,5 +491,45 @@ fn windows_identity_seeds(seeds: &mut Seeds) -> Result<()> {
     seeds.add("windows_identity", "version-info", version);
     // TimeStampResp { PKIStatusInfo { rejection } }.
     seeds.add("windows_identity", "timestamp-refused", vec![2, 0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]);
+    Ok(())
+}
+
+/// One small identity (a P-256 key and its self-signed certificate) in every form sea-build
+/// reads, made by openssl with the password `fuzz`: P12s (OpenSSL 3's default, `-legacy`,
+/// AES-128 with a SHA-384 MAC, and one without MAC or encryption, where mutations reach the
+/// bags), each after the kind byte 0; PEM pairs (PKCS #8, encrypted PKCS #8, SEC1, and an RSA
+/// PKCS #1 key), each after the kind byte 1 as key, a zero byte, chain. openssl's keys, salts
+/// and IVs are random: these seeds change whenever they are made again.
+fn signing_identity_seeds(seeds: &mut Seeds, work: &Path) -> Result<()> {
+    use sea_build_tests::identity::openssl;
+    let dir = camino::Utf8PathBuf::from_path_buf(work.join("identity")).map_err(|path| anyhow::anyhow!("{} is not UTF-8", path.display()))?;
+    std::fs::create_dir_all(&dir)?;
+    let subject = ["-subj", "/CN=fuzz", "-days", "3650", "-nodes", "-out"];
+    openssl(&dir, &[&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "key.pem"][..], &subject, &["cert.pem"]].concat());
+    openssl(&dir, &[&["req", "-x509", "-newkey", "rsa:2048", "-keyout", "rsa.pem"][..], &subject, &["rsa-cert.pem"]].concat());
+    let pass = "pass:fuzz";
+    let p12s: [(&str, &[&str]); 4] = [
+        ("default", &[]),
+        ("legacy", &["-legacy"]),
+        ("aes128-sha384", &["-keypbe", "aes-128-cbc", "-certpbe", "aes-128-cbc", "-macalg", "sha384"]),
+        ("plain", &["-nomac", "-keypbe", "NONE", "-certpbe", "NONE"]),
+    ];
+    for (name, options) in p12s {
+        let file = format!("{name}.p12");
+        openssl(&dir, &[&["pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-out", &file, "-passout", pass][..], options].concat());
+        let mut seed = vec![0u8];
+        seed.extend(std::fs::read(dir.join(&file))?);
+        seeds.add("signing_identity", format!("p12-{name}"), seed);
+    }
+    openssl(&dir, &["pkcs8", "-topk8", "-in", "key.pem", "-out", "encrypted.pem", "-passout", pass]);
+    openssl(&dir, &["ec", "-in", "key.pem", "-out", "sec1.pem"]);
+    openssl(&dir, &["rsa", "-in", "rsa.pem", "-traditional", "-out", "pkcs1.pem"]);
+    for (name, key, cert) in [("pkcs8", "key.pem", "cert.pem"), ("encrypted", "encrypted.pem", "cert.pem"), ("sec1", "sec1.pem", "cert.pem"), ("pkcs1", "pkcs1.pem", "rsa-cert.pem")] {
+        let mut seed = vec![1u8];
+        seed.extend(std::fs::read(dir.join(key))?);
+        seed.push(0);
+        seed.extend(std::fs::read(dir.join(cert))?);
+        seeds.add("signing_identity", format!("pem-{name}"), seed);
+    }
     Ok(())
 }

@@ -24,22 +24,11 @@ use crate::sign::SignMode;
 /// whole-file passes overlap instead of following each other. Without it `base` may be a
 /// user's file, never mapped (a file truncated under a map faults the process): it is
 /// copied first, planned through a map of the private copy, and hashed as it is read back.
-/// Either way the plan reads the base's own bytes and nothing past them, so the output does
-/// not depend on what the output file held or was given ahead of the copy.
+/// Either way the plan reads the base's own bytes and nothing past them, and `preallocate`
+/// ([`crate::fsutil::preallocate`]; tests pass stand-ins for file systems without it or whose
+/// preallocation grows the file) gives the output its blocks, so the output does not depend
+/// on what the file system does with the hint.
 pub(crate) fn inject_elf_file(
-    base: &Utf8Path,
-    blob: &[u8],
-    out: &mut std::fs::File,
-    fuse_offset: Option<u64>,
-    options: inject::elf::Options,
-    sha256: Option<&mut crate::digest::Sha256>,
-) -> Result<u64> {
-    inject_elf_file_with(base, blob, out, fuse_offset, options, sha256, crate::fsutil::preallocate)
-}
-
-/// [`inject_elf_file`] with `preallocate` giving the output its blocks (the tests pass
-/// stand-ins for file systems that lack preallocation or whose preallocation grows the file).
-fn inject_elf_file_with(
     base: &Utf8Path,
     blob: &[u8],
     out: &mut std::fs::File,
@@ -183,7 +172,9 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
     // in the copy (Mach-O), or read in parts and copied around them (PE).
     match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None).map(drop).with_context(failed)),
+        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| {
+            inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None, crate::fsutil::preallocate).map(drop).with_context(failed)
+        }),
         Some(inject::Format::MachO) => {
             let identifier = out.file_name().unwrap_or("app");
             // Copied by the kernel, then unsigned, injected and signed where it lies.
@@ -433,7 +424,7 @@ mod tests {
             for known in [None, Some(fuse_offset)] {
                 let mut out = tempfile::tempfile_in(dir.path()).unwrap();
                 let mut sha256 = crate::digest::Sha256::new();
-                inject_elf_file_with(&base, &blob, &mut out, known, inject::elf::Options::default(), Some(&mut sha256), preallocate).unwrap();
+                inject_elf_file(&base, &blob, &mut out, known, inject::elf::Options::default(), Some(&mut sha256), preallocate).unwrap();
                 let mut written = Vec::new();
                 std::io::Seek::rewind(&mut out).and_then(|()| std::io::Read::read_to_end(&mut out, &mut written)).unwrap();
                 assert!(written == expected, "preallocation {name}, cache path {}: {} bytes, expected {}", known.is_some(), written.len(), expected.len());

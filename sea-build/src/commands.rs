@@ -24,6 +24,10 @@ use crate::sign::SignMode;
 /// whole-file passes overlap instead of following each other. Without it `base` may be a
 /// user's file, never mapped (a file truncated under a map faults the process): it is
 /// copied first, planned through a map of the private copy, and hashed as it is read back.
+/// Either way the plan reads the base's own bytes and nothing past them, and `preallocate`
+/// ([`crate::fsutil::preallocate`]; tests pass stand-ins for file systems without it or whose
+/// preallocation grows the file) gives the output its blocks, so the output does not depend
+/// on what the file system does with the hint.
 pub(crate) fn inject_elf_file(
     base: &Utf8Path,
     blob: &[u8],
@@ -31,34 +35,37 @@ pub(crate) fn inject_elf_file(
     fuse_offset: Option<u64>,
     options: inject::elf::Options,
     sha256: Option<&mut crate::digest::Sha256>,
+    preallocate: fn(&std::fs::File, u64),
 ) -> Result<u64> {
-    use std::io::{Seek, SeekFrom};
+    use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(base).with_context(|| format!("could not open {base}"))?;
     if inject::Format::detect(&crate::fsutil::read_head(&mut file, base, 4096)?) != Some(inject::Format::Elf) {
         bail!("{base} is not an ELF executable");
     }
     out.set_len(0).and_then(|()| out.seek(SeekFrom::Start(0))).context("could not reset the output file")?;
     if let Some(Ok(fuse_offset)) = fuse_offset.map(usize::try_from) {
-        return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options, sha256);
+        return inject_elf_from_cache(base, &file, blob, out, fuse_offset, options, sha256, preallocate);
     }
-    crate::fsutil::preallocate(out, file.metadata().map_or(0, |metadata| metadata.len()) + blob.len() as u64);
-    std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
+    preallocate(out, file.metadata().map_or(0, |metadata| metadata.len()) + blob.len() as u64);
+    let base_len = std::io::copy(&mut file, out).with_context(|| format!("could not copy {base}"))?;
     drop(file);
     let mut copy: &std::fs::File = out;
     copy.seek(SeekFrom::Start(0)).context("could not read back the copy")?;
-    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy))? {
+    let fuse_offset = match inject::fuse::find_fuse_in(std::io::BufReader::with_capacity(1 << 20, copy.take(base_len)))? {
         inject::fuse::FuseState::Unset { offset } => offset,
         inject::fuse::FuseState::Set { offset } => crate::error::fail!(AlreadyInjected, "{base} already carries a SEA blob (its fuse at {offset:#x} is set): start from a fresh node binary"),
     };
-    let image = crate::fsutil::map_readonly(out)?;
-    let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
-    drop(image);
+    let map = crate::fsutil::map_readonly(out)?;
+    let image = usize::try_from(base_len).ok().and_then(|len| map.get(..len)).with_context(|| format!("the copy of {base} is shorter than {base_len} bytes"))?;
+    let (splice, summary) = inject::elf::plan_with(image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
+    drop(map);
     crate::fsutil::apply_splice_to_copy(out, &splice, blob, sha256).context("could not write the injected image")?;
     Ok(summary.stripped_len)
 }
 
 /// [`inject_elf_file`] for a verified node cache entry `base`, open as `file`, whose unset
 /// fuse is at `fuse_offset` (checked again by `elf::plan`).
+#[allow(clippy::too_many_arguments)]
 fn inject_elf_from_cache(
     base: &Utf8Path,
     mut file: &std::fs::File,
@@ -67,13 +74,14 @@ fn inject_elf_from_cache(
     fuse_offset: usize,
     options: inject::elf::Options,
     sha256: Option<&mut crate::digest::Sha256>,
+    preallocate: fn(&std::fs::File, u64),
 ) -> Result<u64> {
     // SAFETY: the node cache publishes an entry by renaming it into place and never writes
     // or truncates it afterwards, so the mapped file stays whole while the map lives.
     let image = unsafe { memmap2::Mmap::map(file) }.with_context(|| format!("could not map {base}"))?;
     let (splice, summary) = inject::elf::plan_with(&image, blob.len(), fuse_offset, options).with_context(|| format!("{base} cannot take a SEA blob"))?;
     let mut write = |out: &mut std::fs::File| {
-        crate::fsutil::preallocate(out, splice.len(blob.len()));
+        preallocate(out, splice.len(blob.len()));
         std::io::copy(&mut file, out)
             .with_context(|| format!("could not copy {base}"))
             .and_then(|_| crate::fsutil::apply_splice_to_copy(out, &splice, blob, None).context("could not write the injected image"))
@@ -164,7 +172,9 @@ fn inject_file_inner(base: &Utf8Path, blob: &Utf8Path, out: &Utf8Path, sign: Sig
     // in the copy (Mach-O), or read in parts and copied around them (PE).
     match format {
         // Appended to: the bulk is copied by the kernel.
-        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None).map(drop).with_context(failed)),
+        Some(inject::Format::Elf) => crate::publish::write_executable(out, |file| {
+            inject_elf_file(base, &blob_bytes, file, None, inject::elf::Options::default(), None, crate::fsutil::preallocate).map(drop).with_context(failed)
+        }),
         Some(inject::Format::MachO) => {
             let identifier = out.file_name().unwrap_or("app");
             // Copied by the kernel, then unsigned, injected and signed where it lies.
@@ -382,4 +392,44 @@ fn relativise_copy(mut file: std::fs::File, input: &Utf8Path, prefix: &str, out:
     let rewritten: u64 = summary.images.iter().map(|image| image.paths_rewritten).sum();
     let zeroed: u64 = summary.images.iter().map(|image| image.timestamps_zeroed).sum();
     Ok(format!("{out}: {rewritten} paths relativised, {zeroed} timestamps zeroed, {} image(s), signed {mode}", summary.images.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny ELF executable carrying the unset fuse, and where its `'0'` lies.
+    fn base_with_fuse() -> (Vec<u8>, u64) {
+        let mut image = crate::elf::tiny_elf64(object::Endianness::Little);
+        let fuse = format!("{}:0", inject::fuse::FUSE_SENTINEL);
+        image[0x80..0x80 + fuse.len()].copy_from_slice(fuse.as_bytes());
+        (image, 0x80 + fuse.len() as u64 - 1)
+    }
+
+    /// Every way an output file gets its blocks, and both ELF paths (a verified cache entry, a
+    /// user's file), give the bytes the in-memory injector gives: a file system without
+    /// preallocation, one whose preallocation grows the file (as `fallocate` mode 0 does), and
+    /// ours, which never changes its length.
+    #[test]
+    fn elf_output_does_not_depend_on_preallocation_or_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = camino::Utf8Path::from_path(dir.path()).unwrap().join("node");
+        let (image, fuse_offset) = base_with_fuse();
+        std::fs::write(&base, &image).unwrap();
+        let blob: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let expected = inject::elf::inject_to_vec(&image, &blob).unwrap();
+        let growing: fn(&std::fs::File, u64) = |file, len| file.set_len(len).unwrap();
+        let without: fn(&std::fs::File, u64) = |_, _| {};
+        for (name, preallocate) in [("hint", crate::fsutil::preallocate as fn(&std::fs::File, u64)), ("none", without), ("growing", growing)] {
+            for known in [None, Some(fuse_offset)] {
+                let mut out = tempfile::tempfile_in(dir.path()).unwrap();
+                let mut sha256 = crate::digest::Sha256::new();
+                inject_elf_file(&base, &blob, &mut out, known, inject::elf::Options::default(), Some(&mut sha256), preallocate).unwrap();
+                let mut written = Vec::new();
+                std::io::Seek::rewind(&mut out).and_then(|()| std::io::Read::read_to_end(&mut out, &mut written)).unwrap();
+                assert!(written == expected, "preallocation {name}, cache path {}: {} bytes, expected {}", known.is_some(), written.len(), expected.len());
+                assert_eq!(sha256.finish_hex(), crate::digest::sha256_hex(&expected), "preallocation {name}, cache path {}", known.is_some());
+            }
+        }
+    }
 }

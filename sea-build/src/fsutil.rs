@@ -72,10 +72,12 @@ pub(crate) fn read_head(file: &mut std::fs::File, path: &Utf8Path, len: u64) -> 
 }
 
 /// Allocates `len` bytes of `file`, a fresh output about to be written from its start (or a
-/// kernel copy made into it), up front where the system can (Linux). Written through the page cache, an output's blocks are
-/// otherwise allocated late, and ext4 then flushes the whole file when it is renamed over the
-/// previous artifact (its `auto_da_alloc`), which costs about a third of a `cp` of node.
-/// Only a hint: errors (file systems without `fallocate`) are ignored.
+/// kernel copy made into it), up front where the system can (Linux). Written through the page
+/// cache, an output's blocks are otherwise allocated late, and ext4 then flushes the whole file
+/// when it is renamed over the previous artifact (its `auto_da_alloc`), which costs about a
+/// third of a `cp` of node. Only a hint: errors (file systems without `fallocate`) are ignored,
+/// and the file's length never changes (`FALLOC_FL_KEEP_SIZE`), so its bytes do not depend on
+/// whether the hint was taken.
 pub(crate) fn preallocate(file: &std::fs::File, len: u64) {
     #[cfg(target_os = "linux")]
     {
@@ -85,7 +87,7 @@ pub(crate) fn preallocate(file: &std::fs::File, len: u64) {
         {
             // SAFETY: fallocate(2) on an open descriptor we own, with plain integers; it reads
             // and writes no memory of this process.
-            let _ = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+            let _ = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, len) };
         }
     }
     #[cfg(not(target_os = "linux"))]

@@ -246,7 +246,7 @@ impl Pipeline<'_> {
         self.step(format!("injecting {} into node {} for {}{}", sea.name, node.version, node.platform, if sea.strip { ", leaving its symbol tables out" } else { "" }));
         let options = inject::elf::Options { strip: sea.strip };
         let mut sha256 = crate::digest::Sha256::new();
-        let stripped = crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset, options, Some(&mut sha256))
+        let stripped = crate::commands::inject_elf_file(&node.path, &blob.bytes, output, node.fuse_offset, options, Some(&mut sha256), crate::fsutil::preallocate)
             .with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
         Ok((blob, sha256.finish_hex(), stripped))
     }

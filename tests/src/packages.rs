@@ -13,6 +13,8 @@ pub mod pinned {
     pub const MS: (&str, &str) = ("ms", "2.1.3");
     /// `semver`: CommonJS spread over many files.
     pub const SEMVER: (&str, &str) = ("semver", "7.6.3");
+    /// `postject`: node's documented injector, the conformance suite's control.
+    pub const POSTJECT: (&str, &str) = ("postject", "1.0.0-alpha.6");
 }
 
 /// Writes `package.json` for `name` with `dependencies` (and `"type": "module"` when `module`)

@@ -21,17 +21,7 @@ use sea_build_tests::corpus::{CI_SLICE, Expect, PROGRAMS, Program, Trait};
 use sea_build_tests::nodes::pinned::{NODE_22, NODE_24, NODE_26};
 use sea_build_tests::nodes::test_env;
 use sea_build_tests::packages::install_program;
-
-/// Whether the whole matrix runs (`cargo xtask test --full` sets this).
-fn full() -> bool {
-    Env::from_process().var("SEA_BUILD_TEST_FULL").is_some_and(|value| value == "1")
-}
-
-fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
-    (dir, path)
-}
+use sea_build_tests::{full_matrix as full, temp_dir as temp};
 
 /// What one program's build and run gave, for the table.
 struct Row {

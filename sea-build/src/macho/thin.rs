@@ -438,6 +438,12 @@ impl<'a> ThinImage<'a> {
                 segment.fileoff() as u128 + segment.filesize() as u128
             );
         }
+        // dyld refuses an image with two of the same linkedit data command (two
+        // LC_DYLD_CHAINED_FIXUPS, say); only one of them would be kept in step when __LINKEDIT moves.
+        for (index, range) in self.ranges.iter().enumerate().filter(|(_, range)| linkedit_data_name(range.cmd).is_some()) {
+            let twice = self.ranges[..index].iter().any(|seen| seen.cmd == range.cmd);
+            ensure!(!twice, "the Mach-O file is damaged: it has two {} load commands (the second is load command {})", range.what, range.command_index);
+        }
         for range in self.ranges.iter().filter(|r| r.len > 0) {
             ensure!(
                 range.offset.checked_add(range.len).is_some_and(|end| end <= len),

@@ -310,7 +310,7 @@ mod tests {
         assert!(Unreachable::is_cause_of(&first) && format!("{first:#}").contains("refused"), "{first:#}");
         let again = http.get_text(&format!("http://{closed}/v1/SHASUMS256.txt"), "*/*", 1024).unwrap_err();
         assert!(Unreachable::is_cause_of(&again) && format!("{again:#}").contains(&format!("http://{closed} could not be reached earlier in this run")), "{again:#}");
-        assert_eq!(origin("https://registry.example:8443/a/b?c"), "https://registry.example:8443");
+        assert_eq!(origin("https://host.example:8443/a/b?c"), "https://host.example:8443");
         assert_eq!(origin("http://mirror.example"), "http://mirror.example");
     }
 }

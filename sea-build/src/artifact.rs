@@ -50,6 +50,14 @@ pub struct Manifest {
     pub node_source: String,
     /// SHA-256 of the node binary built from.
     pub node_sha256: String,
+    /// The licence of the node the artifact carries, as an SPDX expression: node is `MIT`
+    /// (its bundled dependencies' notices are in its LICENSE file). A release must include it.
+    #[serde(default = "node_spdx")]
+    pub node_license: String,
+    /// The file beside the artifact holding node's LICENSE (`<name>.node-LICENSE`), when the
+    /// node came from a release archive that had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_license_file: Option<String>,
     /// SHA-256 of the artifact.
     pub artifact_sha256: String,
     /// Whether a V8 code cache is embedded.
@@ -87,6 +95,22 @@ pub struct Manifest {
     pub mounted: Option<Mounted>,
 }
 
+/// Node's licence as an SPDX expression.
+pub const NODE_SPDX: &str = "MIT";
+
+fn node_spdx() -> String {
+    NODE_SPDX.to_owned()
+}
+
+/// The name of the copy of node's LICENSE published beside artifact `name` (without `.exe`).
+///
+/// ```
+/// assert_eq!(sea_build::artifact::license_file_name("hello"), "hello.node-LICENSE");
+/// ```
+pub fn license_file_name(name: &str) -> String {
+    format!("{name}.node-LICENSE")
+}
+
 /// What a mounted package holds, in the manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -115,12 +139,13 @@ pub struct Artifact {
     pub bundler: Option<crate::bundle::esbuild::Esbuild>,
     /// Every package file the artifact is made from, package-relative.
     pub inputs: Vec<Utf8PathBuf>,
+    /// The copy placed as a sidecar (`sidecar-dir`), when one was asked for.
+    pub sidecar: Option<Utf8PathBuf>,
 }
 
 /// The manifest path of an artifact: `hello` → `hello.sea.json`, `hello.exe` → `hello.sea.json`.
 pub fn manifest_path(artifact: &Utf8Path) -> Utf8PathBuf {
-    let stem = artifact.file_name().map(|name| name.strip_suffix(".exe").unwrap_or(name)).unwrap_or("sea");
-    artifact.with_file_name(format!("{stem}.sea.json"))
+    artifact.with_file_name(format!("{}.sea.json", artifact_stem(artifact)))
 }
 
 /// The artifact a manifest at `manifest` describes, when it is there: `hello.sea.json` →
@@ -131,25 +156,82 @@ pub fn published_artifact(manifest: &Utf8Path) -> Option<Utf8PathBuf> {
     [format!("{stem}.exe"), stem.to_owned()].into_iter().map(Utf8PathBuf::from).find(|path| path.is_file())
 }
 
-/// Moves the finished artifact `output` to `path` and writes its manifest beside it, so that
-/// at every moment, a kill included, an artifact at `path` has a manifest describing it:
-/// the old artifact is removed first, then the new manifest is renamed into place, then the
-/// artifact. An interrupted publish leaves at most a manifest without its artifact, which
-/// readers ignore ([`published_artifact`]) and the next build replaces.
-pub(crate) fn publish(output: tempfile::TempPath, path: &Utf8Path, manifest: &Manifest) -> Result<()> {
-    let mut json = serde_json::to_vec_pretty(manifest)?;
-    json.push(b'\n');
-    let mut manifest_file = crate::publish::partial_file(crate::publish::dir_of(path), "")?;
-    manifest_file.write_all(&json).with_context(|| format!("could not write the manifest of {path}"))?;
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error).with_context(|| format!("could not remove the previous artifact {path}")),
+/// Moves the finished artifact `output` to `path` and writes its manifest (and node's LICENSE,
+/// from `license`) beside it, so that at every moment, a kill included, an artifact at `path`
+/// has a manifest describing it: the licence is put in place first, then the old artifact is
+/// removed, then the new manifest is renamed into place, then the artifact. An interrupted
+/// publish leaves at most a manifest without its artifact, which readers ignore
+/// ([`published_artifact`]) and the next build replaces. The manifest and the licence are
+/// readable by everyone (0644), like the artifact.
+pub(crate) fn publish(output: tempfile::TempPath, path: &Utf8Path, manifest: &Manifest, license: Option<&Utf8Path>) -> Result<()> {
+    let dir = crate::publish::dir_of(path);
+    let stem = artifact_stem(path);
+    let mut manifest = manifest.clone();
+    let license_at = dir.join(license_file_name(stem));
+    match license {
+        Some(source) => {
+            let mut copy = crate::publish::partial_file(dir, "")?;
+            let mut text = std::fs::File::open(source).with_context(|| format!("could not open node's LICENSE at {source}"))?;
+            std::io::copy(&mut text, copy.as_file_mut()).with_context(|| format!("could not copy node's LICENSE to {license_at}"))?;
+            crate::fsutil::make_readable(Utf8Path::from_path(copy.path()).context("the output directory is not UTF-8")?)?;
+            copy.persist(&license_at).with_context(|| format!("could not move node's LICENSE into place at {license_at}"))?;
+            manifest.node_license_file = Some(license_file_name(stem));
+        }
+        None => {
+            manifest.node_license_file = None;
+            remove_if_there(&license_at)?;
+        }
     }
+    let mut json = serde_json::to_vec_pretty(&manifest)?;
+    json.push(b'\n');
+    let mut manifest_file = crate::publish::partial_file(dir, "")?;
+    manifest_file.write_all(&json).with_context(|| format!("could not write the manifest of {path}"))?;
+    crate::fsutil::make_readable(Utf8Path::from_path(manifest_file.path()).context("the output directory is not UTF-8")?)?;
+    remove_if_there(path).with_context(|| format!("could not remove the previous artifact {path}"))?;
     let manifest_at = manifest_path(path);
     manifest_file.persist(&manifest_at).with_context(|| format!("could not move the manifest into place at {manifest_at}"))?;
     output.persist(path).with_context(|| format!("could not move the finished artifact to {path}"))?;
     Ok(())
+}
+
+/// `hello` for `dir/hello` and `dir/hello.exe`.
+fn artifact_stem(artifact: &Utf8Path) -> &str {
+    artifact.file_name().map(|name| name.strip_suffix(".exe").unwrap_or(name)).unwrap_or("sea")
+}
+
+fn remove_if_there(path: &Utf8Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error).with_context(|| format!("could not remove {path}")),
+        _ => Ok(()),
+    }
+}
+
+/// The name Tauri expects of a sidecar (an `externalBin`) built for Rust target `triple`:
+/// `<name>-<triple>`, plus `.exe` for Windows.
+///
+/// ```
+/// use sea_build::artifact::sidecar_file_name;
+/// assert_eq!(sidecar_file_name("greeter", "aarch64-apple-darwin"), "greeter-aarch64-apple-darwin");
+/// assert_eq!(sidecar_file_name("greeter", "x86_64-pc-windows-msvc"), "greeter-x86_64-pc-windows-msvc.exe");
+/// ```
+pub fn sidecar_file_name(name: &str, triple: &str) -> String {
+    let exe = if triple.contains("-windows-") { ".exe" } else { "" };
+    format!("{name}-{triple}{exe}")
+}
+
+/// Places a copy of the published artifact at `artifact` in `dir` as a sidecar,
+/// `dir/<name>-<triple>[.exe]` (see [`sidecar_file_name`]), with its manifest and node's
+/// LICENSE, published the way the artifact was (a temporary file renamed into place).
+pub(crate) fn place_sidecar(artifact: &Utf8Path, manifest: &Manifest, license: Option<&Utf8Path>, dir: &Utf8Path) -> Result<Utf8PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create the sidecar directory {dir}"))?;
+    let path = dir.join(sidecar_file_name(&manifest.name, &manifest.target));
+    let exe_suffix = if path.as_str().ends_with(".exe") { ".exe" } else { "" };
+    let mut copy = crate::publish::partial_file(dir, exe_suffix)?;
+    let mut source = std::fs::File::open(artifact).with_context(|| format!("could not open {artifact}"))?;
+    std::io::copy(&mut source, copy.as_file_mut()).with_context(|| format!("could not copy {artifact} to {path}"))?;
+    let copy = crate::publish::close_executable(copy)?;
+    publish(copy, &path, manifest, license)?;
+    Ok(path)
 }
 
 #[cfg(test)]
@@ -164,6 +246,8 @@ mod tests {
             node_version: crate::node::Version::new(24, 21, 0),
             node_source: "npm".into(),
             node_sha256: "aa".repeat(32),
+            node_license: NODE_SPDX.into(),
+            node_license_file: None,
             artifact_sha256: "bb".repeat(32),
             code_cache_embedded: true,
             cache_accepted: CacheAccepted::Yes,
@@ -194,14 +278,57 @@ mod tests {
         // The manifest cannot be written (a directory stands at its path): the new artifact
         // must not be published, and the previous one, whose manifest is now gone, neither.
         std::fs::create_dir(manifest_path(&path)).unwrap();
-        assert!(publish(finished_artifact(dir, b"new"), &path, &manifest()).is_err());
+        assert!(publish(finished_artifact(dir, b"new"), &path, &manifest(), None).is_err());
         assert!(!path.exists(), "an artifact without its manifest was left at {path}");
 
         std::fs::remove_dir(manifest_path(&path)).unwrap();
-        publish(finished_artifact(dir, b"new"), &path, &manifest()).unwrap();
+        publish(finished_artifact(dir, b"new"), &path, &manifest(), None).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         assert_eq!(published_artifact(&manifest_path(&path)), Some(path.clone()));
         let written: Manifest = serde_json::from_slice(&std::fs::read(manifest_path(&path)).unwrap()).unwrap();
         assert_eq!(written, manifest());
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Utf8Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_manifest_and_licence_are_readable_like_the_artifact_and_the_licence_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let license = dir.join("LICENSE-from-the-cache");
+        std::fs::write(&license, b"Node.js is licensed for use as follows:\n").unwrap();
+        let path = dir.join("app");
+        let output = finished_artifact(dir, b"artifact");
+        crate::fsutil::make_executable(Utf8Path::from_path(&output).unwrap()).unwrap();
+        publish(output, &path, &manifest(), Some(&license)).unwrap();
+        let written: Manifest = serde_json::from_slice(&std::fs::read(manifest_path(&path)).unwrap()).unwrap();
+        assert_eq!((written.node_license.as_str(), written.node_license_file.as_deref()), ("MIT", Some("app.node-LICENSE")));
+        assert_eq!(std::fs::read(dir.join("app.node-LICENSE")).unwrap(), std::fs::read(&license).unwrap());
+        #[cfg(unix)]
+        assert_eq!([mode(&path), mode(&manifest_path(&path)), mode(&dir.join("app.node-LICENSE"))], [0o755, 0o644, 0o644]);
+
+        // Rebuilt from a node without a LICENSE: the stale copy goes, and the manifest says so.
+        publish(finished_artifact(dir, b"again"), &path, &manifest(), None).unwrap();
+        assert!(!dir.join("app.node-LICENSE").exists());
+        let written: Manifest = serde_json::from_slice(&std::fs::read(manifest_path(&path)).unwrap()).unwrap();
+        assert_eq!(written.node_license_file, None);
+    }
+
+    #[test]
+    fn a_sidecar_is_named_as_tauri_expects_with_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let path = dir.join("app");
+        publish(finished_artifact(dir, b"artifact"), &path, &manifest(), None).unwrap();
+        let sidecar = place_sidecar(&path, &manifest(), None, &dir.join("binaries")).unwrap();
+        assert_eq!(sidecar, dir.join("binaries/app-x86_64-unknown-linux-gnu"));
+        assert_eq!(std::fs::read(&sidecar).unwrap(), b"artifact");
+        assert_eq!(published_artifact(&dir.join("binaries/app-x86_64-unknown-linux-gnu.sea.json")), Some(sidecar.clone()));
+        let names: Vec<String> = std::fs::read_dir(dir.join("binaries")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names.len(), 2, "only the sidecar and its manifest, no temporary file: {names:?}");
     }
 }

@@ -60,6 +60,7 @@ pub struct Build {
     exec_argv: Option<Vec<String>>,
     exec_argv_extension: Option<ExecArgvExtension>,
     verify_args: Option<Vec<String>>,
+    sidecar_dir: Option<Utf8PathBuf>,
     sign: Option<SignMode>,
     sign_p12: Option<Utf8PathBuf>,
     sign_p12_password_env: Option<String>,
@@ -202,6 +203,18 @@ impl Build {
     /// check its code cache.
     pub fn verify_args(&mut self, args: &[&str]) -> &mut Build {
         self.verify_args = Some(args.iter().map(|a| (*a).to_owned()).collect());
+        self
+    }
+
+    /// Also places the artifact in `dir` (relative to the crate directory) as a sidecar,
+    /// `<name>-<rust target triple>[.exe]` with its manifest and node's LICENSE: the name
+    /// Tauri's `externalBin` expects (`src-tauri/binaries/<name>-x86_64-unknown-linux-gnu`).
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().main("sidecar/main.js").sidecar_dir("binaries").build();
+    /// ```
+    pub fn sidecar_dir(&mut self, dir: impl Into<Utf8PathBuf>) -> &mut Build {
+        self.sidecar_dir = Some(dir.into());
         self
     }
 
@@ -392,6 +405,14 @@ impl Build {
         let fetcher = NodeFetcher::from_env(&env)?.project_dir(&manifest_dir).reporter(reporter.clone());
         let pipeline = Pipeline { fetcher: &fetcher, runner: runner.as_ref(), reporter: reporter.as_ref(), lock: Some((&lock, &lock_path)), env: &env };
         let artifact = pipeline.build(&sea, target, &out)?;
+        // A build script reads sea.lock and never writes it: without a pin, the next build may
+        // resolve the same request to a newer node.
+        if lock.pinned(&sea.node, target).is_none() && !matches!(artifact.node.source.as_str(), "local" | "path") {
+            reporter.report(crate::progress::Event::Warning(&format!(
+                "node `{}` resolved to {} for {target}, and {lock_path} does not pin it, so a later build may pick a newer release: pin it with `cargo xtask fetch --node {} --target {target}` (sea-build's `fetch` command), and commit sea.lock",
+                sea.node, artifact.node.version, sea.node
+            )));
+        }
         // Bundled: every module that went in, dependencies included.
         for input in &artifact.inputs {
             self.rerun_if_changed(&manifest_dir.join(input));
@@ -428,6 +449,7 @@ impl Build {
         metadata.assets.extend(this.assets);
         metadata.exec_argv = this.exec_argv.unwrap_or(metadata.exec_argv);
         metadata.verify_args = this.verify_args.unwrap_or(metadata.verify_args);
+        metadata.sidecar_dir = this.sidecar_dir.or(metadata.sidecar_dir);
         metadata.sign = this.sign.or(metadata.sign);
         metadata.sign_p12 = this.sign_p12.or(metadata.sign_p12);
         metadata.sign_p12_password_env = this.sign_p12_password_env.or(metadata.sign_p12_password_env);

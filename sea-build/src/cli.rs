@@ -133,6 +133,10 @@ pub struct SeaArgs {
     /// since it was verified.
     #[arg(long)]
     pub verify: bool,
+    /// Also place each artifact in DIR as `<name>-<rust target triple>[.exe]` with its
+    /// manifest (a Tauri sidecar), instead of the declared `sidecar-dir`.
+    #[arg(long, value_name = "DIR")]
+    pub sidecar_dir: Option<Utf8PathBuf>,
 }
 
 /// A `--target` of `sea`: one platform, or `all`.
@@ -281,6 +285,10 @@ fn sea(args: SeaArgs) -> Result<()> {
         let mut sea = declared.clone();
         if let Some(node) = &args.node {
             sea.node = node.clone();
+        }
+        if let Some(dir) = &args.sidecar_dir {
+            // Relative to where the command runs, as every path on a command line is.
+            sea.sidecar_dir = Some(std::path::absolute(dir).ok().and_then(|dir| Utf8PathBuf::from_path_buf(dir).ok()).unwrap_or_else(|| dir.clone()));
         }
         let targets = if args.targets.contains(&TargetArg::All) {
             let (buildable, not): (Vec<Platform>, Vec<Platform>) =

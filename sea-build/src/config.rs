@@ -17,7 +17,8 @@
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
 //! exec-argv-extension = "none"     # "none" (default), "env" or "cli": may NODE_OPTIONS add flags?
-//! verify-args = []                 # arguments the artifact is run with to check its cache
+//! verify-args = []                 # what the build runs the artifact with: it must exit 0
+//! sidecar-dir = "binaries"         # also place it as binaries/<name>-<target triple> (Tauri)
 //! ```
 
 use std::collections::BTreeMap;
@@ -75,9 +76,17 @@ pub struct SeaMetadata {
     /// Whether NODE_OPTIONS (`env`) or the command line (`cli`) may extend `exec-argv`; default
     /// `none`, which keeps a user's NODE_OPTIONS from rejecting the code cache.
     pub exec_argv_extension: Option<String>,
-    /// Arguments the artifact is run with when checking that it accepts its code cache.
+    /// Arguments the artifact is run with before it is published, and by `verify-cache`. The
+    /// run gets no other arguments, an empty standard input, an empty environment (no `HOME`,
+    /// no `PATH`) and 60 seconds, and must exit 0, or the build fails and nothing is
+    /// published; default: no arguments, so a CLI that exits non-zero without any needs one
+    /// such as `["--version"]`.
     #[serde(default)]
     pub verify_args: Vec<String>,
+    /// A directory (relative to the package directory) where each artifact is also placed as
+    /// a sidecar, `<name>-<rust target triple>[.exe]` with its manifest, the name Tauri's
+    /// `externalBin` expects; none by default.
+    pub sidecar_dir: Option<Utf8PathBuf>,
     /// How Mach-O artifacts are signed: `"adhoc"` (default), `"identity"` or `"none"`.
     pub sign: Option<SignMode>,
     /// The P12 identity for `sign = "identity"`, relative to the package directory
@@ -224,8 +233,11 @@ pub struct Sea {
     pub exec_argv: Vec<String>,
     /// Who may extend `exec_argv`.
     pub exec_argv_extension: ExecArgvExtension,
-    /// Arguments for the run-time cache check.
+    /// Arguments for the run before publishing and the run-time cache check.
     pub verify_args: Vec<String>,
+    /// Where each artifact is also placed as a sidecar, relative to `package_dir` (or
+    /// absolute); see [`crate::artifact::sidecar_file_name`].
+    pub sidecar_dir: Option<Utf8PathBuf>,
     /// How Mach-O artifacts are signed.
     pub sign: SignConfig,
     /// Version resource, icon and signing of Windows artifacts.
@@ -393,6 +405,7 @@ impl SeaMetadata {
                 exec_argv: self.exec_argv,
                 exec_argv_extension,
                 verify_args: self.verify_args,
+                sidecar_dir: self.sidecar_dir,
                 sign: SignConfig {
                     mode: self.sign.unwrap_or_default(),
                     identity: IdentityConfig::declared(
@@ -529,6 +542,7 @@ mod tests {
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
             exec_argv_extension: ExecArgvExtension::None,
             verify_args: vec![],
+            sidecar_dir: None,
             sign: SignConfig::default(),
             windows: WindowsConfig::default(),
         }

@@ -31,14 +31,27 @@ pub(crate) fn lock_output_dir(dir: &Utf8Path) -> Result<std::fs::File> {
 
 /// Sets the executable bits (0o755) on Unix; does nothing elsewhere.
 pub(crate) fn make_executable(path: &Utf8Path) -> Result<()> {
+    set_mode(path, 0o755).with_context(|| format!("could not make {path} executable"))
+}
+
+/// Makes `path` readable by everyone and writable by its owner (0644), as a compiler's outputs
+/// are: temporary files are created 0600.
+pub(crate) fn make_readable(path: &Utf8Path) -> Result<()> {
+    set_mode(path, 0o644).with_context(|| format!("could not make {path} readable"))
+}
+
+/// Sets `path`'s Unix permission bits; nothing elsewhere.
+fn set_mode(path: &Utf8Path, mode: u32) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).with_context(|| format!("could not make {path} executable"))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
     }
     #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
 }
 
 /// A read-only memory map of `file`, one of our own unpublished temporary files.

@@ -162,6 +162,8 @@ impl Pipeline<'_> {
             node_version: node.version,
             node_source: node.source.clone(),
             node_sha256: node.binary_sha256.clone(),
+            node_license: crate::artifact::NODE_SPDX.to_owned(),
+            node_license_file: None,
             artifact_sha256,
             code_cache_embedded: blob.code_cache,
             cache_accepted,
@@ -181,8 +183,26 @@ impl Pipeline<'_> {
             }),
         };
         self.step(format!("publishing {path}"));
-        crate::artifact::publish(output, &path, &manifest)?;
-        Ok(Artifact { path, manifest, node, bundler, inputs: staged.inputs })
+        crate::artifact::publish(output, &path, &manifest, node.license.as_deref())?;
+        if node.license.is_none() {
+            self.reporter.report(Event::Warning(&format!(
+                "{}: node {} ({}) came without its LICENSE (a local binary, or a cache entry from an older sea-build: delete {} to fetch it again); a release must still include node's licence (MIT)",
+                sea.name,
+                node.version,
+                node.source,
+                crate::publish::dir_of(&node.path)
+            )));
+        }
+        let sidecar = match &sea.sidecar_dir {
+            Some(dir) => {
+                let dir = sea.package_dir.join(dir);
+                let placed = crate::artifact::place_sidecar(&path, &manifest, node.license.as_deref(), &dir)?;
+                self.step(format!("placed sidecar {placed}"));
+                Some(placed)
+            }
+            None => None,
+        };
+        Ok(Artifact { path, manifest, node, bundler, inputs: staged.inputs, sidecar })
     }
 
     fn step(&self, message: String) {

@@ -45,6 +45,7 @@ pub fn package(dir: &Utf8Path, main: &str, node: VersionSpec, targets: Vec<Platf
         exec_argv: vec![],
         exec_argv_extension: ExecArgvExtension::None,
         verify_args: vec![],
+        sidecar_dir: None,
         sign: Default::default(),
         windows: Default::default(),
     }

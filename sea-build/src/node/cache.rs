@@ -28,6 +28,8 @@ use crate::publish::persist;
 
 /// Prefix of every temporary file in the cache; the sweeper deletes only these.
 const TEMP_PREFIX: &str = ".partial-";
+/// Node's licence, as its archives name it, in an entry.
+pub(crate) const LICENSE: &str = "LICENSE";
 const RECORD: &str = "entry.toml";
 const STAMP: &str = "verified.toml";
 
@@ -60,6 +62,10 @@ pub struct CacheRecord {
     pub archive_sha256: String,
     /// SHA-256 of the extracted binary.
     pub binary_sha256: String,
+    /// SHA-256 of node's `LICENSE`, kept beside the binary when the archive had one. Entries
+    /// cached before sea-build kept it record none: their LICENSE is not vouched for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_sha256: Option<String>,
 }
 
 impl CacheRecord {
@@ -180,6 +186,18 @@ fn write_stamp(dir: &Utf8Path, file: &File, binary_sha256: &str, fuse_offset: Op
     }
 }
 
+/// Why the `LICENSE` of the entry in `dir` cannot be trusted, when its record vouches for one
+/// and the file is missing or differs.
+fn license_damage(dir: &Utf8Path, record: &CacheRecord, record_path: &Utf8Path) -> Option<String> {
+    let expected = record.license_sha256.as_deref()?;
+    let path = dir.join(LICENSE);
+    match crate::digest::sha256_file(&path) {
+        Ok(actual) if actual == expected => None,
+        Ok(actual) => Some(format!("{path} hashes to {actual}, but {record_path} records {expected}")),
+        Err(error) => Some(format!("could not read {path}, which {record_path} records: {error:#}")),
+    }
+}
+
 /// The result of looking an entry up.
 #[derive(Debug)]
 pub(crate) enum Lookup {
@@ -249,6 +267,10 @@ impl Cache {
             && stamp.binary_sha256 == record.binary_sha256
             && before.as_ref() == Some(&stamp.file)
         {
+            // The licence is small: always hashed.
+            if let Some(why) = license_damage(&dir, &record, &record_path) {
+                return Ok(Lookup::Corrupt(why));
+            }
             return Ok(Lookup::Hit { record, binary, fuse_offset: stamp.fuse_offset });
         }
         let (actual, fuse_offset) = match hash_and_find_fuse(&file, &binary) {
@@ -257,6 +279,9 @@ impl Cache {
         };
         if actual != record.binary_sha256 {
             return Ok(Lookup::Corrupt(format!("{binary} hashes to {actual}, but {record_path} records {}", record.binary_sha256)));
+        }
+        if let Some(why) = license_damage(&dir, &record, &record_path) {
+            return Ok(Lookup::Corrupt(why));
         }
         // Stamped only when nothing changed the file while it was read.
         if before.is_some() && before == file.metadata().ok().as_ref().and_then(file_stamp) {
@@ -331,7 +356,7 @@ impl EntryLock {
             write_stamp(&self.dir, &file, &record.binary_sha256, fuse_offset);
         }
         if let Some(license) = license {
-            persist(license, &self.dir.join("LICENSE"), false)?;
+            persist(license, &self.dir.join(LICENSE), false)?;
         }
         let mut record_file = self.temp_file()?;
         record_file.write_all(toml::to_string(record).context("could not encode the cache record")?.as_bytes())?;
@@ -374,6 +399,7 @@ mod tests {
             url: "archive".to_owned(),
             archive_sha256: "aa".repeat(32),
             binary_sha256: crate::digest::sha256_hex(bytes),
+            license_sha256: None,
         };
         let fuse_offset = crate::inject::fuse::find_fuse(bytes).unwrap().offset() as u64;
         let path = entry.install(platform, temp, None, &record, Some(fuse_offset)).unwrap();

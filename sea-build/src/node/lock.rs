@@ -153,6 +153,7 @@ impl LockFile {
     ///     path: "node".into(),
     ///     downloaded: false,
     ///     fuse_offset: None,
+    ///     license: None,
     /// };
     /// let spec = VersionSpec::Major(24);
     /// let mut lock = LockFile::default();
@@ -250,6 +251,7 @@ mod tests {
             path: "node".into(),
             downloaded: false,
             fuse_offset: None,
+            license: None,
         }
     }
 

@@ -78,6 +78,10 @@ pub struct NodeBinary {
     /// The offset of the state byte of its unset SEA fuse, when the cache recorded it while
     /// verifying the binary (so injection need not search 120 MB for it); `None` otherwise.
     pub fuse_offset: Option<u64>,
+    /// Node's `LICENSE` from the same archive, verified against the cache record like the
+    /// binary; `None` for a local binary, an archive without one, or an entry cached before
+    /// sea-build kept it.
+    pub license: Option<Utf8PathBuf>,
 }
 
 /// Fetches, verifies and caches node binaries.
@@ -556,6 +560,7 @@ impl NodeFetcher {
             path,
             downloaded: false,
             fuse_offset: None,
+            license: None,
         })
     }
 
@@ -576,6 +581,7 @@ impl NodeFetcher {
                 path: path.to_owned(),
                 downloaded: false,
                 fuse_offset: None,
+                license: None,
             });
         };
         drop(file);
@@ -603,6 +609,8 @@ fn most_telling(failures: &[anyhow::Error]) -> ErrorKind {
 }
 
 fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform, fuse_offset: Option<u64>) -> NodeBinary {
+    // The lookup or the install that gave `record` checked the licence it records.
+    let license = record.license_sha256.is_some().then(|| binary.with_file_name(cache::LICENSE));
     NodeBinary {
         version: record.version,
         platform,
@@ -613,6 +621,7 @@ fn from_record(record: CacheRecord, binary: Utf8PathBuf, platform: Platform, fus
         path: binary,
         downloaded: false,
         fuse_offset,
+        license,
     }
 }
 
@@ -630,16 +639,18 @@ struct Origin<'a> {
 fn extract_into(entry: &EntryLock, archive: std::fs::File, kind: ArchiveKind, platform: Platform, origin: Origin<'_>) -> Result<NodeBinary> {
     let name = origin.url;
     let mut binary = HashingWriter::new(entry.temp_file()?, false);
-    let mut license: Option<tempfile::NamedTempFile> = None;
+    let mut license: Option<(tempfile::NamedTempFile, String)> = None;
     archive::extract_node(BufReader::with_capacity(1 << 20, archive), kind, platform, name, &mut |member, data| {
         match member {
             archive::Member::Binary => {
                 std::io::copy(data, &mut binary)?;
             }
             archive::Member::License => {
-                let mut file = entry.temp_file()?;
+                let mut file = HashingWriter::new(entry.temp_file()?, false);
                 std::io::copy(data, &mut file)?;
-                license = Some(file);
+                file.flush()?;
+                let (file, sha256, _) = file.finish();
+                license = Some((file, sha256));
             }
         }
         Ok(())
@@ -660,8 +671,16 @@ fn extract_into(entry: &EntryLock, archive: std::fs::File, kind: ArchiveKind, pl
         None => local::binary_version(&bytes, temp_path, platform)?,
     };
     drop(bytes);
-    let record =
-        CacheRecord { version, target: platform.node_name().to_owned(), source: origin.source.to_owned(), url: origin.url.to_owned(), archive_sha256: origin.archive_sha256.to_owned(), binary_sha256 };
+    let (license, license_sha256) = license.unzip();
+    let record = CacheRecord {
+        version,
+        target: platform.node_name().to_owned(),
+        source: origin.source.to_owned(),
+        url: origin.url.to_owned(),
+        archive_sha256: origin.archive_sha256.to_owned(),
+        binary_sha256,
+        license_sha256,
+    };
     let path = entry.install(platform, binary, license, &record, fuse_offset)?;
     Ok(from_record(record, path, platform, fuse_offset))
 }

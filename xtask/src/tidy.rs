@@ -2,8 +2,10 @@
 //! formatting (`cargo fmt --check`, settings in rustfmt.toml), clippy with warnings as errors
 //! (settings in clippy.toml: every environment read goes through `sea_build::Env`), and
 //! rustdoc with warnings as errors (the library warns on missing docs), and no cycle among
-//! sea-build's modules ([`modules`]), and a README layout table that names every module
-//! ([`layout`]).
+//! sea-build's modules ([`modules`]), a layout table in docs/layout.md that names every module
+//! ([`layout`]), and a README reference naming every metadata key and command flag the code
+//! has, and nothing else ([`reference`]; docs/contributing.md likewise for the workspace's own
+//! tasks).
 //!
 //! Every check runs even when an earlier one failed, so one run shows everything to fix; the
 //! error names each failed check and the command that fixes it.
@@ -13,6 +15,7 @@ use xshell::Shell;
 
 mod layout;
 mod modules;
+mod reference;
 
 /// One check: a cargo command that fails when something needs fixing.
 struct Check {
@@ -77,14 +80,31 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     for cycle in cycles {
         problems.push(format!("module cycle in sea-build/src: {} reach one another; move what they share into a leaf module", cycle.join(", ")));
     }
-    let readme = sh.current_dir().join("README.md");
-    let readme = std::fs::read_to_string(&readme).with_context(|| format!("could not read {}", readme.display()))?;
-    problems.extend(layout::problems(&readme, camino::Utf8Path::from_path(&src).context("the workspace path is not UTF-8")?)?);
+    let read = |name: &str| {
+        let path = sh.current_dir().join(name);
+        std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))
+    };
+    problems.extend(layout::problems(&read(layout::FILE)?, camino::Utf8Path::from_path(&src).context("the workspace path is not UTF-8")?)?);
+    let (users, workspace) = commands();
+    problems.extend(reference::problems(&read("README.md")?, &users, "README.md"));
+    problems.extend(reference::commands_problems(&read(CONTRIBUTING)?, &workspace, CONTRIBUTING));
     if problems.is_empty() {
-        eprintln!("tidy: formatting, clippy, docs, the module graph and the README's layout table are clean");
+        eprintln!("tidy: formatting, clippy, docs, the module graph, the layout table and the README's reference are clean");
         return Ok(());
     }
     bail!("tidy found problems:\n  {}", problems.join("\n  "))
+}
+
+/// Where the workspace's own tasks (`setup`, `test`, `tidy`, `bench`, `fuzz`) are described.
+const CONTRIBUTING: &str = "docs/contributing.md";
+
+/// sea-build's commands (what a downstream xtask offers, described in the README), and this
+/// workspace's own tasks (described in [`CONTRIBUTING`]), as clap defines them.
+fn commands() -> (clap::Command, clap::Command) {
+    use clap::{CommandFactory, Subcommand};
+    let users = sea_build::cli::Command::augment_subcommands(clap::Command::new("cargo xtask"));
+    let own = crate::Xtask::command().get_subcommands().filter(|task| users.find_subcommand(task.get_name()).is_none()).cloned().collect::<Vec<_>>();
+    (users, clap::Command::new("cargo xtask").subcommands(own))
 }
 
 #[cfg(test)]
@@ -102,5 +122,14 @@ mod tests {
             "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps --locked",
         ];
         assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn the_readme_and_contributing_guide_describe_every_key_and_flag() {
+        let root = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let (users, workspace) = commands();
+        let mut problems = reference::problems(&std::fs::read_to_string(root.join("README.md")).unwrap(), &users, "README.md");
+        problems.extend(reference::commands_problems(&std::fs::read_to_string(root.join(CONTRIBUTING)).unwrap(), &workspace, CONTRIBUTING));
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 }

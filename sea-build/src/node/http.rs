@@ -63,8 +63,9 @@ impl Failure {
 impl Http {
     pub(crate) fn new() -> Http {
         let tls = ureq::tls::TlsConfig::builder()
-            // The system's roots honour SSL_CERT_FILE and corporate CAs, which a bundled list
-            // would not.
+            // The system's trust store, with the corporate CAs installed there, which a bundled
+            // list would not have. On Linux SSL_CERT_FILE / SSL_CERT_DIR, when set, replace the
+            // system's roots rather than add to them (rustls-native-certs under the verifier).
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();
         let config = ureq::Agent::config_builder()

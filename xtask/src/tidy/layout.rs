@@ -1,4 +1,4 @@
-//! The README's layout table must match sea-build's tree: every top-level module of the
+//! The layout table (docs/layout.md) must match sea-build's tree: every top-level module of the
 //! library (a file or a folder under `sea-build/src`) is named in the first column of a row,
 //! and every path named there exists. A row names paths relative to `sea-build/src`; the
 //! first one may spell the prefix out: `` `sea-build/src/config.rs`, `build_script.rs` ``.
@@ -8,22 +8,25 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
-/// What is wrong with the layout table in `readme` for the sources in `src`, one line each.
+/// The file holding the layout table, under the workspace root.
+pub(crate) const FILE: &str = "docs/layout.md";
+
+/// What is wrong with the layout table in `readme` (docs/layout.md's text) for the sources in `src`, one line each.
 pub(crate) fn problems(readme: &str, src: &Utf8Path) -> Result<Vec<String>> {
     let named = named_paths(readme);
     let mut problems = Vec::new();
     if named.is_empty() {
-        problems.push("README.md has no `## Layout` table naming sea-build/src paths".to_owned());
+        problems.push("docs/layout.md has no `## Layout` table naming sea-build/src paths".to_owned());
     }
     for path in &named {
         if !src.join(path.trim_end_matches('/')).exists() {
-            problems.push(format!("README.md's layout table names sea-build/src/{path}, which does not exist: drop or rename it"));
+            problems.push(format!("docs/layout.md's layout table names sea-build/src/{path}, which does not exist: drop or rename it"));
         }
     }
     for module in top_level_modules(src)? {
         let (file, folder) = (format!("{module}.rs"), format!("{module}/"));
         if !named.contains(&file) && !named.contains(&folder) {
-            problems.push(format!("README.md's layout table does not name sea-build/src/{module}: add it to a row saying what it is for"));
+            problems.push(format!("docs/layout.md's layout table does not name sea-build/src/{module}: add it to a row saying what it is for"));
         }
     }
     Ok(problems)

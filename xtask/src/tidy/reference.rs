@@ -118,10 +118,7 @@ fn command_sections(readme: &str) -> Vec<(String, BTreeSet<String>)> {
 
 /// The `--long` flags written in `text`.
 fn long_flags(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .filter(|word| word.starts_with("--") && word.len() > 2 && word.as_bytes()[2].is_ascii_alphabetic())
-        .map(str::to_owned)
-        .collect()
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).filter(|word| word.starts_with("--") && word.len() > 2 && word.as_bytes()[2].is_ascii_alphabetic()).map(str::to_owned).collect()
 }
 
 #[cfg(test)]

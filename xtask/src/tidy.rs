@@ -4,7 +4,7 @@
 //! rustdoc with warnings as errors (the library warns on missing docs), and no cycle among
 //! sea-build's modules ([`modules`]), a layout table in docs/layout.md that names every module
 //! ([`layout`]), and a README reference naming every metadata key and command flag the code
-//! has, and nothing else ([`reference`]; docs/contributing.md likewise for the workspace's own
+//! has, and nothing else ([`reference`](mod@reference); docs/contributing.md likewise for the workspace's own
 //! tasks).
 //!
 //! Every check runs even when an earlier one failed, so one run shows everything to fix; the

@@ -451,6 +451,41 @@ mod tests {
     }
 
     #[test]
+    fn a_licence_is_kept_verified_like_the_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Utf8Path::from_path(dir.path()).unwrap());
+        let platform: Platform = PLATFORM.parse().unwrap();
+        let key = EntryKey::Release(Version::new(24, 21, 0));
+        let entry = cache.lock(&key, platform).unwrap();
+        let bytes = binary(b'n');
+        let mut temp = entry.temp_file().unwrap();
+        temp.write_all(&bytes).unwrap();
+        let license_text = b"Node.js is licensed for use as follows:\n";
+        let mut license = entry.temp_file().unwrap();
+        license.write_all(license_text).unwrap();
+        let record = CacheRecord {
+            version: Version::new(24, 21, 0),
+            target: PLATFORM.to_owned(),
+            source: "dist".to_owned(),
+            url: "archive".to_owned(),
+            archive_sha256: "aa".repeat(32),
+            binary_sha256: crate::digest::sha256_hex(&bytes),
+            license_sha256: Some(crate::digest::sha256_hex(license_text)),
+        };
+        let path = entry.install(platform, temp, Some(license), &record, None).unwrap();
+        drop(entry);
+        assert!(matches!(cache.lookup(&key, platform, false).unwrap(), Lookup::Hit { .. }));
+        // A changed licence is refused even while the binary's stamp vouches for the binary.
+        fs::write(path.with_file_name(LICENSE), b"something else").unwrap();
+        match cache.lookup(&key, platform, false).unwrap() {
+            Lookup::Corrupt(why) => assert!(why.contains("LICENSE hashes to"), "{why}"),
+            other => panic!("a changed LICENSE must be refused, got {other:?}"),
+        }
+        fs::remove_file(path.with_file_name(LICENSE)).unwrap();
+        assert!(matches!(cache.lookup(&key, platform, true).unwrap(), Lookup::Corrupt(why) if why.contains("could not read")));
+    }
+
+    #[test]
     fn verify_cache_hashes_even_when_the_stamp_matches() {
         let (_dir, cache, key, platform, path) = cache_with(&binary(b'n'));
         rewrite(&path, &binary(b'x'));

@@ -87,13 +87,17 @@ fn assert_every_artifact_has_its_manifest(out: &Utf8Path, moment: &str) -> usize
         for entry in target.read_dir_utf8().unwrap() {
             let path = entry.unwrap().path().to_owned();
             let name = path.file_name().unwrap();
-            if name.starts_with('.') || name.ends_with(".sea.json") {
+            // Node's LICENSE, published beside each artifact, is not one.
+            if name.starts_with('.') || name.ends_with(".sea.json") || name.ends_with(".node-LICENSE") {
                 continue;
             }
             let manifest_path = sea_build::artifact::manifest_path(&path);
             let text = std::fs::read_to_string(&manifest_path).unwrap_or_else(|e| panic!("{moment}: {path} is published without its manifest {manifest_path}: {e}"));
             let manifest: Manifest = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{moment}: {manifest_path} is not a whole manifest: {e}"));
             assert_eq!(manifest.artifact_sha256, sha256_file(&path).unwrap(), "{moment}: {path} is not the artifact its manifest describes");
+            if let Some(license) = &manifest.node_license_file {
+                assert!(path.with_file_name(license).is_file(), "{moment}: {manifest_path} names {license}, which is not beside it");
+            }
             artifacts += 1;
         }
     }
@@ -117,6 +121,9 @@ fn assert_every_cache_entry_is_verified(cache: &Utf8Path, moment: &str) {
                     .find(|p| p.is_file())
                     .unwrap_or_else(|| panic!("{moment}: {path} records a binary that is not there"));
                 assert_eq!(Some(sha256_file(&binary).unwrap().as_str()), record["binary-sha256"].as_str(), "{moment}: {binary} is not the binary {path} records");
+                if let Some(license) = record.get("license-sha256") {
+                    assert_eq!(Some(sha256_file(&path.with_file_name("LICENSE")).unwrap().as_str()), license.as_str(), "{moment}: the LICENSE beside {path} is not the one it records");
+                }
             }
         }
     }
@@ -212,6 +219,8 @@ fn a_build_killed_at_any_step_leaves_nothing_unverified_and_the_next_one_succeed
 
     let stderr = run_ok(&mut command());
     assert_eq!(assert_every_artifact_has_its_manifest(&out, "after a complete build"), 2, "{stderr}");
+    let linux_manifest: Manifest = serde_json::from_slice(&std::fs::read(out.join("x86_64-unknown-linux-gnu/app.sea.json")).unwrap()).unwrap();
+    assert_eq!(linux_manifest.node_license_file.as_deref(), Some("app.node-LICENSE"), "a node from a release archive ships with its LICENSE");
     assert_every_cache_entry_is_verified(&cache, "after a complete build");
     assert_eq!(leftovers(&out), Vec::<Utf8PathBuf>::new(), "the next build sweeps what killed ones left");
     let host = out.join(Platform::host().unwrap().rust_triple()).join("app");

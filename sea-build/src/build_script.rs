@@ -559,7 +559,8 @@ mod tests {
 
     #[test]
     fn the_setters_override_the_metadata_table() {
-        let (_temp, dir) = package("main = \"js/main.js\"\nnode-version = \"22\"\nexec-argv-extension = \"cli\"\nassets = { \"a.txt\" = \"js/a.txt\" }\ncode-cache = false\n");
+        let (_temp, dir) =
+            package("main = \"js/main.js\"\nnode-version = \"22\"\nexec-argv-extension = \"cli\"\nassets = { \"a.txt\" = \"js/a.txt\" }\ncode-cache = false\nsidecar-dir = \"binaries\"\n");
         let mut build = builder(&dir);
         build.name("tool").node_version(VersionSpec::Exact(crate::node::Version::new(24, 21, 0))).exec_argv_extension(ExecArgvExtension::Env).asset("b.txt", "js/b.txt");
         let sea = build.sea(build.env.as_ref().unwrap(), &dir).unwrap();
@@ -568,6 +569,9 @@ mod tests {
         assert_eq!(sea.exec_argv_extension, ExecArgvExtension::Env);
         assert!(!sea.code_cache, "a field the builder leaves alone keeps the table's value");
         assert_eq!(sea.assets.keys().collect::<Vec<_>>(), ["a.txt", "b.txt"]);
+        assert_eq!(sea.sidecar_dir.as_deref(), Some(Utf8Path::new("binaries")), "the table's sidecar-dir");
+        build.sidecar_dir("src-tauri/binaries");
+        assert_eq!(build.sea(build.env.as_ref().unwrap(), &dir).unwrap().sidecar_dir.as_deref(), Some(Utf8Path::new("src-tauri/binaries")), "the setter's");
         // Without a table the package name and the builder's main do.
         let (_temp, bare) = tree(&[("Cargo.toml", PACKAGE), ("js/main.js", "")]);
         let mut build = builder(&bare);

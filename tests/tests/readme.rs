@@ -73,6 +73,7 @@ fn the_readme_quick_start_builds_and_runs_from_a_fresh_directory() {
     let target_dir = Utf8PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("quick-start-target");
     let mut cwd = fresh.clone();
     let mut output = String::new();
+    let mut warnings = String::new();
     for step in &steps {
         match step {
             Step::File { path, text } => {
@@ -95,10 +96,13 @@ fn the_readme_quick_start_builds_and_runs_from_a_fresh_directory() {
                 let (printed, left_in) = stdout.rsplit_once("@cwd ").unwrap();
                 cwd = Utf8PathBuf::from(left_in.trim());
                 output = printed.to_owned();
+                warnings = String::from_utf8_lossy(&run.stderr).into_owned();
             }
         }
     }
     assert!(output.contains("Hello, Ann, from node v24.21.0!"), "the quick start's last command printed:\n{output}");
+    // No sea.lock: the build script says how to pin what it resolved.
+    assert!(warnings.contains("does not pin it") && warnings.contains("`cargo xtask fetch --node 24 --target linux-x64`"), "{warnings}");
 
     // The SEA itself, where the README says it is, with its manifest and node's LICENSE.
     let builds = target_dir.join("debug/build");

@@ -42,7 +42,8 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Check formatting (`cargo fmt --check`), clippy and rustdoc, with warnings as errors.
+    /// Check formatting (`cargo fmt --check`), clippy and rustdoc, with warnings as errors; the
+    /// module graph; docs/layout.md's table; the README's reference of keys and flags.
     Tidy,
     /// Measure injection, the whole build, postject and start-up; print a report
     /// (also written to target/bench/report.md).

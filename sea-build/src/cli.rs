@@ -40,6 +40,25 @@ pub enum Command {
     /// Make any Mach-O file independent of its checkout path: OSO/SO paths under PREFIX
     /// rewritten, OSO timestamps zeroed, LC_UUID recomputed, re-signed.
     Relativise(RelativiseArgs),
+    /// Gather what several machines built (each one's `target/sea`) into one release
+    /// directory: artifacts checked against their manifests, verified where they run, named
+    /// `<name>-<platform>[.exe]`, with SHA256SUMS.
+    Gather(GatherArgs),
+}
+
+/// Arguments of `gather`.
+#[derive(Debug, clap::Args)]
+pub struct GatherArgs {
+    /// Directories holding built SEAs (searched to any depth for `<name>.sea.json` beside its
+    /// artifact): each build job's `target/sea`, as uploaded.
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<Utf8PathBuf>,
+    /// The release directory to lay out (replaced whole when it holds an earlier release).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Utf8PathBuf,
+    /// Add KEY=VALUE to the otherwise empty environment of each artifact's run-time check.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
 }
 
 /// Arguments of `relativise`.
@@ -187,6 +206,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Sea(args) => sea(args),
         Command::Fetch(args) => fetch(args),
         Command::VerifyCache(args) => verify_cache(args),
+        Command::Gather(args) => gather(args),
         Command::Inject(args) => {
             let resources = crate::windows::InjectResources { icon: args.icon, version_info: args.version_info.into_iter().collect() };
             crate::commands::inject_file_with(&args.base, &args.blob, &args.out, args.sign, &resources, &Env::from_process()).map_err(anyhow::Error::from)
@@ -364,13 +384,7 @@ fn verify_cache(args: VerifyArgs) -> Result<()> {
     let mut failed = Vec::new();
     for artifact in &artifacts {
         let report = crate::verify::verify(artifact, &args.env, &fetcher, &Processes, &env).with_context(|| format!("could not verify {artifact}"))?;
-        println!("{artifact}");
-        for check in &report.checks {
-            match &check.outcome {
-                Ok(detail) => println!("  ok    {:<28} {detail}", check.name),
-                Err(reason) => println!("  FAIL  {:<28} {reason}", check.name),
-            }
-        }
+        print_report(artifact, &report);
         if !report.passed() {
             failed.push(artifact.to_string());
         }
@@ -383,6 +397,32 @@ fn verify_cache(args: VerifyArgs) -> Result<()> {
 
 /// Every artifact (a file with a `.sea.json` manifest beside it) in the target directories
 /// below `root`.
+fn gather(args: GatherArgs) -> Result<()> {
+    let found = crate::gather::find(&args.inputs)?;
+    let env = Env::from_process();
+    let fetcher = NodeFetcher::from_env(&env)?.verify_cache(true).reporter(Arc::new(Terminal::default()));
+    // Each copy in the new release is verified (copies uploaded between jobs lose their
+    // executable bit; the release's are executable again).
+    let written = crate::gather::write_release(&found, &args.out, |artifact| {
+        let report = crate::verify::verify(artifact, &args.env, &fetcher, &Processes, &env).with_context(|| format!("could not verify {artifact}"))?;
+        print_report(artifact, &report);
+        anyhow::ensure!(report.passed(), "{artifact} failed verification (see the FAIL lines above); {} is left as it was", args.out);
+        Ok(())
+    })?;
+    eprintln!("{:>12} {} files into {}: {}", "gathered", written.len(), args.out, written.join(", "));
+    Ok(())
+}
+
+fn print_report(artifact: &Utf8Path, report: &crate::verify::Report) {
+    println!("{artifact}");
+    for check in &report.checks {
+        match &check.outcome {
+            Ok(detail) => println!("  ok    {:<28} {detail}", check.name),
+            Err(reason) => println!("  FAIL  {:<28} {reason}", check.name),
+        }
+    }
+}
+
 fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
     let mut found = Vec::new();
     let Ok(targets) = root.read_dir_utf8() else { return Ok(found) };

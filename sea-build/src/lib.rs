@@ -32,6 +32,7 @@ mod env;
 mod error;
 mod features;
 mod fsutil;
+pub mod gather;
 pub mod generate;
 pub mod inject;
 pub mod macho;

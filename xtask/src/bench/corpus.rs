@@ -162,7 +162,7 @@ fn variant(work: &Utf8Path, package: &Utf8Path, program: &programs::Program, nod
     std::fs::create_dir_all(&dir)?;
     let link = dir.join("node_modules");
     if !link.exists() {
-        std::os::unix::fs::symlink(package.join("node_modules"), &link)?;
+        crate::files::symlink(&package.join("node_modules"), &link)?;
     }
     std::fs::copy(package.join("package.json"), dir.join("package.json"))?;
     Ok((write_manifest(&dir, program, node, &name, Some(extra))?, name))

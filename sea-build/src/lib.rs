@@ -33,6 +33,7 @@ mod error;
 mod features;
 mod fsutil;
 pub mod generate;
+pub mod icu;
 pub mod inject;
 pub mod macho;
 pub mod mount;

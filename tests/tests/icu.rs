@@ -153,7 +153,9 @@ fn english_only_icu_gives_full_icu_results_for_english_on_linux_x64() {
     let (original_path, _) = extract_package(&node.path, &dir.join("a"));
     let items = icupkg_items(&package_path);
     let original = icupkg_items(&original_path);
-    for item in ["root.res", "en.res", "en_GB.res", "en_US_POSIX.res", "res_index.res", "pool.res", "coll/root.res", "coll/en.res", "zone/en_IN.res", "brkitr/word.brk", "cnvalias.icu", "zoneinfo64.res"] {
+    for item in
+        ["root.res", "en.res", "en_GB.res", "en_US_POSIX.res", "res_index.res", "pool.res", "coll/root.res", "coll/en.res", "zone/en_IN.res", "brkitr/word.brk", "cnvalias.icu", "zoneinfo64.res"]
+    {
         assert!(items.iter().any(|listed| listed == item), "icupkg does not list {item}");
     }
     for item in ["de.res", "fr_CA.res", "ja.res", "coll/de.res", "curr/ja.res"] {

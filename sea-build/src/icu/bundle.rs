@@ -233,31 +233,35 @@ pub fn write(header: &[u8], no_fallback: bool, root: &BTreeMap<String, Value>) -
     let mut key_offsets = BTreeMap::new();
     let mut units: Vec<u16> = vec![0];
     let mut string_offsets = BTreeMap::from([(String::new(), 0u32)]);
-    collect(root, &mut |key| {
-        if !key_offsets.contains_key(key) {
-            key_offsets.insert(key.to_owned(), (1 + INDEX_LENGTH) * 4 + keys.len());
-            keys.extend_from_slice(key.as_bytes());
-            keys.push(0);
-        }
-    }, &mut |text| {
-        if !string_offsets.contains_key(text) {
-            string_offsets.insert(text.to_owned(), units.len() as u32);
-            let utf16: Vec<u16> = text.encode_utf16().collect();
-            let implicit = utf16.len() <= MAX_IMPLICIT_STRING_LENGTH && utf16.first().is_some_and(|&first| first & 0xfc00 != 0xdc00) && !utf16.contains(&0);
-            if !implicit {
-                let len = utf16.len();
-                if len <= 0x3ee {
-                    units.push(0xdc00 | len as u16);
-                } else if len <= 0xf_ffff {
-                    units.extend([0xdfef + (len >> 16) as u16, len as u16]);
-                } else {
-                    units.extend([0xdfff, (len >> 16) as u16, len as u16]);
-                }
+    collect(
+        root,
+        &mut |key| {
+            if !key_offsets.contains_key(key) {
+                key_offsets.insert(key.to_owned(), (1 + INDEX_LENGTH) * 4 + keys.len());
+                keys.extend_from_slice(key.as_bytes());
+                keys.push(0);
             }
-            units.extend_from_slice(&utf16);
-            units.push(0);
-        }
-    });
+        },
+        &mut |text| {
+            if !string_offsets.contains_key(text) {
+                string_offsets.insert(text.to_owned(), units.len() as u32);
+                let utf16: Vec<u16> = text.encode_utf16().collect();
+                let implicit = utf16.len() <= MAX_IMPLICIT_STRING_LENGTH && utf16.first().is_some_and(|&first| first & 0xfc00 != 0xdc00) && !utf16.contains(&0);
+                if !implicit {
+                    let len = utf16.len();
+                    if len <= 0x3ee {
+                        units.push(0xdc00 | len as u16);
+                    } else if len <= 0xf_ffff {
+                        units.extend([0xdfef + (len >> 16) as u16, len as u16]);
+                    } else {
+                        units.extend([0xdfff, (len >> 16) as u16, len as u16]);
+                    }
+                }
+                units.extend_from_slice(&utf16);
+                units.push(0);
+            }
+        },
+    );
     while ((1 + INDEX_LENGTH) * 4 + keys.len()) % 4 != 0 {
         keys.push(0xaa);
     }
@@ -327,11 +331,7 @@ mod tests {
     use super::*;
 
     fn header() -> Vec<u8> {
-        let mut header = vec![0x20, 0, 0xda, 0x27, 20, 0, 0, 0, 0, 0, 2, 0];
-        header.extend_from_slice(b"ResB");
-        header.extend_from_slice(&[2, 0, 0, 0, 1, 4, 0, 0]);
-        header.resize(0x20, 0);
-        header
+        super::super::package::test_data::header(b"ResB", 2)
     }
 
     fn sample() -> BTreeMap<String, Value> {

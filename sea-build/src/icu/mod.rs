@@ -49,7 +49,8 @@ impl IcuData {
         }
         let mut names = Vec::with_capacity(locales.len());
         for locale in locales {
-            let name = icu_name(locale).with_context(|| format!("`icu` lists {locale:?}, which is not a locale: write a language with optional script and region, such as \"en\", \"pt-BR\" or \"zh-Hant\""))?;
+            let name = icu_name(locale)
+                .with_context(|| format!("`icu` lists {locale:?}, which is not a locale: write a language with optional script and region, such as \"en\", \"pt-BR\" or \"zh-Hant\""))?;
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -179,9 +180,7 @@ pub fn trim_package(package: &[u8], locales: &[String]) -> Result<Trimmed> {
             Some("res_index") => {
                 let bundle = Bundle::parse(item.data).with_context(|| format!("could not read ICU's {}", item.name))?;
                 let pool = if bundle.uses_pool() { pool_of(tree)? } else { None };
-                let Value::Table(mut root) = bundle.tree(pool.as_ref()).with_context(|| format!("could not read ICU's {}", item.name))? else {
-                    bail!("ICU's {} is not a table", item.name)
-                };
+                let Value::Table(mut root) = bundle.tree(pool.as_ref()).with_context(|| format!("could not read ICU's {}", item.name))? else { bail!("ICU's {} is not a table", item.name) };
                 for list in ["InstalledLocales", "AliasLocales"] {
                     if let Some(Value::Table(entries)) = root.get_mut(list) {
                         entries.retain(|locale, _| kept.contains(locale));
@@ -257,6 +256,80 @@ pub(crate) fn write_trimmed_node(source: &Utf8Path, locales: &[String], out: &Ut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use package::test_data::header;
+
+    fn strings(entries: &[(&str, &str)]) -> BTreeMap<String, Value> {
+        entries.iter().map(|(key, value)| ((*key).to_owned(), Value::String((*value).to_owned()))).collect()
+    }
+
+    fn res(entries: &[(&str, &str)]) -> Vec<u8> {
+        bundle::write(&header(b"ResB", 2), false, &strings(entries)).unwrap()
+    }
+
+    fn index(locales: &[&str]) -> Vec<u8> {
+        let installed: BTreeMap<String, Value> = locales.iter().map(|locale| ((*locale).to_owned(), Value::String(String::new()))).collect();
+        let root = BTreeMap::from([("CLDRVersion".to_owned(), Value::String("48".to_owned())), ("InstalledLocales".to_owned(), Value::Table(installed))]);
+        bundle::write(&header(b"ResB", 2), true, &root).unwrap()
+    }
+
+    #[test]
+    fn a_package_keeps_the_locales_asked_for_their_family_and_every_other_item() {
+        let files: Vec<(&str, Vec<u8>)> = vec![
+            ("icudt78l/brkitr/word.brk", header(b"Brk ", 6)),
+            ("icudt78l/coll/de.res", res(&[("x", "coll de")])),
+            ("icudt78l/coll/en.res", res(&[("x", "coll en")])),
+            ("icudt78l/coll/res_index.res", index(&["de", "en"])),
+            ("icudt78l/coll/root.res", res(&[("x", "coll root")])),
+            ("icudt78l/de.res", res(&[("x", "Hallo")])),
+            ("icudt78l/en.res", res(&[("x", "Hello")])),
+            ("icudt78l/en_001.res", res(&[("x", "Hello, world")])),
+            ("icudt78l/en_150.res", res(&[("%%Parent", "en_001")])),
+            ("icudt78l/en_IN.res", res(&[("x", "Hello, India")])),
+            ("icudt78l/hi_Latn.res", res(&[("%%Parent", "en_IN")])),
+            ("icudt78l/in.res", res(&[("%%ALIAS", "id")])),
+            ("icudt78l/res_index.res", index(&["de", "en", "en_001", "en_150", "hi_Latn"])),
+            ("icudt78l/root.res", res(&[("x", "root")])),
+            ("icudt78l/supplementalData.res", res(&[("x", "data")])),
+        ];
+        let items: Vec<Item> = files.iter().map(|(name, data)| Item { name, data }).collect();
+        let package = package::write(&header(b"CmnD", 1), &items, 0).unwrap();
+        let trimmed = trim_package(&package, &["en".to_owned()]).unwrap();
+        assert_eq!(trimmed.bytes.len(), package.len());
+        assert!(trimmed.bytes[trimmed.used..].iter().all(|&byte| byte == 0));
+        let kept = package::parse(&trimmed.bytes).unwrap();
+        let names: Vec<&str> = kept.items.iter().map(|item| item.name.strip_prefix("icudt78l/").unwrap()).collect();
+        // hi_Latn's explicit parent is en_IN: it is a sublocale of en, and hi is not its parent.
+        assert_eq!(
+            names,
+            [
+                "brkitr/word.brk",
+                "coll/en.res",
+                "coll/res_index.res",
+                "coll/root.res",
+                "en.res",
+                "en_001.res",
+                "en_150.res",
+                "en_IN.res",
+                "hi_Latn.res",
+                "res_index.res",
+                "root.res",
+                "supplementalData.res"
+            ]
+        );
+        assert_eq!(trimmed.removed_items, 3);
+        let index_of = |name: &str| {
+            let item = kept.items.iter().find(|item| item.name == name).unwrap();
+            let Value::Table(root) = Bundle::parse(item.data).unwrap().tree(None).unwrap() else { panic!("not a table") };
+            let Some(Value::Table(installed)) = root.get("InstalledLocales") else { panic!("no InstalledLocales") };
+            (installed.keys().cloned().collect::<Vec<_>>().join(" "), Bundle::parse(item.data).unwrap().attributes & 1)
+        };
+        assert_eq!(index_of("icudt78l/res_index.res"), ("en en_001 en_150 hi_Latn".to_owned(), 1));
+        assert_eq!(index_of("icudt78l/coll/res_index.res"), ("en".to_owned(), 1));
+        let unknown = trim_package(&package, &["xx".to_owned()]).unwrap_err();
+        assert!(unknown.to_string().contains("no such locale"), "{unknown}");
+        let aliased = trim_package(&package, &["de".to_owned()]).unwrap();
+        assert!(package::parse(&aliased.bytes).unwrap().items.iter().all(|item| !item.name.ends_with("/en.res")));
+    }
 
     #[test]
     fn locale_names_and_parents() {

@@ -174,26 +174,37 @@ pub fn locate(binary: &[u8]) -> Result<Range<usize>> {
     }
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => fail!(Config, "the node binary holds no full ICU data package (a \"CmnD\" common data header): `icu` locales can trim only node's official builds with full ICU, not small-icu or system-icu builds; set `icu = \"full\"`"),
+        0 => fail!(
+            Config,
+            "the node binary holds no full ICU data package (a \"CmnD\" common data header): `icu` locales can trim only node's official builds with full ICU, not small-icu or system-icu builds; set `icu = \"full\"`"
+        ),
         count => fail!(DamagedInput, "the node binary holds {count} ICU common data packages; sea-build trims exactly one"),
     }
 }
 
-/// Helpers for examples and tests: minimal data files.
-#[doc(hidden)]
-pub mod tests_support {
+/// Minimal data files for the unit tests of the ICU modules.
+#[cfg(test)]
+pub(crate) mod test_data {
+    /// A data header of `format`, format version `major`.
+    pub(crate) fn header(format: &[u8; 4], major: u8) -> Vec<u8> {
+        let mut header = vec![0x20, 0, 0xda, 0x27, 20, 0, 0, 0, 0, 0, 2, 0];
+        header.extend_from_slice(format);
+        header.extend_from_slice(&[major, 0, 0, 0, 3, 0, 0, 0]);
+        header.resize(0x20, 0);
+        header
+    }
+
     /// A resource bundle data file whose bundle is `words` 32-bit words long.
-    pub fn bundle_with_len(words: u32) -> Vec<u8> {
-        let mut bytes = vec![0x20, 0, 0xda, 0x27, 20, 0, 0, 0, 0, 0, 2, 0];
-        bytes.extend_from_slice(b"ResB");
-        bytes.extend_from_slice(&[2, 0, 0, 0, 0, 0, 0, 0]);
-        bytes.resize(0x20, 0);
-        let mut data = vec![0u32; words.max(6) as usize];
+    pub(crate) fn bundle_with_len(words: u32) -> Vec<u8> {
+        let mut bytes = header(b"ResB", 2);
+        let words = words.max(8);
+        let mut data = vec![0u32; words as usize];
         data[0] = 2 << 28;
-        data[1] = 5;
-        data[2] = 6;
-        data[3] = words.max(6);
-        data[4] = words.max(6);
+        data[1] = 7;
+        data[2] = 8;
+        data[3] = words;
+        data[4] = words;
+        data[7] = 8;
         for word in data {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
@@ -205,17 +216,15 @@ pub mod tests_support {
 mod tests {
     use super::*;
 
+    use super::test_data::bundle_with_len;
+
     fn header() -> Vec<u8> {
-        let mut header = vec![0x20, 0, 0xda, 0x27, 20, 0, 0, 0, 0, 0, 2, 0];
-        header.extend_from_slice(b"CmnD");
-        header.extend_from_slice(&[1, 0, 0, 0, 3, 0, 0, 0]);
-        header.resize(0x20, 0);
-        header
+        super::test_data::header(b"CmnD", 1)
     }
 
     #[test]
     fn a_written_package_reads_back_and_is_found_inside_other_bytes() {
-        let (a, b) = (tests_support::bundle_with_len(6), tests_support::bundle_with_len(9));
+        let (a, b) = (bundle_with_len(6), bundle_with_len(9));
         let items = [Item { name: "icudt78l/a.res", data: &a }, Item { name: "icudt78l/b.res", data: &b }];
         let bytes = write(&header(), &items, 0).unwrap();
         let package = parse(&bytes).unwrap();
@@ -235,7 +244,7 @@ mod tests {
 
     #[test]
     fn damaged_packages_are_refused_without_panicking() {
-        let (a, b) = (tests_support::bundle_with_len(6), tests_support::bundle_with_len(9));
+        let (a, b) = (bundle_with_len(6), bundle_with_len(9));
         let bytes = write(&header(), &[Item { name: "icudt78l/a.res", data: &a }, Item { name: "icudt78l/b.res", data: &b }], 0).unwrap();
         let mut random = crate::testing::XorShift(0x2545_f491_4f6c_dd1d);
         let mut refused = 0;

@@ -291,7 +291,7 @@ pub(crate) fn zero_range(file: &std::fs::File, range: std::ops::Range<u64>) -> s
 }
 
 fn write_zeros_at(file: &std::fs::File, range: std::ops::Range<u64>) -> std::io::Result<()> {
-    const ZEROS: [u8; 65536] = [0; 65536];
+    static ZEROS: [u8; 65536] = [0; 65536];
     let mut at = range.start;
     while at < range.end {
         let len = (range.end - at).min(ZEROS.len() as u64) as usize;

@@ -155,7 +155,7 @@ impl<'a> Bundle<'a> {
             TABLE => {
                 let at = offset * 4;
                 let count = usize::from(u16_at(self.data, at)?);
-                let items = at + 2 + 2 * count + if count % 2 == 0 { 2 } else { 0 };
+                let items = at + 2 + 2 * count + if count.is_multiple_of(2) { 2 } else { 0 };
                 for index in 0..count {
                     entries.push((self.key16(u16_at(self.data, at + 2 + index * 2)?, pool)?, u32_at(self.data, items + index * 4)?));
                 }
@@ -262,12 +262,12 @@ pub fn write(header: &[u8], no_fallback: bool, root: &BTreeMap<String, Value>) -
             }
         },
     );
-    while ((1 + INDEX_LENGTH) * 4 + keys.len()) % 4 != 0 {
+    while !((1 + INDEX_LENGTH) * 4 + keys.len()).is_multiple_of(4) {
         keys.push(0xaa);
     }
     let keys_top = (1 + INDEX_LENGTH) * 4 + keys.len();
     ensure!(keys_top <= 0x1_0000, "the bundle's keys take {keys_top} bytes, more than 16-bit key offsets reach");
-    if units.len() % 2 != 0 {
+    if !units.len().is_multiple_of(2) {
         units.push(0xaaaa);
     }
     let units_top = keys_top + units.len() * 2;
@@ -317,7 +317,7 @@ fn emit(table: &BTreeMap<String, Value>, base: usize, keys: &BTreeMap<String, us
     for name in table.keys() {
         out.extend_from_slice(&(keys[name] as u16).to_le_bytes());
     }
-    if count % 2 == 0 {
+    if count.is_multiple_of(2) {
         out.extend_from_slice(&0xaaaau16.to_le_bytes());
     }
     for item in items {

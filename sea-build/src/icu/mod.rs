@@ -38,8 +38,10 @@ impl IcuData {
     /// ```
     /// use sea_build::icu::IcuData;
     /// assert_eq!(IcuData::from_field(None)?, IcuData::Full);
-    /// assert_eq!(IcuData::from_field(Some(&["en".into(), "zh-hant-tw".into()]))?, IcuData::Locales(vec!["en".into(), "zh_Hant_TW".into()]));
-    /// assert!(IcuData::from_field(Some(&[])).is_err());
+    /// let locales = vec!["en".to_owned(), "zh-hant-tw".to_owned(), "en".to_owned()];
+    /// assert_eq!(IcuData::from_field(Some(locales.as_slice()))?, IcuData::Locales(vec!["en".to_owned(), "zh_Hant_TW".to_owned()]));
+    /// let none: &[String] = &[];
+    /// assert!(IcuData::from_field(Some(none)).is_err());
     /// # anyhow::Ok(())
     /// ```
     pub fn from_field(locales: Option<&[String]>) -> Result<IcuData> {

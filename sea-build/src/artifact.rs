@@ -87,6 +87,9 @@ pub struct Manifest {
     /// How many bytes of node's symbol tables and debug sections `strip` left out, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stripped_bytes: Option<u64>,
+    /// With `icu` locales: what was asked for and how much of node's ICU data was left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icu_trimmed: Option<IcuTrimmed>,
     /// Whether the embedded code cache was trained (`code-cache = "trained"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub code_cache_trained: bool,
@@ -109,6 +112,19 @@ fn node_spdx() -> String {
 /// ```
 pub fn license_file_name(name: &str) -> String {
     format!("{name}.node-LICENSE")
+}
+
+/// node's ICU data trimmed to some locales (`icu = [...]`), in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct IcuTrimmed {
+    /// The locales asked for (each kept with its sublocales and parents).
+    pub locales: Vec<String>,
+    /// How many locale data files were left out.
+    pub removed_items: usize,
+    /// How many bytes of the ICU data package are zeros now (holes on disk where the file
+    /// system allows).
+    pub freed_bytes: u64,
 }
 
 /// What a mounted package holds, in the manifest.
@@ -258,6 +274,7 @@ mod tests {
             verify_args: Vec::new(),
             startup_snapshot: false,
             stripped_bytes: None,
+            icu_trimmed: None,
             code_cache_trained: false,
             mounted: None,
         }

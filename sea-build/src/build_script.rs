@@ -55,6 +55,7 @@ pub struct Build {
     train_args: Option<Vec<String>>,
     use_snapshot: Option<bool>,
     strip: Option<bool>,
+    icu: Option<crate::icu::IcuData>,
     compress: Option<bool>,
     assets: BTreeMap<String, Utf8PathBuf>,
     exec_argv: Option<Vec<String>>,
@@ -167,6 +168,19 @@ impl Build {
     /// ```
     pub fn strip(&mut self, enabled: bool) -> &mut Build {
         self.strip = Some(enabled);
+        self
+    }
+
+    /// Which of node's ICU data ships (default: all of it, [`IcuData::Full`](crate::icu::IcuData::Full)):
+    /// with [`IcuData::Locales`](crate::icu::IcuData::Locales), only what those locales, their
+    /// sublocales and parents need; other locales fall back to `root` (see [`crate::icu`]).
+    ///
+    /// ```no_run
+    /// use sea_build::icu::IcuData;
+    /// sea_build::Build::new().main("js/main.js").icu(IcuData::Locales(vec!["en".into()])).build();
+    /// ```
+    pub fn icu(&mut self, icu: crate::icu::IcuData) -> &mut Build {
+        self.icu = Some(icu);
         self
     }
 
@@ -480,6 +494,9 @@ impl Build {
         }
         if let Some(who) = this.exec_argv_extension {
             sea.exec_argv_extension = who;
+        }
+        if let Some(icu) = this.icu {
+            sea.icu = icu;
         }
         Ok(sea)
     }

@@ -13,6 +13,7 @@
 //! train-args = []                  # what main runs with to train the cache (package-relative)
 //! use-snapshot = false             # run main at build time and start from its V8 heap snapshot
 //! strip = false                    # Linux: leave node's symbol tables and debug sections out
+//! icu = "full"                     # or the locales whose ICU data ships, e.g. ["en"]
 //! compress = false                 # a mounted package's files stored deflated, inflated when read
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
@@ -28,8 +29,39 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::ErrorKind;
 use crate::blob::ExecArgvExtension;
+use crate::icu::IcuData;
 use crate::node::{Platform, Version, VersionSpec};
 use crate::sign::{IdentityConfig, SignMode};
+
+/// The `icu` field as written: `"full"` or a list of locales.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum IcuField {
+    /// A name: only `"full"` is one.
+    Name(String),
+    /// Locales, as BCP 47 (`pt-BR`) or ICU (`pt_BR`) names.
+    Locales(Vec<String>),
+}
+
+impl IcuField {
+    /// The ICU data this field asks for.
+    ///
+    /// ```
+    /// use sea_build::config::IcuField;
+    /// use sea_build::icu::IcuData;
+    /// assert_eq!(IcuField::Name("full".into()).resolve()?, IcuData::Full);
+    /// assert_eq!(IcuField::Locales(vec!["en".into()]).resolve()?, IcuData::Locales(vec!["en".into()]));
+    /// assert!(IcuField::Name("small".into()).resolve().is_err());
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn resolve(&self) -> Result<IcuData> {
+        match self {
+            IcuField::Name(name) if name == "full" => Ok(IcuData::Full),
+            IcuField::Name(name) => bail!("`icu = {name:?}` is not a choice: write \"full\" (node's data as it is) or the locales to keep, such as [\"en\"]"),
+            IcuField::Locales(locales) => IcuData::from_field(Some(locales)),
+        }
+    }
+}
 
 /// The `[package.metadata.sea]` table as written.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -64,6 +96,9 @@ pub struct SeaMetadata {
     /// Whether Linux artifacts leave out node's static symbol table and debug sections;
     /// default false.
     pub strip: Option<bool>,
+    /// Which of node's ICU data ships: `"full"` (default) or a list of locales (`["en"]`), whose
+    /// data is kept with their sublocales and parents (see [`crate::icu`]).
+    pub icu: Option<IcuField>,
     /// Whether a mounted package's files are stored deflated and inflated when read (a
     /// smaller artifact for a little start-up); default false. No effect on a bundled program.
     pub compress: Option<bool>,
@@ -225,6 +260,8 @@ pub struct Sea {
     /// Whether Linux artifacts leave out node's static symbol table and debug sections (see
     /// [`crate::inject::elf_strip`]).
     pub strip: bool,
+    /// Which of node's ICU data the artifacts carry (see [`crate::icu`]).
+    pub icu: IcuData,
     /// Whether a mounted package's files are stored deflated (see [`crate::mount::pack`]).
     pub compress: bool,
     /// Assets: key to path relative to `package_dir`.
@@ -400,6 +437,7 @@ impl SeaMetadata {
                 train_args,
                 use_snapshot: self.use_snapshot.unwrap_or(false),
                 strip: self.strip.unwrap_or(false),
+                icu: self.icu.as_ref().map(IcuField::resolve).transpose().with_context(|| format!("{origin}: bad `icu`"))?.unwrap_or_default(),
                 compress: self.compress.unwrap_or(false),
                 assets: self.assets,
                 exec_argv: self.exec_argv,
@@ -537,6 +575,7 @@ mod tests {
             train_args: None,
             use_snapshot: false,
             strip: false,
+            icu: IcuData::Full,
             compress: false,
             assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },

@@ -273,6 +273,92 @@ pub(crate) fn chunk_digests_within(path: &Utf8Path, span: std::ops::Range<u64>, 
     Ok(digests)
 }
 
+/// Writes `bytes` at `offset` of `file`.
+pub(crate) fn write_at(file: &std::fs::File, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut written = 0;
+        while written < bytes.len() {
+            written += std::os::windows::fs::FileExt::seek_write(file, &bytes[written..], offset + written as u64)?;
+        }
+        Ok(())
+    }
+}
+
+/// The file system's hole granularity sea-build assumes (one page, one ext4/XFS/btrfs block).
+const HOLE_BLOCK: u64 = 4096;
+
+/// Makes `range` of `file` zeros: a hole where the file system allows (Linux `fallocate`
+/// punching the whole blocks inside it), written zeros elsewhere.
+pub(crate) fn zero_range(file: &std::fs::File, range: std::ops::Range<u64>) -> std::io::Result<()> {
+    let inner = range.start.div_ceil(HOLE_BLOCK) * HOLE_BLOCK..range.end / HOLE_BLOCK * HOLE_BLOCK;
+    if inner.start < inner.end && punch_hole(file, inner.clone()) {
+        write_zeros_at(file, range.start..inner.start)?;
+        return write_zeros_at(file, inner.end..range.end);
+    }
+    write_zeros_at(file, range)
+}
+
+fn write_zeros_at(file: &std::fs::File, range: std::ops::Range<u64>) -> std::io::Result<()> {
+    static ZEROS: [u8; 65536] = [0; 65536];
+    let mut at = range.start;
+    while at < range.end {
+        let len = (range.end - at).min(ZEROS.len() as u64) as usize;
+        write_at(file, at, &ZEROS[..len])?;
+        at += len as u64;
+    }
+    Ok(())
+}
+
+/// Deallocates `range` (whole blocks) of `file`, keeping its size; false when the file
+/// system cannot (the caller then writes zeros).
+fn punch_hole(file: &std::fs::File, range: std::ops::Range<u64>) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(range.start), libc::off_t::try_from(range.end - range.start)) else { return false };
+        // SAFETY: fallocate(2) on an open descriptor we own, with plain integers.
+        unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, offset, len) == 0 }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, range);
+        false
+    }
+}
+
+/// Turns every run of at least `min_blocks` whole zero blocks of `file` into a hole, where the
+/// file system allows; the contents stay the same. Returns how many bytes became holes.
+pub(crate) fn punch_zero_runs(file: &std::fs::File, min_blocks: u64) -> std::io::Result<u64> {
+    let map = map_readonly(file).map_err(std::io::Error::other)?;
+    let block = HOLE_BLOCK as usize;
+    let mut punched = 0;
+    let mut run_start = None;
+    let blocks = map.len() / block;
+    for index in 0..=blocks {
+        let zero = index < blocks && map[index * block..(index + 1) * block].iter().all(|&byte| byte == 0);
+        match (zero, run_start) {
+            (true, None) => run_start = Some(index),
+            (false, Some(start)) => {
+                run_start = None;
+                if (index - start) as u64 >= min_blocks {
+                    let range = (start * block) as u64..(index * block) as u64;
+                    if !punch_hole(file, range.clone()) {
+                        return Ok(punched);
+                    }
+                    punched += range.end - range.start;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(punched)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,13 +72,9 @@ pub fn find(inputs: &[Utf8PathBuf]) -> Result<Vec<Found>> {
         let this = Found { path, manifest };
         match found.iter().find(|other| other.release_name() == this.release_name()) {
             Some(other) if other.manifest.artifact_sha256 == this.manifest.artifact_sha256 => {}
-            Some(other) => bail!(
-                "{} and {} are both SEA `{}` for {}, with different bytes: gather the outputs of one build per target",
-                other.path,
-                this.path,
-                this.manifest.name,
-                this.manifest.platform
-            ),
+            Some(other) => {
+                bail!("{} and {} are both SEA `{}` for {}, with different bytes: gather the outputs of one build per target", other.path, this.path, this.manifest.name, this.manifest.platform)
+            }
             None => found.push(this),
         }
     }
@@ -169,6 +165,8 @@ mod tests {
             node_version: crate::node::Version::new(24, 21, 0),
             node_source: "npm".into(),
             node_sha256: "aa".repeat(32),
+            node_license: crate::artifact::NODE_SPDX.into(),
+            node_license_file: None,
             artifact_sha256: crate::digest::sha256_hex(bytes),
             code_cache_embedded: true,
             cache_accepted: CacheAccepted::Yes,
@@ -179,6 +177,7 @@ mod tests {
             verify_args: Vec::new(),
             startup_snapshot: false,
             stripped_bytes: None,
+            icu_trimmed: None,
             code_cache_trained: false,
             mounted: None,
         };

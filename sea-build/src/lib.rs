@@ -34,6 +34,7 @@ mod features;
 mod fsutil;
 pub mod gather;
 pub mod generate;
+pub mod icu;
 pub mod inject;
 pub mod macho;
 pub mod mount;

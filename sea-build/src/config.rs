@@ -12,7 +12,8 @@
 //! code-cache = true               # or "trained", with train-args
 //! train-args = []                  # what main runs with to train the cache (package-relative)
 //! use-snapshot = false             # run main at build time and start from its V8 heap snapshot
-//! strip = false                    # Linux: leave node's symbol tables and debug sections out
+//! strip = true                     # Linux, macOS: leave node's symbol tables (and ELF debug sections) out
+//! archive = false                  # also write the release archive (.tar.xz, or .zip for Windows)
 //! compress = false                 # a mounted package's files stored deflated, inflated when read
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
@@ -60,9 +61,12 @@ pub struct SeaMetadata {
     /// it leaves (node's `useSnapshot`); default false. `main` must call
     /// `v8.startupSnapshot.setDeserializeMainFunction`.
     pub use_snapshot: Option<bool>,
-    /// Whether Linux artifacts leave out node's static symbol table and debug sections;
-    /// default false.
+    /// Whether Linux and macOS artifacts leave out node's symbol tables (Linux: the static
+    /// symbol table and the debug sections; macOS: the local symbols); default true.
     pub strip: Option<bool>,
+    /// Whether the release archive users download is written next to the artifact
+    /// (`.tar.xz`, `.zip` for Windows; see [`crate::release`]); default false.
+    pub archive: Option<bool>,
     /// Whether a mounted package's files are stored deflated and inflated when read (a
     /// smaller artifact for a little start-up); default false. No effect on a bundled program.
     pub compress: Option<bool>,
@@ -213,9 +217,11 @@ pub struct Sea {
     /// Whether the artifact starts from a V8 startup snapshot made by running `main` at build
     /// time (see [`crate::generate`]); the snapshot takes the code cache's place.
     pub use_snapshot: bool,
-    /// Whether Linux artifacts leave out node's static symbol table and debug sections (see
-    /// [`crate::inject::elf_strip`]).
+    /// Whether Linux and macOS artifacts leave out node's symbol tables (see
+    /// [`crate::inject::elf_strip`] and [`crate::macho::strip`]).
     pub strip: bool,
+    /// Whether the release archive is written next to the artifact (see [`crate::release`]).
+    pub archive: bool,
     /// Whether a mounted package's files are stored deflated (see [`crate::mount::pack`]).
     pub compress: bool,
     /// Assets: key to path relative to `package_dir`.
@@ -387,7 +393,8 @@ impl SeaMetadata {
                 code_cache: mode != CodeCacheMode::Off,
                 train_args,
                 use_snapshot: self.use_snapshot.unwrap_or(false),
-                strip: self.strip.unwrap_or(false),
+                strip: self.strip.unwrap_or(true),
+                archive: self.archive.unwrap_or(false),
                 compress: self.compress.unwrap_or(false),
                 assets: self.assets,
                 exec_argv: self.exec_argv,
@@ -524,6 +531,7 @@ mod tests {
             train_args: None,
             use_snapshot: false,
             strip: false,
+            archive: false,
             compress: false,
             assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },

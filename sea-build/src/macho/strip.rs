@@ -33,6 +33,7 @@ use anyhow::{Context, Result, bail, ensure};
 use object::LittleEndian as Le;
 use object::macho::{DysymtabCommand, INDIRECT_SYMBOL_ABS, INDIRECT_SYMBOL_LOCAL, LC_DYSYMTAB, LC_SYMTAB, SegmentCommand64, SymtabCommand};
 use object::pod::{from_bytes, from_bytes_mut};
+use object::read::macho::Section as _;
 
 use super::relativise::LINKEDIT_VM_ALIGN;
 use super::{Kind, NLIST_LEN, ThinImage, align_up, kind};

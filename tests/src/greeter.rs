@@ -40,6 +40,7 @@ pub fn package(dir: &Utf8Path, main: &str, node: VersionSpec, targets: Vec<Platf
         train_args: None,
         use_snapshot: false,
         strip: false,
+        archive: false,
         compress: false,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
         exec_argv: vec![],

@@ -350,7 +350,15 @@ impl Pipeline<'_> {
     /// temporary file in `out_dir`, with node's LICENSE beside the executable when the node
     /// came with one; returns it with its manifest record, to be moved into place once the
     /// artifact is published.
-    fn write_archive(&self, sea: &Sea, platform: Platform, node: &NodeBinary, artifact: &Utf8Path, exe_suffix: &str, out_dir: &Utf8Path) -> Result<(tempfile::NamedTempFile, crate::artifact::ArchiveRecord)> {
+    fn write_archive(
+        &self,
+        sea: &Sea,
+        platform: Platform,
+        node: &NodeBinary,
+        artifact: &Utf8Path,
+        exe_suffix: &str,
+        out_dir: &Utf8Path,
+    ) -> Result<(tempfile::NamedTempFile, crate::artifact::ArchiveRecord)> {
         use crate::release::{Format, Member, archive_stem, write_archive};
         let format = Format::for_platform(platform);
         let stem = archive_stem(&sea.name, platform);

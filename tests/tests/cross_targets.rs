@@ -328,7 +328,13 @@ fn release_archives_are_identical_from_two_checkouts_and_hold_the_artifact_and_l
             assert_eq!(names, expected, "{name}:\n{listing}");
             for line in listing.lines() {
                 assert!(line.contains(" 0/0 ") && line.contains(" 1980-01-01 00:00:00 "), "{name}: {line}");
-                let mode = if line.ends_with("LICENSE") { "-rw-r--r--" } else if line.ends_with('/') { "drwxr-xr-x" } else { "-rwxr-xr-x" };
+                let mode = if line.ends_with("LICENSE") {
+                    "-rw-r--r--"
+                } else if line.ends_with('/') {
+                    "drwxr-xr-x"
+                } else {
+                    "-rwxr-xr-x"
+                };
                 assert!(line.starts_with(mode), "{name}: {line}");
             }
             sea_build_tests::clean_output("tar", &["-xJf", archive.as_str(), "-C", unpacked.as_str()]);

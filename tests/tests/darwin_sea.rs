@@ -471,7 +471,11 @@ fn dysymtab_fields(binary: &Utf8Path) -> Vec<(String, u64)> {
         .filter_map(|line| {
             let mut words = line.split_whitespace();
             let (name, value) = (words.next()?, words.next()?);
-            ["nlocalsym", "iextdefsym", "nextdefsym", "iundefsym", "nundefsym", "nindirectsyms", "nsyms"].contains(&name).then(|| (name.to_owned(), value.parse().ok()))?.1.map(|value| (name.to_owned(), value))
+            ["nlocalsym", "iextdefsym", "nextdefsym", "iundefsym", "nundefsym", "nindirectsyms", "nsyms"]
+                .contains(&name)
+                .then(|| (name.to_owned(), value.parse().ok()))?
+                .1
+                .map(|value| (name.to_owned(), value))
         })
         .collect()
 }

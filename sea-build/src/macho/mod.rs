@@ -55,8 +55,8 @@ pub mod unsign;
 pub mod uuid;
 
 pub use thin::{Command, FileRange, NLIST_LEN, Segment, ThinImage, linkedit_data_name};
-pub use universal::{FatEntry, FatLayout, FatSlice, fat_slices, map_slices};
 pub(crate) use universal::shrink_slices;
+pub use universal::{FatEntry, FatLayout, FatSlice, fat_slices, map_slices};
 
 /// Length of a 64-bit Mach-O header; the load commands follow it.
 ///

@@ -488,8 +488,8 @@ fn stab_name(kind: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::macho::fixture::{Options, image, tiny_image, universal};
     use crate::macho::fat_slices;
+    use crate::macho::fixture::{Options, image, tiny_image, universal};
     use crate::macho::unsign::unsign;
     use crate::testing::XorShift;
     use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64, N_FUN, N_SECT};

@@ -128,17 +128,14 @@ struct Tables {
 /// strip (no `LC_SYMTAB`).
 fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
     let thin = ThinImage::parse(image)?;
-    ensure!(
-        thin.code_signature().is_none(),
-        "the Mach-O image is code-signed: unsign it first (sea_build::macho::unsign), strip, then sign the result"
-    );
+    ensure!(thin.code_signature().is_none(), "the Mach-O image is code-signed: unsign it first (sea_build::macho::unsign), strip, then sign the result");
     let linkedit = thin.linkedit()?;
     let Some(symtab_command) = thin.command(LC_SYMTAB) else {
         return Ok(None);
     };
-    let dysymtab_command = thin.command(LC_DYSYMTAB).context("the Mach-O image has a symbol table but no LC_DYSYMTAB, so which symbols are local is unknown: strip supports linked executables only")?;
-    let dysymtab: &DysymtabCommand<Le> =
-        from_bytes(dysymtab_command.bytes).map(|(command, _)| command).ok().context("the LC_DYSYMTAB load command is too short: the binary is damaged")?;
+    let dysymtab_command =
+        thin.command(LC_DYSYMTAB).context("the Mach-O image has a symbol table but no LC_DYSYMTAB, so which symbols are local is unknown: strip supports linked executables only")?;
+    let dysymtab: &DysymtabCommand<Le> = from_bytes(dysymtab_command.bytes).map(|(command, _)| command).ok().context("the LC_DYSYMTAB load command is too short: the binary is damaged")?;
     let field = |value: &object::U32<Le>| value.get(Le) as usize;
     for (what, count) in [
         ("a table of contents", field(&dysymtab.ntoc)),
@@ -291,12 +288,7 @@ fn strip_thin(image: &mut [u8]) -> Result<ImageStrip> {
     let (linkedit, _) = from_bytes_mut::<SegmentCommand64<Le>>(&mut image[tables.linkedit_command..]).ok().context("internal error: __LINKEDIT vanished")?;
     linkedit.filesize.set(Le, filesize);
     linkedit.vmsize.set(Le, align_up(filesize, LINKEDIT_VM_ALIGN).unwrap_or(filesize));
-    Ok(ImageStrip {
-        cputype: tables.cputype,
-        symbols: (nsyms as u64, new_nsyms as u64),
-        string_table: (unchanged.string_table.0, new_strings.len() as u64),
-        len: (old_len, new_len as u64),
-    })
+    Ok(ImageStrip { cputype: tables.cputype, symbols: (nsyms as u64, new_nsyms as u64), string_table: (unchanged.string_table.0, new_strings.len() as u64), len: (old_len, new_len as u64) })
 }
 
 /// The `kept` entries of `symbols` and a string table holding only their strings, built in
@@ -314,9 +306,10 @@ fn rebuild(symbols: &[u8], strings: &[u8], kept: impl Iterator<Item = usize>) ->
             let new = match placed.get(&strx) {
                 Some(&new) => new,
                 None => {
-                    let rest = strings.get(strx as usize..).filter(|rest| !rest.is_empty()).with_context(|| {
-                        format!("symbol {index} names string {strx}, past the end of the {}-byte string table: the symbol table is damaged", strings.len())
-                    })?;
+                    let rest = strings
+                        .get(strx as usize..)
+                        .filter(|rest| !rest.is_empty())
+                        .with_context(|| format!("symbol {index} names string {strx}, past the end of the {}-byte string table: the symbol table is damaged", strings.len()))?;
                     let len = memchr::memchr(0, rest)
                         .with_context(|| format!("the string of symbol {index} (offset {strx}) runs to the end of the string table without a terminating NUL: the string table is damaged"))?;
                     let new = new_strings.len() as u32;

@@ -16,8 +16,7 @@ use super::{Bench, fetch_node_for, pinned, run_checked};
 
 /// The target families measured, each with the pinned node it is built from (darwin-x64 and
 /// darwin-arm64 with node 22: see the pins).
-const TARGETS: [(&str, Version); 4] =
-    [("linux-x64", pinned::NODE_24), ("darwin-x64", pinned::NODE_22), ("darwin-arm64", pinned::NODE_22_DARWIN_ARM64), ("win-x64", pinned::NODE_24)];
+const TARGETS: [(&str, Version); 4] = [("linux-x64", pinned::NODE_24), ("darwin-x64", pinned::NODE_22), ("darwin-arm64", pinned::NODE_22_DARWIN_ARM64), ("win-x64", pinned::NODE_24)];
 
 /// The sizes of one file and of its release archive.
 struct Sizes {
@@ -41,7 +40,12 @@ impl Bench {
             let node = node_sizes(platform, version, work)?;
             let mb = |bytes: u64, base: u64| format!("{:.1} MB ({:.2}x)", bytes as f64 / 1e6, bytes as f64 / base.max(1) as f64);
             let row = |program: &str, strip: &str, sizes: &Sizes| {
-                format!("| {target} | {version} | {program} | {strip} | {} | {} | {} |\n", mb(sizes.file.len, node.file.len), mb(sizes.file.on_disk, node.file.on_disk), mb(sizes.archive, node.archive))
+                format!(
+                    "| {target} | {version} | {program} | {strip} | {} | {} | {} |\n",
+                    mb(sizes.file.len, node.file.len),
+                    mb(sizes.file.on_disk, node.file.on_disk),
+                    mb(sizes.archive, node.archive)
+                )
             };
             section.push_str(&row("node itself", "", &node));
             for (program, main) in [("one-line main", &hello), ("TypeScript compiler", &tsc)] {

@@ -23,6 +23,7 @@ pub const ARCHIVE_MTIME: u64 = 315_532_800;
 
 /// The xz preset: the smallest output `xz -9` gives, single-threaded so the bytes do not
 /// depend on the machine.
+#[cfg(feature = "xz")]
 const XZ_PRESET: u32 = 9;
 
 /// How a release archive is compressed.
@@ -112,11 +113,13 @@ pub fn write_archive<W: Write + Seek>(format: Format, stem: &str, members: Vec<M
     Ok(written.with_context(|| format!("could not write the release archive {stem}{}", format.extension()))?)
 }
 
+#[cfg(any(feature = "xz", feature = "windows"))]
 fn mode(executable: bool) -> u32 {
     if executable { 0o755 } else { 0o644 }
 }
 
 /// A ustar header with every field that could vary fixed.
+#[cfg(feature = "xz")]
 fn tar_header(path: &str, kind: tar::EntryType, mode: u32, len: u64) -> Result<tar::Header> {
     let mut header = tar::Header::new_ustar();
     header.set_path(path).with_context(|| format!("{path} cannot be named in a tar archive"))?;

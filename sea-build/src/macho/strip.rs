@@ -227,10 +227,8 @@ fn strip_thin(image: &mut [u8]) -> Result<ImageStrip> {
     }
     // The new index of each kept local; the others shift down by the locals dropped.
     let mut local_index = vec![u32::MAX; tables.nlocalsym];
-    let mut next = 0u32;
-    for (slot, _) in local_index.iter_mut().zip(&keep_local).filter(|(_, keep)| **keep) {
-        *slot = next;
-        next += 1;
+    for (next, (slot, _)) in local_index.iter_mut().zip(&keep_local).filter(|(_, keep)| **keep).enumerate() {
+        *slot = next as u32;
     }
     let dropped = (tables.nlocalsym - kept_locals) as u32;
     let new_indirect: Vec<u8> = indirect

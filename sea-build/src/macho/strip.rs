@@ -125,7 +125,7 @@ struct Tables {
 }
 
 /// Validates `image` for stripping and locates its tables; `None` when there is nothing to
-/// strip (no `LC_SYMTAB`).
+/// strip (no `LC_SYMTAB`, or no `LC_DYSYMTAB` declaring local symbols).
 fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
     let thin = ThinImage::parse(image)?;
     ensure!(thin.code_signature().is_none(), "the Mach-O image is code-signed: unsign it first (sea_build::macho::unsign), strip, then sign the result");
@@ -133,8 +133,10 @@ fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
     let Some(symtab_command) = thin.command(LC_SYMTAB) else {
         return Ok(None);
     };
-    let dysymtab_command =
-        thin.command(LC_DYSYMTAB).context("the Mach-O image has a symbol table but no LC_DYSYMTAB, so which symbols are local is unknown: strip supports linked executables only")?;
+    // Without LC_DYSYMTAB no range of symbols is declared local: there is nothing to leave out.
+    let Some(dysymtab_command) = thin.command(LC_DYSYMTAB) else {
+        return Ok(None);
+    };
     let dysymtab: &DysymtabCommand<Le> = from_bytes(dysymtab_command.bytes).map(|(command, _)| command).ok().context("the LC_DYSYMTAB load command is too short: the binary is damaged")?;
     let field = |value: &object::U32<Le>| value.get(Le) as usize;
     for (what, count) in [

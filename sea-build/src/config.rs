@@ -566,6 +566,18 @@ mod tests {
     }
 
     #[test]
+    fn strip_is_on_and_archive_off_unless_the_table_says_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("main.js"), "").unwrap();
+        let resolve = |table: &str| toml::from_str::<SeaMetadata>(&format!("main = \"main.js\"\n{table}")).unwrap().resolve("app", dir, "Cargo.toml").unwrap();
+        let defaults = resolve("");
+        assert!(defaults.strip && !defaults.archive);
+        let chosen = resolve("strip = false\narchive = true\n");
+        assert!(!chosen.strip && chosen.archive);
+    }
+
+    #[test]
     fn the_windows_table_resolves_with_defaults_from_the_package() {
         let dir = tempfile::tempdir().unwrap();
         let dir = Utf8Path::from_path(dir.path()).unwrap();

@@ -84,12 +84,16 @@ pub struct Manifest {
     /// target's own node.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub startup_snapshot: bool,
-    /// How many bytes of node's symbol tables and debug sections `strip` left out, when it did.
+    /// How many bytes of node's symbol tables (and ELF debug sections) `strip` left out, when
+    /// it did: absent with `strip = false` and for Windows artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stripped_bytes: Option<u64>,
     /// With `icu` locales: what was asked for and how much of node's ICU data was left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icu_trimmed: Option<IcuTrimmed>,
+    /// The release archive written next to the artifact (`archive`), when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveRecord>,
     /// Whether the embedded code cache was trained (`code-cache = "trained"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub code_cache_trained: bool,
@@ -125,6 +129,16 @@ pub struct IcuTrimmed {
     /// How many bytes of the ICU data package are zeros now (holes on disk where the file
     /// system allows).
     pub freed_bytes: u64,
+/// The release archive of an artifact, in the manifest (see [`crate::release`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ArchiveRecord {
+    /// Its file name, in the artifact's directory: `<name>-<platform>.tar.xz` or `.zip`.
+    pub file: String,
+    /// Its SHA-256, in hex.
+    pub sha256: String,
+    /// Its length in bytes.
+    pub bytes: u64,
 }
 
 /// What a mounted package holds, in the manifest.
@@ -157,6 +171,37 @@ pub struct Artifact {
     pub inputs: Vec<Utf8PathBuf>,
     /// The copy placed as a sidecar (`sidecar-dir`), when one was asked for.
     pub sidecar: Option<Utf8PathBuf>,
+}
+
+/// How big a file is, and how much of the disk it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileSizes {
+    /// Its length in bytes.
+    pub len: u64,
+    /// The bytes of the blocks the file system allocated for it (less than `len` for a sparse
+    /// file, more for a file with a partial last block); `len` where that is not known.
+    pub on_disk: u64,
+}
+
+impl FileSizes {
+    /// The sizes of the file at `path`.
+    ///
+    /// ```
+    /// let temp = tempfile::tempdir()?;
+    /// let path = camino::Utf8PathBuf::from_path_buf(temp.path().join("a")).unwrap();
+    /// std::fs::write(&path, vec![1u8; 10_000])?;
+    /// let sizes = sea_build::artifact::FileSizes::of(&path)?;
+    /// assert_eq!(sizes.len, 10_000);
+    /// # anyhow::Ok(())
+    /// ```
+    pub fn of(path: &Utf8Path) -> std::io::Result<FileSizes> {
+        let metadata = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        let on_disk = std::os::unix::fs::MetadataExt::blocks(&metadata) * 512;
+        #[cfg(not(unix))]
+        let on_disk = metadata.len();
+        Ok(FileSizes { len: metadata.len(), on_disk })
+    }
 }
 
 /// The manifest path of an artifact: `hello` → `hello.sea.json`, `hello.exe` → `hello.sea.json`.
@@ -275,6 +320,7 @@ mod tests {
             startup_snapshot: false,
             stripped_bytes: None,
             icu_trimmed: None,
+            archive: None,
             code_cache_trained: false,
             mounted: None,
         }

@@ -56,6 +56,7 @@ pub struct Build {
     use_snapshot: Option<bool>,
     strip: Option<bool>,
     icu: Option<crate::icu::IcuData>,
+    archive: Option<bool>,
     compress: Option<bool>,
     assets: BTreeMap<String, Utf8PathBuf>,
     exec_argv: Option<Vec<String>>,
@@ -160,11 +161,12 @@ impl Build {
         self
     }
 
-    /// Whether a Linux SEA leaves out node's static symbol table and debug sections
-    /// (default: no; about 18 MB of node 24). Other targets are built as they are.
+    /// Whether a Linux or macOS SEA leaves out node's symbol tables (default: yes; about
+    /// 18 MB of node 24 for Linux, 20 MB for macOS). `false` keeps them, for debugging node
+    /// itself. Windows SEAs are built as they are.
     ///
     /// ```no_run
-    /// sea_build::Build::new().main("js/main.js").strip(true).build();
+    /// sea_build::Build::new().main("js/main.js").strip(false).build();
     /// ```
     pub fn strip(&mut self, enabled: bool) -> &mut Build {
         self.strip = Some(enabled);
@@ -181,6 +183,16 @@ impl Build {
     /// ```
     pub fn icu(&mut self, icu: crate::icu::IcuData) -> &mut Build {
         self.icu = Some(icu);
+    /// Whether the release archive users download is written next to the SEA (default: no):
+    /// `<name>-<platform>.tar.xz` (`.zip` for Windows) holding the SEA and node's LICENSE,
+    /// reproducible, its SHA-256 in the manifest. `.tar.xz` needs the `xz` feature, `.zip`
+    /// the `windows` feature.
+    ///
+    /// ```no_run
+    /// sea_build::Build::new().main("js/main.js").archive(true).build();
+    /// ```
+    pub fn archive(&mut self, enabled: bool) -> &mut Build {
+        self.archive = Some(enabled);
         self
     }
 
@@ -459,6 +471,7 @@ impl Build {
         metadata.train_args = this.train_args.or(metadata.train_args);
         metadata.use_snapshot = this.use_snapshot.or(metadata.use_snapshot);
         metadata.strip = this.strip.or(metadata.strip);
+        metadata.archive = this.archive.or(metadata.archive);
         metadata.compress = this.compress.or(metadata.compress);
         metadata.assets.extend(this.assets);
         metadata.exec_argv = this.exec_argv.unwrap_or(metadata.exec_argv);

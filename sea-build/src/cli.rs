@@ -156,6 +156,10 @@ pub struct SeaArgs {
     /// manifest (a Tauri sidecar), instead of the declared `sidecar-dir`.
     #[arg(long, value_name = "DIR")]
     pub sidecar_dir: Option<Utf8PathBuf>,
+    /// Also write each artifact's release archive next to it, whatever `archive` says:
+    /// `<name>-<platform>.tar.xz` (`.zip` for Windows) with the executable and node's LICENSE.
+    #[arg(long)]
+    pub archive: bool,
 }
 
 /// A `--target` of `sea`: one platform, or `all`.
@@ -310,6 +314,7 @@ fn sea(args: SeaArgs) -> Result<()> {
             // Relative to where the command runs, as every path on a command line is.
             sea.sidecar_dir = Some(std::path::absolute(dir).ok().and_then(|dir| Utf8PathBuf::from_path_buf(dir).ok()).unwrap_or_else(|| dir.clone()));
         }
+        sea.archive |= args.archive;
         let targets = if args.targets.contains(&TargetArg::All) {
             let (buildable, not): (Vec<Platform>, Vec<Platform>) =
                 fetcher.platforms_shipping(&sea.node).with_context(|| format!("finding the platforms to build SEA `{}` for", sea.name))?.into_iter().partition(|p| crate::pipeline::can_build(*p));
@@ -443,7 +448,8 @@ fn artifacts_under(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
 }
 
 fn print_summary(built: &[Artifact], root: &Utf8Path) {
-    let rows: Vec<[String; 7]> = built
+    let megabytes = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
+    let rows: Vec<[String; 11]> = built
         .iter()
         .map(|a| {
             let shown = a.path.strip_prefix(root).map_or_else(|_| a.path.to_string(), |p| p.to_string());
@@ -456,10 +462,19 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
                 (None, Some(_)) => "bundled".to_owned(),
                 (None, None) => "as it is".to_owned(),
             };
+            let sizes = crate::artifact::FileSizes::of(&a.path).ok();
+            let stripped = match a.manifest.stripped_bytes {
+                Some(bytes) => format!("yes, {} out", megabytes(bytes)),
+                None => "no".to_owned(),
+            };
             [
                 shown,
                 a.manifest.node_version.to_string(),
                 shipped,
+                sizes.map_or_else(|| "?".to_owned(), |sizes| megabytes(sizes.len)),
+                sizes.map_or_else(|| "?".to_owned(), |sizes| megabytes(sizes.on_disk)),
+                a.manifest.archive.as_ref().map_or_else(|| "-".to_owned(), |archive| megabytes(archive.bytes)),
+                stripped,
                 if a.manifest.code_cache_embedded { "yes" } else { "no" }.to_owned(),
                 a.manifest.cache_accepted.to_string(),
                 check,
@@ -467,13 +482,16 @@ fn print_summary(built: &[Artifact], root: &Utf8Path) {
             ]
         })
         .collect();
-    let header = ["artifact", "node", "shipped", "code cache", "cache accepted", "run-time check", "sha256"].map(String::from);
+    let header = ["artifact", "node", "shipped", "size", "on disk", "archive", "stripped", "code cache", "cache accepted", "run-time check", "sha256"].map(String::from);
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(&rows) {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         println!("{}", cells.join("  ").trim_end());
     }
     for artifact in built {
+        if let Some(archive) = &artifact.manifest.archive {
+            println!("{} ({}): release archive {} (sha256 {})", artifact.manifest.name, artifact.manifest.platform, artifact.path.with_file_name(&archive.file), archive.sha256);
+        }
         if let crate::runtime::Execution::NotRun { reason } = &artifact.manifest.run_time_check {
             println!("{} ({}): not run here: {reason}", artifact.manifest.name, artifact.manifest.platform);
         }

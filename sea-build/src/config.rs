@@ -12,8 +12,9 @@
 //! code-cache = true               # or "trained", with train-args
 //! train-args = []                  # what main runs with to train the cache (package-relative)
 //! use-snapshot = false             # run main at build time and start from its V8 heap snapshot
-//! strip = false                    # Linux: leave node's symbol tables and debug sections out
+//! strip = true                     # Linux, macOS: leave node's symbol tables (and ELF debug sections) out
 //! icu = "full"                     # or the locales whose ICU data ships, e.g. ["en"]
+//! archive = false                  # also write the release archive (.tar.xz, or .zip for Windows)
 //! compress = false                 # a mounted package's files stored deflated, inflated when read
 //! assets = { "greeting.txt" = "js/greeting.txt" }
 //! exec-argv = []
@@ -93,12 +94,15 @@ pub struct SeaMetadata {
     /// it leaves (node's `useSnapshot`); default false. `main` must call
     /// `v8.startupSnapshot.setDeserializeMainFunction`.
     pub use_snapshot: Option<bool>,
-    /// Whether Linux artifacts leave out node's static symbol table and debug sections;
-    /// default false.
+    /// Whether Linux and macOS artifacts leave out node's symbol tables (Linux: the static
+    /// symbol table and the debug sections; macOS: the local symbols); default true.
     pub strip: Option<bool>,
     /// Which of node's ICU data ships: `"full"` (default) or a list of locales (`["en"]`), whose
     /// data is kept with their sublocales and parents (see [`crate::icu`]).
     pub icu: Option<IcuField>,
+    /// Whether the release archive users download is written next to the artifact
+    /// (`.tar.xz`, `.zip` for Windows; see [`crate::release`]); default false.
+    pub archive: Option<bool>,
     /// Whether a mounted package's files are stored deflated and inflated when read (a
     /// smaller artifact for a little start-up); default false. No effect on a bundled program.
     pub compress: Option<bool>,
@@ -257,11 +261,13 @@ pub struct Sea {
     /// Whether the artifact starts from a V8 startup snapshot made by running `main` at build
     /// time (see [`crate::generate`]); the snapshot takes the code cache's place.
     pub use_snapshot: bool,
-    /// Whether Linux artifacts leave out node's static symbol table and debug sections (see
-    /// [`crate::inject::elf_strip`]).
+    /// Whether Linux and macOS artifacts leave out node's symbol tables (see
+    /// [`crate::inject::elf_strip`] and [`crate::macho::strip`]).
     pub strip: bool,
     /// Which of node's ICU data the artifacts carry (see [`crate::icu`]).
     pub icu: IcuData,
+    /// Whether the release archive is written next to the artifact (see [`crate::release`]).
+    pub archive: bool,
     /// Whether a mounted package's files are stored deflated (see [`crate::mount::pack`]).
     pub compress: bool,
     /// Assets: key to path relative to `package_dir`.
@@ -436,8 +442,9 @@ impl SeaMetadata {
                 code_cache: mode != CodeCacheMode::Off,
                 train_args,
                 use_snapshot: self.use_snapshot.unwrap_or(false),
-                strip: self.strip.unwrap_or(false),
+                strip: self.strip.unwrap_or(true),
                 icu: self.icu.as_ref().map(IcuField::resolve).transpose().with_context(|| format!("{origin}: bad `icu`"))?.unwrap_or_default(),
+                archive: self.archive.unwrap_or(false),
                 compress: self.compress.unwrap_or(false),
                 assets: self.assets,
                 exec_argv: self.exec_argv,
@@ -576,6 +583,7 @@ mod tests {
             use_snapshot: false,
             strip: false,
             icu: IcuData::Full,
+            archive: false,
             compress: false,
             assets: if assets { [("a".to_owned(), "a".into())].into() } else { BTreeMap::new() },
             exec_argv: if exec_argv { vec!["--no-warnings".into()] } else { vec![] },
@@ -608,6 +616,18 @@ mod tests {
         assert!(auto.check_node_supports(v("22.14.0")).is_err());
         let error = sea(true, false, "m.js").check_node_supports(v("20.8.0")).unwrap_err().to_string();
         assert!(error.contains("`assets` needs node 20.12"), "{error}");
+    }
+
+    #[test]
+    fn strip_is_on_and_archive_off_unless_the_table_says_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("main.js"), "").unwrap();
+        let resolve = |table: &str| toml::from_str::<SeaMetadata>(&format!("main = \"main.js\"\n{table}")).unwrap().resolve("app", dir, "Cargo.toml").unwrap();
+        let defaults = resolve("");
+        assert!(defaults.strip && !defaults.archive);
+        let chosen = resolve("strip = false\narchive = true\n");
+        assert!(!chosen.strip && chosen.archive);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub mod pipeline;
 pub mod progress;
 mod publish;
 pub mod qemu;
+pub mod release;
 pub mod run;
 pub mod runtime;
 pub mod sign;

@@ -125,15 +125,7 @@ impl Pipeline<'_> {
                 (blob, sha256, sea.strip.then_some(stripped))
             }
             #[cfg(feature = "macos")]
-            Os::Darwin => {
-                if sea.strip {
-                    // Leaving out local symbols would mean rewriting the symbol table and the
-                    // indirect symbol indices of every slice: not done yet.
-                    self.reporter.report(Event::Warning(&format!("`strip` leaves symbols out of Linux artifacts only: {} for {platform} keeps node's symbol table", sea.name)));
-                }
-                let (blob, sha256) = self.build_macho(&job, base, target_runner, staging, output.as_file_mut())?;
-                (blob, sha256, None)
-            }
+            Os::Darwin => self.build_macho(&job, base, target_runner, staging, output.as_file_mut())?,
             // `require_feature` refused it above.
             #[cfg(not(feature = "macos"))]
             Os::Darwin => unreachable!("macOS targets need the `macos` feature"),
@@ -172,8 +164,9 @@ impl Pipeline<'_> {
             }
         };
 
-        // 6. Publish.
+        // 6. Publish, with the release archive when asked for.
         let path = out_dir.join(format!("{}{exe_suffix}", sea.name));
+        let archive = if sea.archive { Some(self.write_archive(sea, platform, &node, &temp_path, exe_suffix, out_dir)?) } else { None };
         let manifest = Manifest {
             name: sea.name.clone(),
             target: platform.rust_triple().to_owned(),
@@ -194,6 +187,7 @@ impl Pipeline<'_> {
             startup_snapshot: blob.snapshot,
             stripped_bytes,
             icu_trimmed,
+            archive: archive.as_ref().map(|(_, record)| record.clone()),
             code_cache_trained: blob.trained,
             mounted: staged.mount.as_ref().map(|mount| crate::artifact::Mounted {
                 files: mount.files,
@@ -204,6 +198,10 @@ impl Pipeline<'_> {
         };
         self.step(format!("publishing {path}"));
         crate::artifact::publish(output, &path, &manifest, node.license.as_deref())?;
+        if let Some((file, record)) = archive {
+            let at = out_dir.join(&record.file);
+            crate::publish::persist(file, &at, false).with_context(|| format!("could not publish the release archive {at}"))?;
+        }
         if node.license.is_none() {
             self.reporter.report(Event::Warning(&format!(
                 "{}: node {} ({}) came without its LICENSE (a local binary, or a cache entry from an older sea-build: delete {} to fetch it again); a release must still include node's licence (MIT)",
@@ -312,10 +310,13 @@ impl Pipeline<'_> {
     /// 3. generate the blob with that signed copy when it can run here (a macOS host of the
     ///    target's architecture); otherwise without a cache (signing was only for running);
     /// 4. inject the blob (and set the fuse) into another unsigned copy;
-    /// 5. relativise debug-map paths under the package and recompute LC_UUID;
-    /// 6. sign the result, the same way as in step 2.
+    /// 5. with `strip`, leave node's local symbols out ([`macho::strip`]);
+    /// 6. relativise debug-map paths under the package and recompute LC_UUID;
+    /// 7. sign the result, the same way as in step 2.
+    ///
+    /// Returns the blob, the artifact's SHA-256 and, with `strip`, how many bytes it left out.
     #[cfg(feature = "macos")]
-    fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String)> {
+    fn build_macho(&self, job: &Job, node: &NodeBinary, runner: Option<&dyn Runner>, staging: &Utf8Path, output: &mut std::fs::File) -> Result<(generate::GeneratedBlob, String, Option<u64>)> {
         use crate::commands::{copy_unsigned_macho, inject_macho_in_place, sign_macho_file};
         use crate::macho;
         use crate::sign::{self, SignMode};
@@ -338,9 +339,19 @@ impl Pipeline<'_> {
         } else {
             self.generate(job, node, None, staging)?
         };
-        self.step(format!("injecting {} into node {} for {}", sea.name, node.version, node.platform));
+        self.step(format!("injecting {} into node {} for {}{}", sea.name, node.version, node.platform, if sea.strip { ", leaving its local symbols out" } else { "" }));
         let len = copy_unsigned_macho(&node.path, output)?;
         inject_macho_in_place(output, len, &blob.bytes).with_context(|| format!("could not inject the blob of {} into {}", sea.name, node.path))?;
+        let stripped = if sea.strip {
+            let mut map = crate::fsutil::map_writable(output)?;
+            let before = map.len() as u64;
+            let summary = macho::strip::strip_slice(&mut map).with_context(|| format!("could not leave the local symbols of node {} out of {}", node.version, sea.name))?;
+            drop(map);
+            output.set_len(summary.len).context("could not cut the stripped artifact")?;
+            Some(before - summary.len)
+        } else {
+            None
+        };
         // Paths under the package become relative and the UUID is derived from the content:
         // the artifact no longer is node, so it must not claim node's UUID either.
         let prefix = format!("{}/", sea.package_dir.as_str().trim_end_matches('/'));
@@ -351,7 +362,7 @@ impl Pipeline<'_> {
         self.step(format!("signing {} ({})", sea.name, sea.sign.mode));
         sign_like_artifact(output).with_context(|| format!("could not sign {}", sea.name))?;
         let map = crate::fsutil::map_readonly(output)?;
-        Ok((blob, crate::digest::sha256_hex(&map)))
+        Ok((blob, crate::digest::sha256_hex(&map), stripped))
     }
 
     /// Windows: remove node's Authenticode signature, generate the blob with that unsigned
@@ -386,6 +397,56 @@ impl Pipeline<'_> {
             identity.sign_file(output, program_name).with_context(|| format!("could not sign {}", sea.name))?;
         }
         Ok((blob, crate::pe_file::sha256(output)?))
+    }
+
+    /// Writes the release archive of the finished `artifact` (see [`crate::release`]) into a
+    /// temporary file in `out_dir`, with node's LICENSE beside the executable when the node
+    /// came with one; returns it with its manifest record, to be moved into place once the
+    /// artifact is published.
+    fn write_archive(
+        &self,
+        sea: &Sea,
+        platform: Platform,
+        node: &NodeBinary,
+        artifact: &Utf8Path,
+        exe_suffix: &str,
+        out_dir: &Utf8Path,
+    ) -> Result<(tempfile::NamedTempFile, crate::artifact::ArchiveRecord)> {
+        use crate::release::{Format, Member, archive_stem, write_archive};
+        let format = Format::for_platform(platform);
+        let stem = archive_stem(&sea.name, platform);
+        let file_name = format!("{stem}{}", format.extension());
+        self.step(format!("writing the release archive {file_name}"));
+        let open = |path: &Utf8Path| -> Result<Option<(std::fs::File, u64)>> {
+            match std::fs::File::open(path) {
+                Ok(file) => {
+                    let len = file.metadata().with_context(|| format!("could not read the size of {path}"))?.len();
+                    Ok(Some((file, len)))
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(error).with_context(|| format!("could not open {path}")),
+            }
+        };
+        let (mut program, program_len) = open(artifact)?.with_context(|| format!("the finished artifact {artifact} vanished"))?;
+        // The licence the cache verified with node (see `NodeBinary::license`).
+        let mut license = match &node.license {
+            Some(path) => Some(open(path)?.with_context(|| format!("node's verified LICENSE {path} vanished"))?),
+            None => None,
+        };
+        let mut members = vec![Member { name: format!("{}{exe_suffix}", sea.name), executable: true, len: program_len, contents: &mut program }];
+        match &mut license {
+            Some((file, len)) => members.push(Member { name: "LICENSE".to_owned(), executable: false, len: *len, contents: file }),
+            None => self.reporter.report(Event::Warning(&format!(
+                "{file_name} carries no LICENSE: node {} for {platform} came without one (a local binary, or a cache entry from an older sea-build); add node's LICENSE to the release yourself",
+                node.version
+            ))),
+        }
+        let mut file = crate::publish::partial_file(out_dir, format.extension())?;
+        write_archive(format, &stem, members, file.as_file_mut())?;
+        let map = crate::fsutil::map_readonly(file.as_file())?;
+        let record = crate::artifact::ArchiveRecord { file: file_name, sha256: crate::digest::sha256_hex(&map), bytes: map.len() as u64 };
+        drop(map);
+        Ok((file, record))
     }
 
     /// The identity for `sign = "identity"`, read now; `None` for the other modes.

@@ -41,6 +41,7 @@ pub fn package(dir: &Utf8Path, main: &str, node: VersionSpec, targets: Vec<Platf
         use_snapshot: false,
         strip: false,
         icu: Default::default(),
+        archive: false,
         compress: false,
         assets: BTreeMap::from([("greeting.txt".to_owned(), "js/greeting.txt".into())]),
         exec_argv: vec![],

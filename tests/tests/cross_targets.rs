@@ -279,3 +279,73 @@ fn an_unreachable_source_is_named_once_and_not_asked_again() {
     assert_eq!(mirror.hits(&format!("{}/SHASUMS256.txt", NODE_22.tag())) + mirror.hits("index.json") + mirror.archive_hits(), 0, "{log}");
     assert!(log.contains(&format!("downloading node {NODE_22} for linux-x64 from npm")), "{log}");
 }
+
+/// `sea --archive` writes every target's release archive next to its artifact, from two
+/// checkout paths: the same bytes from both, its SHA-256 and size in the manifest, read by GNU
+/// tar and xz or by unzip: the top directory, the executable (0755, owner 0, 1980-01-01) equal to
+/// the artifact, and node's LICENSE where node came with one; the unpacked Linux SEA runs.
+#[test]
+fn release_archives_are_identical_from_two_checkouts_and_hold_the_artifact_and_license() {
+    let (_keep, dir) = temp();
+    let platforms = ["linux-x64", "darwin-x64", "win-x64"];
+    let checkouts = [dir.join("a"), dir.join("second/checkout path")];
+    for root in &checkouts {
+        greet_workspace(root, &platforms, &NODE_22.to_string(), true);
+        let (summary, _) = run_ok(cli(root, &["sea", "--archive"]).current_dir(&dir));
+        eprintln!("{summary}");
+        assert!(summary.contains("on disk") && summary.contains("greet-linux-x64.tar.xz") && summary.contains("greet-win-x64.zip"), "{summary}");
+    }
+    for name in platforms {
+        let platform: Platform = name.parse().unwrap();
+        let [a, b] = checkouts.each_ref().map(|root| {
+            let record = manifest(root, platform).archive.unwrap_or_else(|| panic!("{name}: no archive in the manifest"));
+            let bytes = std::fs::read(artifact(root, platform).with_file_name(&record.file)).unwrap();
+            assert_eq!((sea_build::digest::sha256_hex(&bytes), bytes.len() as u64), (record.sha256.clone(), record.bytes), "{name}: the manifest describes the archive");
+            bytes
+        });
+        assert!(a == b, "{name}: the two checkouts gave different archives");
+
+        let built = artifact(&checkouts[0], platform);
+        let exe = built.file_name().unwrap();
+        let stem = format!("greet-{name}");
+        let archive = built.with_file_name(&manifest(&checkouts[0], platform).archive.unwrap().file);
+        let unpacked = dir.join(format!("unpacked-{name}"));
+        std::fs::create_dir_all(&unpacked).unwrap();
+        let license = real_node(NODE_22, name).unwrap().path.with_file_name("LICENSE");
+        let mut expected = vec![format!("{stem}/"), format!("{stem}/{exe}")];
+        if license.is_file() {
+            expected.push(format!("{stem}/LICENSE"));
+        }
+        if platform.os == sea_build::node::Os::Windows {
+            let listing = sea_build_tests::clean_output("unzip", &["-Z", "-T", archive.as_str()]);
+            let names: Vec<&str> = listing.lines().filter(|line| line.starts_with(['-', 'd'])).filter_map(|line| line.split_whitespace().nth(7)).collect();
+            assert_eq!(names, expected, "{name}:\n{listing}");
+            assert!(listing.lines().filter(|line| line.ends_with(exe)).all(|line| line.starts_with("-rwxr-xr-x") && line.contains(" 19800101.000000 ")), "{name}:\n{listing}");
+            sea_build_tests::clean_output("unzip", &["-q", archive.as_str(), "-d", unpacked.as_str()]);
+        } else {
+            let listing = String::from_utf8(Command::new("tar").args(["--numeric-owner", "--full-time", "-tvJf", archive.as_str()]).env("TZ", "UTC").output().unwrap().stdout).unwrap();
+            let names: Vec<&str> = listing.lines().filter_map(|line| line.split_whitespace().nth(5)).collect();
+            assert_eq!(names, expected, "{name}:\n{listing}");
+            for line in listing.lines() {
+                assert!(line.contains(" 0/0 ") && line.contains(" 1980-01-01 00:00:00 "), "{name}: {line}");
+                let mode = if line.ends_with("LICENSE") {
+                    "-rw-r--r--"
+                } else if line.ends_with('/') {
+                    "drwxr-xr-x"
+                } else {
+                    "-rwxr-xr-x"
+                };
+                assert!(line.starts_with(mode), "{name}: {line}");
+            }
+            sea_build_tests::clean_output("tar", &["-xJf", archive.as_str(), "-C", unpacked.as_str()]);
+        }
+        assert!(std::fs::read(unpacked.join(&stem).join(exe)).unwrap() == std::fs::read(&built).unwrap(), "{name}: the archive holds the artifact");
+        if license.is_file() {
+            assert_eq!(std::fs::read(unpacked.join(&stem).join("LICENSE")).unwrap(), std::fs::read(&license).unwrap(), "{name}: node's LICENSE");
+        }
+        if platform == Platform::host().unwrap() {
+            let run = Command::new(unpacked.join(&stem).join(exe)).output().unwrap();
+            assert_eq!(String::from_utf8_lossy(&run.stdout), format!("Hello from linux-x64 v{NODE_22}\n"), "{}", String::from_utf8_lossy(&run.stderr));
+        }
+    }
+}

@@ -455,3 +455,149 @@ fn bad_identities_sign_no_darwin_node() {
     let node = real_node(NODE_22, "darwin-x64").unwrap();
     sea_build_tests::identity::assert_inject_refuses_bad_identities(&ca, &node.path, &sign::IdentityVariables::MACOS, &dir);
 }
+
+/// `llvm-nm -p` lines of `binary` with the file names dropped (`--arch=all` for each slice).
+fn nm_symbols(binary: &Utf8Path, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["-p", "--arch=all"];
+    all.extend_from_slice(args);
+    all.push(binary.as_str());
+    sea_build_tests::clean_output("llvm-nm", &all).lines().filter(|line| !line.contains(binary.as_str())).map(str::to_owned).collect()
+}
+
+/// The `LC_DYSYMTAB` fields llvm-objdump prints for `binary`, per slice: `(name, value)`.
+fn dysymtab_fields(binary: &Utf8Path) -> Vec<(String, u64)> {
+    let text = sea_build_tests::clean_output("llvm-objdump", &["--macho", "--private-headers", "--arch=all", binary.as_str()]);
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let (name, value) = (words.next()?, words.next()?);
+            ["nlocalsym", "iextdefsym", "nextdefsym", "iundefsym", "nundefsym", "nindirectsyms", "nsyms"]
+                .contains(&name)
+                .then(|| (name.to_owned(), value.parse().ok()))?
+                .1
+                .map(|value| (name.to_owned(), value))
+        })
+        .collect()
+}
+
+/// The indirect symbol table as llvm-objdump names it: each entry's address and symbol name
+/// (its symbol index is left out: stripping renumbers the symbols).
+fn indirect_symbols(binary: &Utf8Path) -> Vec<String> {
+    let text = sea_build_tests::clean_output("llvm-objdump", &["--macho", "--indirect-symbols", "--arch=all", binary.as_str()]);
+    text.lines()
+        .filter(|line| !line.contains(binary.as_str()))
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match &words[..] {
+                [address, _index, name @ ..] if address.starts_with("0x") => format!("{address} {}", name.join(" ")),
+                _ => line.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// What LIEF (PyPI, pinned) reads of `binary`: per slice, whether it is signed, its symbol
+/// count, and its exported symbols (count and a hash of their names).
+fn lief_view(binary: &Utf8Path) -> String {
+    let script = r#"import sys, lief
+fat = lief.MachO.parse(sys.argv[1])
+for binary in fat:
+    exported = sorted(s.name for s in binary.exported_symbols)
+    print(binary.header.cpu_type, binary.has_code_signature, len(binary.symbols), len(exported), hash(tuple(exported)))
+"#;
+    let python = sea_build_tests::lief_python();
+    // Python's string hashes are salted per process unless PYTHONHASHSEED is fixed.
+    let output = Command::new(python.as_str()).args(["-c", script, binary.as_str()]).env("PYTHONHASHSEED", "0").output().unwrap();
+    assert!(output.status.success(), "LIEF failed on {binary}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `strip` (the default) leaves node's local symbols out of real darwin-x64 and darwin-arm64
+/// nodes: llvm-nm, llvm-objdump and LIEF read the artifact cleanly, its external and undefined
+/// symbols and its indirect symbol table name exactly what `strip = false` keeps, the
+/// signature verifies, and two checkouts build the same bytes.
+#[test]
+fn stripped_darwin_seas_read_cleanly_keep_external_symbols_and_verify() {
+    let (_keep, dir) = temp();
+    for (platform, version) in [("darwin-x64", NODE_22), ("darwin-arm64", NODE_22_DARWIN_ARM64)] {
+        let platform: Platform = platform.parse().unwrap();
+        let build = |name: &str, strip: bool| {
+            let mut sea = package(&dir.join(format!("{platform}-{name}")), version, SignMode::AdHoc);
+            sea.strip = strip;
+            build_with(&sea, platform, &dir.join(format!("{platform}-{name}/out")), &Processes, &Env::from_process()).unwrap_or_else(|error| panic!("{platform} {name}: {error}"))
+        };
+        let stripped = build("stripped", true);
+        let checkout = build("another-checkout", true);
+        let kept = build("kept", false);
+        assert_eq!(std::fs::read(&stripped.path).unwrap(), std::fs::read(&checkout.path).unwrap(), "{platform}: two checkouts build different bytes");
+        assert_eq!(kept.manifest.stripped_bytes, None, "{platform}");
+        let saved = stripped.manifest.stripped_bytes.expect("the manifest says how much strip left out");
+        let (kept_len, stripped_len) = (std::fs::metadata(&kept.path).unwrap().len(), std::fs::metadata(&stripped.path).unwrap().len());
+        eprintln!("{platform}: {kept_len} -> {stripped_len} bytes, {saved} of symbols left out");
+        assert!(saved > 15_000_000 && kept_len - stripped_len >= saved, "{platform}: {kept_len} -> {stripped_len}, {saved} recorded");
+
+        let image = std::fs::read(&stripped.path).unwrap();
+        sign::verify(&image).unwrap();
+        assert!(matches!(&sign::describe(&image).unwrap()[..], [SignatureState::Signed { certificate: false, .. }]), "{platform}: ad-hoc signed");
+        assert_eq!(inject::macho::find_blob(&image).unwrap(), inject::macho::find_blob(&std::fs::read(&kept.path).unwrap()).unwrap(), "{platform}: the same blob");
+
+        // Independent readers: no locals left, the rest exactly as before.
+        let fields = dysymtab_fields(&stripped.path);
+        let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, value)| *value).unwrap_or_else(|| panic!("{platform}: llvm-objdump prints no {name}: {fields:?}"));
+        let kept_fields = dysymtab_fields(&kept.path);
+        let kept_field = |name: &str| kept_fields.iter().find(|(n, _)| n == name).map(|(_, value)| *value).unwrap();
+        assert!(kept_field("nlocalsym") > 500_000, "{platform}: node keeps its locals without strip");
+        assert_eq!(field("nlocalsym"), 0, "{platform}");
+        assert_eq!(field("iextdefsym"), 0, "{platform}");
+        assert_eq!((field("nextdefsym"), field("nundefsym"), field("nindirectsyms")), (kept_field("nextdefsym"), kept_field("nundefsym"), kept_field("nindirectsyms")), "{platform}");
+        assert_eq!(field("nsyms"), field("nextdefsym") + field("nundefsym"), "{platform}");
+        let all = nm_symbols(&stripped.path, &["-a"]);
+        assert_eq!(all.len() as u64, field("nsyms"), "{platform}: llvm-nm lists every symbol");
+        assert_eq!(nm_symbols(&stripped.path, &["-g"]), nm_symbols(&kept.path, &["-g"]), "{platform}: external and undefined symbols, with their addresses");
+        assert_eq!(indirect_symbols(&stripped.path), indirect_symbols(&kept.path), "{platform}: the indirect symbol table names the same symbols");
+        let (lief_stripped, lief_kept) = (lief_view(&stripped.path), lief_view(&kept.path));
+        let without_count = |view: &str| view.split_whitespace().enumerate().filter(|(index, _)| *index != 2).map(|(_, word)| word.to_owned()).collect::<Vec<_>>();
+        assert_eq!(without_count(&lief_stripped), without_count(&lief_kept), "{platform}: LIEF reads the same exports");
+        assert_eq!(lief_stripped.split_whitespace().nth(2), Some(field("nsyms").to_string().as_str()), "{platform}: LIEF reads every symbol: {lief_stripped}");
+        assert!(lief_stripped.contains(" True "), "{platform}: LIEF sees the signature: {lief_stripped}");
+    }
+}
+
+/// A universal file of the two real darwin nodes: every slice is stripped exactly as the thin
+/// node is, llvm-objdump and llvm-nm read every slice cleanly, and it signs and verifies.
+#[test]
+fn stripping_a_universal_file_of_real_nodes_strips_every_slice() {
+    use sea_build::macho::{self, FatEntry, FatLayout};
+    let (_keep, dir) = temp();
+    let thins: Vec<Vec<u8>> = [(NODE_22, "darwin-x64"), (NODE_22_DARWIN_ARM64, "darwin-arm64")]
+        .into_iter()
+        .map(|(version, platform)| macho::unsign::unsign(&std::fs::read(&real_node(version, platform).unwrap().path).unwrap()).unwrap())
+        .collect();
+    let entries = thins
+        .iter()
+        .map(|thin| {
+            let header = macho::ThinImage::parse(thin).unwrap();
+            let arm = header.cputype() == object::macho::CPU_TYPE_ARM64;
+            FatEntry { cputype: header.cputype(), cpusubtype: header.header().cpusubtype.get(object::LittleEndian), align: if arm { 14 } else { 12 }, size: thin.len() as u64 }
+        })
+        .collect();
+    let layout = FatLayout::new(entries).unwrap();
+    let mut fat = Vec::new();
+    layout.write_to(&mut fat, |index, out| Ok(out.write_all(&thins[index])?)).unwrap();
+    drop(layout);
+
+    let stripped = macho::strip::strip(&fat).unwrap();
+    assert!(stripped.len() < fat.len() - 30_000_000, "{} -> {} bytes", fat.len(), stripped.len());
+    for (slice, thin) in macho::fat_slices(&stripped).unwrap().iter().zip(&thins) {
+        assert_eq!(slice.data, &macho::strip::strip(thin).unwrap()[..], "{}: the slice is stripped as the thin node is", macho::arch_name(slice.cputype));
+    }
+    assert_eq!(macho::strip::strip(&stripped).unwrap(), stripped, "stripping again changes nothing");
+    let path = dir.join("universal");
+    std::fs::write(&path, &stripped).unwrap();
+    let fields = dysymtab_fields(&path);
+    let locals: Vec<u64> = fields.iter().filter(|(name, _)| name == "nlocalsym").map(|(_, value)| *value).collect();
+    assert_eq!(locals, [0, 0], "{fields:?}");
+    assert!(!nm_symbols(&path, &["-a"]).is_empty());
+    let signed = sign::sign(&stripped, &sign::Signing { identifier: "universal", identity: None, signing_time: None }).unwrap();
+    sign::verify(&signed).unwrap();
+}

@@ -605,10 +605,7 @@ fn assert_osslsigncode_verifies(path: &Utf8Path, ca: &Utf8Path) {
 
 /// LIEF (PyPI, pinned, installed by `cargo xtask setup`) checks the signature's integrity.
 fn assert_lief_verifies(path: &Utf8Path) {
-    let version = sea_build_tests::nodes::pinned::LIEF;
-    let cache = sea_build::node::Cache::from_env(&sea_build::Env::from_process()).unwrap();
-    let python = cache.root().join(format!("lief-{version}/bin/python3"));
-    assert!(python.is_file(), "LIEF {version} is needed by this test: run `cargo xtask setup` (it installs it into {python})");
+    let python = sea_build_tests::lief_python();
     let script = "import sys, lief\nbinary = lief.PE.parse(sys.argv[1])\nprint(len(binary.signatures), binary.verify_signature())\n";
     let (ok, text) = tool(python.as_str(), &["-c", script, path.as_str()]);
     assert!(ok, "LIEF failed on {path}:\n{text}");

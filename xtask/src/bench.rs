@@ -26,6 +26,7 @@ use xshell::{Shell, cmd};
 
 mod corpus;
 mod programs;
+mod sizes;
 mod startup;
 
 /// The program the benchmark packs: pinned so runs stay comparable.
@@ -133,7 +134,13 @@ pub(crate) fn run(runs: usize, scale: f64, only: Option<&str>) -> Result<()> {
             bench.corpus(pinned::NODE_24)?;
             return bench.write_report("report-corpus.md");
         }
-        Some(other) => bail!("`--only {other}`: the groups are `startup`, `windows-identity`, `foreign` and `corpus`"),
+        Some(sizes) if sizes == "sizes" || sizes.starts_with("sizes=") => {
+            // `sizes=linux-x64,darwin-arm64` narrows the group to those target families.
+            let targets: Vec<&str> = sizes.strip_prefix("sizes=").map(|list| list.split(',').collect()).unwrap_or_default();
+            bench.sizes(&bench.dir.join("sizes"), &targets)?;
+            return bench.write_report("report-sizes.md");
+        }
+        Some(other) => bail!("`--only {other}`: the groups are `startup`, `windows-identity`, `foreign`, `corpus` and `sizes` (or `sizes=TARGET,...`)"),
     }
     bench.linux()?;
     let version = pinned::NODE_24;

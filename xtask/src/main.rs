@@ -66,11 +66,13 @@ enum Task {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         /// Measure only this group: `startup` (start-up with no cache, the plain and the
-        /// trained cache, a snapshot; sizes with and without `strip`), `windows-identity`
+        /// trained cache, a snapshot; then the `sizes` group), `windows-identity`
         /// (injection with a version resource, an icon and an Authenticode signature, against
         /// `cp` and plain injection), `foreign` (injection into darwin-x64 and win-x64 node,
         /// against `cp`) or `corpus` (start-up of real programs built with the defaults,
-        /// against `node <bin>` and a bundle; the build of the largest).
+        /// against `node <bin>` and a bundle; the build of the largest) or `sizes` (raw, on-disk
+        /// and archive sizes of SEAs per target family, with and without `strip`, against node;
+        /// `sizes=linux-x64,darwin-arm64` for some families).
         #[arg(long, value_name = "GROUP")]
         only: Option<String>,
     },

@@ -48,12 +48,14 @@ use object::macho::{CPU_TYPE_ARM64, CPU_TYPE_X86_64, FAT_MAGIC, FAT_MAGIC_64, MH
 pub mod fixture;
 pub mod relativise;
 pub mod signature;
+pub mod strip;
 mod thin;
 mod universal;
 pub mod unsign;
 pub mod uuid;
 
 pub use thin::{Command, FileRange, NLIST_LEN, Segment, ThinImage, linkedit_data_name};
+pub(crate) use universal::shrink_slices;
 pub use universal::{FatEntry, FatLayout, FatSlice, fat_slices, map_slices};
 
 /// Length of a 64-bit Mach-O header; the load commands follow it.

@@ -44,7 +44,7 @@ use object::macho::{LC_CODE_SIGNATURE, LC_SYMTAB, MachHeader64, N_OSO, N_SO, N_S
 use object::pod::from_bytes_mut;
 use object::read::macho::MachHeader as _;
 
-use super::{FatEntry, FatLayout, Kind, NLIST_LEN, ThinImage, align_up, fat_slices, in_slice, kind, uuid};
+use super::{Kind, NLIST_LEN, ThinImage, align_up, kind, uuid};
 
 /// `__LINKEDIT`'s `vmsize` becomes its file size rounded up to this (the largest page size),
 /// whatever the linker wrote (lld writes the exact, path-dependent size).
@@ -213,34 +213,14 @@ pub fn unchanged_span(head: &[u8]) -> Option<std::ops::Range<u64>> {
 /// Relativises every slice where it lies, then packs the slices down (they only shrink) and
 /// writes a new universal header.
 fn relativise_fat(data: &mut [u8], prefix: &[u8], options: &RelativiseOptions) -> Result<RelativiseSummary> {
-    let mut slices: Vec<(FatEntry, usize, String)> = fat_slices(data)?
-        .iter()
-        .enumerate()
-        .map(|(index, slice)| {
-            let entry = FatEntry { cputype: slice.cputype, cpusubtype: slice.cpusubtype, align: slice.align, size: slice.data.len() as u64 };
-            (entry, slice.offset as usize, in_slice(index, slice))
-        })
-        .collect();
-    slices.sort_by_key(|(_, offset, _)| *offset);
-    let mut summaries = Vec::with_capacity(slices.len());
-    for (entry, offset, context) in &mut slices {
-        let image = &mut data[*offset..*offset + entry.size as usize];
-        let summary = relativise_thin(image, prefix, options).context(context.clone())?;
-        entry.size = summary.len;
+    let mut summaries = Vec::new();
+    let len = super::shrink_slices(data, |image| {
+        let summary = relativise_thin(image, prefix, options)?;
+        let len = summary.len;
         summaries.push(summary);
-    }
-    let layout = FatLayout::new(slices.iter().map(|(entry, _, _)| *entry).collect())?;
-    let header = layout.header();
-    let mut written = header.len();
-    for ((entry, old_offset, _), &new_offset) in slices.iter().zip(layout.offsets()) {
-        let new_offset = new_offset as usize;
-        ensure!(new_offset <= *old_offset && written <= new_offset, "internal error: slice moving from {old_offset:#x} to {new_offset:#x}");
-        data.copy_within(*old_offset..*old_offset + entry.size as usize, new_offset);
-        data[written..new_offset].fill(0);
-        written = new_offset + entry.size as usize;
-    }
-    data[..header.len()].copy_from_slice(&header);
-    Ok(RelativiseSummary { images: summaries, len: layout.len() })
+        Ok(len)
+    })?;
+    Ok(RelativiseSummary { images: summaries, len })
 }
 
 /// Where the symbol and string tables of a thin image lie.
@@ -508,6 +488,7 @@ fn stab_name(kind: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::macho::fat_slices;
     use crate::macho::fixture::{Options, image, tiny_image, universal};
     use crate::macho::unsign::unsign;
     use crate::testing::XorShift;

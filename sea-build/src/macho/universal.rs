@@ -283,3 +283,37 @@ pub fn map_slices(data: &[u8], mut transform: impl FnMut(&[u8]) -> Result<Vec<u8
     })?;
     Ok(out)
 }
+
+/// Shrinks every slice of the universal file `data` where it lies with `shrink` (which
+/// returns the slice's new length, at most its old one), then packs the slices down, each
+/// at its alignment and in file order, and writes a new universal header. Returns the
+/// length of the result: the rest of `data` is to be cut. Errors from a slice name it.
+pub(crate) fn shrink_slices(data: &mut [u8], mut shrink: impl FnMut(&mut [u8]) -> Result<u64>) -> Result<u64> {
+    let mut slices: Vec<(FatEntry, usize, String)> = fat_slices(data)?
+        .iter()
+        .enumerate()
+        .map(|(index, slice)| {
+            let entry = FatEntry { cputype: slice.cputype, cpusubtype: slice.cpusubtype, align: slice.align, size: slice.data.len() as u64 };
+            (entry, slice.offset as usize, in_slice(index, slice))
+        })
+        .collect();
+    slices.sort_by_key(|(_, offset, _)| *offset);
+    for (entry, offset, context) in &mut slices {
+        let image = &mut data[*offset..*offset + entry.size as usize];
+        let len = shrink(image).context(context.clone())?;
+        ensure!(len <= entry.size, "internal error: {context} grew from {} to {len} bytes while shrinking", entry.size);
+        entry.size = len;
+    }
+    let layout = FatLayout::new(slices.iter().map(|(entry, _, _)| *entry).collect())?;
+    let header = layout.header();
+    let mut written = header.len();
+    for ((entry, old_offset, _), &new_offset) in slices.iter().zip(layout.offsets()) {
+        let new_offset = new_offset as usize;
+        ensure!(new_offset <= *old_offset && written <= new_offset, "internal error: slice moving from {old_offset:#x} to {new_offset:#x}");
+        data.copy_within(*old_offset..*old_offset + entry.size as usize, new_offset);
+        data[written..new_offset].fill(0);
+        written = new_offset + entry.size as usize;
+    }
+    data[..header.len()].copy_from_slice(&header);
+    Ok(layout.len())
+}

@@ -268,6 +268,7 @@ fn macho_seeds(seeds: &mut Seeds, work: &Path) -> Result<()> {
         relativise_seed.extend_from_slice(BUILD_DIR.as_bytes());
         relativise_seed.extend_from_slice(image);
         seeds.add("relativise", name, relativise_seed);
+        seeds.add("strip_macho", name, image.to_vec());
     }
     for (name, image) in [("fixture-x86_64-signed", signed_x86_64), ("fixture-arm64-signed", signed_arm64), ("fixture-universal-signed", signed_universal)] {
         seeds.add("unsign_macho", name, image);

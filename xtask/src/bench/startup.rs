@@ -1,7 +1,6 @@
 //! Start-up and size: TypeScript's compiler (the 6 MB main) type-checking a small project as a
 //! SEA with no code cache, node's plain cache, a trained cache and a startup snapshot, timed in
-//! interleaved rounds and reported as distributions; and the size of a SEA with and without
-//! `strip` for each pinned node release.
+//! interleaved rounds and reported as distributions; and the sizes of SEAs ([`super::sizes`]).
 //!
 //! The trained cache is made by sea-build's trainer (`sea_build::train`, what
 //! `code-cache = "trained"` runs), trained on checking the project. Every variant must check a
@@ -149,7 +148,7 @@ impl Bench {
             }
         }
         self.sections.push(section);
-        self.sizes(&work.join("sizes"))
+        self.sizes(&work.join("sizes"), &[])
     }
 
     /// The trained-cache variant at `artifact`; returns the trained cache's length.
@@ -181,40 +180,6 @@ impl Bench {
         inject.args(["inject", "--base", node.as_str(), "--blob", blob_path.as_str(), "--out", artifact.as_str()]);
         run_checked(inject)?;
         Ok(trained_len)
-    }
-
-    /// The size of a small SEA with and without `strip`, per pinned node release.
-    fn sizes(&mut self, work: &Utf8Path) -> Result<()> {
-        std::fs::create_dir_all(work)?;
-        let main = work.join("main.js");
-        std::fs::write(&main, "console.log('hello');\n")?;
-        let out = work.join("sea");
-        let dir = out.join(Platform::host()?.rust_triple());
-        let mut section =
-            "## Artifact size with and without `strip` (linux-x64, a one-line main)\n\n| node | node binary | SEA | SEA, `strip = true` | saved |\n|---|---:|---:|---:|---:|\n".to_owned();
-        for version in [pinned::NODE_22, pinned::NODE_24, pinned::NODE_26] {
-            let node = fetch_node(VersionSpec::Exact(version))?;
-            let mut lens = Vec::new();
-            for strip in [false, true] {
-                let name = format!("hello-{}-{}", version.major, if strip { "stripped" } else { "whole" });
-                let manifest = self.app_with(&work.join(&name), &name, &main, version.to_string(), &format!("strip = {strip}\n"))?;
-                let mut build = Command::new(&self.xtask);
-                build.args(["sea", "--manifest-path", manifest.as_str(), "--out", out.as_str()]);
-                run_checked(build)?;
-                lens.push(std::fs::metadata(dir.join(&name))?.len());
-            }
-            let mb = |len: u64| len as f64 / 1e6;
-            section.push_str(&format!(
-                "| {version} | {:.1} MB | {:.1} MB | {:.1} MB | {:.1} MB ({:.0}%) |\n",
-                mb(std::fs::metadata(&node.path)?.len()),
-                mb(lens[0]),
-                mb(lens[1]),
-                mb(lens[0] - lens[1]),
-                100.0 * (lens[0] - lens[1]) as f64 / lens[0] as f64
-            ));
-        }
-        self.sections.push(section);
-        Ok(())
     }
 }
 

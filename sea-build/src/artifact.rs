@@ -129,6 +129,8 @@ pub struct IcuTrimmed {
     /// How many bytes of the ICU data package are zeros now (holes on disk where the file
     /// system allows).
     pub freed_bytes: u64,
+}
+
 /// The release archive of an artifact, in the manifest (see [`crate::release`]).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

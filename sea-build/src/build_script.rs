@@ -183,6 +183,9 @@ impl Build {
     /// ```
     pub fn icu(&mut self, icu: crate::icu::IcuData) -> &mut Build {
         self.icu = Some(icu);
+        self
+    }
+
     /// Whether the release archive users download is written next to the SEA (default: no):
     /// `<name>-<platform>.tar.xz` (`.zip` for Windows) holding the SEA and node's LICENSE,
     /// reproducible, its SHA-256 in the manifest. `.tar.xz` needs the `xz` feature, `.zip`

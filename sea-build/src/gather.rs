@@ -4,8 +4,9 @@
 //!
 //! Every artifact found beside its manifest is checked against the SHA-256 its manifest
 //! records (a transfer that damaged it is an error), copied as `<name>-<platform>[.exe]` with its
-//! manifest as `<name>-<platform>.sea.json`, and listed in `SHA256SUMS` (the format
-//! `sha256sum -c` reads). The directory is made beside `out` and renamed into place whole, so
+//! manifest as `<name>-<platform>.sea.json`, its release archive (`archive`) and node's licence
+//! as `<name>-<platform>.node-LICENSE`, and listed in `SHA256SUMS` (the format `sha256sum -c`
+//! reads). The directory is made beside `out` and renamed into place whole, so
 //! `out` is either the previous release or the complete new one.
 
 use anyhow::{Context, Result, bail};
@@ -68,6 +69,13 @@ pub fn find(inputs: &[Utf8PathBuf]) -> Result<Vec<Found>> {
                 "{path} hashes to {actual}, but its manifest {manifest_file} records {}: the file was changed or damaged after it was built (in the upload or download between jobs?); build it again",
                 manifest.artifact_sha256
             );
+        }
+        if let Some(archive) = &manifest.archive {
+            let at = crate::publish::dir_of(&path).join(&archive.file);
+            let actual = crate::digest::sha256_file(&at).with_context(|| format!("{manifest_file} names the release archive {at}, which is not there"))?;
+            if actual != archive.sha256 {
+                bail!("{at} hashes to {actual}, but {manifest_file} records {}: the archive was changed or damaged after it was built; build it again", archive.sha256);
+            }
         }
         let this = Found { path, manifest };
         match found.iter().find(|other| other.release_name() == this.release_name()) {
@@ -135,6 +143,19 @@ pub fn write_release(found: &[Found], out: &Utf8Path, mut check: impl FnMut(&Utf
         let manifest_name = manifest_path(Utf8Path::new(&name)).into_string();
         std::fs::write(staged.join(&manifest_name), &json).with_context(|| format!("could not write {manifest_name} in {staged}"))?;
         sums.push((manifest_name, crate::digest::sha256_hex(&json)));
+        // Beside it, what the build wrote beside it: the release archive, node's licence.
+        let dir = crate::publish::dir_of(&artifact.path);
+        if let Some(archive) = &artifact.manifest.archive {
+            std::fs::copy(dir.join(&archive.file), staged.join(&archive.file)).with_context(|| format!("could not copy {} into {staged}", archive.file))?;
+            sums.push((archive.file.clone(), archive.sha256.clone()));
+        }
+        if let Some(license) = &artifact.manifest.node_license_file {
+            let stem = name.strip_suffix(".exe").unwrap_or(&name);
+            let license_name = crate::artifact::license_file_name(stem);
+            let text = std::fs::read(dir.join(license)).with_context(|| format!("could not read {license} beside {}", artifact.path))?;
+            std::fs::write(staged.join(&license_name), &text).with_context(|| format!("could not write {license_name} in {staged}"))?;
+            sums.push((license_name, crate::digest::sha256_hex(&text)));
+        }
         check(&to)?;
     }
     std::fs::write(staged.join(SUMS_FILE), sums_text(&sums)).with_context(|| format!("could not write {SUMS_FILE} in {staged}"))?;
@@ -178,6 +199,7 @@ mod tests {
             startup_snapshot: false,
             stripped_bytes: None,
             icu_trimmed: None,
+            archive: None,
             code_cache_trained: false,
             mounted: None,
         };

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         eprintln!("recorded-cargo answers only `cargo metadata`, not `cargo {}`", args.join(" "));
         return ExitCode::from(2);
     }
-    let Some(path) = std::env::var_os("RECORDED_CARGO_METADATA") else {
+    let Some(path) = sea_build::Env::from_process().var_os("RECORDED_CARGO_METADATA") else {
         eprintln!("recorded-cargo: RECORDED_CARGO_METADATA names no file of recorded `cargo metadata` output");
         return ExitCode::from(2);
     };

@@ -1,5 +1,5 @@
 //! `icu = ["en"]`: node's ICU data trimmed to English, with real node 24. The same `Intl` script
-//! (tests/corpus/icu/intl.js: dates with time zones, numbers, currencies, units, collation,
+//! (tests/scripts/intl.js: dates with time zones, numbers, currencies, units, collation,
 //! segmentation, plural rules, relative times, display names) runs through full-ICU node and
 //! through the trimmed SEA: the kept locales give the same results, a dropped one falls back to
 //! the default locale as node's small-icu builds do, `supportedLocalesOf` lists what is kept,
@@ -29,7 +29,7 @@ const DROPPED: &[&str] = &["de", "fr-CA", "ja"];
 const LOCALE_FREE: &[&str] = &["normalized", "decoder", "regexp", "icu"];
 
 fn script() -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/icu/intl.js")
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/intl.js")
 }
 
 /// A package at `dir` whose SEA runs the Intl script, for `targets`, with `icu`.

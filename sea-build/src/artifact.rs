@@ -298,10 +298,11 @@ pub(crate) fn place_sidecar(artifact: &Utf8Path, manifest: &Manifest, license: O
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn manifest() -> Manifest {
+    /// A manifest of an app for linux-x64, for tests of what reads manifests.
+    pub(crate) fn manifest() -> Manifest {
         Manifest {
             name: "app".into(),
             target: "x86_64-unknown-linux-gnu".into(),

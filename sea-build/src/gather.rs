@@ -173,36 +173,12 @@ pub fn write_release(found: &[Found], out: &Utf8Path, mut check: impl FnMut(&Utf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::CacheAccepted;
 
     fn built(dir: &Utf8Path, target: &str, platform: &str, file: &str, bytes: &[u8]) -> Utf8PathBuf {
         let path = dir.join(target).join(file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, bytes).unwrap();
-        let manifest = Manifest {
-            name: "app".into(),
-            target: target.into(),
-            platform: platform.into(),
-            node_version: crate::node::Version::new(24, 21, 0),
-            node_source: "npm".into(),
-            node_sha256: "aa".repeat(32),
-            node_license: crate::artifact::NODE_SPDX.into(),
-            node_license_file: None,
-            artifact_sha256: crate::digest::sha256_hex(bytes),
-            code_cache_embedded: true,
-            cache_accepted: CacheAccepted::Yes,
-            code_cache_omitted: None,
-            bundle_sha256: None,
-            run_time_check: crate::runtime::Execution::Native,
-            node_options_guard: true,
-            verify_args: Vec::new(),
-            startup_snapshot: false,
-            stripped_bytes: None,
-            icu_trimmed: None,
-            archive: None,
-            code_cache_trained: false,
-            mounted: None,
-        };
+        let manifest = Manifest { target: target.into(), platform: platform.into(), artifact_sha256: crate::digest::sha256_hex(bytes), ..crate::artifact::tests::manifest() };
         std::fs::write(manifest_path(&path), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
         path
     }

@@ -204,11 +204,11 @@ impl Pipeline<'_> {
         }
         if node.license.is_none() {
             self.reporter.report(Event::Warning(&format!(
-                "{}: node {} ({}) came without its LICENSE (a local binary, or a cache entry from an older sea-build: delete {} to fetch it again); a release must still include node's licence (MIT)",
+                "{}: node {} for {} came without its LICENSE ({}); a release must still include node's licence (MIT): ship node's LICENSE of that version beside it",
                 sea.name,
                 node.version,
-                node.source,
-                crate::publish::dir_of(&node.path)
+                node.platform,
+                node.missing_license_reason()
             )));
         }
         let sidecar = match &sea.sidecar_dir {
@@ -437,8 +437,9 @@ impl Pipeline<'_> {
         match &mut license {
             Some((file, len)) => members.push(Member { name: "LICENSE".to_owned(), executable: false, len: *len, contents: file }),
             None => self.reporter.report(Event::Warning(&format!(
-                "{file_name} carries no LICENSE: node {} for {platform} came without one (a local binary, or a cache entry from an older sea-build); add node's LICENSE to the release yourself",
-                node.version
+                "{file_name} carries no LICENSE: node {} for {platform} came without one ({}); add node's LICENSE of that version to the release yourself",
+                node.version,
+                node.missing_license_reason()
             ))),
         }
         let mut file = crate::publish::partial_file(out_dir, format.extension())?;

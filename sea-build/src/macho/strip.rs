@@ -121,6 +121,8 @@ struct Tables {
     strings: Range<usize>,
     /// Local symbols: `0..nlocalsym`, then the external and undefined ones.
     nlocalsym: usize,
+    /// Where the first table with bytes starts (the end of `__LINKEDIT` when none has any).
+    start: usize,
     cputype: u32,
 }
 
@@ -164,6 +166,10 @@ fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
     );
     let moved: Vec<_> = [symbols, indirect, strings].into_iter().filter(|range| range.len > 0).collect();
     let start = moved.iter().map(|range| range.offset).min().unwrap_or(linkedit.file_end());
+    let past_end = moved.iter().find(|range| range.end() > image.len() as u64).map(|range| (range.what, range.end())).or((start > image.len() as u64).then_some(("__LINKEDIT segment", start)));
+    if let Some((what, end)) = past_end {
+        bail!("the {what} runs to {end:#x}, past the end of the image ({:#x} bytes): the binary is truncated", image.len());
+    }
     for range in &moved {
         ensure!(
             range.offset >= linkedit.fileoff() && range.end() <= linkedit.file_end(),
@@ -193,6 +199,7 @@ fn locate_tables(image: &[u8]) -> Result<Option<Tables>> {
         indirect: as_range(indirect),
         strings: as_range(strings),
         nlocalsym: nlocal,
+        start: start as usize,
         cputype: thin.cputype(),
     }))
 }
@@ -205,11 +212,13 @@ fn strip_thin(image: &mut [u8]) -> Result<ImageStrip> {
         let cputype = ThinImage::parse(image)?.cputype();
         return Ok(ImageStrip { cputype, symbols: (0, 0), string_table: (0, 0), len: (old_len, old_len) });
     };
-    let symbols = &image[tables.symbols.clone()];
-    let strings = &image[tables.strings.clone()];
+    // An empty table's offset is not checked (and may lie anywhere): never slice at it.
+    let table = |range: &Range<usize>| if range.is_empty() { &[][..] } else { &image[range.clone()] };
+    let symbols = table(&tables.symbols);
+    let strings = table(&tables.strings);
     let nsyms = symbols.len() / NLIST_LEN as usize;
     let unchanged = ImageStrip { cputype: tables.cputype, symbols: (nsyms as u64, nsyms as u64), string_table: (strings.len() as u64, strings.len() as u64), len: (old_len, old_len) };
-    let indirect: Vec<u32> = image[tables.indirect.clone()].chunks_exact(4).map(|entry| u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]])).collect();
+    let indirect: Vec<u32> = table(&tables.indirect).chunks_exact(4).map(|entry| u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]])).collect();
 
     // Locals the indirect table names stay; every other local goes.
     let mut keep_local = vec![false; tables.nlocalsym];
@@ -252,14 +261,15 @@ fn strip_thin(image: &mut [u8]) -> Result<ImageStrip> {
     // Lay the tables out again in their old order, from where the first one started.
     let mut order = [(tables.symbols.start, &new_symbols[..], 0usize), (tables.indirect.start, &new_indirect[..], 1), (tables.strings.start, &new_strings[..], 2)];
     order.sort_by_key(|(offset, _, which)| (*offset, *which));
-    let old_tables = [&tables.symbols, &tables.indirect, &tables.strings];
-    let mut cursor = old_tables.iter().filter(|range| !range.is_empty()).map(|range| range.start).min().unwrap_or(tables.strings.start);
+    let mut cursor = tables.start;
     let mut placed = [0usize; 3];
     for (_, bytes, which) in order {
         if bytes.is_empty() {
             continue;
         }
         let at = align_up(cursor as u64, 8).context("internal error: offset overflow")? as usize;
+        // Alignment can outgrow tables that were packed tighter than linkers pack them.
+        ensure!(at + bytes.len() <= image.len(), "the rebuilt symbol tables do not fit where the old ones were (they were packed without alignment): unsupported layout");
         image[cursor..at].fill(0);
         image[at..at + bytes.len()].copy_from_slice(bytes);
         placed[which] = at;
@@ -269,9 +279,8 @@ fn strip_thin(image: &mut [u8]) -> Result<ImageStrip> {
 
     let offset32 = |value: usize| u32::try_from(value).ok().context("internal error: a symbol table moved beyond 4 GiB");
     let (symtab, _) = from_bytes_mut::<SymtabCommand<Le>>(&mut image[tables.symtab_command..]).ok().context("internal error: LC_SYMTAB vanished")?;
-    if new_nsyms > 0 {
-        symtab.symoff.set(Le, offset32(placed[0])?);
-    }
+    // An empty table gets offset 0, as linkers write it, not an offset past the cut end.
+    symtab.symoff.set(Le, if new_nsyms > 0 { offset32(placed[0])? } else { 0 });
     symtab.nsyms.set(Le, new_nsyms as u32);
     symtab.stroff.set(Le, offset32(placed[2])?);
     symtab.strsize.set(Le, new_strings.len() as u32);
@@ -281,9 +290,7 @@ fn strip_thin(image: &mut [u8]) -> Result<ImageStrip> {
     dysymtab.iextdefsym.set(Le, kept_locals as u32);
     dysymtab.iundefsym.set(Le, kept_locals as u32 + nextdef);
     ensure!(kept_locals + (nextdef + nundef) as usize == new_nsyms, "internal error: the stripped symbol table has {new_nsyms} entries, not {kept_locals} + {nextdef} + {nundef}");
-    if !new_indirect.is_empty() {
-        dysymtab.indirectsymoff.set(Le, offset32(placed[1])?);
-    }
+    dysymtab.indirectsymoff.set(Le, if new_indirect.is_empty() { 0 } else { offset32(placed[1])? });
     let filesize = new_len as u64 - tables.linkedit_fileoff;
     let (linkedit, _) = from_bytes_mut::<SegmentCommand64<Le>>(&mut image[tables.linkedit_command..]).ok().context("internal error: __LINKEDIT vanished")?;
     linkedit.filesize.set(Le, filesize);

@@ -84,6 +84,27 @@ pub struct NodeBinary {
     pub license: Option<Utf8PathBuf>,
 }
 
+impl NodeBinary {
+    /// Why [`license`](NodeBinary::license) is `None`, for a warning: a release must still carry
+    /// node's licence.
+    ///
+    /// ```
+    /// # let node = sea_build::node::NodeBinary {
+    /// #     version: "24.21.0".parse().unwrap(), platform: "win-x64".parse().unwrap(), source: "npm".into(), origin: None,
+    /// #     archive_sha256: None, binary_sha256: String::new(), path: "node.exe".into(), downloaded: false, fuse_offset: None, license: None,
+    /// # };
+    /// assert!(node.missing_license_reason().contains("npm package"));
+    /// ```
+    pub fn missing_license_reason(&self) -> String {
+        match self.source.as_str() {
+            "local" | "path" => "a node given by path carries none beside it".to_owned(),
+            // node's own npm packages for Windows hold node.exe alone.
+            "npm" => format!("node's npm package for {} holds none, or the cache entry predates sea-build keeping it", self.platform),
+            _ => format!("the cache entry predates sea-build keeping it: delete {} to fetch it again", crate::publish::dir_of(&self.path)),
+        }
+    }
+}
+
 /// Fetches, verifies and caches node binaries.
 ///
 /// Configuration comes from the environment ([`NodeFetcher::from_env`]) and can be overridden

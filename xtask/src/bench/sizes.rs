@@ -1,8 +1,8 @@
 //! What users download and keep, per target family: the raw size, the size on disk (the blocks
 //! the file system allocated) and the release archive (`.tar.xz`, `.zip` for Windows, as
 //! `cargo xtask sea --archive` writes it) of a SEA with a one-line main and of one with
-//! TypeScript's compiler (6 MB of JavaScript), with and without `strip`, against node itself
-//! (its binary and LICENSE archived the same way) as 1.00x.
+//! TypeScript's compiler (6 MB of JavaScript), whole, with `strip` and with `strip` and
+//! `icu = ["en"]`, against node itself (its binary and LICENSE archived the same way) as 1.00x.
 
 use std::process::Command;
 
@@ -17,6 +17,11 @@ use super::{Bench, fetch_node_for, pinned, run_checked};
 /// The target families measured, each with the pinned node it is built from (darwin-x64 and
 /// darwin-arm64 with node 22: see the pins).
 const TARGETS: [(&str, Version); 4] = [("linux-x64", pinned::NODE_24), ("darwin-x64", pinned::NODE_22), ("darwin-arm64", pinned::NODE_22_DARWIN_ARM64), ("win-x64", pinned::NODE_24)];
+
+/// What each row changes: its name in the report, its file-name suffix, its metadata, and
+/// whether it applies to Windows (where `strip` has nothing to leave out).
+const VARIANTS: [(&str, &str, &str, bool); 3] =
+    [("whole", "whole", "strip = false\n", true), ("`strip`", "stripped", "strip = true\n", false), ("`strip`, `icu = [\"en\"]`", "en", "strip = true\nicu = [\"en\"]\n", true)];
 
 /// The sizes of one file and of its release archive.
 struct Sizes {
@@ -33,7 +38,7 @@ impl Bench {
         let tsc = self.typescript_main()?;
         let out = work.join("sea");
         let mut section = "## What users download and keep (`--archive`; x = against node itself)\n\n\
-            | target | node | program | `strip` | raw | on disk | archive |\n|---|---|---|---|---:|---:|---:|\n"
+            | target | node | program | build | raw | on disk | archive |\n|---|---|---|---|---:|---:|---:|\n"
             .to_owned();
         for (target, version) in TARGETS.into_iter().filter(|(target, _)| targets.is_empty() || targets.contains(target)) {
             let platform: Platform = target.parse()?;
@@ -49,15 +54,15 @@ impl Bench {
             };
             section.push_str(&row("node itself", "", &node));
             for (program, main) in [("one-line main", &hello), ("TypeScript compiler", &tsc)] {
-                for strip in [false, true] {
-                    let name = format!("{}-{}", if main == &hello { "hello" } else { "tsc" }, if strip { "stripped" } else { "whole" });
+                for (label, suffix, metadata, _) in VARIANTS.into_iter().filter(|&(.., on_windows)| on_windows || !target.starts_with("win-")) {
+                    let name = format!("{}-{suffix}", if main == &hello { "hello" } else { "tsc" });
                     let app = work.join(format!("{target}-{name}"));
-                    let manifest = self.app_with(&app, &name, main, version.to_string(), &format!("strip = {strip}\n"))?;
+                    let manifest = self.app_with(&app, &name, main, version.to_string(), metadata)?;
                     let mut build = Command::new(&self.xtask);
                     build.args(["sea", "--archive", "--manifest-path", manifest.as_str(), "--out", out.as_str(), "--target", target]);
                     eprintln!("bench: sizes of {name} for {target}");
                     run_checked(build)?;
-                    section.push_str(&row(program, if strip { "yes" } else { "no" }, &artifact_sizes(&out.join(platform.rust_triple()), &name)?));
+                    section.push_str(&row(program, label, &artifact_sizes(&out.join(platform.rust_triple()), &name)?));
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! package keeps its place and size in the binary: the freed tail is zeros.
 
 pub mod bundle;
+pub mod converters;
 pub mod package;
 
 use std::collections::{BTreeMap, BTreeSet};

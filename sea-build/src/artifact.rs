@@ -124,8 +124,11 @@ pub fn license_file_name(name: &str) -> String {
 pub struct IcuTrimmed {
     /// The locales asked for (each kept with its sublocales and parents).
     pub locales: Vec<String>,
-    /// How many locale data files were left out.
+    /// How many data files were left out: locales' and charset converters'.
     pub removed_items: usize,
+    /// How many of those were charset converters (those node cannot open).
+    #[serde(default)]
+    pub removed_converters: usize,
     /// How many bytes of the ICU data package are zeros now (holes on disk where the file
     /// system allows).
     pub freed_bytes: u64,

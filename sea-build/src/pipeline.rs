@@ -231,9 +231,17 @@ impl Pipeline<'_> {
         let path = dir.join(node.path.file_name().unwrap_or("node"));
         let trimmed = crate::icu::write_trimmed_node(&node.path, locales, &path).with_context(|| format!("cannot build {} with `icu` = {locales:?}", sea.name))?;
         let freed_bytes = (trimmed.bytes.len() - trimmed.used) as u64;
-        self.step(format!("kept {} of node's locales with their ICU data; {:.1} MB of it left out", trimmed.locales.len(), freed_bytes as f64 / 1e6));
+        self.step(format!(
+            "kept {} of node's locales and the charset converters node can open ({} others dropped); {:.1} MB of ICU data left out",
+            trimmed.locales.len(),
+            trimmed.removed_converters.len(),
+            freed_bytes as f64 / 1e6
+        ));
+        if let Some(why) = &trimmed.all_converters_kept {
+            self.reporter.report(Event::Warning(&format!("{}: kept all of ICU's charset converters, because which of them node opens could not be told: {why}", sea.name)));
+        }
         let base = NodeBinary { path, ..node.clone() };
-        Ok((base, IcuTrimmed { locales: locales.to_vec(), removed_items: trimmed.removed_items, freed_bytes }))
+        Ok((base, IcuTrimmed { locales: locales.to_vec(), removed_items: trimmed.removed_items, removed_converters: trimmed.removed_converters.len(), freed_bytes }))
     }
 
     fn step(&self, message: String) {

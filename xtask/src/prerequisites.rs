@@ -40,6 +40,7 @@ const TOOLS: &[Tool] = &[
     Tool { command: "llvm-readobj", package: "llvm", why: "lists the resources of injected Windows executables independently" },
     Tool { command: "icupkg", package: "icu-devtools", why: "lists the items of ICU data packages that `icu` trimming rewrote, independently" },
     Tool { command: "derb", package: "icu-devtools", why: "reads the resource bundles `icu` trimming rewrote, independently" },
+    Tool { command: "uconv", package: "icu-devtools", why: "resolves converter names with ICU's own code, against which `icu` trimming's alias table reader is checked" },
     Tool { command: "osslsigncode", package: "osslsigncode", why: "checks that unsigned Windows executables read as unsigned" },
     Tool { command: "lld-link", package: "lld", why: "links that program" },
     Tool { command: "ld64.lld-19", package: "lld-19", why: "links Mach-O fixtures with chained fixups (LLVM 16+)" },

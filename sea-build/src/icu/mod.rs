@@ -1,14 +1,16 @@
 //! Trimming node's ICU data to the locales a program needs (`icu = ["en"]`).
 //!
 //! node's official builds link ICU's full data as one common data package (see [`package`]).
-//! [`trim_package`] rewrites that package to hold every item that is not a locale's (properties,
-//! normalisation, converters, time zones, break-iterator rules and dictionaries, the pool
-//! bundles) and, in every locale tree, the kept locales: those listed, their sublocales, their
-//! parents up to `root`, and the aliases that resolve to them. Each tree's `res_index` then lists
-//! only what is kept, so `Intl.*.supportedLocalesOf` answers for what the artifact carries. The
-//! package keeps its place and size in the binary: the freed tail is zeros.
+//! [`trim_package`] rewrites that package to hold every item that is not a locale's or a
+//! converter's (properties, normalisation, time zones, break-iterator rules and dictionaries,
+//! the pool bundles, the converter alias table); in every locale tree, the kept locales: those
+//! listed, their sublocales, their parents up to `root`, and the aliases that resolve to them;
+//! and the charset converters node can open (see [`converters`]). Each tree's `res_index` then
+//! lists only what is kept, so `Intl.*.supportedLocalesOf` answers for what the artifact
+//! carries. The package keeps its place and size in the binary: the freed tail is zeros.
 
 pub mod bundle;
+pub mod converters;
 pub mod package;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,8 +121,12 @@ pub struct Trimmed {
     pub used: usize,
     /// The locales kept (of the main tree), sorted.
     pub locales: Vec<String>,
-    /// How many items were left out.
+    /// How many items were left out (locales' and converters').
     pub removed_items: usize,
+    /// The converters (`.cnv` items, by name) left out: those nothing node opens reaches.
+    pub removed_converters: Vec<String>,
+    /// Why every converter was kept, when which of them node reaches could not be told.
+    pub all_converters_kept: Option<String>,
 }
 
 /// One item's place: tree (`""` for the main one, `coll`, `brkitr`…) and file name.
@@ -173,11 +179,25 @@ pub fn trim_package(package: &[u8], locales: &[String]) -> Result<Trimmed> {
         }
     }
     let kept = kept_locales(&parents, locales);
+    // The converters node can open. Without knowing which, all of them stay: that costs size,
+    // never a decoder.
+    let converter = |name: &str| by_name.get(format!("{prefix}{name}.cnv").as_str()).map(|item| item.data);
+    let reached = match by_name.get(format!("{prefix}cnvalias.icu").as_str()) {
+        Some(table) => converters::node_converters(table.data, &converter).map_err(|error| format!("{error:#}")),
+        None => Err("the package has no converter alias table (cnvalias.icu)".to_owned()),
+    };
+    let mut removed_converters = Vec::new();
     // The items kept, with each tree's res_index rewritten.
     let mut rewritten = Vec::new();
     let mut keep = Vec::with_capacity(parsed.items.len());
     for item in &parsed.items {
         let (tree, file) = split_name(item.name, &prefix);
+        if let (Ok(reached), true, Some(name)) = (&reached, tree.is_empty(), file.strip_suffix(".cnv"))
+            && !reached.contains(name)
+        {
+            removed_converters.push(name.to_owned());
+            continue;
+        }
         match file.strip_suffix(".res") {
             Some("res_index") => {
                 let bundle = Bundle::parse(item.data).with_context(|| format!("could not read ICU's {}", item.name))?;
@@ -205,7 +225,7 @@ pub fn trim_package(package: &[u8], locales: &[String]) -> Result<Trimmed> {
     }
     let used = package::parse(&bytes)?.len;
     let main_locales = parsed.items.iter().filter_map(|item| split_name(item.name, &prefix).1.strip_suffix(".res").filter(|stem| kept.contains(*stem) && split_name(item.name, &prefix).0.is_empty()));
-    Ok(Trimmed { locales: main_locales.map(str::to_owned).collect(), bytes, used, removed_items: parsed.items.len() - items.len() })
+    Ok(Trimmed { locales: main_locales.map(str::to_owned).collect(), bytes, used, removed_items: parsed.items.len() - items.len(), removed_converters, all_converters_kept: reached.err() })
 }
 
 /// The locales kept for `requested`: each one whose chain of parents and aliases reaches a
@@ -319,6 +339,12 @@ mod tests {
             ]
         );
         assert_eq!(trimmed.removed_items, 3);
+        assert!(
+            trimmed.removed_converters.is_empty() && trimmed.all_converters_kept.as_deref().is_some_and(|why| why.contains("cnvalias.icu")),
+            "{:?} {:?}",
+            trimmed.removed_converters,
+            trimmed.all_converters_kept
+        );
         let index_of = |name: &str| {
             let item = kept.items.iter().find(|item| item.name == name).unwrap();
             let Value::Table(root) = Bundle::parse(item.data).unwrap().tree(None).unwrap() else { panic!("not a table") };
@@ -331,6 +357,39 @@ mod tests {
         assert!(unknown.to_string().contains("no such locale"), "{unknown}");
         let aliased = trim_package(&package, &["de".to_owned()]).unwrap();
         assert!(package::parse(&aliased.bytes).unwrap().items.iter().all(|item| !item.name.ends_with("/en.res")));
+    }
+
+    #[test]
+    fn a_package_keeps_the_converters_node_opens() {
+        use converters::fixture::{alias_table, converter};
+        let table = alias_table(&[], &[("ibm-943_P15A-2003", &[("shift_jis", &[])]), ("windows-936-2000", &[("gbk", &[])]), ("ibm-37_P100-1995", &[("ibm-037", &[])])], true);
+        let files: Vec<(&str, Vec<u8>)> = vec![
+            ("icudt78l/cnvalias.icu", table),
+            ("icudt78l/en.res", res(&[("x", "Hello")])),
+            ("icudt78l/ibm-1386_P100-2001.cnv", converter("ibm-1386_P100-2001", None)),
+            ("icudt78l/ibm-37_P100-1995.cnv", converter("ibm-37_P100-1995", None)),
+            ("icudt78l/ibm-943_P15A-2003.cnv", converter("ibm-943_P15A-2003", None)),
+            ("icudt78l/res_index.res", index(&["en"])),
+            ("icudt78l/root.res", res(&[("x", "root")])),
+            ("icudt78l/windows-936-2000.cnv", converter("windows-936-2000", Some("ibm-1386_P100-2001"))),
+            ("icudt78l/zoneinfo64.res", res(&[("x", "zones")])),
+        ];
+        let items: Vec<Item> = files.iter().map(|(name, data)| Item { name, data }).collect();
+        let package = package::write(&header(b"CmnD", 1), &items, 0).unwrap();
+        let trimmed = trim_package(&package, &["en".to_owned()]).unwrap();
+        assert_eq!(trimmed.removed_converters, ["ibm-37_P100-1995"]);
+        assert_eq!((trimmed.removed_items, trimmed.all_converters_kept), (1, None));
+        let kept = package::parse(&trimmed.bytes).unwrap();
+        let names: Vec<&str> = kept.items.iter().map(|item| item.name.strip_prefix("icudt78l/").unwrap()).collect();
+        assert_eq!(names, ["cnvalias.icu", "en.res", "ibm-1386_P100-2001.cnv", "ibm-943_P15A-2003.cnv", "res_index.res", "root.res", "windows-936-2000.cnv", "zoneinfo64.res"]);
+        // A converter that cannot be read keeps them all, saying why.
+        let mut files = files;
+        files[4].1 = b"damaged".to_vec();
+        let items: Vec<Item> = files.iter().map(|(name, data)| Item { name, data }).collect();
+        let package = package::write(&header(b"CmnD", 1), &items, 0).unwrap();
+        let trimmed = trim_package(&package, &["en".to_owned()]).unwrap();
+        assert!(trimmed.removed_converters.is_empty(), "{:?}", trimmed.removed_converters);
+        assert!(trimmed.all_converters_kept.as_deref().is_some_and(|why| why.contains("ibm-943_P15A-2003")), "{:?}", trimmed.all_converters_kept);
     }
 
     #[test]

@@ -28,11 +28,16 @@ pub(crate) fn dir_of(path: &Utf8Path) -> &Utf8Path {
     path.parent().filter(|dir| !dir.as_str().is_empty()).unwrap_or(Utf8Path::new("."))
 }
 
-/// Flushes `file` to disk and renames it to `path` (a cache entry: durable).
+/// Flushes `file` to disk, makes it executable (0755) or readable by everyone (0644), and
+/// renames it to `path` (durable, as a cache entry must be).
 pub(crate) fn persist(file: tempfile::NamedTempFile, path: &Utf8Path, executable: bool) -> Result<()> {
     file.as_file().sync_all().with_context(|| format!("could not flush {}", file.path().display()))?;
+    // Temporary files are created 0600; what is published is read by others too.
+    let temporary = Utf8Path::from_path(file.path()).context("temporary file path is not UTF-8")?;
     if executable {
-        crate::fsutil::make_executable(Utf8Path::from_path(file.path()).context("temporary file path is not UTF-8")?)?;
+        crate::fsutil::make_executable(temporary)?
+    } else {
+        crate::fsutil::make_readable(temporary)?
     }
     file.persist(path).with_context(|| format!("could not move a finished file into place at {path}"))?;
     Ok(())

@@ -311,6 +311,9 @@ fn release_archives_are_identical_from_two_checkouts_and_hold_the_artifact_and_l
         let exe = built.file_name().unwrap();
         let stem = format!("greet-{name}");
         let archive = built.with_file_name(&manifest(&checkouts[0], platform).archive.unwrap().file);
+        // Published like any build output: readable by everyone, not a temporary file's 0600.
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&archive).unwrap().permissions().mode() & 0o777, 0o644, "{archive}");
         let unpacked = dir.join(format!("unpacked-{name}"));
         std::fs::create_dir_all(&unpacked).unwrap();
         // The licence the cache verified with node, which the archive carries.

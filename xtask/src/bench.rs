@@ -658,10 +658,14 @@ impl Bench {
     fn report(&self) -> String {
         let mut text = format!(
             "# sea-build benchmark\n\nMedians of {} runs (start-up: 10 runs), peak RSS is the largest of any run. \
-             Machine: {} cores.\n\n| step | median | peak RSS | ratio | target |\n|---|---:|---:|---|---|\n",
+             Machine: {} cores.\n",
             self.runs,
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
+        // A group of sections alone (sizes, say) has no timed steps: no empty table.
+        if !self.rows.is_empty() {
+            text.push_str("\n| step | median | peak RSS | ratio | target |\n|---|---:|---:|---|---|\n");
+        }
         for row in &self.rows {
             text.push_str(&format!("| {} | {:.3} s | {:.1} MB | {} | {} |\n", row.step, row.measured.wall.as_secs_f64(), row.measured.max_rss_bytes as f64 / 1e6, row.ratio, row.target));
         }
